@@ -1,0 +1,126 @@
+//! What the agent needs from the system it runs in: PID 1 duties in a VM, raw serial mode,
+//! and the guest's own view of time, memory and CPU.
+
+use sandbench_protocol::GuestCpu;
+use std::os::fd::AsFd;
+
+/// Mounts what a bare root filesystem lacks when the agent is init (VM guests).
+pub fn init_as_pid1() {
+    use rustix::mount::{mount, MountFlags};
+    let mounts: [(&str, &str, &str); 5] = [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+        ("tmpfs", "/tmp", "tmpfs"),
+        ("tmpfs", "/run", "tmpfs"),
+    ];
+    for (src, target, fstype) in mounts {
+        let _ = std::fs::create_dir_all(target);
+        // EBUSY when the initramfs already moved the mount here: fine.
+        let _ = mount(src, target, fstype, MountFlags::empty(), "");
+    }
+    let _ = rustix::system::sethostname(b"sandbench-guest");
+}
+
+/// Puts a terminal into raw mode (no echo, no line editing, no CR/LF translation), so protocol
+/// lines pass through a serial console unchanged. Does nothing on pipes.
+pub fn make_raw(fd: &impl AsFd) {
+    use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
+    if let Ok(mut t) = tcgetattr(fd) {
+        t.make_raw();
+        let _ = tcsetattr(fd, OptionalActions::Now, &t);
+    }
+}
+
+/// Syncs and powers the guest off; QEMU runs with `-no-reboot`, so a reboot ends it.
+pub fn power_off() -> ! {
+    rustix::fs::sync();
+    let _ = rustix::system::reboot(rustix::system::RebootCommand::Restart);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Reports a fatal start-up error on the kernel log and stops.
+pub fn fatal(pid1: bool, why: &str) -> ! {
+    eprintln!("sandbench-agent: fatal: {why}");
+    if pid1 {
+        power_off();
+    }
+    std::process::exit(1)
+}
+
+pub fn uptime_ms() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+        .map(|s| s * 1e3)
+        .unwrap_or(f64::NAN)
+}
+
+pub fn clock_unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0)
+}
+
+pub fn kernel_release() -> String {
+    let u = rustix::system::uname();
+    u.release().to_string_lossy().into_owned()
+}
+
+pub fn mem_total_kib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Aggregate CPU jiffies from the guest's /proc/stat: (user+nice, system+irq+softirq, idle, iowait, steal).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    user: u64,
+    system: u64,
+    idle: u64,
+    iowait: u64,
+    steal: u64,
+    cpus: u32,
+}
+
+pub fn cpu_times() -> Option<CpuTimes> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpus = text.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count() as u32;
+    let first = text.lines().next()?;
+    let v: Vec<u64> = first.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    Some(CpuTimes {
+        user: at(0) + at(1),
+        system: at(2) + at(5) + at(6),
+        idle: at(3),
+        iowait: at(4),
+        steal: at(7),
+        cpus,
+    })
+}
+
+/// Percent of one CPU (100 % = one CPU) spent in each state between `a` and `b`.
+pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> GuestCpu {
+    let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
+    let (user, system, idle, iowait, steal) =
+        (d(a.user, b.user), d(a.system, b.system), d(a.idle, b.idle), d(a.iowait, b.iowait), d(a.steal, b.steal));
+    let total = user + system + idle + iowait + steal;
+    let scale = if total > 0.0 { 100.0 * b.cpus as f64 / total } else { 0.0 };
+    GuestCpu {
+        busy_pct: (user + system) * scale,
+        user_pct: user * scale,
+        system_pct: system * scale,
+        iowait_pct: iowait * scale,
+        steal_pct: steal * scale,
+        cpus: b.cpus,
+    }
+}

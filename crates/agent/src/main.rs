@@ -1,0 +1,103 @@
+//! `sandbench-agent`: speaks the sandbench protocol on stdin/stdout (native, containers) or on
+//! the serial console (VMs, where it runs as PID 1 after the initramfs's switch_root).
+//!
+//! The same binary, statically linked, runs in every environment.
+
+mod guest;
+
+use sandbench_protocol::{decode_host, encode, AgentMsg, HostMsg, PROTOCOL_VERSION};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--version") {
+        println!("sandbench-agent {} protocol {PROTOCOL_VERSION}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let pid1 = std::process::id() == 1;
+    if pid1 {
+        guest::init_as_pid1();
+    }
+    let mut input: Box<dyn Read> = Box::new(std::io::stdin());
+    let mut output: Box<dyn Write> = Box::new(std::io::stdout());
+    if let Some(dev) = args.iter().position(|a| a == "--serial").and_then(|i| args.get(i + 1)) {
+        match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
+            Ok(f) => {
+                guest::make_raw(&f);
+                input = Box::new(f.try_clone().unwrap_or_else(|_| guest::fatal(pid1, "dup serial")));
+                output = Box::new(f);
+            }
+            Err(e) => guest::fatal(pid1, &format!("open {dev}: {e}")),
+        }
+    } else {
+        guest::make_raw(&std::io::stdin());
+    }
+    let code = serve(BufReader::new(input), &mut output, pid1);
+    if pid1 {
+        guest::power_off();
+    }
+    std::process::exit(code);
+}
+
+fn send(out: &mut dyn Write, msg: &AgentMsg) -> bool {
+    out.write_all(encode(msg).as_bytes()).and_then(|_| out.flush()).is_ok()
+}
+
+/// The protocol loop. Returns the exit code.
+fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
+    let ready = AgentMsg::Ready {
+        v: PROTOCOL_VERSION,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_ms: guest::uptime_ms(),
+        clock_unix_ms: guest::clock_unix_ms(),
+        kernel: guest::kernel_release(),
+        cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+        mem_total_kib: guest::mem_total_kib(),
+        pid1,
+    };
+    if !send(out, &ready) {
+        return 1;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match input.by_ref().take(sandbench_protocol::MAX_LINE as u64).read_until(b'\n', &mut line) {
+            Ok(0) => return 0,
+            Ok(_) => {}
+            Err(_) => return 1,
+        }
+        let text = String::from_utf8_lossy(&line);
+        let msg = match decode_host(&text) {
+            None => continue,
+            Some(Err(e)) => {
+                send(out, &AgentMsg::Error { id: None, message: format!("bad command: {e}") });
+                continue;
+            }
+            Some(Ok(m)) => m,
+        };
+        match msg {
+            HostMsg::Shutdown => {
+                send(out, &AgentMsg::Bye);
+                return 0;
+            }
+            HostMsg::Run { id, workload, params, .. } => {
+                let before = guest::cpu_times();
+                let t0 = Instant::now();
+                let result = sandbench_workloads::run(&workload, &params);
+                let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+                let guest_cpu = match (before, guest::cpu_times()) {
+                    (Some(a), Some(b)) => Some(guest::cpu_view(&a, &b)),
+                    _ => None,
+                };
+                let reply = match result {
+                    Ok(o) => AgentMsg::Result { id, wall_ms, metrics: o.metrics, outputs: o.outputs, guest_cpu },
+                    Err(e) => AgentMsg::Error { id: Some(id), message: e.to_string() },
+                };
+                if !send(out, &reply) {
+                    return 1;
+                }
+            }
+        }
+    }
+}

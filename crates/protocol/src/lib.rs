@@ -1,0 +1,35 @@
+//! The sandbench agent protocol (version 1).
+//!
+//! Every message is one line: the prefix [`PREFIX`] followed by one JSON object and `\n`.
+//! The prefix lets the host skip everything else that shares the channel, such as kernel log
+//! lines on a serial console. Host → agent messages are [`HostMsg`], agent → host messages are
+//! [`AgentMsg`]. The host side treats every byte from the guest as untrusted: see
+//! [`LineParser`], which bounds line length and never panics.
+//!
+//! The full description lives in `docs/PROTOCOL.md`.
+
+mod message;
+mod parser;
+
+pub use message::{AgentMsg, GuestCpu, HostMsg, Metric, Metrics, PROTOCOL_VERSION};
+pub use parser::{Event, LineParser, MAX_LINE};
+
+/// The fixed prefix of every protocol line.
+pub const PREFIX: &str = "@@sb ";
+
+/// Encodes a message as one protocol line, prefix and trailing newline included.
+pub fn encode<T: serde::Serialize>(msg: &T) -> String {
+    // Serialising these plain data types cannot fail: no maps with non-string keys, no
+    // user-defined Serialize impls that error.
+    let json = serde_json::to_string(msg).unwrap_or_else(|e| {
+        format!("{{\"type\":\"error\",\"message\":\"encode failed: {e}\"}}")
+    });
+    format!("{PREFIX}{json}\n")
+}
+
+/// Decodes a host → agent line (used by the agent). Lines without the prefix are `None`.
+pub fn decode_host(line: &str) -> Option<Result<HostMsg, String>> {
+    let idx = line.find(PREFIX)?;
+    let body = line[idx + PREFIX.len()..].trim_end_matches(['\r', '\n']);
+    Some(serde_json::from_str(body).map_err(|e| e.to_string()))
+}

@@ -1,0 +1,217 @@
+//! The sampling thread and the series it produces.
+
+use crate::snapshot::{read_snapshot, Snapshot};
+use crate::{ticks_per_second, Accounting};
+use sandbench_spec::HostSummary;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One interval's rates. CPU in percent where 100 % = one core, as `top` prints it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// End of the interval, ms since the sampler started.
+    pub t_ms: f64,
+    pub cpu_pct: f64,
+    pub user_pct: f64,
+    pub system_pct: f64,
+    pub guest_pct: f64,
+    pub pss_kib: Option<u64>,
+    pub cgroup_mem_kib: Option<u64>,
+    /// System-wide /proc/stat split over all cores, 100 % = one core.
+    pub sys_user_pct: f64,
+    pub sys_system_pct: f64,
+    pub sys_iowait_pct: f64,
+    pub sys_irq_pct: f64,
+    pub sys_softirq_pct: f64,
+    pub sys_steal_pct: f64,
+    pub sys_guest_pct: f64,
+    pub sys_idle_pct: f64,
+}
+
+/// The samples of one trial, plus the sampler's own cost.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub samples: Vec<Sample>,
+    /// First error met while sampling (the series stops there).
+    pub error: Option<String>,
+    /// CPU time the sampling thread itself used, in ms.
+    pub own_cpu_ms: f64,
+    pub wall_ms: f64,
+}
+
+/// Samples an [`Accounting`] at a fixed interval on its own thread until stopped.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Series>>,
+}
+
+impl Sampler {
+    /// Takes the first snapshot now and then one every `interval`.
+    pub fn start(acc: Accounting, interval: Duration) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("sandbench-sampler".into())
+            .spawn(move || run(acc, interval, &flag))
+            .ok();
+        Sampler { stop, handle }
+    }
+
+    /// Stops after a last sample and returns the series.
+    pub fn stop(mut self) -> Series {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(s)) => s,
+            _ => Series { error: Some("sampler thread failed".into()), ..Default::default() },
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc == 0 {
+        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+    } else {
+        0.0
+    }
+}
+
+fn run(acc: Accounting, interval: Duration, stop: &AtomicBool) -> Series {
+    let cpu0 = thread_cpu_ms();
+    let start = Instant::now();
+    let mut series = Series::default();
+    let mut prev = match read_snapshot(&acc) {
+        Ok(s) => (Instant::now(), s),
+        Err(e) => {
+            series.error = Some(e.to_string());
+            return series;
+        }
+    };
+    let mut next = start + interval;
+    loop {
+        // Sleep in short steps so stop() returns promptly.
+        while Instant::now() < next && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(5)));
+        }
+        let last = stop.load(Ordering::SeqCst);
+        let now = Instant::now();
+        match read_snapshot(&acc) {
+            Ok(snap) => {
+                let dt = now.duration_since(prev.0).as_secs_f64();
+                if dt > 0.0 {
+                    let mut s = rates(&prev.1, &snap, dt);
+                    s.t_ms = now.duration_since(start).as_secs_f64() * 1e3;
+                    series.samples.push(s);
+                }
+                prev = (now, snap);
+            }
+            Err(e) => {
+                // The sandbox went away (e.g. its cgroup was removed): end the series.
+                tracing::debug!("sampling stopped: {e}");
+                series.error = Some(e.to_string());
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+        next += interval;
+        if next < Instant::now() {
+            next = Instant::now() + interval;
+        }
+    }
+    series.own_cpu_ms = thread_cpu_ms() - cpu0;
+    series.wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    series
+}
+
+/// Rates between two snapshots `dt` seconds apart.
+pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
+    let hz = ticks_per_second();
+    let tick_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / hz / dt * 100.0;
+    let mut s = Sample::default();
+    match (a.cgroup, b.cgroup) {
+        (Some(ca), Some(cb)) => {
+            let ns_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e9 / dt * 100.0;
+            s.cpu_pct = ns_pct(ca.cpu_ns, cb.cpu_ns);
+            s.user_pct = ns_pct(ca.user_ns, cb.user_ns);
+            s.system_pct = ns_pct(ca.system_ns, cb.system_ns);
+            s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
+        }
+        _ => {
+            s.user_pct = tick_pct(a.proc_user, b.proc_user);
+            s.system_pct = tick_pct(a.proc_system, b.proc_system);
+            s.cpu_pct = s.user_pct + s.system_pct;
+        }
+    }
+    s.guest_pct = tick_pct(a.proc_guest, b.proc_guest);
+    s.pss_kib = b.pss_kib;
+    let (x, y) = (&a.system, &b.system);
+    let total = y.total().saturating_sub(x.total()) as f64;
+    let cores_pct = |p: u64, q: u64| {
+        // Scale so that 100 % = one core: fraction of all time × 100 × cores.
+        if total > 0.0 {
+            q.saturating_sub(p) as f64 / total * 100.0 * (total / hz / dt).max(1.0)
+        } else {
+            0.0
+        }
+    };
+    s.sys_user_pct = cores_pct(x.user + x.nice - x.guest - x.guest_nice, y.user + y.nice - y.guest - y.guest_nice);
+    s.sys_system_pct = cores_pct(x.system, y.system);
+    s.sys_iowait_pct = cores_pct(x.iowait, y.iowait);
+    s.sys_irq_pct = cores_pct(x.irq, y.irq);
+    s.sys_softirq_pct = cores_pct(x.softirq, y.softirq);
+    s.sys_steal_pct = cores_pct(x.steal, y.steal);
+    s.sys_guest_pct = cores_pct(x.guest + x.guest_nice, y.guest + y.guest_nice);
+    s.sys_idle_pct = cores_pct(x.idle, y.idle);
+    s
+}
+
+const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct";
+
+impl Series {
+    /// Writes the series as CSV (empty cells for values the sandbox has not got).
+    pub fn write_csv(&self, mut w: impl Write) -> std::io::Result<()> {
+        writeln!(w, "{CSV_HEADER}")?;
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for s in &self.samples {
+            writeln!(
+                w,
+                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2}",
+                s.t_ms, s.cpu_pct, s.user_pct, s.system_pct, s.guest_pct, opt(s.pss_kib), opt(s.cgroup_mem_kib),
+                s.sys_user_pct, s.sys_system_pct, s.sys_iowait_pct, s.sys_irq_pct, s.sys_softirq_pct, s.sys_steal_pct,
+                s.sys_guest_pct, s.sys_idle_pct
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Means and peaks for the trial record; `series` names the CSV file.
+    pub fn summary(&self, series: String) -> HostSummary {
+        let n = self.samples.len();
+        let mean = |f: fn(&Sample) -> f64| if n == 0 { 0.0 } else { self.samples.iter().map(f).sum::<f64>() / n as f64 };
+        HostSummary {
+            samples: n,
+            cpu_mean_pct: mean(|s| s.cpu_pct),
+            cpu_max_pct: self.samples.iter().map(|s| s.cpu_pct).fold(0.0, f64::max),
+            user_mean_pct: mean(|s| s.user_pct),
+            system_mean_pct: mean(|s| s.system_pct),
+            guest_mean_pct: mean(|s| s.guest_pct),
+            pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
+            cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
+            first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
+            series,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! One reading of everything the sampler tracks.
+
+use crate::cgroup::{self, CgroupRef, CgroupUsage};
+use crate::proc::{self, CpuTimes};
+use crate::{Accounting, SampleError};
+use std::path::Path;
+
+/// Cumulative counters at one instant; a sample is the difference of two.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Ticks summed over the sandbox's processes (user includes guest).
+    pub proc_user: u64,
+    pub proc_system: u64,
+    pub proc_guest: u64,
+    pub pss_kib: Option<u64>,
+    pub cgroup: Option<CgroupUsage>,
+    pub system: CpuTimes,
+    pub pids: usize,
+}
+
+fn read(path: &Path) -> Result<String, SampleError> {
+    std::fs::read_to_string(path).map_err(|source| SampleError::Read { path: path.display().to_string(), source })
+}
+
+fn parsed<T>(path: &Path, v: Option<T>) -> Result<T, SampleError> {
+    v.ok_or_else(|| SampleError::Parse { path: path.display().to_string(), what: "unexpected format".into() })
+}
+
+/// All (pid, ppid) pairs on the host.
+fn process_table() -> Vec<(u32, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let st = proc::parse_pid_stat(&text)?;
+            Some((st.pid, st.ppid))
+        })
+        .collect()
+}
+
+fn read_cgroup(cg: &CgroupRef) -> Result<CgroupUsage, SampleError> {
+    match cg {
+        CgroupRef::V1 { cpuacct, memory } => {
+            let p = cpuacct.join("cpuacct.usage");
+            let cpu_ns = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
+            let p = cpuacct.join("cpuacct.stat");
+            let (u, s) = parsed(&p, cgroup::parse_cpuacct_stat(&read(&p)?))?;
+            let p = memory.join("memory.usage_in_bytes");
+            let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
+            // cpuacct.stat is in ticks; split the exact ns total in the same proportion.
+            let (user_ns, system_ns) = split(cpu_ns, u, s);
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
+        }
+        CgroupRef::V2 { dir } => {
+            let p = dir.join("cpu.stat");
+            let (cpu_ns, user_ns, system_ns) = parsed(&p, cgroup::parse_cpu_stat_v2(&read(&p)?))?;
+            let p = dir.join("memory.current");
+            let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
+        }
+    }
+}
+
+fn split(total: u64, a: u64, b: u64) -> (u64, u64) {
+    if a + b == 0 {
+        return (0, 0);
+    }
+    let ua = (total as u128 * a as u128 / (a + b) as u128) as u64;
+    (ua, total - ua)
+}
+
+/// Reads one snapshot of `acc` and of the whole system.
+pub fn read_snapshot(acc: &Accounting) -> Result<Snapshot, SampleError> {
+    let stat_path = Path::new("/proc/stat");
+    let (system, _) = parsed(stat_path, proc::parse_proc_stat(&read(stat_path)?))?;
+    let mut snap = Snapshot { system, ..Default::default() };
+    if !acc.roots.is_empty() {
+        let pids = proc::descendants(&acc.roots, &process_table());
+        let mut pss = 0;
+        let mut any_pss = false;
+        for pid in &pids {
+            // A process may exit between listing and reading: skip it.
+            if let Some(st) = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(proc::parse_pid_stat) {
+                snap.proc_user += st.utime;
+                snap.proc_system += st.stime;
+                snap.proc_guest += st.guest_time;
+                snap.pids += 1;
+            }
+            if let Some(p) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok().as_deref().and_then(proc::parse_smaps_rollup_pss) {
+                pss += p;
+                any_pss = true;
+            }
+        }
+        snap.pss_kib = any_pss.then_some(pss);
+    }
+    if let Some(cg) = &acc.cgroup {
+        snap.cgroup = Some(read_cgroup(cg)?);
+    }
+    Ok(snap)
+}

@@ -1,0 +1,423 @@
+//! The campaign file: environments × workloads × trials. See `docs/CAMPAIGN.md` for every key.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+fn default_trials() -> u32 {
+    5
+}
+fn default_warmup() -> u32 {
+    1
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_trial_timeout() -> f64 {
+    300.0
+}
+fn default_boot_timeout() -> f64 {
+    120.0
+}
+fn default_interval() -> u64 {
+    100
+}
+fn default_vcpus() -> u32 {
+    2
+}
+fn default_memory() -> u64 {
+    1024
+}
+
+/// A whole campaign file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// Name used in the results folder's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Measured trials per environment × workload.
+    #[serde(default = "default_trials")]
+    pub trials: u32,
+    /// Warm-up trials before the measured ones (recorded, flagged, excluded from statistics).
+    #[serde(default = "default_warmup")]
+    pub warmup: u32,
+    #[serde(default)]
+    pub order: Order,
+    /// Seed of the randomized order (and of anything else random in a run).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub sampling: Sampling,
+    #[serde(default)]
+    pub image: ImageSpec,
+    #[serde(rename = "environment", default)]
+    pub environments: Vec<Spanned<Environment>>,
+    #[serde(rename = "workload", default)]
+    pub workloads: Vec<Spanned<WorkloadSpec>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Every trial of one environment, then the next.
+    Sequential,
+    /// Round-robin: trial 1 of every environment, then trial 2, …
+    #[default]
+    Interleaved,
+    /// A seeded shuffle of all trials.
+    Randomized,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One sandbox per environment serves all its trials.
+    #[default]
+    Warm,
+    /// A fresh sandbox for every trial.
+    Cold,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Seconds a trial may run before it is recorded as `timeout` and its sandbox torn down.
+    #[serde(default = "default_trial_timeout")]
+    pub trial_s: f64,
+    /// Seconds from launch until the agent must be ready.
+    #[serde(default = "default_boot_timeout")]
+    pub boot_s: f64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { trial_s: default_trial_timeout(), boot_s: default_boot_timeout() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    /// Host sampling interval in milliseconds.
+    #[serde(default = "default_interval")]
+    pub interval_ms: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling { interval_ms: default_interval() }
+    }
+}
+
+/// Where the guest image comes from; empty means the built-in Debian cloud kernel and a minimal
+/// rootfs holding just the agent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// A bzImage/vmlinuz of your own (q35) — an ELF vmlinux with a PVH note for microvm.
+    #[serde(default)]
+    pub kernel: Option<PathBuf>,
+    /// Modules directory (`lib/modules/<version>`) matching `kernel`, for the virtio drivers.
+    #[serde(default)]
+    pub modules: Option<PathBuf>,
+    /// A root filesystem of your own: a directory or a tar (as `docker export` writes).
+    #[serde(default)]
+    pub rootfs: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    Native,
+    Oci,
+    Qemu,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Native => "native",
+            Driver::Oci => "oci",
+            Driver::Qemu => "qemu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Runtime {
+    Runc,
+    Crun,
+    Runsc,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Runc => "runc",
+            Runtime::Crun => "crun",
+            Runtime::Runsc => "runsc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Machine {
+    Microvm,
+    Q35,
+}
+
+impl Machine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Machine::Microvm => "microvm",
+            Machine::Q35 => "q35",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accel {
+    Kvm,
+    Tcg,
+    /// KVM if a guest really boots with it, else TCG; the choice is recorded.
+    Auto,
+}
+
+impl Accel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+            Accel::Auto => "auto",
+        }
+    }
+}
+
+/// QEMU `-drive cache=` modes. Only `none` and `directsync` make a guest's O_DIRECT write
+/// durable on the host disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskCache {
+    None,
+    Writeback,
+    Writethrough,
+    Directsync,
+    Unsafe,
+}
+
+impl DiskCache {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskCache::None => "none",
+            DiskCache::Writeback => "writeback",
+            DiskCache::Writethrough => "writethrough",
+            DiskCache::Directsync => "directsync",
+            DiskCache::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// One isolation environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    pub driver: Driver,
+    #[serde(default = "default_vcpus")]
+    pub vcpus: u32,
+    #[serde(default = "default_memory")]
+    pub memory_mib: u64,
+    /// `oci` only.
+    #[serde(default)]
+    pub runtime: Option<Runtime>,
+    /// `oci` only: global flags given to the runtime before its command.
+    #[serde(default)]
+    pub runtime_args: Option<Vec<String>>,
+    /// `qemu` only.
+    #[serde(default)]
+    pub machine: Option<Machine>,
+    /// `qemu` only.
+    #[serde(default)]
+    pub accel: Option<Accel>,
+    /// `qemu` only.
+    #[serde(default)]
+    pub disk_cache: Option<DiskCache>,
+    /// `qemu` only: the QEMU binary (default `qemu-system-x86_64`).
+    #[serde(default)]
+    pub qemu_binary: Option<String>,
+    /// `qemu` only: extra arguments appended to QEMU's command line.
+    #[serde(default)]
+    pub extra_args: Option<Vec<String>>,
+}
+
+impl Environment {
+    pub fn runtime(&self) -> Runtime {
+        self.runtime.unwrap_or(Runtime::Runc)
+    }
+    pub fn machine(&self) -> Machine {
+        self.machine.unwrap_or(Machine::Microvm)
+    }
+    pub fn accel(&self) -> Accel {
+        self.accel.unwrap_or(Accel::Auto)
+    }
+    pub fn disk_cache(&self) -> DiskCache {
+        self.disk_cache.unwrap_or(DiskCache::None)
+    }
+}
+
+/// One workload with its parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A campaign file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+}
+
+/// A semantic check that failed, and the byte span it concerns.
+pub struct Problem {
+    pub span: std::ops::Range<usize>,
+    pub message: String,
+}
+
+impl Campaign {
+    /// Reads and parses a campaign file; structural checks only (see [`Campaign::check`]).
+    pub fn load(path: &Path) -> Result<(Campaign, String), CampaignError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read { path: path.into(), source })?;
+        let c = Self::parse(&text, path)?;
+        Ok((c, text))
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Campaign, CampaignError> {
+        let c: Campaign = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            invalid(path, text, span.start, e.message().to_string())
+        })?;
+        if let Some(p) = c.problems().into_iter().next() {
+            return Err(invalid(path, text, p.span.start, p.message));
+        }
+        Ok(c)
+    }
+
+    /// Checks that do not depend on the host: names, counts, options per driver.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let whole = 0..0;
+        if self.environments.is_empty() {
+            out.push(Problem { span: whole.clone(), message: "no [[environment]] table; add at least one".into() });
+        }
+        if self.workloads.is_empty() {
+            out.push(Problem { span: whole.clone(), message: "no [[workload]] table; add at least one".into() });
+        }
+        if self.trials == 0 {
+            out.push(Problem { span: whole.clone(), message: "`trials` must be at least 1".into() });
+        }
+        if self.sampling.interval_ms < 10 {
+            out.push(Problem { span: whole.clone(), message: "`sampling.interval_ms` must be at least 10".into() });
+        }
+        if self.timeouts.trial_s <= 0.0 || self.timeouts.boot_s <= 0.0 {
+            out.push(Problem { span: whole, message: "timeouts must be positive".into() });
+        }
+        let mut names = std::collections::HashSet::new();
+        for env in &self.environments {
+            let e = env.get_ref();
+            let span = env.span();
+            if !valid_name(&e.name) {
+                out.push(Problem { span: span.clone(), message: format!("environment name `{}` must be 1-40 characters of a-z, 0-9, `-` or `_`", e.name) });
+            }
+            if !names.insert(e.name.clone()) {
+                out.push(Problem { span: span.clone(), message: format!("environment name `{}` is used twice", e.name) });
+            }
+            if e.vcpus == 0 || e.memory_mib < 64 {
+                out.push(Problem { span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into() });
+            }
+            let oci_keys = [("runtime", e.runtime.is_some()), ("runtime_args", e.runtime_args.is_some())];
+            let qemu_keys = [
+                ("machine", e.machine.is_some()),
+                ("accel", e.accel.is_some()),
+                ("disk_cache", e.disk_cache.is_some()),
+                ("qemu_binary", e.qemu_binary.is_some()),
+                ("extra_args", e.extra_args.is_some()),
+            ];
+            for (key, set) in oci_keys {
+                if set && e.driver != Driver::Oci {
+                    out.push(Problem { span: span.clone(), message: format!("key `{key}` applies only to driver = \"oci\" (environment `{}` has driver = \"{}\")", e.name, e.driver.as_str()) });
+                }
+            }
+            for (key, set) in qemu_keys {
+                if set && e.driver != Driver::Qemu {
+                    out.push(Problem { span: span.clone(), message: format!("key `{key}` applies only to driver = \"qemu\" (environment `{}` has driver = \"{}\")", e.name, e.driver.as_str()) });
+                }
+            }
+        }
+        let mut wnames = std::collections::HashSet::new();
+        for w in &self.workloads {
+            let name = &w.get_ref().name;
+            if !valid_name(name) {
+                out.push(Problem { span: w.span(), message: format!("workload name `{name}` must be 1-40 characters of a-z, 0-9, `-` or `_`") });
+            }
+            if !wnames.insert(name.clone()) {
+                out.push(Problem { span: w.span(), message: format!("workload name `{name}` is used twice") });
+            }
+        }
+        out
+    }
+
+    pub fn envs(&self) -> impl Iterator<Item = &Environment> {
+        self.environments.iter().map(|e| e.get_ref())
+    }
+
+    pub fn workload_specs(&self) -> impl Iterator<Item = &WorkloadSpec> {
+        self.workloads.iter().map(|w| w.get_ref())
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Builds a located error from a byte offset into `text`.
+pub fn invalid(path: &Path, text: &str, offset: usize, message: String) -> CampaignError {
+    let (line, column) = line_col(text, offset);
+    CampaignError::Invalid { path: path.into(), line, column, message }
+}
+
+/// 1-based line and column (in characters) of byte `offset`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+trait FloorBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while i > 0 && !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}

@@ -1,0 +1,8 @@
+//! Types shared by every stage of sandbench: what a campaign file says ([`campaign`]) and what
+//! a run writes ([`record`]). Pure data, serde only.
+
+pub mod campaign;
+pub mod record;
+
+pub use campaign::{Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec};
+pub use record::{BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialRecord, SCHEMA_VERSION};

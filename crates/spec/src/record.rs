@@ -1,0 +1,216 @@
+//! What a run writes: `manifest.json` ([`Manifest`]) and one [`TrialRecord`] per line of
+//! `trials.jsonl`. The schema is versioned by [`SCHEMA_VERSION`]; `docs/ARCHITECTURE.md`
+//! describes every field.
+
+use sandbench_protocol::{GuestCpu, Metrics};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the results schema written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Identity of one planned trial; unique within a run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TrialKey {
+    pub environment: String,
+    pub workload: String,
+    /// 0-based over warm-up and measured trials of this environment × workload.
+    pub index: u32,
+}
+
+impl TrialKey {
+    /// A file-name-safe identifier, e.g. `native.cpu.003`.
+    pub fn slug(&self) -> String {
+        format!("{}.{}.{:03}", self.environment, self.workload, self.index)
+    }
+}
+
+/// Outcome of a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    Timeout,
+}
+
+/// Everything that identifies the conditions of a trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dimensions {
+    pub environment: String,
+    pub driver: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub machine: Option<String>,
+    /// The accelerator really used (`kvm` or `tcg`), after `auto` was resolved.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub disk_cache: Option<String>,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub workload: String,
+    pub kind: String,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// 1-based measured trial number; 0 for warm-up trials.
+    pub trial: u32,
+    pub warmup: bool,
+    pub mode: String,
+}
+
+/// One phase of a sandbox start, in milliseconds since the launch began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    pub name: String,
+    pub at_ms: f64,
+}
+
+/// How one sandbox came up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BootTimeline {
+    /// `spawned` (runtime/VMM process started), `first_output` (first byte on the channel),
+    /// `init` (VM initramfs ran), `agent_ready`; host milliseconds since launch began.
+    pub phases: Vec<Phase>,
+    /// Guest uptime when the agent became ready (VMs: time since the kernel started).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest_uptime_at_ready_ms: Option<f64>,
+    /// Guest uptime when the initramfs `/init` ran: the kernel's own boot time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest_uptime_at_init_ms: Option<f64>,
+    /// Launch to agent ready, host clock.
+    pub total_ms: f64,
+}
+
+impl BootTimeline {
+    pub fn phase(&self, name: &str) -> Option<f64> {
+        self.phases.iter().find(|p| p.name == name).map(|p| p.at_ms)
+    }
+
+    /// Splits `total_ms` into VMM/runtime time (before the guest kernel ran), kernel time and
+    /// guest userspace time, where the guest reported its uptime.
+    pub fn split(&self) -> BTreeMap<String, f64> {
+        let mut m = BTreeMap::new();
+        m.insert("total_ms".into(), self.total_ms);
+        if let Some(up) = self.guest_uptime_at_ready_ms {
+            m.insert("before_kernel_ms".into(), (self.total_ms - up).max(0.0));
+            if let Some(init) = self.guest_uptime_at_init_ms {
+                m.insert("kernel_ms".into(), init);
+                m.insert("guest_userspace_ms".into(), (up - init).max(0.0));
+            }
+        }
+        m
+    }
+}
+
+/// Summary of the host samples taken during a trial.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostSummary {
+    pub samples: usize,
+    /// Mean CPU of the sandbox, 100 % = one core.
+    pub cpu_mean_pct: f64,
+    pub cpu_max_pct: f64,
+    pub user_mean_pct: f64,
+    pub system_mean_pct: f64,
+    pub guest_mean_pct: f64,
+    /// Peak PSS summed over the sandbox's host-side processes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pss_max_kib: Option<u64>,
+    /// Peak cgroup memory usage.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cgroup_mem_max_kib: Option<u64>,
+    /// Ms from trial start until the sandbox first used ≥ 200 % CPU (two cores).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_200pct_ms: Option<f64>,
+    /// The CSV of the time series, relative to the results folder.
+    pub series: String,
+}
+
+/// The sandbox a trial ran in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaunchInfo {
+    /// Counts launches within the run, so trials sharing a sandbox share this id.
+    pub launch_id: u32,
+    /// True when this trial's sandbox was launched for it (cold start, or first warm trial).
+    pub fresh: bool,
+    pub boot: BootTimeline,
+    /// Driver facts: runtime version, QEMU command line, why `auto` chose TCG, limits applied.
+    pub facts: BTreeMap<String, String>,
+}
+
+/// One line of `trials.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub schema: u32,
+    pub key: TrialKey,
+    /// Position in the run's plan.
+    pub seq: u32,
+    /// 1 for the first try; a resumed run retries failed trials with the next number.
+    pub attempt: u32,
+    pub dims: Dimensions,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+    /// The last lines the sandbox printed outside the protocol (kernel log, runtime errors).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub console_tail: Vec<String>,
+    pub started_unix_ms: f64,
+    /// Host wall time from sending `run` to receiving the result.
+    pub host_wall_ms: f64,
+    /// Wall time the agent measured inside the sandbox.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest_wall_ms: Option<f64>,
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub outputs: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest_cpu: Option<GuestCpu>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<HostSummary>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub launch: Option<LaunchInfo>,
+}
+
+/// `manifest.json`: everything that could explain a number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    pub run_id: String,
+    pub created_unix_ms: f64,
+    pub sandbench_version: String,
+    pub git_revision: Option<String>,
+    /// Path of the campaign file as given, and its full text.
+    pub campaign_path: String,
+    pub campaign_text: String,
+    pub host: BTreeMap<String, String>,
+    /// Versions of every runtime, VMM and guest kernel the campaign uses.
+    pub versions: BTreeMap<String, String>,
+    /// Guest image: cache key, kernel package and version, agent hash.
+    pub image: BTreeMap<String, String>,
+    /// The planned trial order, as keys.
+    pub plan: Vec<TrialKey>,
+    /// `running`, `complete`, `interrupted` or `failed: …`, updated as the run goes.
+    pub state: String,
+    /// Times this run was resumed.
+    #[serde(default)]
+    pub resumes: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_split_uses_guest_uptime() {
+        let b = BootTimeline {
+            phases: vec![],
+            guest_uptime_at_ready_ms: Some(900.0),
+            guest_uptime_at_init_ms: Some(700.0),
+            total_ms: 1000.0,
+        };
+        let s = b.split();
+        assert_eq!(s["before_kernel_ms"], 100.0);
+        assert_eq!(s["kernel_ms"], 700.0);
+        assert_eq!(s["guest_userspace_ms"], 200.0);
+    }
+}

@@ -1,0 +1,135 @@
+//! `cpu`: sysbench-cpu-like prime events.
+//!
+//! One event checks every number in `3..max_prime` for primality by trial division up to its
+//! square root, exactly as `sysbench cpu` does, so events/s are comparable with it. `threads`
+//! workers run events until `events` have run in total or `time_s` has passed.
+
+use crate::{Outcome, ParamError, Params};
+use sandbench_protocol::Metric;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuParams {
+    pub threads: usize,
+    pub max_prime: u64,
+    /// Total events to run; 0 means run for `time_s`.
+    pub events: u64,
+    pub time_s: f64,
+}
+
+impl CpuParams {
+    pub fn parse(p: &Params) -> Result<Self, ParamError> {
+        p.only(&["threads", "max_prime", "events", "time_s"])?;
+        let events = p.u64_in("events", 0, 0, 1 << 40)?;
+        Ok(CpuParams {
+            threads: p.u64_in("threads", 1, 1, 1024)? as usize,
+            max_prime: p.u64_in("max_prime", 10_000, 3, 1 << 32)?,
+            events,
+            time_s: p.f64_in("time_s", if events == 0 { 10.0 } else { 0.0 }, 0.0, 86_400.0)?,
+        })
+    }
+}
+
+/// Counts primes in `3..max_prime` the way sysbench's cpu test does.
+pub fn prime_event(max_prime: u64) -> u64 {
+    let mut n = 0;
+    for c in 3..max_prime {
+        let t = (c as f64).sqrt() as u64;
+        let mut l = 2;
+        while l <= t {
+            if c % l == 0 {
+                break;
+            }
+            l += 1;
+        }
+        if l > t {
+            n += 1;
+        }
+    }
+    n
+}
+
+pub fn run(p: &CpuParams) -> Outcome {
+    let issued = AtomicU64::new(0);
+    let deadline = (p.time_s > 0.0).then(|| Instant::now() + Duration::from_secs_f64(p.time_s));
+    let start = Instant::now();
+    let per_thread: Vec<(Vec<f64>, u64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..p.threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut lat = Vec::new();
+                    let mut primes = 0;
+                    loop {
+                        if p.events > 0 && issued.fetch_add(1, Ordering::Relaxed) >= p.events {
+                            break;
+                        }
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
+                            break;
+                        }
+                        let t0 = Instant::now();
+                        primes = std::hint::black_box(prime_event(std::hint::black_box(p.max_prime)));
+                        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+                    }
+                    (lat, primes)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let total_s = start.elapsed().as_secs_f64();
+    let primes = per_thread.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let mut lat: Vec<f64> = per_thread.into_iter().flat_map(|(l, _)| l).collect();
+    lat.sort_by(f64::total_cmp);
+    let events = lat.len() as f64;
+    let mut m = sandbench_protocol::Metrics::new();
+    m.insert("events".into(), Metric::new(events, "events"));
+    m.insert("events_per_s".into(), Metric::new(if total_s > 0.0 { events / total_s } else { 0.0 }, "events/s"));
+    m.insert("total_time".into(), Metric::new(total_s * 1e3, "ms"));
+    if !lat.is_empty() {
+        m.insert("latency_avg".into(), Metric::new(lat.iter().sum::<f64>() / events, "ms"));
+        m.insert("latency_min".into(), Metric::new(lat[0], "ms"));
+        m.insert("latency_p95".into(), Metric::new(nearest_rank(&lat, 0.95), "ms"));
+        m.insert("latency_max".into(), Metric::new(lat[lat.len() - 1], "ms"));
+    }
+    Outcome {
+        metrics: m,
+        outputs: serde_json::json!({ "primes_per_event": primes, "threads": p.threads, "max_prime": p.max_prime }),
+    }
+}
+
+fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prime_count_matches_known_values() {
+        // pi(10000) = 1229 primes, sysbench counts from 3 so 2 is excluded.
+        assert_eq!(prime_event(10_000), 1228);
+        assert_eq!(prime_event(100), 24);
+    }
+
+    #[test]
+    fn fixed_event_count_runs_exactly_that_many() {
+        let p = CpuParams { threads: 2, max_prime: 2000, events: 50, time_s: 0.0 };
+        let out = run(&p);
+        assert_eq!(out.metrics["events"].value, 50.0);
+        assert!(out.metrics["events_per_s"].value > 0.0);
+        assert_eq!(out.outputs["primes_per_event"], json!(302));
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let map = json!({"threads": 0}).as_object().cloned().unwrap_or_default();
+        assert!(CpuParams::parse(&Params::new(&map)).is_err());
+        let map = json!({"treads": 2}).as_object().cloned().unwrap_or_default();
+        let err = CpuParams::parse(&Params::new(&map)).unwrap_err().to_string();
+        assert!(err.contains("valid parameters: threads"), "{err}");
+    }
+}

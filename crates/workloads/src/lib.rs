@@ -1,0 +1,58 @@
+//! Workloads run by `sandbench-agent` in every environment.
+//!
+//! A workload says *what* runs, never *how* it is isolated. Each kind has one module with a
+//! parameter parser (used on the host to validate campaign files before anything launches) and
+//! a `run` function (used in the agent).
+
+pub mod cpu;
+pub mod noop;
+mod params;
+
+pub use params::{ParamError, Params};
+use sandbench_protocol::Metrics;
+
+/// What one trial of a workload produced.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub metrics: Metrics,
+    /// The workload's outputs, kept so correctness can be checked after the fact.
+    pub outputs: serde_json::Value,
+}
+
+/// Why a trial failed inside the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// The kind is not one this build knows.
+    #[error("unknown workload kind `{kind}`; valid kinds: {}", KINDS.join(", "))]
+    UnknownKind { kind: String },
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Every workload kind this build knows.
+pub const KINDS: &[&str] = &["cpu", "noop"];
+
+/// Checks a workload's parameters without running it (host side, at campaign load).
+pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
+    let p = Params::new(params);
+    match kind {
+        "cpu" => cpu::CpuParams::parse(&p).map(|_| ()).map_err(Into::into),
+        "noop" => noop::parse(&p).map_err(Into::into),
+        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
+    }
+}
+
+/// Runs one trial of `kind` with `params` in this process.
+pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
+    let p = Params::new(params);
+    match kind {
+        "cpu" => Ok(cpu::run(&cpu::CpuParams::parse(&p)?)),
+        "noop" => {
+            noop::parse(&p)?;
+            Ok(Outcome::default())
+        }
+        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
+    }
+}
