@@ -25,10 +25,12 @@ pub fn init_as_pid1() {
 /// Puts a terminal into raw mode (no echo, no line editing, no CR/LF translation), so protocol
 /// lines pass through a serial console unchanged. Does nothing on pipes.
 pub fn make_raw(fd: &impl AsFd) {
-    use rustix::termios::{tcgetattr, tcsetattr, OptionalActions};
+    use rustix::termios::{tcflush, tcgetattr, tcsetattr, OptionalActions, QueueSelector};
     if let Ok(mut t) = tcgetattr(fd) {
         t.make_raw();
         let _ = tcsetattr(fd, OptionalActions::Now, &t);
+        // Drop anything typed before raw mode: the host only speaks after `ready`.
+        let _ = tcflush(fd, QueueSelector::IFlush);
     }
 }
 
@@ -53,7 +55,11 @@ pub fn fatal(pid1: bool, why: &str) -> ! {
 pub fn uptime_ms() -> f64 {
     std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+        })
         .map(|s| s * 1e3)
         .unwrap_or(f64::NAN)
 }
@@ -94,9 +100,16 @@ pub struct CpuTimes {
 
 pub fn cpu_times() -> Option<CpuTimes> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpus = text.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count() as u32;
+    let cpus = text
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count() as u32;
     let first = text.lines().next()?;
-    let v: Vec<u64> = first.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = first
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
     let at = |i: usize| v.get(i).copied().unwrap_or(0);
     Some(CpuTimes {
         user: at(0) + at(1),
@@ -111,10 +124,19 @@ pub fn cpu_times() -> Option<CpuTimes> {
 /// Percent of one CPU (100 % = one CPU) spent in each state between `a` and `b`.
 pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> GuestCpu {
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
-    let (user, system, idle, iowait, steal) =
-        (d(a.user, b.user), d(a.system, b.system), d(a.idle, b.idle), d(a.iowait, b.iowait), d(a.steal, b.steal));
+    let (user, system, idle, iowait, steal) = (
+        d(a.user, b.user),
+        d(a.system, b.system),
+        d(a.idle, b.idle),
+        d(a.iowait, b.iowait),
+        d(a.steal, b.steal),
+    );
     let total = user + system + idle + iowait + steal;
-    let scale = if total > 0.0 { 100.0 * b.cpus as f64 / total } else { 0.0 };
+    let scale = if total > 0.0 {
+        100.0 * b.cpus as f64 / total
+    } else {
+        0.0
+    };
     GuestCpu {
         busy_pct: (user + system) * scale,
         user_pct: user * scale,

@@ -21,9 +21,8 @@ pub const PREFIX: &str = "@@sb ";
 pub fn encode<T: serde::Serialize>(msg: &T) -> String {
     // Serialising these plain data types cannot fail: no maps with non-string keys, no
     // user-defined Serialize impls that error.
-    let json = serde_json::to_string(msg).unwrap_or_else(|e| {
-        format!("{{\"type\":\"error\",\"message\":\"encode failed: {e}\"}}")
-    });
+    let json = serde_json::to_string(msg)
+        .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"message\":\"encode failed: {e}\"}}"));
     format!("{PREFIX}{json}\n")
 }
 

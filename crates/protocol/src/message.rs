@@ -13,7 +13,10 @@ pub struct Metric {
 
 impl Metric {
     pub fn new(value: f64, unit: &str) -> Self {
-        Metric { value, unit: unit.to_string() }
+        Metric {
+            value,
+            unit: unit.to_string(),
+        }
     }
 }
 

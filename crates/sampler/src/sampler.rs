@@ -65,7 +65,10 @@ impl Sampler {
         self.stop.store(true, Ordering::SeqCst);
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(s)) => s,
-            _ => Series { error: Some("sampler thread failed".into()), ..Default::default() },
+            _ => Series {
+                error: Some("sampler thread failed".into()),
+                ..Default::default()
+            },
         }
     }
 }
@@ -77,7 +80,10 @@ impl Drop for Sampler {
 }
 
 fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc == 0 {
@@ -167,7 +173,10 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
             0.0
         }
     };
-    s.sys_user_pct = cores_pct(x.user + x.nice - x.guest - x.guest_nice, y.user + y.nice - y.guest - y.guest_nice);
+    s.sys_user_pct = cores_pct(
+        x.user + x.nice - x.guest - x.guest_nice,
+        y.user + y.nice - y.guest - y.guest_nice,
+    );
     s.sys_system_pct = cores_pct(x.system, y.system);
     s.sys_iowait_pct = cores_pct(x.iowait, y.iowait);
     s.sys_irq_pct = cores_pct(x.irq, y.irq);
@@ -200,7 +209,13 @@ impl Series {
     /// Means and peaks for the trial record; `series` names the CSV file.
     pub fn summary(&self, series: String) -> HostSummary {
         let n = self.samples.len();
-        let mean = |f: fn(&Sample) -> f64| if n == 0 { 0.0 } else { self.samples.iter().map(f).sum::<f64>() / n as f64 };
+        let mean = |f: fn(&Sample) -> f64| {
+            if n == 0 {
+                0.0
+            } else {
+                self.samples.iter().map(f).sum::<f64>() / n as f64
+            }
+        };
         HostSummary {
             samples: n,
             cpu_mean_pct: mean(|s| s.cpu_pct),
@@ -210,8 +225,14 @@ impl Series {
             guest_mean_pct: mean(|s| s.guest_pct),
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
-            first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
+            first_200pct_ms: self
+                .samples
+                .iter()
+                .find(|s| s.cpu_pct >= 200.0)
+                .map(|s| s.t_ms),
             series,
+            sampler_cpu_ms: self.own_cpu_ms,
+            sampler_error: self.error.clone(),
         }
     }
 }

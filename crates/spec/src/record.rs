@@ -124,6 +124,12 @@ pub struct HostSummary {
     pub first_200pct_ms: Option<f64>,
     /// The CSV of the time series, relative to the results folder.
     pub series: String,
+    /// CPU time the sampling thread itself used during the trial.
+    #[serde(default)]
+    pub sampler_cpu_ms: f64,
+    /// Why sampling stopped before the trial ended (e.g. the sandbox exited).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sampler_error: Option<String>,
 }
 
 /// The sandbox a trial ran in.

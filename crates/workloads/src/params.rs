@@ -23,7 +23,10 @@ impl<'a> Params<'a> {
     pub fn only(&self, valid: &[&str]) -> Result<(), ParamError> {
         for key in self.map.keys() {
             if !valid.contains(&key.as_str()) {
-                return Err(ParamError::Unknown { name: key.clone(), valid: valid.join(", ") });
+                return Err(ParamError::Unknown {
+                    name: key.clone(),
+                    valid: valid.join(", "),
+                });
             }
         }
         Ok(())
@@ -31,8 +34,12 @@ impl<'a> Params<'a> {
 
     /// An unsigned integer in `[min, max]`, or `default` when absent.
     pub fn u64_in(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ParamError> {
-        let Some(v) = self.map.get(name) else { return Ok(default) };
-        let n = v.as_u64().ok_or_else(|| invalid(name, format!("expected an integer, got {v}")))?;
+        let Some(v) = self.map.get(name) else {
+            return Ok(default);
+        };
+        let n = v
+            .as_u64()
+            .ok_or_else(|| invalid(name, format!("expected an integer, got {v}")))?;
         if n < min || n > max {
             return Err(invalid(name, format!("{n} is outside {min}..={max}")));
         }
@@ -41,8 +48,12 @@ impl<'a> Params<'a> {
 
     /// A number in `[min, max]`, or `default` when absent.
     pub fn f64_in(&self, name: &str, default: f64, min: f64, max: f64) -> Result<f64, ParamError> {
-        let Some(v) = self.map.get(name) else { return Ok(default) };
-        let n = v.as_f64().ok_or_else(|| invalid(name, format!("expected a number, got {v}")))?;
+        let Some(v) = self.map.get(name) else {
+            return Ok(default);
+        };
+        let n = v
+            .as_f64()
+            .ok_or_else(|| invalid(name, format!("expected a number, got {v}")))?;
         if !(min..=max).contains(&n) {
             return Err(invalid(name, format!("{n} is outside {min}..={max}")));
         }
@@ -51,5 +62,8 @@ impl<'a> Params<'a> {
 }
 
 fn invalid(name: &str, why: String) -> ParamError {
-    ParamError::Invalid { name: name.to_string(), why }
+    ParamError::Invalid {
+        name: name.to_string(),
+        why,
+    }
 }

@@ -1,0 +1,29 @@
+//! One file per subcommand.
+
+pub mod doctor;
+pub mod image;
+pub mod report;
+pub mod run;
+pub mod try_;
+
+/// The git revision this binary was built from.
+pub fn git_revision() -> Option<String> {
+    option_env!("SANDBENCH_GIT_REV")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Sets a flag on Ctrl-C / SIGTERM; a second Ctrl-C exits at once.
+pub fn cancel_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsandbench: second interrupt, exiting without cleanup");
+            std::process::exit(130);
+        }
+        eprintln!("\nsandbench: interrupted; tearing down sandboxes (Ctrl-C again to exit now)");
+    });
+    flag
+}

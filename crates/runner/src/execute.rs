@@ -1,0 +1,522 @@
+//! Drives sandboxes through a plan and records every trial as it ends.
+
+use crate::plan::{plan, PlannedTrial};
+use crate::results::{attempts, ResultsDir};
+use crate::{host, RunError};
+use indicatif::{ProgressBar, ProgressStyle};
+use sandbench_image::{BuildOptions, GuestImage};
+use sandbench_protocol::{AgentMsg, HostMsg};
+use sandbench_sampler::Sampler;
+use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
+use sandbench_spec::record::LaunchInfo;
+use sandbench_spec::{
+    Campaign, Dimensions, Driver, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec,
+    SCHEMA_VERSION,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How to run.
+pub struct RunOptions {
+    /// The campaign file (ignored when resuming: the manifest holds the campaign).
+    pub campaign_path: PathBuf,
+    /// Where new results folders are created.
+    pub out_root: PathBuf,
+    /// Finish this results folder instead of starting a new one.
+    pub resume: Option<PathBuf>,
+    /// The static agent binary.
+    pub agent: PathBuf,
+    /// Set by Ctrl-C.
+    pub cancel: Arc<AtomicBool>,
+    pub progress: bool,
+    /// The git revision sandbench was built from, for the manifest.
+    pub git_revision: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub ok: usize,
+    pub failed: usize,
+    pub timeout: usize,
+    pub skipped_done: usize,
+    pub interrupted: bool,
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(0.0)
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+pub fn timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Checks every workload's parameters before anything launches.
+fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
+    for w in &c.workloads {
+        if let Err(e) = sandbench_workloads::validate(&w.get_ref().kind, &w.get_ref().params) {
+            let (line, col) = sandbench_spec::campaign::line_col(text, w.span().start);
+            return Err(RunError::Workload {
+                path: format!("{}:{line}:{col}", path.display()),
+                workload: w.get_ref().name.clone(),
+                why: e.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds (or finds in the cache) the guest image when a driver needs it.
+pub fn image_for(c: &Campaign, agent: &Path) -> Result<Option<GuestImage>, RunError> {
+    if c.envs().all(|e| e.driver == Driver::Native) {
+        return Ok(None);
+    }
+    let opts = BuildOptions {
+        agent: agent.to_path_buf(),
+        kernel: c.image.kernel.clone(),
+        modules: c.image.modules.clone(),
+        rootfs: c.image.rootfs.clone(),
+        force: false,
+    };
+    Ok(Some(sandbench_image::build(&opts)?))
+}
+
+struct Slot {
+    sandbox: Box<dyn Sandbox>,
+    running: Option<Running>,
+    launch: LaunchInfo,
+    launch_failures: u32,
+}
+
+impl Slot {
+    /// Asks the agent to stop, then tears the sandbox down whatever it answered.
+    fn retire(&mut self, cancel: &AtomicBool) {
+        if let Some(mut r) = self.running.take() {
+            if r.channel.send(&HostMsg::Shutdown).is_ok() {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while let Ok(m) = r.channel.recv(deadline, cancel) {
+                    if m == AgentMsg::Bye {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.sandbox.teardown() {
+            tracing::warn!("teardown: {e}");
+            eprintln!("warning: teardown failed: {e}");
+        }
+    }
+}
+
+/// Runs (or resumes) a campaign.
+pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let (dir, campaign, mut manifest) = match &opts.resume {
+        Some(path) => {
+            let dir = ResultsDir::open(path)?;
+            let mut m = dir.read_manifest()?;
+            let c = Campaign::parse(&m.campaign_text, Path::new(&m.campaign_path))
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            m.resumes += 1;
+            (dir, c, m)
+        }
+        None => {
+            let (c, text) =
+                Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?;
+            check_workloads(&c, &opts.campaign_path, &text)?;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let run_id = format!(
+                "{}-{}",
+                c.name.clone().unwrap_or_else(|| "run".into()),
+                timestamp(now)
+            );
+            let mut path = opts.out_root.join(&run_id);
+            let mut n = 1;
+            while path.exists() {
+                n += 1;
+                path = opts.out_root.join(format!("{run_id}-{n}"));
+            }
+            let dir = ResultsDir::create(&path)?;
+            let m = Manifest {
+                schema: SCHEMA_VERSION,
+                run_id: path
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or(run_id),
+                created_unix_ms: unix_ms(),
+                sandbench_version: env!("CARGO_PKG_VERSION").into(),
+                git_revision: opts.git_revision.clone(),
+                campaign_path: opts.campaign_path.display().to_string(),
+                campaign_text: text,
+                host: host::host_facts(),
+                versions: host::versions(&c),
+                image: Default::default(),
+                plan: plan(&c).into_iter().map(|t| t.key).collect(),
+                state: "running".into(),
+                resumes: 0,
+            };
+            dir.write_manifest(&m)?;
+            (dir, c, m)
+        }
+    };
+    let result = execute(opts, &dir, &campaign, &mut manifest);
+    manifest.state = match &result {
+        Ok(o) if o.interrupted => "interrupted".into(),
+        Ok(_) => "complete".into(),
+        Err(e) => format!("failed: {e}"),
+    };
+    dir.write_manifest(&manifest)?;
+    result
+}
+
+fn execute(
+    opts: &RunOptions,
+    dir: &ResultsDir,
+    c: &Campaign,
+    manifest: &mut Manifest,
+) -> Result<RunOutcome, RunError> {
+    let image = image_for(c, &opts.agent)?;
+    if let Some(img) = &image {
+        manifest.image = img.manifest.facts();
+        dir.write_manifest(manifest)?;
+    }
+    let agent = image
+        .as_ref()
+        .map(|i| i.agent())
+        .unwrap_or_else(|| opts.agent.clone());
+    let planned = plan(c);
+    let done = attempts(&dir.records(true)?);
+    let todo: Vec<&PlannedTrial> = planned
+        .iter()
+        .filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok))
+        .collect();
+    let envs: Vec<&Environment> = c.envs().collect();
+    let workloads: Vec<&WorkloadSpec> = c.workload_specs().collect();
+    let mut last_use = vec![usize::MAX; envs.len()];
+    for (i, t) in todo.iter().enumerate() {
+        last_use[t.env] = i;
+    }
+    let mut slots: Vec<Slot> = envs
+        .iter()
+        .map(|e| Slot {
+            sandbox: driver_for(e),
+            running: None,
+            launch: LaunchInfo::default(),
+            launch_failures: 0,
+        })
+        .collect();
+    let mut out = RunOutcome {
+        dir: dir.path.clone(),
+        ok: 0,
+        failed: 0,
+        timeout: 0,
+        skipped_done: planned.len() - todo.len(),
+        interrupted: false,
+    };
+    let bar = if opts.progress {
+        ProgressBar::new(todo.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let run_tag = format!("{:x}", std::process::id() ^ (unix_ms() as u32));
+    let mut launches = 0u32;
+    let work_root = if sandbench_sandbox::is_root() {
+        PathBuf::from("/run/sandbench/work")
+    } else {
+        std::env::temp_dir().join("sandbench-work")
+    };
+    for (i, t) in todo.iter().enumerate() {
+        if opts.cancel.load(Ordering::SeqCst) {
+            out.interrupted = true;
+            break;
+        }
+        let env = envs[t.env];
+        let wl = workloads[t.workload];
+        bar.set_message(format!(
+            "{} · {} · {}",
+            env.name,
+            wl.name,
+            if t.warmup {
+                "warm-up".to_string()
+            } else {
+                format!("trial {}", t.trial)
+            }
+        ));
+        let attempt = done.get(&t.key).map(|(a, _)| a + 1).unwrap_or(1);
+        let slot = &mut slots[t.env];
+        let mut record = new_record(t, attempt, env, wl, c.mode, i as u32);
+        if c.mode == Mode::Cold {
+            slot.retire(&opts.cancel);
+        }
+        if slot.running.is_none() {
+            if slot.launch_failures >= 2 {
+                record.status = Status::Failed;
+                record.error = Some(format!(
+                    "not run: environment `{}` failed to launch twice",
+                    env.name
+                ));
+                dir.append(&record)?;
+                out.failed += 1;
+                bar.inc(1);
+                continue;
+            }
+            launches += 1;
+            let id = format!("sb{run_tag}-{}-{launches}", env.name);
+            let spec = LaunchSpec {
+                id: id.clone(),
+                env,
+                agent: &agent,
+                image: image.as_ref(),
+                work_dir: work_root.join(&id),
+                boot_timeout: Duration::from_secs_f64(c.timeouts.boot_s),
+                cancel: opts.cancel.clone(),
+            };
+            match slot.sandbox.launch(&spec) {
+                Ok(r) => {
+                    slot.launch = LaunchInfo {
+                        launch_id: launches,
+                        fresh: true,
+                        boot: r.boot.clone(),
+                        facts: r.facts.clone(),
+                    };
+                    slot.running = Some(r);
+                    slot.launch_failures = 0;
+                }
+                Err(e) => {
+                    let _ = slot.sandbox.teardown();
+                    if opts.cancel.load(Ordering::SeqCst) {
+                        out.interrupted = true;
+                        break;
+                    }
+                    slot.launch_failures += 1;
+                    record.status = Status::Failed;
+                    record.error = Some(format!("launch failed: {e}"));
+                    record.console_tail = e.console_tail();
+                    dir.append(&record)?;
+                    out.failed += 1;
+                    bar.inc(1);
+                    continue;
+                }
+            }
+        }
+        let Some(running) = slot.running.as_mut() else {
+            continue;
+        };
+        if let Some(a) = running_accel(&slot.launch) {
+            record.dims.accel = Some(a);
+        }
+        record.launch = Some(slot.launch.clone());
+        slot.launch.fresh = false;
+        let usable = match run_trial(running, &mut record, wl, c, dir, &opts.cancel)? {
+            TrialEnd::Interrupted => {
+                // Not recorded: a resumed run runs this trial again.
+                out.interrupted = true;
+                slot.retire(&opts.cancel);
+                break;
+            }
+            TrialEnd::Done { usable } => usable,
+        };
+        match record.status {
+            Status::Ok => out.ok += 1,
+            Status::Failed => out.failed += 1,
+            Status::Timeout => out.timeout += 1,
+        }
+        dir.append(&record)?;
+        bar.inc(1);
+        if !usable || c.mode == Mode::Cold || last_use[t.env] == i {
+            slot.retire(&opts.cancel);
+        }
+    }
+    for s in &mut slots {
+        s.retire(&opts.cancel);
+    }
+    bar.finish_and_clear();
+    if opts.cancel.load(Ordering::SeqCst) {
+        out.interrupted = true;
+    }
+    Ok(out)
+}
+
+fn running_accel(l: &LaunchInfo) -> Option<String> {
+    l.facts.get("accel").cloned()
+}
+
+fn new_record(
+    t: &PlannedTrial,
+    attempt: u32,
+    env: &Environment,
+    wl: &WorkloadSpec,
+    mode: Mode,
+    seq: u32,
+) -> TrialRecord {
+    let qemu = env.driver == Driver::Qemu;
+    TrialRecord {
+        schema: SCHEMA_VERSION,
+        key: t.key.clone(),
+        seq,
+        attempt,
+        dims: Dimensions {
+            environment: env.name.clone(),
+            driver: env.driver.as_str().into(),
+            runtime: (env.driver == Driver::Oci).then(|| env.runtime().as_str().into()),
+            machine: qemu.then(|| env.machine().as_str().into()),
+            accel: qemu.then(|| env.accel().as_str().into()),
+            disk_cache: qemu.then(|| env.disk_cache().as_str().into()),
+            vcpus: env.vcpus,
+            memory_mib: env.memory_mib,
+            workload: wl.name.clone(),
+            kind: wl.kind.clone(),
+            params: wl.params.clone(),
+            trial: t.trial,
+            warmup: t.warmup,
+            mode: match mode {
+                Mode::Warm => "warm".into(),
+                Mode::Cold => "cold".into(),
+            },
+        },
+        status: Status::Failed,
+        error: None,
+        console_tail: Vec::new(),
+        started_unix_ms: unix_ms(),
+        host_wall_ms: 0.0,
+        guest_wall_ms: None,
+        metrics: Default::default(),
+        outputs: serde_json::Value::Null,
+        guest_cpu: None,
+        host: None,
+        launch: None,
+    }
+}
+
+/// How a trial ended.
+enum TrialEnd {
+    /// Recorded; `usable` is false when the sandbox must be replaced (timeout, crash).
+    Done { usable: bool },
+    /// Ctrl-C: nothing to record.
+    Interrupted,
+}
+
+/// Runs one trial in a ready sandbox and fills `record`.
+fn run_trial(
+    running: &mut Running,
+    record: &mut TrialRecord,
+    wl: &WorkloadSpec,
+    c: &Campaign,
+    dir: &ResultsDir,
+    cancel: &AtomicBool,
+) -> Result<TrialEnd, RunError> {
+    let id = u64::from(record.seq) + 1;
+    let sampler = Sampler::start(
+        running.accounting.clone(),
+        Duration::from_millis(c.sampling.interval_ms),
+    );
+    record.started_unix_ms = unix_ms();
+    let t0 = Instant::now();
+    let sent = running.channel.send(&HostMsg::Run {
+        id,
+        workload: wl.kind.clone(),
+        params: wl.params.clone(),
+        trial: record.dims.trial,
+    });
+    let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
+    let mut usable = true;
+    if let Err(e) = sent {
+        record.status = Status::Failed;
+        record.error = Some(e.to_string());
+        usable = false;
+    } else {
+        loop {
+            match running.channel.recv(deadline, cancel) {
+                Ok(AgentMsg::Result {
+                    id: rid,
+                    wall_ms,
+                    metrics,
+                    outputs,
+                    guest_cpu,
+                }) if rid == id => {
+                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    record.status = Status::Ok;
+                    record.guest_wall_ms = Some(wall_ms);
+                    record.metrics = metrics;
+                    record.outputs = outputs;
+                    record.guest_cpu = guest_cpu;
+                    break;
+                }
+                Ok(AgentMsg::Error {
+                    id: Some(rid),
+                    message,
+                }) if rid == id => {
+                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    record.status = Status::Failed;
+                    record.error = Some(message);
+                    break;
+                }
+                Ok(_) => continue,
+                Err(sandbench_sandbox::ChannelError::Cancelled) => {
+                    let _ = sampler.stop();
+                    return Ok(TrialEnd::Interrupted);
+                }
+                Err(e) => {
+                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    record.status = match e {
+                        sandbench_sandbox::ChannelError::Timeout(_) => Status::Timeout,
+                        _ => Status::Failed,
+                    };
+                    record.error = Some(e.to_string());
+                    usable = false;
+                    break;
+                }
+            }
+        }
+    }
+    let series = sampler.stop();
+    if record.status != Status::Ok {
+        record.console_tail = running.channel.console_tail();
+    }
+    let (path, rel) = dir.samples_path(&record.key, record.attempt);
+    let file = std::fs::File::create(&path).map_err(|source| crate::ResultsError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    series
+        .write_csv(std::io::BufWriter::new(file))
+        .map_err(|source| crate::ResultsError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    let summary = series.summary(rel);
+    record.host = Some(summary);
+    Ok(TrialEnd::Done { usable })
+}

@@ -1,0 +1,204 @@
+//! The host end of the agent protocol over any byte stream (pipe or serial console).
+
+use sandbench_protocol::{encode, AgentMsg, Event, HostMsg, LineParser};
+use sandbench_spec::{BootTimeline, Phase};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Lines of non-protocol output kept for failure reports.
+const TAIL_LINES: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("timed out after {0:.1} s")]
+    Timeout(f64),
+    #[error("the sandbox closed its channel (it exited or crashed)")]
+    Closed,
+    #[error("interrupted")]
+    Cancelled,
+    #[error("cannot write to the agent: {0}")]
+    Write(std::io::Error),
+    #[error("protocol version {got} is not {want}")]
+    Version { got: u32, want: u32 },
+}
+
+/// Sends commands to an agent and receives its messages, with deadlines.
+pub struct AgentChannel {
+    writer: Box<dyn Write + Send>,
+    rx: Receiver<AgentMsg>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    first_byte: Arc<OnceLock<Instant>>,
+}
+
+impl AgentChannel {
+    /// Starts a reader thread on `reader`; `writer` carries commands.
+    pub fn new(
+        reader: impl Read + Send + 'static,
+        writer: impl Write + Send + 'static,
+    ) -> AgentChannel {
+        let (tx, rx) = mpsc::channel();
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let first_byte = Arc::new(OnceLock::new());
+        let (t, fb) = (tail.clone(), first_byte.clone());
+        let _ = std::thread::Builder::new()
+            .name("sandbench-channel".into())
+            .spawn(move || {
+                let mut reader = reader;
+                let mut parser = LineParser::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match reader.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let _ = fb.set(Instant::now());
+                    for ev in parser.feed(&buf[..n]) {
+                        if !deliver(ev, &tx, &t) {
+                            return;
+                        }
+                    }
+                }
+                if let Some(ev) = parser.finish() {
+                    deliver(ev, &tx, &t);
+                }
+            });
+        AgentChannel {
+            writer: Box::new(writer),
+            rx,
+            tail,
+            first_byte,
+        }
+    }
+
+    pub fn send(&mut self, msg: &HostMsg) -> Result<(), ChannelError> {
+        self.writer
+            .write_all(encode(msg).as_bytes())
+            .and_then(|_| self.writer.flush())
+            .map_err(ChannelError::Write)
+    }
+
+    /// Next message, waiting until `deadline`; checks `cancel` every 50 ms.
+    pub fn recv(&self, deadline: Instant, cancel: &AtomicBool) -> Result<AgentMsg, ChannelError> {
+        let start = Instant::now();
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(ChannelError::Cancelled);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ChannelError::Timeout((now - start).as_secs_f64()));
+            }
+            match self
+                .rx
+                .recv_timeout((deadline - now).min(Duration::from_millis(50)))
+            {
+                Ok(m) => return Ok(m),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Err(ChannelError::Closed),
+            }
+        }
+    }
+
+    /// The last lines the sandbox printed outside the protocol.
+    pub fn console_tail(&self) -> Vec<String> {
+        self.tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Adds lines from elsewhere (e.g. the VMM's stderr) to the tail.
+    pub fn note(&self, line: String) {
+        push_tail(&self.tail, line);
+    }
+
+    /// Waits for `ready` (noting a VM's `init` on the way) and builds the boot timeline.
+    /// `t0` is when the launch began; `spawned` when the runtime/VMM process had started.
+    pub fn wait_ready(
+        &self,
+        t0: Instant,
+        spawned: Instant,
+        timeout: Duration,
+        cancel: &AtomicBool,
+        vm: bool,
+    ) -> Result<BootTimeline, ChannelError> {
+        let ms = |t: Instant| t.duration_since(t0).as_secs_f64() * 1e3;
+        let mut tl = BootTimeline {
+            phases: vec![Phase {
+                name: "spawned".into(),
+                at_ms: ms(spawned),
+            }],
+            ..Default::default()
+        };
+        let deadline = t0 + timeout;
+        loop {
+            match self.recv(deadline, cancel)? {
+                AgentMsg::Init { uptime_ms } => {
+                    tl.phases.push(Phase {
+                        name: "init".into(),
+                        at_ms: ms(Instant::now()),
+                    });
+                    tl.guest_uptime_at_init_ms = Some(uptime_ms);
+                }
+                AgentMsg::Ready { v, uptime_ms, .. } => {
+                    let now = Instant::now();
+                    if v != sandbench_protocol::PROTOCOL_VERSION {
+                        return Err(ChannelError::Version {
+                            got: v,
+                            want: sandbench_protocol::PROTOCOL_VERSION,
+                        });
+                    }
+                    if let Some(fb) = self.first_byte.get() {
+                        tl.phases.insert(
+                            1,
+                            Phase {
+                                name: "first_output".into(),
+                                at_ms: ms(*fb),
+                            },
+                        );
+                    }
+                    tl.phases.push(Phase {
+                        name: "agent_ready".into(),
+                        at_ms: ms(now),
+                    });
+                    tl.total_ms = ms(now);
+                    if vm {
+                        tl.guest_uptime_at_ready_ms = Some(uptime_ms);
+                    }
+                    return Ok(tl);
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
+fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
+    if let Ok(mut t) = tail.lock() {
+        if t.len() == TAIL_LINES {
+            t.pop_front();
+        }
+        t.push_back(line);
+    }
+}
+
+/// Routes one parsed line; false when the receiving side is gone.
+fn deliver(ev: Event, tx: &mpsc::Sender<AgentMsg>, tail: &Mutex<VecDeque<String>>) -> bool {
+    match ev {
+        Event::Msg(m) => tx.send(m).is_ok(),
+        Event::Noise(line) => {
+            if !line.trim().is_empty() {
+                push_tail(tail, line);
+            }
+            true
+        }
+        Event::Malformed(why) => {
+            push_tail(tail, format!("[malformed protocol line] {why}"));
+            true
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Isolation environments behind one trait.
+//!
+//! Each driver module launches the real thing (a process, an OCI runtime, a VMM), hands back
+//! the agent's channel, what to account to the sandbox and how it booted, and tears everything
+//! down again: idempotently, on success, failure, timeout and interruption alike.
+
+pub mod cgroups;
+pub mod channel;
+pub mod native;
+pub mod oci;
+pub mod probe;
+mod process;
+pub mod qemu;
+
+use channel::AgentChannel;
+use sandbench_image::GuestImage;
+use sandbench_sampler::Accounting;
+use sandbench_spec::{BootTimeline, Driver, Environment};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use channel::ChannelError;
+
+/// Everything a driver needs to start one sandbox.
+pub struct LaunchSpec<'a> {
+    /// Unique among live sandboxes on this host; used for cgroup, container and VM names.
+    pub id: String,
+    pub env: &'a Environment,
+    /// The static agent binary (what `native` runs).
+    pub agent: &'a std::path::Path,
+    /// The guest image; needed by every driver but `native`.
+    pub image: Option<&'a GuestImage>,
+    /// Scratch space for this sandbox (bundle, logs); removed by teardown.
+    pub work_dir: PathBuf,
+    pub boot_timeout: Duration,
+    /// Set by Ctrl-C: a launch in progress gives up promptly.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A sandbox whose agent is ready.
+pub struct Running {
+    pub channel: AgentChannel,
+    pub accounting: Accounting,
+    pub boot: BootTimeline,
+    /// Driver facts for the record: versions, command line, accel and why, limits applied.
+    pub facts: BTreeMap<String, String>,
+}
+
+/// Why a sandbox could not be started or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("`{program}` could not be started: {source}; {hint}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+        hint: String,
+    },
+    #[error("the agent did not become ready: {source}")]
+    Boot {
+        source: ChannelError,
+        console_tail: Vec<String>,
+    },
+    #[error("unsupported: {why}")]
+    Unsupported { why: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SandboxError {
+    /// The sandbox's last console lines, where the error carries them.
+    pub fn console_tail(&self) -> Vec<String> {
+        match self {
+            SandboxError::Boot { console_tail, .. } => console_tail.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One isolation technology.
+pub trait Sandbox: Send {
+    /// Starts the sandbox and waits until its agent is ready.
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError>;
+    /// Stops everything `launch` started. Idempotent; never leaves a process, cgroup, mount or
+    /// bundle behind, whatever state the sandbox is in.
+    fn teardown(&mut self) -> Result<(), SandboxError>;
+}
+
+/// The driver for an environment.
+pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
+    match env.driver {
+        Driver::Native => Box::new(native::Native::default()),
+        Driver::Oci => Box::new(oci::Oci::new(env.runtime())),
+        Driver::Qemu => Box::new(qemu::Qemu::default()),
+    }
+}
+
+impl LaunchSpec<'_> {
+    /// The image, or an error saying this driver needs one.
+    pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
+        self.image.ok_or_else(|| {
+            SandboxError::Other(format!(
+                "driver `{}` needs the guest image; none was built",
+                self.env.driver.as_str()
+            ))
+        })
+    }
+}
+
+/// Root is needed for cgroups, OCI runtimes and tap devices.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// How long to wait for processes to exit after a kill.
+pub(crate) const KILL_WAIT: Duration = Duration::from_secs(5);

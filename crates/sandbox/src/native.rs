@@ -1,0 +1,131 @@
+//! `native`: the agent as a plain host process, limited by a cgroup sandbench creates
+//! (`vcpus` as a CFS quota, `memory_mib` as a memory limit) when run as root.
+
+use crate::cgroups::Cgroup;
+use crate::channel::AgentChannel;
+use crate::process::{self, kill_group};
+use crate::{is_root, LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_sampler::Accounting;
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct Native {
+    child: Option<Child>,
+    cgroup: Option<Cgroup>,
+    work_dir: Option<std::path::PathBuf>,
+}
+
+impl Sandbox for Native {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        let t0 = Instant::now();
+        std::fs::create_dir_all(&spec.work_dir).map_err(|source| SandboxError::Io {
+            what: format!("create {}", spec.work_dir.display()),
+            source,
+        })?;
+        self.work_dir = Some(spec.work_dir.clone());
+        let mut facts = BTreeMap::new();
+        let agent = spec.agent;
+        let mut cmd = Command::new(&agent);
+        cmd.current_dir(&spec.work_dir)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        if is_root() {
+            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib).map_err(
+                |source| SandboxError::Io {
+                    what: "create native cgroup".into(),
+                    source,
+                },
+            )?;
+            facts.insert(
+                "limits".into(),
+                cg.describe(spec.env.vcpus, spec.env.memory_mib),
+            );
+            let files = cg.open_procs().map_err(|source| SandboxError::Io {
+                what: "open cgroup.procs".into(),
+                source,
+            })?;
+            let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+            // SAFETY: the closure only calls write(2) on descriptors that stay open (`files`
+            // lives until after spawn returns), which is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || crate::cgroups::join_in_child(&fds));
+            }
+            self.cgroup = Some(cg);
+            let spawned = process::spawn(
+                &mut cmd,
+                &spec.work_dir.join("agent.stderr"),
+                "build the agent with scripts/build-agent.sh",
+            );
+            drop(files);
+            self.finish_launch(spec, spawned?, t0, facts)
+        } else {
+            facts.insert(
+                "limits".into(),
+                "unsupported: not root, so no cgroup; vcpus and memory_mib are not applied".into(),
+            );
+            let spawned = process::spawn(
+                &mut cmd,
+                &spec.work_dir.join("agent.stderr"),
+                "build the agent with scripts/build-agent.sh",
+            )?;
+            self.finish_launch(spec, spawned, t0, facts)
+        }
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        if let Some(mut c) = self.child.take() {
+            kill_group(&mut c);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            cg.remove().map_err(|source| SandboxError::Io {
+                what: "remove native cgroup".into(),
+                source,
+            })?;
+        }
+        if let Some(d) = self.work_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        Ok(())
+    }
+}
+
+impl Native {
+    fn finish_launch(
+        &mut self,
+        spec: &LaunchSpec,
+        s: process::Spawned,
+        t0: Instant,
+        facts: BTreeMap<String, String>,
+    ) -> Result<Running, SandboxError> {
+        let spawned_at = Instant::now();
+        let pid = s.child.id();
+        self.child = Some(s.child);
+        let channel = AgentChannel::new(s.stdout, s.stdin);
+        let boot = channel
+            .wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false)
+            .map_err(|source| SandboxError::Boot {
+                console_tail: process::log_tail(&spec.work_dir.join("agent.stderr"), 20),
+                source,
+            })?;
+        Ok(Running {
+            channel,
+            accounting: Accounting {
+                roots: vec![pid],
+                cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()),
+            },
+            boot,
+            facts,
+        })
+    }
+}
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}

@@ -1,0 +1,375 @@
+//! `oci`: the agent in a container started by an OCI runtime (runc, crun, runsc) from a bundle
+//! whose rootfs is the guest image's rootfs directory, read-only.
+//!
+//! Limits come from `linux.resources` (CFS quota for `vcpus`, memory limit) in the cgroup
+//! `/sandbench/<id>`. On hybrid cgroup hosts crun refuses to start (its cgroup2 mount lists
+//! controllers); sandbench then runs crun with `--cgroup-manager=disabled` inside a cgroup it
+//! creates itself with the same limits, and records that.
+
+use crate::cgroups::{self, Cgroup};
+use crate::channel::AgentChannel;
+use crate::process::{self, kill_group};
+use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_sampler::Accounting;
+use sandbench_spec::campaign::Runtime;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+/// State directory of sandbench's containers, apart from any other user of the runtime.
+pub fn state_root(rt: Runtime) -> PathBuf {
+    PathBuf::from("/run/sandbench").join(rt.as_str())
+}
+
+/// Global flags used when the campaign gives none.
+pub fn default_runtime_args(rt: Runtime) -> Vec<String> {
+    match rt {
+        // Debian's 2022 runsc: ptrace works without KVM; its netns check misfires on this
+        // kernel, so no network of its own.
+        Runtime::Runsc => vec!["--platform=ptrace".into(), "--network=none".into()],
+        _ => Vec::new(),
+    }
+}
+
+pub struct Oci {
+    runtime: Runtime,
+    live: Option<Live>,
+}
+
+struct Live {
+    id: String,
+    child: Child,
+    global: Vec<String>,
+    bundle: PathBuf,
+    own_cgroup: Option<Cgroup>,
+}
+
+impl Oci {
+    pub fn new(runtime: Runtime) -> Self {
+        Oci {
+            runtime,
+            live: None,
+        }
+    }
+
+    fn global_args(&self, spec: &LaunchSpec) -> Vec<String> {
+        let mut g = vec![
+            "--root".to_string(),
+            state_root(self.runtime).display().to_string(),
+        ];
+        g.extend(
+            spec.env
+                .runtime_args
+                .clone()
+                .unwrap_or_else(|| default_runtime_args(self.runtime)),
+        );
+        g
+    }
+}
+
+/// The bundle's `config.json`: the agent as the container's process, stdio passed through.
+pub fn config_json(
+    rootfs: &Path,
+    id: &str,
+    vcpus: u32,
+    memory_mib: u64,
+    with_resources: bool,
+) -> serde_json::Value {
+    let mut linux = json!({
+        "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
+        "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    });
+    if with_resources {
+        linux["cgroupsPath"] = json!(format!("/sandbench/{id}"));
+        linux["resources"] = json!({
+            "cpu": {"quota": vcpus as i64 * cgroups::CFS_PERIOD_US as i64, "period": cgroups::CFS_PERIOD_US},
+            "memory": {"limit": memory_mib as i64 * 1024 * 1024}
+        });
+    }
+    let caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_NET_BIND_SERVICE",
+    ];
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": [sandbench_image::AGENT_PATH],
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"],
+            "cwd": "/tmp",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": true
+        },
+        "root": {"path": rootfs.display().to_string(), "readonly": true},
+        "hostname": "sandbench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]}
+        ],
+        "linux": linux
+    })
+}
+
+impl Sandbox for Oci {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        if !crate::is_root() {
+            return Err(SandboxError::Unsupported {
+                why: "the oci driver needs root (rootful runtimes, cgroups)".into(),
+            });
+        }
+        let t0 = Instant::now();
+        let rt = self.runtime;
+        let bundle = spec.work_dir.join("bundle");
+        std::fs::create_dir_all(&bundle).map_err(|source| SandboxError::Io {
+            what: format!("create {}", bundle.display()),
+            source,
+        })?;
+        std::fs::create_dir_all(state_root(rt)).map_err(|source| SandboxError::Io {
+            what: "create runtime state dir".into(),
+            source,
+        })?;
+        let mut facts = BTreeMap::new();
+        facts.insert(
+            "runtime".into(),
+            process::version_of(rt.as_str(), &["--version"]).unwrap_or_else(|| rt.as_str().into()),
+        );
+        let mut global = self.global_args(spec);
+        // crun on a hybrid host: take cgroups out of its hands.
+        let crun_workaround = rt == Runtime::Crun
+            && cgroups::hybrid_unified_controllers().is_some()
+            && cgroups::Hierarchy::detect() == Some(cgroups::Hierarchy::V1);
+        let own_cgroup = if crun_workaround {
+            global.push("--cgroup-manager=disabled".into());
+            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib).map_err(
+                |source| SandboxError::Io {
+                    what: "create cgroup for crun".into(),
+                    source,
+                },
+            )?;
+            facts.insert(
+                "limits".into(),
+                format!(
+                    "{} (crun --cgroup-manager=disabled: hybrid cgroup host)",
+                    cg.describe(spec.env.vcpus, spec.env.memory_mib)
+                ),
+            );
+            Some(cg)
+        } else {
+            facts.insert(
+                "limits".into(),
+                format!(
+                    "runtime cgroup /sandbench/{}: cpu quota {} × {} µs, memory {} MiB",
+                    spec.id,
+                    spec.env.vcpus,
+                    cgroups::CFS_PERIOD_US,
+                    spec.env.memory_mib
+                ),
+            );
+            None
+        };
+        let config = config_json(
+            &spec.need_image()?.rootfs_dir,
+            &spec.id,
+            spec.env.vcpus,
+            spec.env.memory_mib,
+            own_cgroup.is_none(),
+        );
+        let cfg_path = bundle.join("config.json");
+        std::fs::write(
+            &cfg_path,
+            serde_json::to_vec_pretty(&config).unwrap_or_default(),
+        )
+        .map_err(|source| SandboxError::Io {
+            what: format!("write {}", cfg_path.display()),
+            source,
+        })?;
+        facts.insert("runtime_args".into(), global.join(" "));
+        let mut cmd = Command::new(rt.as_str());
+        cmd.args(&global)
+            .arg("run")
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg(&spec.id)
+            .current_dir(&spec.work_dir);
+        let files = match &own_cgroup {
+            Some(cg) => cg.open_procs().map_err(|source| SandboxError::Io {
+                what: "open cgroup.procs".into(),
+                source,
+            })?,
+            None => Vec::new(),
+        };
+        if !files.is_empty() {
+            let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+            // SAFETY: only write(2) on descriptors kept open until spawn returns.
+            unsafe {
+                cmd.pre_exec(move || cgroups::join_in_child(&fds));
+            }
+        }
+        let log = spec.work_dir.join("runtime.stderr");
+        let hint = format!(
+            "install it: apt-get install {}",
+            if rt == Runtime::Runsc {
+                "runsc"
+            } else {
+                rt.as_str()
+            }
+        );
+        let spawned = process::spawn(&mut cmd, &log, &hint);
+        drop(files);
+        let s = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(cg) = own_cgroup {
+                    let _ = cg.remove();
+                }
+                return Err(e);
+            }
+        };
+        let spawned_at = Instant::now();
+        let pid = s.child.id();
+        let cgroup_ref = match &own_cgroup {
+            Some(cg) => Some(cg.reference.clone()),
+            None => cgroups::runtime_cgroup_ref(&spec.id),
+        };
+        self.live = Some(Live {
+            id: spec.id.clone(),
+            child: s.child,
+            global,
+            bundle,
+            own_cgroup,
+        });
+        let channel = AgentChannel::new(s.stdout, s.stdin);
+        let boot = channel
+            .wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false)
+            .map_err(|source| {
+                let mut tail = channel.console_tail();
+                tail.extend(process::log_tail(&log, 20));
+                SandboxError::Boot {
+                    source,
+                    console_tail: tail,
+                }
+            })?;
+        if let Some(cg) = &cgroup_ref {
+            facts.insert("cgroup".into(), format!("{cg:?}"));
+        }
+        Ok(Running {
+            channel,
+            accounting: Accounting {
+                roots: vec![pid],
+                cgroup: cgroup_ref,
+            },
+            boot,
+            facts,
+        })
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        let Some(mut live) = self.live.take() else {
+            return Ok(());
+        };
+        let rt = self.runtime.as_str();
+        let quiet = |args: &[&str]| {
+            let _ = Command::new(rt)
+                .args(&live.global)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        quiet(&["kill", &live.id, "KILL"]);
+        kill_group(&mut live.child);
+        quiet(&["delete", "--force", &live.id]);
+        let mut result = Ok(());
+        if let Some(cg) = live.own_cgroup.take() {
+            if let Err(source) = cg.remove() {
+                result = Err(SandboxError::Io {
+                    what: "remove crun cgroup".into(),
+                    source,
+                });
+            }
+        }
+        // The runtime removes its cgroup on delete; make sure nothing is left either way.
+        if let Some(sandbench_sampler::CgroupRef::V1 { cpuacct, memory }) =
+            cgroups::runtime_cgroup_ref(&live.id)
+        {
+            let others: Vec<PathBuf> = [
+                "cpu", "pids", "devices", "freezer", "blkio", "cpuset", "systemd",
+            ]
+            .iter()
+            .map(|c| {
+                PathBuf::from("/sys/fs/cgroup")
+                    .join(c)
+                    .join("sandbench")
+                    .join(&live.id)
+            })
+            .chain([cpuacct, memory])
+            .filter(|p| p.exists())
+            .collect();
+            if !others.is_empty() {
+                if let Err(source) = cgroups::remove_dirs(&others) {
+                    result = Err(SandboxError::Io {
+                        what: "remove leftover container cgroup".into(),
+                        source,
+                    });
+                }
+            }
+        }
+        if let Some(work) = live.bundle.parent() {
+            let _ = std::fs::remove_dir_all(work);
+        }
+        result
+    }
+}
+
+impl Drop for Oci {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_a_valid_oci_runtime_spec() {
+        let v = config_json(Path::new("/images/x/rootfs"), "abc", 2, 512, true);
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/sandbench/abc"))
+        );
+        let cpu = linux.resources().as_ref().unwrap().cpu().as_ref().unwrap();
+        assert_eq!(cpu.quota(), &Some(200_000));
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), &Some(true));
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap()[0],
+            sandbench_image::AGENT_PATH
+        );
+    }
+
+    #[test]
+    fn without_resources_there_is_no_cgroup_path() {
+        let v = config_json(Path::new("/r"), "abc", 2, 512, false);
+        assert!(v["linux"].get("cgroupsPath").is_none());
+    }
+}

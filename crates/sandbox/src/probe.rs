@@ -1,0 +1,274 @@
+//! What this host can run (`sandbench doctor`): every environment of the papers, with version,
+//! verdict, reason and the exact install hint.
+
+use crate::process::version_of;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Verdict for one component.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Works here (checked for real where the check says so).
+    Ok,
+    /// Not installed.
+    Missing,
+    /// Installed or present but cannot work here, or sandbench has no driver for it yet.
+    Unsupported,
+    /// Could not be checked (e.g. no guest image yet).
+    Unknown,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Availability {
+    pub component: String,
+    /// Environments this enables, as campaign `driver` values.
+    pub driver: String,
+    pub verdict: Verdict,
+    pub version: Option<String>,
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+fn which(program: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(program))
+            .find(|f| f.is_file())
+            .map(|f| f.display().to_string())
+    })
+}
+
+fn avail(
+    component: &str,
+    driver: &str,
+    verdict: Verdict,
+    version: Option<String>,
+    detail: impl Into<String>,
+    hint: Option<&str>,
+) -> Availability {
+    Availability {
+        component: component.into(),
+        driver: driver.into(),
+        verdict,
+        version,
+        detail: detail.into(),
+        hint: hint.map(str::to_string),
+    }
+}
+
+/// Runs the agent's `--version` in a real container of `runtime` built on `rootfs`.
+pub fn oci_smoke(
+    runtime: sandbench_spec::campaign::Runtime,
+    rootfs: &Path,
+    work: &Path,
+) -> Result<String, String> {
+    let id = format!("sbprobe-{}-{}", runtime.as_str(), std::process::id());
+    let bundle = work.join(&id);
+    std::fs::create_dir_all(&bundle).map_err(|e| e.to_string())?;
+    let mut cfg = crate::oci::config_json(rootfs, &id, 1, 256, false);
+    cfg["process"]["args"] = serde_json::json!([sandbench_image::AGENT_PATH, "--version"]);
+    std::fs::write(bundle.join("config.json"), cfg.to_string()).map_err(|e| e.to_string())?;
+    let mut global = vec![
+        "--root".to_string(),
+        crate::oci::state_root(runtime).display().to_string(),
+    ];
+    global.extend(crate::oci::default_runtime_args(runtime));
+    let crun_hybrid = runtime == sandbench_spec::campaign::Runtime::Crun
+        && crate::cgroups::hybrid_unified_controllers().is_some();
+    if crun_hybrid {
+        global.push("--cgroup-manager=disabled".into());
+    }
+    let _ = std::fs::create_dir_all(crate::oci::state_root(runtime));
+    let mut child = Command::new(runtime.as_str())
+        .args(&global)
+        .arg("run")
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().map_err(|e| e.to_string());
+    let _ = Command::new(runtime.as_str())
+        .args(&global)
+        .args(["delete", "--force", &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&bundle);
+    let out = out?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match status {
+        Some(s) if s.success() && stdout.starts_with("sandbench-agent") => Ok(if crun_hybrid {
+            format!("{stdout} (with --cgroup-manager=disabled on this hybrid cgroup host)")
+        } else {
+            stdout
+        }),
+        Some(_) => Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("failed")
+            .trim()
+            .to_string()),
+        None => Err("timed out after 60 s".into()),
+    }
+}
+
+/// Everything doctor reports that does not need a guest image.
+pub fn static_checks() -> Vec<Availability> {
+    let mut v = Vec::new();
+    let cg = crate::cgroups::Hierarchy::detect();
+    let root = crate::is_root();
+    v.push(avail(
+        "native",
+        "native",
+        Verdict::Ok,
+        None,
+        match (root, cg) {
+            (true, Some(h)) => format!("limits through cgroup {}", h.as_str()),
+            (false, _) => "runs, but vcpus/memory limits need root (cgroups)".into(),
+            (true, None) => "runs, but no cgroup hierarchy with cpu+memory: no limits".into(),
+        },
+        None,
+    ));
+    let q = which("qemu-system-x86_64");
+    let qv = q
+        .as_ref()
+        .and_then(|_| version_of("qemu-system-x86_64", &["--version"]));
+    let machines = q.as_ref().and_then(|_| {
+        Command::new("qemu-system-x86_64")
+            .args(["-machine", "help"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    });
+    for m in ["microvm", "q35"] {
+        let has = machines.as_deref().is_some_and(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().next() == Some(m) || l.starts_with(&format!("{m} ")))
+        });
+        let (verdict, detail) = match (&q, has) {
+            (None, _) => (Verdict::Missing, "qemu-system-x86_64 not found".to_string()),
+            (Some(_), false) => (
+                Verdict::Unsupported,
+                format!("this QEMU has no `{m}` machine"),
+            ),
+            (Some(_), true) => (Verdict::Ok, format!("machine {m} available")),
+        };
+        v.push(avail(
+            &format!("qemu-{m}"),
+            "qemu",
+            verdict,
+            qv.clone(),
+            detail,
+            Some("apt-get install qemu-system-x86"),
+        ));
+    }
+    let external = [
+        ("docker", "docker", "docker.io", "dockerd"),
+        ("containerd", "containerd", "containerd", "containerd"),
+        ("firecracker", "firecracker", "", "firecracker"),
+        (
+            "cloud-hypervisor",
+            "cloud-hypervisor",
+            "",
+            "cloud-hypervisor",
+        ),
+        ("kata", "containerd", "", "kata-runtime"),
+    ];
+    for (name, driver, pkg, bin) in external {
+        let found = which(bin);
+        let version = found.as_ref().and_then(|_| version_of(bin, &["--version"]));
+        let hint = if pkg.is_empty() {
+            format!(
+                "no Debian package; install the {bin} release binary on a host with working KVM"
+            )
+        } else {
+            format!("apt-get install {pkg}")
+        };
+        let detail = match found {
+            Some(p) => format!("{p} found; sandbench has no `{driver}` driver in this version yet"),
+            None => {
+                format!("{bin} not found; sandbench has no `{driver}` driver in this version yet")
+            }
+        };
+        v.push(Availability {
+            component: name.into(),
+            driver: driver.into(),
+            verdict: if version.is_some() {
+                Verdict::Unsupported
+            } else {
+                Verdict::Missing
+            },
+            version,
+            detail,
+            hint: Some(hint),
+        });
+    }
+    v
+}
+
+/// Runtimes, checked by starting a real container when `rootfs` (the image's) is given.
+pub fn runtime_checks(rootfs: Option<&Path>, work: &Path) -> Vec<Availability> {
+    use sandbench_spec::campaign::Runtime;
+    let mut v = Vec::new();
+    for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
+        let pkg = if rt == Runtime::Runsc {
+            "runsc"
+        } else {
+            rt.as_str()
+        };
+        let hint = Some(format!("apt-get install {pkg}"));
+        let Some(_) = which(rt.as_str()) else {
+            v.push(Availability {
+                component: rt.as_str().into(),
+                driver: "oci".into(),
+                verdict: Verdict::Missing,
+                version: None,
+                detail: format!("{} not found", rt.as_str()),
+                hint,
+            });
+            continue;
+        };
+        let version = version_of(rt.as_str(), &["--version"]);
+        let (verdict, detail) = match (crate::is_root(), rootfs) {
+            (false, _) => (Verdict::Unsupported, "needs root".to_string()),
+            (true, None) => (
+                Verdict::Unknown,
+                "not started: build the guest image first (`sandbench image build`)".to_string(),
+            ),
+            (true, Some(r)) => match oci_smoke(rt, r, work) {
+                Ok(out) => (Verdict::Ok, format!("started a real container: {out}")),
+                Err(e) => (
+                    Verdict::Unsupported,
+                    format!("a real container failed: {e}"),
+                ),
+            },
+        };
+        v.push(Availability {
+            component: rt.as_str().into(),
+            driver: "oci".into(),
+            verdict,
+            version,
+            detail,
+            hint,
+        });
+    }
+    v
+}

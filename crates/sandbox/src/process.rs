@@ -1,0 +1,98 @@
+//! Child processes in their own process group, so Ctrl-C reaches sandbench only and teardown
+//! can kill a whole tree at once.
+
+use crate::{SandboxError, KILL_WAIT};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+/// A started child with its pipes taken out.
+pub struct Spawned {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    pub stdout: ChildStdout,
+}
+
+/// Starts `cmd` with piped stdin/stdout, stderr appended to `stderr_log`, in a new process
+/// group. `hint` tells the user how to get the program when it is missing.
+pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned, SandboxError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stderr_log)
+        .map_err(|source| SandboxError::Io {
+            what: format!("open {}", stderr_log.display()),
+            source,
+        })?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .process_group(0);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+        program,
+        source,
+        hint: hint.to_string(),
+    })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        return Err(SandboxError::Other("child has no stdin/stdout pipe".into()));
+    };
+    Ok(Spawned {
+        child,
+        stdin,
+        stdout,
+    })
+}
+
+/// Kills the process group of `child` and reaps it; waits at most [`KILL_WAIT`].
+pub fn kill_group(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let pgid = child.id() as i32;
+    // SAFETY: kill has no memory-safety preconditions; a negative pid names the group that
+    // process_group(0) created for this child alone.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    let start = Instant::now();
+    while start.elapsed() < KILL_WAIT {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Last lines of a log file, for failure reports.
+pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// First line of `program args…` output, for version facts.
+pub fn version_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}

@@ -1,0 +1,307 @@
+//! `qemu`: the guest image in a QEMU VM, machine `microvm` (PVH boot of the ELF vmlinux,
+//! virtio-mmio) or `q35` (bzImage through SeaBIOS, virtio-pci), root on virtio-blk, the agent
+//! on the serial console.
+//!
+//! `accel = "auto"` really boots with KVM first; if that guest does not come up (as on hosts
+//! whose /dev/kvm cannot run a stock kernel), it boots with TCG and records why.
+
+use crate::channel::AgentChannel;
+use crate::process::{self, kill_group};
+use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_sampler::Accounting;
+use sandbench_spec::{Accel, Environment, Machine};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// KVM boot probe results per machine type, for the life of the process.
+static KVM_VERDICT: Mutex<Option<HashMap<&'static str, Result<(), String>>>> = Mutex::new(None);
+
+/// Longest a KVM probe boot may take before `auto` falls back to TCG.
+const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+pub struct Qemu {
+    child: Option<Child>,
+    work_dir: Option<std::path::PathBuf>,
+}
+
+/// The host TSC frequency in kHz, from /proc/cpuinfo.
+fn host_tsc_khz() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = text
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((mhz * 1000.0) as u64)
+}
+
+/// The QEMU command line for `env` with a concrete accelerator (not `auto`).
+pub fn command_line(
+    env: &Environment,
+    accel: Accel,
+    kernel: &Path,
+    initramfs: &Path,
+    rootfs: &Path,
+    name: &str,
+) -> Vec<String> {
+    let machine = env.machine();
+    let mut append = vec![
+        "console=ttyS0",
+        "quiet",
+        "panic=-1",
+        "reboot=t",
+        "sandbench.root=/dev/vda",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    let mut a: Vec<String> = vec![
+        "-name".into(),
+        name.into(),
+        "-nodefaults".into(),
+        "-no-user-config".into(),
+        "-display".into(),
+        "none".into(),
+    ];
+    a.extend(["-serial", "stdio", "-monitor", "none", "-no-reboot"].map(String::from));
+    let blk = match machine {
+        Machine::Microvm => {
+            a.extend(["-M".into(), "microvm".into()]);
+            // Under TCG the PIT calibration of the TSC is unreliable on microvm (no HPET or
+            // PM timer to fall back on): tell the kernel the host's TSC rate, which TCG uses.
+            if accel == Accel::Tcg {
+                if let Some(khz) = host_tsc_khz() {
+                    append.push(format!("tsc_early_khz={khz}"));
+                }
+            }
+            "virtio-blk-device"
+        }
+        Machine::Q35 => {
+            a.extend(["-M".into(), "q35".into()]);
+            "virtio-blk-pci"
+        }
+    };
+    a.extend(["-accel".into(), accel.as_str().into()]);
+    a.extend([
+        "-cpu".into(),
+        if accel == Accel::Kvm {
+            "host".into()
+        } else {
+            "max".into()
+        },
+    ]);
+    a.extend([
+        "-smp".into(),
+        env.vcpus.to_string(),
+        "-m".into(),
+        env.memory_mib.to_string(),
+    ]);
+    a.extend([
+        "-kernel".into(),
+        kernel.display().to_string(),
+        "-initrd".into(),
+        initramfs.display().to_string(),
+    ]);
+    a.extend(["-append".into(), append.join(" ")]);
+    a.extend([
+        "-drive".into(),
+        format!(
+            "id=root,file={},format=raw,if=none,readonly=on,cache={}",
+            rootfs.display(),
+            env.disk_cache().as_str()
+        ),
+        "-device".into(),
+        format!("{blk},drive=root"),
+    ]);
+    a.extend(env.extra_args.clone().unwrap_or_default());
+    a
+}
+
+impl Qemu {
+    fn boot(
+        &mut self,
+        spec: &LaunchSpec,
+        accel: Accel,
+        timeout: Duration,
+    ) -> Result<Running, SandboxError> {
+        let t0 = Instant::now();
+        let machine = spec.env.machine();
+        let image = spec.need_image()?;
+        let kernel = match machine {
+            Machine::Microvm => image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
+                why: "microvm boots an ELF vmlinux with a PVH note and none could be extracted from this kernel".into(),
+            })?,
+            Machine::Q35 => image.vmlinuz.clone(),
+        };
+        let binary = spec
+            .env
+            .qemu_binary
+            .clone()
+            .unwrap_or_else(|| "qemu-system-x86_64".into());
+        let args = command_line(
+            spec.env,
+            accel,
+            &kernel,
+            &image.initramfs,
+            &image.rootfs_ext4,
+            &format!("sandbench-{}", spec.id),
+        );
+        let log = spec
+            .work_dir
+            .join(format!("qemu-{}.stderr", accel.as_str()));
+        let s = process::spawn(
+            Command::new(&binary)
+                .args(&args)
+                .current_dir(&spec.work_dir),
+            &log,
+            "install it: apt-get install qemu-system-x86",
+        )?;
+        let spawned_at = Instant::now();
+        let pid = s.child.id();
+        self.child = Some(s.child);
+        let channel = AgentChannel::new(s.stdout, s.stdin);
+        let boot = channel
+            .wait_ready(t0, spawned_at, timeout, &spec.cancel, true)
+            .map_err(|source| {
+                let mut tail = channel.console_tail();
+                tail.extend(process::log_tail(&log, 20));
+                SandboxError::Boot {
+                    source,
+                    console_tail: tail,
+                }
+            })?;
+        let mut facts = BTreeMap::new();
+        facts.insert("accel".into(), accel.as_str().into());
+        facts.insert("machine".into(), machine.as_str().into());
+        facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
+        facts.insert(
+            "qemu".into(),
+            process::version_of(&binary, &["--version"]).unwrap_or_default(),
+        );
+        facts.insert(
+            "qemu_command".into(),
+            format!("{binary} {}", args.join(" ")),
+        );
+        Ok(Running {
+            channel,
+            accounting: Accounting {
+                roots: vec![pid],
+                cgroup: None,
+            },
+            boot,
+            facts,
+        })
+    }
+
+    fn stop_child(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_group(&mut c);
+        }
+    }
+}
+
+impl Sandbox for Qemu {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        std::fs::create_dir_all(&spec.work_dir).map_err(|source| SandboxError::Io {
+            what: format!("create {}", spec.work_dir.display()),
+            source,
+        })?;
+        self.work_dir = Some(spec.work_dir.clone());
+        match spec.env.accel() {
+            Accel::Auto => {
+                let key = spec.env.machine().as_str();
+                let known = KVM_VERDICT
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.as_ref().and_then(|m| m.get(key).cloned()));
+                let verdict = match known {
+                    Some(v) => v,
+                    None if !Path::new("/dev/kvm").exists() => Err("no /dev/kvm".to_string()),
+                    None => {
+                        let probe =
+                            self.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
+                        let v = match probe {
+                            Ok(running) => return Ok(remember(key, Ok(()), running)),
+                            Err(e) => Err(format!(
+                                "a KVM guest did not boot: {e}{}",
+                                e.console_tail()
+                                    .last()
+                                    .map(|l| format!(" (last output: {l})"))
+                                    .unwrap_or_default()
+                            )),
+                        };
+                        self.stop_child();
+                        v
+                    }
+                };
+                remember_verdict(key, verdict.clone());
+                match verdict {
+                    Ok(()) => self.boot(spec, Accel::Kvm, spec.boot_timeout),
+                    Err(why) => {
+                        let mut r = self.boot(spec, Accel::Tcg, spec.boot_timeout)?;
+                        r.facts
+                            .insert("accel_auto".into(), format!("tcg, because {why}"));
+                        Ok(r)
+                    }
+                }
+            }
+            accel => self.boot(spec, accel, spec.boot_timeout),
+        }
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        self.stop_child();
+        if let Some(d) = self.work_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        Ok(())
+    }
+}
+
+fn remember_verdict(key: &'static str, v: Result<(), String>) {
+    if let Ok(mut m) = KVM_VERDICT.lock() {
+        m.get_or_insert_with(HashMap::new).insert(key, v);
+    }
+}
+
+fn remember(key: &'static str, v: Result<(), String>, mut running: Running) -> Running {
+    remember_verdict(key, v);
+    running
+        .facts
+        .insert("accel_auto".into(), "kvm (a KVM guest booted)".into());
+    running
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+/// Boots the image once with KVM to tell whether KVM really works here (doctor).
+pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
+    if !Path::new("/dev/kvm").exists() {
+        return Err("no /dev/kvm".into());
+    }
+    let mut q = Qemu::default();
+    let r = q.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
+    let out = r.map(|r| r.boot.total_ms).map_err(|e| {
+        let tail = e.console_tail();
+        format!(
+            "{e}{}",
+            tail.last()
+                .map(|l| format!(" (last output: {l})"))
+                .unwrap_or_default()
+        )
+    });
+    let _ = q.teardown();
+    out
+}
