@@ -55,20 +55,13 @@ pub fn fatal(pid1: bool, why: &str) -> ! {
 pub fn uptime_ms() -> f64 {
     std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<f64>().ok())
-        })
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
         .map(|s| s * 1e3)
         .unwrap_or(f64::NAN)
 }
 
 pub fn clock_unix_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1e3)
-        .unwrap_or(0.0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
 }
 
 pub fn kernel_release() -> String {
@@ -100,16 +93,9 @@ pub struct CpuTimes {
 
 pub fn cpu_times() -> Option<CpuTimes> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpus = text
-        .lines()
-        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
-        .count() as u32;
+    let cpus = text.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count() as u32;
     let first = text.lines().next()?;
-    let v: Vec<u64> = first
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let v: Vec<u64> = first.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     let at = |i: usize| v.get(i).copied().unwrap_or(0);
     Some(CpuTimes {
         user: at(0) + at(1),
@@ -124,19 +110,10 @@ pub fn cpu_times() -> Option<CpuTimes> {
 /// Percent of one CPU (100 % = one CPU) spent in each state between `a` and `b`.
 pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> GuestCpu {
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
-    let (user, system, idle, iowait, steal) = (
-        d(a.user, b.user),
-        d(a.system, b.system),
-        d(a.idle, b.idle),
-        d(a.iowait, b.iowait),
-        d(a.steal, b.steal),
-    );
+    let (user, system, idle, iowait, steal) =
+        (d(a.user, b.user), d(a.system, b.system), d(a.idle, b.idle), d(a.iowait, b.iowait), d(a.steal, b.steal));
     let total = user + system + idle + iowait + steal;
-    let scale = if total > 0.0 {
-        100.0 * b.cpus as f64 / total
-    } else {
-        0.0
-    };
+    let scale = if total > 0.0 { 100.0 * b.cpus as f64 / total } else { 0.0 };
     GuestCpu {
         busy_pct: (user + system) * scale,
         user_pct: user * scale,

@@ -12,10 +12,7 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--version") {
-        println!(
-            "sandbench-agent {} protocol {PROTOCOL_VERSION}",
-            env!("CARGO_PKG_VERSION")
-        );
+        println!("sandbench-agent {} protocol {PROTOCOL_VERSION}", env!("CARGO_PKG_VERSION"));
         return;
     }
     let pid1 = std::process::id() == 1;
@@ -24,18 +21,11 @@ fn main() {
     }
     let mut input: Box<dyn Read> = Box::new(std::io::stdin());
     let mut output: Box<dyn Write> = Box::new(std::io::stdout());
-    if let Some(dev) = args
-        .iter()
-        .position(|a| a == "--serial")
-        .and_then(|i| args.get(i + 1))
-    {
+    if let Some(dev) = args.iter().position(|a| a == "--serial").and_then(|i| args.get(i + 1)) {
         match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
             Ok(f) => {
                 guest::make_raw(&f);
-                input = Box::new(
-                    f.try_clone()
-                        .unwrap_or_else(|_| guest::fatal(pid1, "dup serial")),
-                );
+                input = Box::new(f.try_clone().unwrap_or_else(|_| guest::fatal(pid1, "dup serial")));
                 output = Box::new(f);
             }
             Err(e) => guest::fatal(pid1, &format!("open {dev}: {e}")),
@@ -51,9 +41,7 @@ fn main() {
 }
 
 fn send(out: &mut dyn Write, msg: &AgentMsg) -> bool {
-    out.write_all(encode(msg).as_bytes())
-        .and_then(|_| out.flush())
-        .is_ok()
+    out.write_all(encode(msg).as_bytes()).and_then(|_| out.flush()).is_ok()
 }
 
 /// The protocol loop. Returns the exit code.
@@ -64,9 +52,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
         uptime_ms: guest::uptime_ms(),
         clock_unix_ms: guest::clock_unix_ms(),
         kernel: guest::kernel_release(),
-        cpus: std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1),
+        cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
         mem_total_kib: guest::mem_total_kib(),
         pid1,
     };
@@ -76,11 +62,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match input
-            .by_ref()
-            .take(sandbench_protocol::MAX_LINE as u64)
-            .read_until(b'\n', &mut line)
-        {
+        match input.by_ref().take(sandbench_protocol::MAX_LINE as u64).read_until(b'\n', &mut line) {
             Ok(0) => return 0,
             Ok(_) => {}
             Err(_) => return 1,
@@ -89,13 +71,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
         let msg = match decode_host(&text) {
             None => continue,
             Some(Err(e)) => {
-                send(
-                    out,
-                    &AgentMsg::Error {
-                        id: None,
-                        message: format!("bad command: {e}"),
-                    },
-                );
+                send(out, &AgentMsg::Error { id: None, message: format!("bad command: {e}") });
                 continue;
             }
             Some(Ok(m)) => m,
@@ -105,12 +81,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
                 send(out, &AgentMsg::Bye);
                 return 0;
             }
-            HostMsg::Run {
-                id,
-                workload,
-                params,
-                ..
-            } => {
+            HostMsg::Run { id, workload, params, .. } => {
                 let before = guest::cpu_times();
                 let t0 = Instant::now();
                 let result = sandbench_workloads::run(&workload, &params);
@@ -120,17 +91,8 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
                     _ => None,
                 };
                 let reply = match result {
-                    Ok(o) => AgentMsg::Result {
-                        id,
-                        wall_ms,
-                        metrics: o.metrics,
-                        outputs: o.outputs,
-                        guest_cpu,
-                    },
-                    Err(e) => AgentMsg::Error {
-                        id: Some(id),
-                        message: e.to_string(),
-                    },
+                    Ok(o) => AgentMsg::Result { id, wall_ms, metrics: o.metrics, outputs: o.outputs, guest_cpu },
+                    Err(e) => AgentMsg::Error { id: Some(id), message: e.to_string() },
                 };
                 if !send(out, &reply) {
                     return 1;

@@ -10,10 +10,7 @@ pub fn resolve(given: Option<PathBuf>) -> Result<PathBuf> {
         if p.is_file() {
             return Ok(p);
         }
-        bail!(
-            "agent binary {} does not exist; build it with scripts/build-agent.sh",
-            p.display()
-        );
+        bail!("agent binary {} does not exist; build it with scripts/build-agent.sh", p.display());
     }
     let exe = std::env::current_exe()?;
     let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
@@ -28,5 +25,8 @@ pub fn resolve(given: Option<PathBuf>) -> Result<PathBuf> {
             return Ok(c.canonicalize().unwrap_or_else(|_| c.clone()));
         }
     }
-    bail!("no static sandbench-agent found (looked for {}); build it with scripts/build-agent.sh or pass --agent", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
+    bail!(
+        "no static sandbench-agent found (looked for {}); build it with scripts/build-agent.sh or pass --agent",
+        candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+    )
 }

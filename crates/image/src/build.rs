@@ -87,10 +87,7 @@ impl ImageManifest {
     pub fn facts(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("image_key".into(), self.key.clone()),
-            (
-                "guest_kernel".into(),
-                format!("{} ({})", self.kernel_release, self.kernel_source),
-            ),
+            ("guest_kernel".into(), format!("{} ({})", self.kernel_release, self.kernel_source)),
             ("busybox".into(), self.busybox.clone()),
             ("agent_sha256".into(), self.agent_sha256.clone()),
             ("rootfs".into(), self.rootfs_source.clone()),
@@ -130,8 +127,7 @@ impl GuestImage {
 
     /// The agent inside the rootfs directory (also what the native driver runs).
     pub fn agent(&self) -> PathBuf {
-        self.rootfs_dir
-            .join(crate::AGENT_PATH.trim_start_matches('/'))
+        self.rootfs_dir.join(crate::AGENT_PATH.trim_start_matches('/'))
     }
 }
 
@@ -149,13 +145,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
                 .and_then(|m| m.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "user-supplied".into());
-            (
-                k.clone(),
-                opts.modules.clone(),
-                format!("file {}", k.display()),
-                release,
-                sha,
-            )
+            (k.clone(), opts.modules.clone(), format!("file {}", k.display()), release, sha)
         }
         None => {
             let pkg = debian::resolve_meta(&format!("linux-image-cloud-{arch}"))?;
@@ -164,13 +154,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
             let release = pkg.trim_start_matches("linux-image-").to_string();
             let vmlinuz = dir.join(format!("boot/vmlinuz-{release}"));
             let modules = dir.join(format!("lib/modules/{release}"));
-            (
-                vmlinuz,
-                Some(modules),
-                format!("{} {}", deb.package, deb.version),
-                release,
-                deb.sha256,
-            )
+            (vmlinuz, Some(modules), format!("{} {}", deb.package, deb.version), release, deb.sha256)
         }
     };
     let bb = debian::fetch("busybox-static")?;
@@ -178,26 +162,18 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     let (rootfs_source, rootfs_key) = match &opts.rootfs {
         None => ("minimal (agent only)".to_string(), String::new()),
         Some(p) if p.is_dir() => (format!("directory {}", p.display()), dir_fingerprint(p)),
-        Some(p) => (
-            format!("tar {}", p.display()),
-            cache::sha256_file(p).map_err(io(p))?,
-        ),
+        Some(p) => (format!("tar {}", p.display()), cache::sha256_file(p).map_err(io(p))?),
     };
     let key = cache::sha256_bytes(
-        format!(
-            "{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}",
-            bb.sha256
-        )
-        .as_bytes(),
+        format!("{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}", bb.sha256).as_bytes(),
     )[..16]
         .to_string();
     let images = cache::cache_dir().join("images");
     let dir = images.join(&key);
     let manifest_path = dir.join("image.json");
     if !opts.force {
-        if let Some(m) = std::fs::read(&manifest_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
+        if let Some(m) =
+            std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
         {
             return Ok(GuestImage::at(dir, m, true));
         }
@@ -233,11 +209,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
 
 /// Unpacks a package once into `<cache>/pkgs/<package>_<version>`.
 fn unpacked(deb: &debian::Deb) -> Result<PathBuf, ImageError> {
-    let dir = cache::cache_dir().join("pkgs").join(format!(
-        "{}_{}",
-        deb.package,
-        deb.version.replace(':', "_")
-    ));
+    let dir = cache::cache_dir().join("pkgs").join(format!("{}_{}", deb.package, deb.version.replace(':', "_")));
     if !dir.join(".complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         debian::extract(deb, &dir)?;
@@ -256,11 +228,7 @@ fn assemble(
 ) -> Result<(bool, Vec<String>), ImageError> {
     let kbytes = std::fs::read(kernel_file).map_err(io(kernel_file))?;
     std::fs::write(dir.join("vmlinuz"), &kbytes).map_err(io(dir.join("vmlinuz")))?;
-    let elf = if kbytes.starts_with(b"\x7fELF") {
-        Some(kbytes)
-    } else {
-        kernel::extract_vmlinux(&kbytes).ok()
-    };
+    let elf = if kbytes.starts_with(b"\x7fELF") { Some(kbytes) } else { kernel::extract_vmlinux(&kbytes).ok() };
     let pvh = elf.as_deref().is_some_and(kernel::has_pvh_note);
     if let Some(elf) = &elf {
         std::fs::write(dir.join("vmlinux"), elf).map_err(io(dir.join("vmlinux")))?;
@@ -270,10 +238,7 @@ fn assemble(
     let bb = std::fs::read(&busybox).map_err(io(&busybox))?;
     let mut found = Vec::new();
     let mut w = CpioWriter::new(Vec::new());
-    let cp = |e: std::io::Error| ImageError::Io {
-        path: dir.join("initramfs.cpio"),
-        source: e,
-    };
+    let cp = |e: std::io::Error| ImageError::Io { path: dir.join("initramfs.cpio"), source: e };
     for d in ["bin", "dev", "proc", "sys", "newroot", "lib", "lib/modules"] {
         w.dir(d).map_err(cp)?;
     }
@@ -284,8 +249,7 @@ fn assemble(
         for m in MODULES {
             if let Some(path) = find_module(mdir, m) {
                 let bytes = std::fs::read(&path).map_err(io(&path))?;
-                w.file(&format!("lib/modules/{m}.ko"), 0o644, &bytes)
-                    .map_err(cp)?;
+                w.file(&format!("lib/modules/{m}.ko"), 0o644, &bytes).map_err(cp)?;
                 found.push(m.to_string());
             }
         }
@@ -299,29 +263,16 @@ fn assemble(
     std::fs::create_dir_all(&root).map_err(io(&root))?;
     if let Some(src) = &opts.rootfs {
         if src.is_dir() {
-            run(Command::new("cp")
-                .arg("-a")
-                .arg(format!("{}/.", src.display()))
-                .arg(&root))?;
+            run(Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(&root))?;
         } else {
             run(Command::new("tar").arg("-xf").arg(src).arg("-C").arg(&root))?;
         }
     }
-    for d in [
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "run",
-        "etc",
-        "sandbench",
-        "newroot",
-    ] {
+    for d in ["proc", "sys", "dev", "tmp", "run", "etc", "sandbench", "newroot"] {
         let p = root.join(d);
         std::fs::create_dir_all(&p).map_err(io(&p))?;
     }
-    std::fs::write(root.join("etc/hostname"), "sandbench-guest\n")
-        .map_err(io(root.join("etc/hostname")))?;
+    std::fs::write(root.join("etc/hostname"), "sandbench-guest\n").map_err(io(root.join("etc/hostname")))?;
     let agent_dst = root.join(crate::AGENT_PATH.trim_start_matches('/'));
     std::fs::copy(&opts.agent, &agent_dst).map_err(io(&agent_dst))?;
     // ext4 root disk, sized to the tree plus room for metadata.
@@ -392,10 +343,7 @@ fn dir_fingerprint(dir: &Path) -> String {
 
 fn run(cmd: &mut Command) -> Result<(), ImageError> {
     let shown = format!("{cmd:?}");
-    let out = cmd.output().map_err(|e| ImageError::Command {
-        command: shown.clone(),
-        detail: e.to_string(),
-    })?;
+    let out = cmd.output().map_err(|e| ImageError::Command { command: shown.clone(), detail: e.to_string() })?;
     if !out.status.success() {
         return Err(ImageError::Command {
             command: shown,
@@ -412,15 +360,13 @@ fn check_static(agent: &Path) -> Result<(), ImageError> {
         why: format!("{e}; build it with scripts/build-agent.sh"),
     })?;
     if !bytes.starts_with(b"\x7fELF") || bytes.len() < 64 {
-        return Err(ImageError::Agent {
-            path: agent.into(),
-            why: "not an ELF executable".into(),
-        });
+        return Err(ImageError::Agent { path: agent.into(), why: "not an ELF executable".into() });
     }
     if has_interp(&bytes) {
         return Err(ImageError::Agent {
             path: agent.into(),
-            why: "dynamically linked; the guest has no C library: build it with scripts/build-agent.sh (crt-static)".into(),
+            why: "dynamically linked; the guest has no C library: build it with scripts/build-agent.sh (crt-static)"
+                .into(),
         });
     }
     Ok(())
@@ -428,18 +374,9 @@ fn check_static(agent: &Path) -> Result<(), ImageError> {
 
 /// True when a 64-bit little-endian ELF has a PT_INTERP program header.
 pub fn has_interp(elf: &[u8]) -> bool {
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-            .unwrap_or(0) as usize
-    };
-    let u16_at = |o: usize| {
-        elf.get(o..o + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            .unwrap_or(0) as usize
-    };
+    let u64_at =
+        |o: usize| elf.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0) as usize;
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]])).unwrap_or(0) as usize;
     let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
-    (0..phnum).any(|i| {
-        elf.get(phoff + i * phentsize..phoff + i * phentsize + 4) == Some(&3u32.to_le_bytes()[..])
-    })
+    (0..phnum).any(|i| elf.get(phoff + i * phentsize..phoff + i * phentsize + 4) == Some(&3u32.to_le_bytes()[..]))
 }

@@ -16,19 +16,26 @@ const S_IFCHR: u32 = 0o020000;
 
 impl<W: Write> CpioWriter<W> {
     pub fn new(out: W) -> Self {
-        CpioWriter {
-            out,
-            ino: 1,
-            written: 0,
-        }
+        CpioWriter { out, ino: 1, written: 0 }
     }
 
     fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> io::Result<()> {
         let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-        let header =
-            format!(
+        let header = format!(
             "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            self.ino, mode, 0, 0, nlink, 0, data.len(), 0, 0, rdev.0, rdev.1, name.len() + 1, 0
+            self.ino,
+            mode,
+            0,
+            0,
+            nlink,
+            0,
+            data.len(),
+            0,
+            0,
+            rdev.0,
+            rdev.1,
+            name.len() + 1,
+            0
         );
         self.ino += 1;
         self.put(header.as_bytes())?;
@@ -91,16 +98,11 @@ mod tests {
         while pos < out.len() {
             assert_eq!(&out[pos..pos + 6], b"070701");
             let field = |i: usize| {
-                u32::from_str_radix(
-                    std::str::from_utf8(&out[pos + 6 + i * 8..pos + 14 + i * 8]).unwrap(),
-                    16,
-                )
-                .unwrap() as usize
+                u32::from_str_radix(std::str::from_utf8(&out[pos + 6 + i * 8..pos + 14 + i * 8]).unwrap(), 16).unwrap()
+                    as usize
             };
             let (size, namesize) = (field(6), field(11));
-            let name = std::str::from_utf8(&out[pos + 110..pos + 110 + namesize - 1])
-                .unwrap()
-                .to_string();
+            let name = std::str::from_utf8(&out[pos + 110..pos + 110 + namesize - 1]).unwrap().to_string();
             pos = (pos + 110 + namesize + 3) & !3;
             pos = (pos + size + 3) & !3;
             names.push(name);

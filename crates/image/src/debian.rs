@@ -23,13 +23,7 @@ pub fn host_arch() -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            if cfg!(target_arch = "aarch64") {
-                "arm64".into()
-            } else {
-                "amd64".into()
-            }
-        })
+        .unwrap_or_else(|| if cfg!(target_arch = "aarch64") { "arm64".into() } else { "amd64".into() })
 }
 
 /// The versioned package a meta package (e.g. `linux-image-cloud-amd64`) depends on.
@@ -37,10 +31,7 @@ pub fn resolve_meta(meta: &str) -> Result<String, ImageError> {
     let out = Command::new("apt-cache")
         .args(["depends", meta])
         .output()
-        .map_err(|e| ImageError::Fetch {
-            package: meta.into(),
-            detail: format!("apt-cache: {e}"),
-        })?;
+        .map_err(|e| ImageError::Fetch { package: meta.into(), detail: format!("apt-cache: {e}") })?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse_first_depends(&text, "linux-image-").ok_or_else(|| ImageError::Fetch {
         package: meta.into(),
@@ -52,12 +43,7 @@ pub fn resolve_meta(meta: &str) -> Result<String, ImageError> {
 pub fn parse_first_depends(text: &str, prefix: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("Depends:"))
-        .map(|d| {
-            d.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
+        .map(|d| d.trim().trim_start_matches('<').trim_end_matches('>').to_string())
         .find(|d| d.starts_with(prefix))
 }
 
@@ -75,10 +61,7 @@ pub fn fetch(package: &str) -> Result<Deb, ImageError> {
                 .args(["download", "-q", package])
                 .current_dir(&tmp)
                 .output()
-                .map_err(|e| ImageError::Fetch {
-                    package: package.into(),
-                    detail: format!("apt-get: {e}"),
-                })?;
+                .map_err(|e| ImageError::Fetch { package: package.into(), detail: format!("apt-get: {e}") })?;
             if !out.status.success() {
                 let _ = std::fs::remove_dir_all(&tmp);
                 return Err(ImageError::Fetch {
@@ -105,12 +88,7 @@ pub fn fetch(package: &str) -> Result<Deb, ImageError> {
     };
     let version = deb_field(&path, "Version")?;
     let sha256 = cache::sha256_file(&path).map_err(io(&path))?;
-    Ok(Deb {
-        package: package.into(),
-        version,
-        path,
-        sha256,
-    })
+    Ok(Deb { package: package.into(), version, path, sha256 })
 }
 
 fn find_cached(dir: &Path, package: &str) -> Option<PathBuf> {
@@ -120,9 +98,7 @@ fn find_cached(dir: &Path, package: &str) -> Option<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
         })
         .collect();
     found.sort();
@@ -135,10 +111,7 @@ fn deb_field(deb: &Path, field: &str) -> Result<String, ImageError> {
         .arg(deb)
         .arg(field)
         .output()
-        .map_err(|e| ImageError::Command {
-            command: "dpkg-deb -f".into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| ImageError::Command { command: "dpkg-deb -f".into(), detail: e.to_string() })?;
     if !out.status.success() {
         return Err(ImageError::Command {
             command: format!("dpkg-deb -f {}", deb.display()),
@@ -156,10 +129,7 @@ pub fn extract(deb: &Deb, dest: &Path) -> Result<(), ImageError> {
         .arg(&deb.path)
         .arg(dest)
         .output()
-        .map_err(|e| ImageError::Command {
-            command: "dpkg-deb -x".into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| ImageError::Command { command: "dpkg-deb -x".into(), detail: e.to_string() })?;
     if !out.status.success() {
         return Err(ImageError::Command {
             command: format!("dpkg-deb -x {}", deb.path.display()),

@@ -4,10 +4,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
     #[error("Debian package `{package}` could not be fetched ({detail}); run `apt-get update` and check that the Debian mirror is reachable")]

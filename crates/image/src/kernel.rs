@@ -31,8 +31,7 @@ fn decompress_legacy(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut block = vec![0u8; BLOCK_MAX];
     while pos + 4 <= data.len() {
-        let size =
-            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let size = u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         if data[pos..pos + 4] == LZ4_LEGACY_MAGIC {
             pos += 4;
             continue;
@@ -70,8 +69,7 @@ fn trim_elf(mut elf: Vec<u8>) -> Vec<u8> {
 pub fn has_pvh_note(elf: &[u8]) -> bool {
     // The note's name "Xen\0" followed by type 18 appears in a PT_NOTE segment; a byte scan is
     // enough to tell an image that has it.
-    elf.windows(12)
-        .any(|w| w[0..4] == 4u32.to_le_bytes() && w[8..12] == 18u32.to_le_bytes())
+    elf.windows(12).any(|w| w[0..4] == 4u32.to_le_bytes() && w[8..12] == 18u32.to_le_bytes())
         && find(elf, b"Xen\0").is_some()
 }
 
@@ -111,8 +109,6 @@ mod tests {
 
     #[test]
     fn no_payload_is_a_clear_error() {
-        assert!(extract_vmlinux(b"not a kernel")
-            .unwrap_err()
-            .contains("LZ4"));
+        assert!(extract_vmlinux(b"not a kernel").unwrap_err().contains("LZ4"));
     }
 }

@@ -13,10 +13,7 @@ pub struct Metric {
 
 impl Metric {
     pub fn new(value: f64, unit: &str) -> Self {
-        Metric {
-            value,
-            unit: unit.to_string(),
-        }
+        Metric { value, unit: unit.to_string() }
     }
 }
 

@@ -35,11 +35,7 @@ impl LineParser {
         let mut out = Vec::new();
         for chunk in bytes.split_inclusive(|b| *b == b'\n') {
             let complete = chunk.last() == Some(&b'\n');
-            let body = if complete {
-                &chunk[..chunk.len() - 1]
-            } else {
-                chunk
-            };
+            let body = if complete { &chunk[..chunk.len() - 1] } else { chunk };
             if self.discarding {
                 if complete {
                     self.discarding = false;
@@ -48,9 +44,7 @@ impl LineParser {
             }
             if self.buf.len() + body.len() > MAX_LINE {
                 self.buf.clear();
-                out.push(Event::Malformed(format!(
-                    "line longer than {MAX_LINE} bytes dropped"
-                )));
+                out.push(Event::Malformed(format!("line longer than {MAX_LINE} bytes dropped")));
                 self.discarding = !complete;
                 continue;
             }

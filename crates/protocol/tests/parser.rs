@@ -33,10 +33,7 @@ fn kernel_noise_and_crlf_are_handled() {
     );
     let ev = p.feed(input.as_bytes());
     assert_eq!(ev.len(), 3);
-    assert_eq!(
-        ev[0],
-        Event::Noise("[    0.000000] Linux version 6.1.0".into())
-    );
+    assert_eq!(ev[0], Event::Noise("[    0.000000] Linux version 6.1.0".into()));
     assert_eq!(ev[2], Event::Msg(AgentMsg::Bye));
 }
 
@@ -86,12 +83,7 @@ fn random_garbage_never_panics() {
 
 #[test]
 fn host_messages_decode() {
-    let run = HostMsg::Run {
-        id: 7,
-        workload: "cpu".into(),
-        params: Default::default(),
-        trial: 3,
-    };
+    let run = HostMsg::Run { id: 7, workload: "cpu".into(), params: Default::default(), trial: 3 };
     let line = encode(&run);
     assert_eq!(sandbench_protocol::decode_host(&line), Some(Ok(run)));
     assert_eq!(sandbench_protocol::decode_host("login:"), None);

@@ -41,9 +41,7 @@ pub fn render(title: &str, records: &[TrialRecord]) -> String {
             r.failed,
             mean_sd(&r.boot_ms),
             mean_sd(&r.host_cpu_pct),
-            r.pss_max_mib
-                .map(|v| format!("{v:.1}"))
-                .unwrap_or_else(|| "–".into())
+            r.pss_max_mib.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into())
         );
     }
     let _ = writeln!(out, "\nWarm-up trials are excluded; host CPU % is 100 % per core, sampled from the host; boot/start is launch → agent ready.");

@@ -33,9 +33,7 @@ pub struct Row {
 pub fn latest(records: &[TrialRecord]) -> Vec<&TrialRecord> {
     let mut by_key: BTreeMap<&TrialKey, &TrialRecord> = BTreeMap::new();
     for r in records {
-        let keep = by_key
-            .get(&r.key)
-            .is_none_or(|old| r.attempt >= old.attempt);
+        let keep = by_key.get(&r.key).is_none_or(|old| r.attempt >= old.attempt);
         if keep {
             by_key.insert(&r.key, r);
         }
@@ -56,52 +54,30 @@ pub fn rows(records: &[TrialRecord]) -> Vec<Row> {
     order
         .into_iter()
         .map(|(env, wl)| {
-            let group: Vec<&&TrialRecord> = latest
-                .iter()
-                .filter(|r| r.key.environment == env && r.key.workload == wl)
-                .collect();
-            let measured: Vec<&&TrialRecord> =
-                group.iter().copied().filter(|r| !r.dims.warmup).collect();
-            let ok: Vec<&&TrialRecord> = measured
-                .iter()
-                .copied()
-                .filter(|r| r.status == Status::Ok)
-                .collect();
+            let group: Vec<&&TrialRecord> =
+                latest.iter().filter(|r| r.key.environment == env && r.key.workload == wl).collect();
+            let measured: Vec<&&TrialRecord> = group.iter().copied().filter(|r| !r.dims.warmup).collect();
+            let ok: Vec<&&TrialRecord> = measured.iter().copied().filter(|r| r.status == Status::Ok).collect();
             let first = group[0];
             let (metric, _) = headline_metric(&first.dims.kind);
             let (values, unit): (Vec<f64>, String) = if metric == "host_wall_ms" {
                 (ok.iter().map(|r| r.host_wall_ms).collect(), "ms".into())
             } else {
                 (
-                    ok.iter()
-                        .filter_map(|r| r.metrics.get(metric).map(|m| m.value))
-                        .collect(),
-                    ok.iter()
-                        .find_map(|r| r.metrics.get(metric).map(|m| m.unit.clone()))
-                        .unwrap_or_default(),
+                    ok.iter().filter_map(|r| r.metrics.get(metric).map(|m| m.value)).collect(),
+                    ok.iter().find_map(|r| r.metrics.get(metric).map(|m| m.unit.clone())).unwrap_or_default(),
                 )
             };
-            let cpu: Vec<f64> = ok
-                .iter()
-                .filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct))
-                .collect();
+            let cpu: Vec<f64> = ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct)).collect();
             // Boot times of every launch of this environment, whichever workload's trial it
             // served first (a launch is a launch, warm-up included).
             let boots: Vec<f64> = latest
                 .iter()
                 .filter(|r| r.key.environment == env)
-                .filter_map(|r| {
-                    r.launch
-                        .as_ref()
-                        .filter(|l| l.fresh)
-                        .map(|l| l.boot.total_ms)
-                })
+                .filter_map(|r| r.launch.as_ref().filter(|l| l.fresh).map(|l| l.boot.total_ms))
                 .collect();
-            let pss = ok
-                .iter()
-                .filter_map(|r| r.host.as_ref().and_then(|h| h.pss_max_kib))
-                .max()
-                .map(|k| k as f64 / 1024.0);
+            let pss =
+                ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.pss_max_kib)).max().map(|k| k as f64 / 1024.0);
             Row {
                 environment: env,
                 workload: wl,

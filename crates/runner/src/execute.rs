@@ -10,8 +10,7 @@ use sandbench_sampler::Sampler;
 use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{
-    Campaign, Dimensions, Driver, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec,
-    SCHEMA_VERSION,
+    Campaign, Dimensions, Driver, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,10 +46,7 @@ pub struct RunOutcome {
 }
 
 fn unix_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1e3)
-        .unwrap_or(0.0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC.
@@ -67,12 +63,7 @@ pub fn timestamp(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Checks every workload's parameters before anything launches.
@@ -144,18 +135,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             (dir, c, m)
         }
         None => {
-            let (c, text) =
-                Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?;
+            let (c, text) = Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?;
             check_workloads(&c, &opts.campaign_path, &text)?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let run_id = format!(
-                "{}-{}",
-                c.name.clone().unwrap_or_else(|| "run".into()),
-                timestamp(now)
-            );
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let run_id = format!("{}-{}", c.name.clone().unwrap_or_else(|| "run".into()), timestamp(now));
             let mut path = opts.out_root.join(&run_id);
             let mut n = 1;
             while path.exists() {
@@ -165,10 +148,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             let dir = ResultsDir::create(&path)?;
             let m = Manifest {
                 schema: SCHEMA_VERSION,
-                run_id: path
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or(run_id),
+                run_id: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(run_id),
                 created_unix_ms: unix_ms(),
                 sandbench_version: env!("CARGO_PKG_VERSION").into(),
                 git_revision: opts.git_revision.clone(),
@@ -195,27 +175,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     result
 }
 
-fn execute(
-    opts: &RunOptions,
-    dir: &ResultsDir,
-    c: &Campaign,
-    manifest: &mut Manifest,
-) -> Result<RunOutcome, RunError> {
+fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
     let image = image_for(c, &opts.agent)?;
     if let Some(img) = &image {
         manifest.image = img.manifest.facts();
         dir.write_manifest(manifest)?;
     }
-    let agent = image
-        .as_ref()
-        .map(|i| i.agent())
-        .unwrap_or_else(|| opts.agent.clone());
+    let agent = image.as_ref().map(|i| i.agent()).unwrap_or_else(|| opts.agent.clone());
     let planned = plan(c);
     let done = attempts(&dir.records(true)?);
-    let todo: Vec<&PlannedTrial> = planned
-        .iter()
-        .filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok))
-        .collect();
+    let todo: Vec<&PlannedTrial> = planned.iter().filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok)).collect();
     let envs: Vec<&Environment> = c.envs().collect();
     let workloads: Vec<&WorkloadSpec> = c.workload_specs().collect();
     let mut last_use = vec![usize::MAX; envs.len()];
@@ -224,12 +193,7 @@ fn execute(
     }
     let mut slots: Vec<Slot> = envs
         .iter()
-        .map(|e| Slot {
-            sandbox: driver_for(e),
-            running: None,
-            launch: LaunchInfo::default(),
-            launch_failures: 0,
-        })
+        .map(|e| Slot { sandbox: driver_for(e), running: None, launch: LaunchInfo::default(), launch_failures: 0 })
         .collect();
     let mut out = RunOutcome {
         dir: dir.path.clone(),
@@ -239,16 +203,10 @@ fn execute(
         skipped_done: planned.len() - todo.len(),
         interrupted: false,
     };
-    let bar = if opts.progress {
-        ProgressBar::new(todo.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let run_tag = format!("{:x}", std::process::id() ^ (unix_ms() as u32));
     let mut launches = 0u32;
@@ -268,11 +226,7 @@ fn execute(
             "{} · {} · {}",
             env.name,
             wl.name,
-            if t.warmup {
-                "warm-up".to_string()
-            } else {
-                format!("trial {}", t.trial)
-            }
+            if t.warmup { "warm-up".to_string() } else { format!("trial {}", t.trial) }
         ));
         let attempt = done.get(&t.key).map(|(a, _)| a + 1).unwrap_or(1);
         let slot = &mut slots[t.env];
@@ -283,10 +237,7 @@ fn execute(
         if slot.running.is_none() {
             if slot.launch_failures >= 2 {
                 record.status = Status::Failed;
-                record.error = Some(format!(
-                    "not run: environment `{}` failed to launch twice",
-                    env.name
-                ));
+                record.error = Some(format!("not run: environment `{}` failed to launch twice", env.name));
                 dir.append(&record)?;
                 out.failed += 1;
                 bar.inc(1);
@@ -305,12 +256,8 @@ fn execute(
             };
             match slot.sandbox.launch(&spec) {
                 Ok(r) => {
-                    slot.launch = LaunchInfo {
-                        launch_id: launches,
-                        fresh: true,
-                        boot: r.boot.clone(),
-                        facts: r.facts.clone(),
-                    };
+                    slot.launch =
+                        LaunchInfo { launch_id: launches, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
                     slot.running = Some(r);
                     slot.launch_failures = 0;
                 }
@@ -438,10 +385,7 @@ fn run_trial(
     cancel: &AtomicBool,
 ) -> Result<TrialEnd, RunError> {
     let id = u64::from(record.seq) + 1;
-    let sampler = Sampler::start(
-        running.accounting.clone(),
-        Duration::from_millis(c.sampling.interval_ms),
-    );
+    let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
     record.started_unix_ms = unix_ms();
     let t0 = Instant::now();
     let sent = running.channel.send(&HostMsg::Run {
@@ -459,13 +403,7 @@ fn run_trial(
     } else {
         loop {
             match running.channel.recv(deadline, cancel) {
-                Ok(AgentMsg::Result {
-                    id: rid,
-                    wall_ms,
-                    metrics,
-                    outputs,
-                    guest_cpu,
-                }) if rid == id => {
+                Ok(AgentMsg::Result { id: rid, wall_ms, metrics, outputs, guest_cpu }) if rid == id => {
                     record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                     record.status = Status::Ok;
                     record.guest_wall_ms = Some(wall_ms);
@@ -474,10 +412,7 @@ fn run_trial(
                     record.guest_cpu = guest_cpu;
                     break;
                 }
-                Ok(AgentMsg::Error {
-                    id: Some(rid),
-                    message,
-                }) if rid == id => {
+                Ok(AgentMsg::Error { id: Some(rid), message }) if rid == id => {
                     record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                     record.status = Status::Failed;
                     record.error = Some(message);
@@ -506,16 +441,10 @@ fn run_trial(
         record.console_tail = running.channel.console_tail();
     }
     let (path, rel) = dir.samples_path(&record.key, record.attempt);
-    let file = std::fs::File::create(&path).map_err(|source| crate::ResultsError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let file = std::fs::File::create(&path).map_err(|source| crate::ResultsError::Io { path: path.clone(), source })?;
     series
         .write_csv(std::io::BufWriter::new(file))
-        .map_err(|source| crate::ResultsError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(|source| crate::ResultsError::Io { path: path.clone(), source })?;
     let summary = series.summary(rel);
     record.host = Some(summary);
     Ok(TrialEnd::Done { usable })

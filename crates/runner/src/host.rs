@@ -6,58 +6,31 @@ use std::process::Command;
 
 fn first_line(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    let text = if out.stdout.is_empty() {
-        out.stderr
-    } else {
-        out.stdout
-    };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
+    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+    String::from_utf8_lossy(&text).lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
 }
 
 fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
 /// CPU model, cores, memory, kernel, distro, governor, cgroup mode, virtualisation hints.
 pub fn host_facts() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
-    if let Some(model) = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-    {
+    if let Some(model) = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)) {
         m.insert("cpu_model".into(), model.trim().into());
     }
-    m.insert(
-        "cores".into(),
-        std::thread::available_parallelism()
-            .map(|n| n.get().to_string())
-            .unwrap_or_default(),
-    );
-    if let Some(mem) = read("/proc/meminfo").and_then(|t| {
-        t.lines()
-            .next()
-            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
-    }) {
+    m.insert("cores".into(), std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_default());
+    if let Some(mem) = read("/proc/meminfo")
+        .and_then(|t| t.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string()))
+    {
         m.insert("mem_total_kib".into(), mem);
     }
-    m.insert(
-        "kernel".into(),
-        read("/proc/sys/kernel/osrelease").unwrap_or_default(),
-    );
-    if let Some(pretty) = read("/etc/os-release").and_then(|t| {
-        t.lines().find_map(|l| {
-            l.strip_prefix("PRETTY_NAME=")
-                .map(|v| v.trim_matches('"').to_string())
-        })
-    }) {
+    m.insert("kernel".into(), read("/proc/sys/kernel/osrelease").unwrap_or_default());
+    if let Some(pretty) = read("/etc/os-release")
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+    {
         m.insert("distro".into(), pretty);
     }
     m.insert(
@@ -65,10 +38,7 @@ pub fn host_facts() -> BTreeMap<String, String> {
         read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
             .unwrap_or_else(|| "unsupported: no cpufreq on this host".into()),
     );
-    m.insert(
-        "hostname".into(),
-        read("/proc/sys/kernel/hostname").unwrap_or_default(),
-    );
+    m.insert("hostname".into(), read("/proc/sys/kernel/hostname").unwrap_or_default());
     m.insert(
         "cgroup".into(),
         sandbench_sandbox::cgroups::Hierarchy::detect()
@@ -77,16 +47,9 @@ pub fn host_facts() -> BTreeMap<String, String> {
     );
     m.insert(
         "kvm_device".into(),
-        if std::path::Path::new("/dev/kvm").exists() {
-            "present".into()
-        } else {
-            "absent".into()
-        },
+        if std::path::Path::new("/dev/kvm").exists() { "present".into() } else { "absent".into() },
     );
-    m.insert(
-        "power".into(),
-        "unsupported: no power source configured (RAPL, hwmon or meter command)".into(),
-    );
+    m.insert("power".into(), "unsupported: no power source configured (RAPL, hwmon or meter command)".into());
     m.insert("arch".into(), std::env::consts::ARCH.into());
     m
 }
@@ -99,20 +62,11 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
             Driver::Native => {}
             Driver::Oci => {
                 let rt = e.runtime().as_str();
-                m.insert(
-                    rt.to_string(),
-                    first_line(rt, &["--version"]).unwrap_or_else(|| "missing".into()),
-                );
+                m.insert(rt.to_string(), first_line(rt, &["--version"]).unwrap_or_else(|| "missing".into()));
             }
             Driver::Qemu => {
-                let bin = e
-                    .qemu_binary
-                    .clone()
-                    .unwrap_or_else(|| "qemu-system-x86_64".into());
-                m.insert(
-                    bin.clone(),
-                    first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
-                );
+                let bin = e.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
+                m.insert(bin.clone(), first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));
             }
         }
     }

@@ -22,11 +22,7 @@ pub enum RunError {
     #[error("guest image: {0}")]
     Image(#[from] sandbench_image::ImageError),
     #[error("{path}: workload `{workload}`: {why}")]
-    Workload {
-        path: String,
-        workload: String,
-        why: String,
-    },
+    Workload { path: String, workload: String, why: String },
     #[error("{0}")]
     Other(String),
 }

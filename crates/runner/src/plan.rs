@@ -20,11 +20,7 @@ fn planned(c: &Campaign, env: usize, workload: usize, index: u32) -> PlannedTria
     let w = c.workloads[workload].get_ref();
     let warmup = index < c.warmup;
     PlannedTrial {
-        key: TrialKey {
-            environment: e.name.clone(),
-            workload: w.name.clone(),
-            index,
-        },
+        key: TrialKey { environment: e.name.clone(), workload: w.name.clone(), index },
         env,
         workload,
         warmup,
@@ -110,21 +106,13 @@ mod tests {
     }
 
     fn names(p: &[PlannedTrial]) -> Vec<String> {
-        p.iter()
-            .map(|t| format!("{}{}", t.key.environment, t.key.index))
-            .collect()
+        p.iter().map(|t| format!("{}{}", t.key.environment, t.key.index)).collect()
     }
 
     #[test]
     fn sequential_and_interleaved() {
-        assert_eq!(
-            names(&plan(&campaign("sequential", 1))),
-            ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
-        );
-        assert_eq!(
-            names(&plan(&campaign("interleaved", 1))),
-            ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]
-        );
+        assert_eq!(names(&plan(&campaign("sequential", 1))), ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]);
+        assert_eq!(names(&plan(&campaign("interleaved", 1))), ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]);
     }
 
     #[test]
@@ -133,11 +121,7 @@ mod tests {
         assert_eq!(p1, plan(&campaign("randomized", 42)));
         assert_eq!(p1.len(), 8);
         for env in ["a", "b"] {
-            let idx: Vec<u32> = p1
-                .iter()
-                .filter(|t| t.key.environment == env)
-                .map(|t| t.key.index)
-                .collect();
+            let idx: Vec<u32> = p1.iter().filter(|t| t.key.environment == env).map(|t| t.key.index).collect();
             assert_eq!(idx, [0, 1, 2, 3], "{env}: warm-up first, then ascending");
         }
         let differs = (1..20).any(|s| names(&plan(&campaign("randomized", s))) != names(&p1));

@@ -45,14 +45,8 @@ pub fn parse_cpu_stat_v2(text: &str) -> Option<(u64, u64, u64)> {
     let get = |key: &str| {
         text.lines().find_map(|l| {
             let mut it = l.split_whitespace();
-            (it.next() == Some(key))
-                .then(|| it.next()?.parse::<u64>().ok())
-                .flatten()
+            (it.next() == Some(key)).then(|| it.next()?.parse::<u64>().ok()).flatten()
         })
     };
-    Some((
-        get("usage_usec")? * 1000,
-        get("user_usec")? * 1000,
-        get("system_usec")? * 1000,
-    ))
+    Some((get("usage_usec")? * 1000, get("user_usec")? * 1000, get("system_usec")? * 1000))
 }

@@ -27,10 +27,7 @@ pub struct Accounting {
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
     #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: cannot parse: {what}")]
     Parse { path: String, what: String },
 }

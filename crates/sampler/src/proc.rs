@@ -18,14 +18,7 @@ pub struct CpuTimes {
 impl CpuTimes {
     /// All time; `user` and `nice` already include guest time on Linux.
     pub fn total(&self) -> u64 {
-        self.user
-            + self.nice
-            + self.system
-            + self.idle
-            + self.iowait
-            + self.irq
-            + self.softirq
-            + self.steal
+        self.user + self.nice + self.system + self.idle + self.iowait + self.irq + self.softirq + self.steal
     }
 }
 
@@ -36,16 +29,10 @@ pub fn parse_proc_stat(text: &str) -> Option<(CpuTimes, u32)> {
     if !first.starts_with("cpu ") {
         return None;
     }
-    let v: Vec<u64> = first
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
+    let v: Vec<u64> = first.split_whitespace().skip(1).map(|x| x.parse().ok()).collect::<Option<_>>()?;
     let at = |i| v.get(i).copied().unwrap_or(0);
-    let cpus = text
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count();
+    let cpus =
+        text.lines().filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit)).count();
     Some((
         CpuTimes {
             user: at(0),
@@ -95,10 +82,7 @@ pub fn parse_pid_stat(text: &str) -> Option<PidStat> {
 
 /// PSS in KiB from /proc/<pid>/smaps_rollup.
 pub fn parse_smaps_rollup_pss(text: &str) -> Option<u64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix("Pss:")
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-    })
+    text.lines().find_map(|l| l.strip_prefix("Pss:").and_then(|v| v.split_whitespace().next()?.parse().ok()))
 }
 
 /// Time on CPU in ns from /proc/<pid>/task/<tid>/schedstat.

@@ -53,10 +53,8 @@ impl Sampler {
     pub fn start(acc: Accounting, interval: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("sandbench-sampler".into())
-            .spawn(move || run(acc, interval, &flag))
-            .ok();
+        let handle =
+            std::thread::Builder::new().name("sandbench-sampler".into()).spawn(move || run(acc, interval, &flag)).ok();
         Sampler { stop, handle }
     }
 
@@ -65,10 +63,7 @@ impl Sampler {
         self.stop.store(true, Ordering::SeqCst);
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(s)) => s,
-            _ => Series {
-                error: Some("sampler thread failed".into()),
-                ..Default::default()
-            },
+            _ => Series { error: Some("sampler thread failed".into()), ..Default::default() },
         }
     }
 }
@@ -80,10 +75,7 @@ impl Drop for Sampler {
 }
 
 fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc == 0 {
@@ -173,10 +165,7 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
             0.0
         }
     };
-    s.sys_user_pct = cores_pct(
-        x.user + x.nice - x.guest - x.guest_nice,
-        y.user + y.nice - y.guest - y.guest_nice,
-    );
+    s.sys_user_pct = cores_pct(x.user + x.nice - x.guest - x.guest_nice, y.user + y.nice - y.guest - y.guest_nice);
     s.sys_system_pct = cores_pct(x.system, y.system);
     s.sys_iowait_pct = cores_pct(x.iowait, y.iowait);
     s.sys_irq_pct = cores_pct(x.irq, y.irq);
@@ -198,9 +187,21 @@ impl Series {
             writeln!(
                 w,
                 "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2}",
-                s.t_ms, s.cpu_pct, s.user_pct, s.system_pct, s.guest_pct, opt(s.pss_kib), opt(s.cgroup_mem_kib),
-                s.sys_user_pct, s.sys_system_pct, s.sys_iowait_pct, s.sys_irq_pct, s.sys_softirq_pct, s.sys_steal_pct,
-                s.sys_guest_pct, s.sys_idle_pct
+                s.t_ms,
+                s.cpu_pct,
+                s.user_pct,
+                s.system_pct,
+                s.guest_pct,
+                opt(s.pss_kib),
+                opt(s.cgroup_mem_kib),
+                s.sys_user_pct,
+                s.sys_system_pct,
+                s.sys_iowait_pct,
+                s.sys_irq_pct,
+                s.sys_softirq_pct,
+                s.sys_steal_pct,
+                s.sys_guest_pct,
+                s.sys_idle_pct
             )?;
         }
         Ok(())
@@ -225,11 +226,7 @@ impl Series {
             guest_mean_pct: mean(|s| s.guest_pct),
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
-            first_200pct_ms: self
-                .samples
-                .iter()
-                .find(|s| s.cpu_pct >= 200.0)
-                .map(|s| s.t_ms),
+            first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
             series,
             sampler_cpu_ms: self.own_cpu_ms,
             sampler_error: self.error.clone(),

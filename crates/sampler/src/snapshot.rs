@@ -19,17 +19,11 @@ pub struct Snapshot {
 }
 
 fn read(path: &Path) -> Result<String, SampleError> {
-    std::fs::read_to_string(path).map_err(|source| SampleError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| SampleError::Read { path: path.display().to_string(), source })
 }
 
 fn parsed<T>(path: &Path, v: Option<T>) -> Result<T, SampleError> {
-    v.ok_or_else(|| SampleError::Parse {
-        path: path.display().to_string(),
-        what: "unexpected format".into(),
-    })
+    v.ok_or_else(|| SampleError::Parse { path: path.display().to_string(), what: "unexpected format".into() })
 }
 
 /// All (pid, ppid) pairs on the host.
@@ -58,24 +52,14 @@ fn read_cgroup(cg: &CgroupRef) -> Result<CgroupUsage, SampleError> {
             let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
             // cpuacct.stat is in ticks; split the exact ns total in the same proportion.
             let (user_ns, system_ns) = split(cpu_ns, u, s);
-            Ok(CgroupUsage {
-                cpu_ns,
-                user_ns,
-                system_ns,
-                memory_bytes,
-            })
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
         }
         CgroupRef::V2 { dir } => {
             let p = dir.join("cpu.stat");
             let (cpu_ns, user_ns, system_ns) = parsed(&p, cgroup::parse_cpu_stat_v2(&read(&p)?))?;
             let p = dir.join("memory.current");
             let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
-            Ok(CgroupUsage {
-                cpu_ns,
-                user_ns,
-                system_ns,
-                memory_bytes,
-            })
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
         }
     }
 }
@@ -92,20 +76,15 @@ fn split(total: u64, a: u64, b: u64) -> (u64, u64) {
 pub fn read_snapshot(acc: &Accounting) -> Result<Snapshot, SampleError> {
     let stat_path = Path::new("/proc/stat");
     let (system, _) = parsed(stat_path, proc::parse_proc_stat(&read(stat_path)?))?;
-    let mut snap = Snapshot {
-        system,
-        ..Default::default()
-    };
+    let mut snap = Snapshot { system, ..Default::default() };
     if !acc.roots.is_empty() {
         let pids = proc::descendants(&acc.roots, &process_table());
         let mut pss = 0;
         let mut any_pss = false;
         for pid in &pids {
             // A process may exit between listing and reading: skip it.
-            if let Some(st) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .as_deref()
-                .and_then(proc::parse_pid_stat)
+            if let Some(st) =
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(proc::parse_pid_stat)
             {
                 snap.proc_user += st.utime;
                 snap.proc_system += st.stime;

@@ -44,6 +44,35 @@ pub fn hybrid_unified_controllers() -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// In a child between fork and exec: a private mount namespace without the cgroup2 mount at
+/// `/sys/fs/cgroup/unified`, so that a runtime which refuses hybrid hosts (crun) sees a pure
+/// cgroup v1 host and manages its cgroups there as usual. Only async-signal-safe calls.
+pub fn hide_unified_in_child() -> std::io::Result<()> {
+    // SAFETY: unshare, mount and umount2 are plain syscalls with NUL-terminated static strings;
+    // nothing here allocates or takes locks.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let root = c"/";
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let unified = c"/sys/fs/cgroup/unified";
+        if libc::umount2(unified.as_ptr(), libc::MNT_DETACH) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Where an OCI runtime puts a container whose `cgroupsPath` is `/sandbench/<id>`.
 pub fn runtime_cgroup_ref(id: &str) -> Option<CgroupRef> {
     Some(match Hierarchy::detect()? {
@@ -51,9 +80,7 @@ pub fn runtime_cgroup_ref(id: &str) -> Option<CgroupRef> {
             cpuacct: PathBuf::from(ROOT).join("cpuacct/sandbench").join(id),
             memory: PathBuf::from(ROOT).join("memory/sandbench").join(id),
         },
-        Hierarchy::V2 => CgroupRef::V2 {
-            dir: PathBuf::from(ROOT).join("sandbench").join(id),
-        },
+        Hierarchy::V2 => CgroupRef::V2 { dir: PathBuf::from(ROOT).join("sandbench").join(id) },
     })
 }
 
@@ -67,16 +94,14 @@ pub struct Cgroup {
 }
 
 fn write(path: &Path, value: &str) -> std::io::Result<()> {
-    std::fs::write(path, value)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    std::fs::write(path, value).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 impl Cgroup {
     /// Creates `sandbench/<id>` with a CPU quota of `vcpus` cores and a memory limit.
     pub fn create(id: &str, vcpus: u32, memory_mib: u64) -> std::io::Result<Cgroup> {
-        let h = Hierarchy::detect().ok_or_else(|| {
-            std::io::Error::other("no cgroup hierarchy with cpu and memory controllers")
-        })?;
+        let h = Hierarchy::detect()
+            .ok_or_else(|| std::io::Error::other("no cgroup hierarchy with cpu and memory controllers"))?;
         let quota = (vcpus as u64 * CFS_PERIOD_US).to_string();
         let mem = (memory_mib * 1024 * 1024).to_string();
         match h {
@@ -85,12 +110,8 @@ impl Cgroup {
                 for ctrl in ["cpu", "cpuacct", "memory", "pids"] {
                     let d = PathBuf::from(ROOT).join(ctrl).join("sandbench").join(id);
                     // cpu and cpuacct are often one mount with two names.
-                    let canon = PathBuf::from(ROOT)
-                        .join(ctrl)
-                        .canonicalize()
-                        .unwrap_or_default();
-                    if dirs.iter().any(|x: &PathBuf| x.starts_with(&canon))
-                        || !PathBuf::from(ROOT).join(ctrl).exists()
+                    let canon = PathBuf::from(ROOT).join(ctrl).canonicalize().unwrap_or_default();
+                    if dirs.iter().any(|x: &PathBuf| x.starts_with(&canon)) || !PathBuf::from(ROOT).join(ctrl).exists()
                     {
                         continue;
                     }
@@ -99,39 +120,25 @@ impl Cgroup {
                 }
                 let cg = Cgroup {
                     hierarchy: h,
-                    reference: runtime_cgroup_ref(id)
-                        .ok_or_else(|| std::io::Error::other("cgroup v1 paths"))?,
+                    reference: runtime_cgroup_ref(id).ok_or_else(|| std::io::Error::other("cgroup v1 paths"))?,
                     dirs,
                 };
                 let cpu = PathBuf::from(ROOT).join("cpu/sandbench").join(id);
                 write(&cpu.join("cpu.cfs_period_us"), &CFS_PERIOD_US.to_string())?;
                 write(&cpu.join("cpu.cfs_quota_us"), &quota)?;
-                write(
-                    &PathBuf::from(ROOT)
-                        .join("memory/sandbench")
-                        .join(id)
-                        .join("memory.limit_in_bytes"),
-                    &mem,
-                )?;
+                write(&PathBuf::from(ROOT).join("memory/sandbench").join(id).join("memory.limit_in_bytes"), &mem)?;
                 Ok(cg)
             }
             Hierarchy::V2 => {
                 let parent = PathBuf::from(ROOT).join("sandbench");
                 std::fs::create_dir_all(&parent)?;
-                let _ = write(
-                    &PathBuf::from(ROOT).join("cgroup.subtree_control"),
-                    "+cpu +memory +pids",
-                );
+                let _ = write(&PathBuf::from(ROOT).join("cgroup.subtree_control"), "+cpu +memory +pids");
                 let _ = write(&parent.join("cgroup.subtree_control"), "+cpu +memory +pids");
                 let d = parent.join(id);
                 std::fs::create_dir_all(&d)?;
                 write(&d.join("cpu.max"), &format!("{quota} {CFS_PERIOD_US}"))?;
                 write(&d.join("memory.max"), &mem)?;
-                Ok(Cgroup {
-                    hierarchy: h,
-                    reference: CgroupRef::V2 { dir: d.clone() },
-                    dirs: vec![d],
-                })
+                Ok(Cgroup { hierarchy: h, reference: CgroupRef::V2 { dir: d.clone() }, dirs: vec![d] })
             }
         }
     }
@@ -139,19 +146,16 @@ impl Cgroup {
     /// The `cgroup.procs` files, opened now so a child can join between fork and exec by
     /// writing "0" (see [`join_in_child`]).
     pub fn open_procs(&self) -> std::io::Result<Vec<File>> {
-        self.dirs
-            .iter()
-            .map(|d| {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(d.join("cgroup.procs"))
-            })
-            .collect()
+        self.dirs.iter().map(|d| std::fs::OpenOptions::new().write(true).open(d.join("cgroup.procs"))).collect()
     }
 
     /// What the limits were, for the record.
     pub fn describe(&self, vcpus: u32, memory_mib: u64) -> String {
-        format!("cgroup {} {}: cpu quota {vcpus} × {CFS_PERIOD_US} µs per {CFS_PERIOD_US} µs, memory {memory_mib} MiB", self.hierarchy.as_str(), self.dirs.first().map(|d| d.display().to_string()).unwrap_or_default())
+        format!(
+            "cgroup {} {}: cpu quota {vcpus} × {CFS_PERIOD_US} µs per {CFS_PERIOD_US} µs, memory {memory_mib} MiB",
+            self.hierarchy.as_str(),
+            self.dirs.first().map(|d| d.display().to_string()).unwrap_or_default()
+        )
     }
 
     /// Kills whatever is still inside and removes the directories.
@@ -187,10 +191,7 @@ pub fn remove_dirs(dirs: &[PathBuf]) -> std::io::Result<()> {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(10) {
-            return Err(std::io::Error::other(format!(
-                "cgroup {} still busy after 10 s",
-                dirs[0].display()
-            )));
+            return Err(std::io::Error::other(format!("cgroup {} still busy after 10 s", dirs[0].display())));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -36,49 +36,36 @@ pub struct AgentChannel {
 
 impl AgentChannel {
     /// Starts a reader thread on `reader`; `writer` carries commands.
-    pub fn new(
-        reader: impl Read + Send + 'static,
-        writer: impl Write + Send + 'static,
-    ) -> AgentChannel {
+    pub fn new(reader: impl Read + Send + 'static, writer: impl Write + Send + 'static) -> AgentChannel {
         let (tx, rx) = mpsc::channel();
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let first_byte = Arc::new(OnceLock::new());
         let (t, fb) = (tail.clone(), first_byte.clone());
-        let _ = std::thread::Builder::new()
-            .name("sandbench-channel".into())
-            .spawn(move || {
-                let mut reader = reader;
-                let mut parser = LineParser::new();
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match reader.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let _ = fb.set(Instant::now());
-                    for ev in parser.feed(&buf[..n]) {
-                        if !deliver(ev, &tx, &t) {
-                            return;
-                        }
+        let _ = std::thread::Builder::new().name("sandbench-channel".into()).spawn(move || {
+            let mut reader = reader;
+            let mut parser = LineParser::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let _ = fb.set(Instant::now());
+                for ev in parser.feed(&buf[..n]) {
+                    if !deliver(ev, &tx, &t) {
+                        return;
                     }
                 }
-                if let Some(ev) = parser.finish() {
-                    deliver(ev, &tx, &t);
-                }
-            });
-        AgentChannel {
-            writer: Box::new(writer),
-            rx,
-            tail,
-            first_byte,
-        }
+            }
+            if let Some(ev) = parser.finish() {
+                deliver(ev, &tx, &t);
+            }
+        });
+        AgentChannel { writer: Box::new(writer), rx, tail, first_byte }
     }
 
     pub fn send(&mut self, msg: &HostMsg) -> Result<(), ChannelError> {
-        self.writer
-            .write_all(encode(msg).as_bytes())
-            .and_then(|_| self.writer.flush())
-            .map_err(ChannelError::Write)
+        self.writer.write_all(encode(msg).as_bytes()).and_then(|_| self.writer.flush()).map_err(ChannelError::Write)
     }
 
     /// Next message, waiting until `deadline`; checks `cancel` every 50 ms.
@@ -92,10 +79,7 @@ impl AgentChannel {
             if now >= deadline {
                 return Err(ChannelError::Timeout((now - start).as_secs_f64()));
             }
-            match self
-                .rx
-                .recv_timeout((deadline - now).min(Duration::from_millis(50)))
-            {
+            match self.rx.recv_timeout((deadline - now).min(Duration::from_millis(50))) {
                 Ok(m) => return Ok(m),
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return Err(ChannelError::Closed),
@@ -105,10 +89,7 @@ impl AgentChannel {
 
     /// The last lines the sandbox printed outside the protocol.
     pub fn console_tail(&self) -> Vec<String> {
-        self.tail
-            .lock()
-            .map(|t| t.iter().cloned().collect())
-            .unwrap_or_default()
+        self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Adds lines from elsewhere (e.g. the VMM's stderr) to the tail.
@@ -127,44 +108,24 @@ impl AgentChannel {
         vm: bool,
     ) -> Result<BootTimeline, ChannelError> {
         let ms = |t: Instant| t.duration_since(t0).as_secs_f64() * 1e3;
-        let mut tl = BootTimeline {
-            phases: vec![Phase {
-                name: "spawned".into(),
-                at_ms: ms(spawned),
-            }],
-            ..Default::default()
-        };
+        let mut tl =
+            BootTimeline { phases: vec![Phase { name: "spawned".into(), at_ms: ms(spawned) }], ..Default::default() };
         let deadline = t0 + timeout;
         loop {
             match self.recv(deadline, cancel)? {
                 AgentMsg::Init { uptime_ms } => {
-                    tl.phases.push(Phase {
-                        name: "init".into(),
-                        at_ms: ms(Instant::now()),
-                    });
+                    tl.phases.push(Phase { name: "init".into(), at_ms: ms(Instant::now()) });
                     tl.guest_uptime_at_init_ms = Some(uptime_ms);
                 }
                 AgentMsg::Ready { v, uptime_ms, .. } => {
                     let now = Instant::now();
                     if v != sandbench_protocol::PROTOCOL_VERSION {
-                        return Err(ChannelError::Version {
-                            got: v,
-                            want: sandbench_protocol::PROTOCOL_VERSION,
-                        });
+                        return Err(ChannelError::Version { got: v, want: sandbench_protocol::PROTOCOL_VERSION });
                     }
                     if let Some(fb) = self.first_byte.get() {
-                        tl.phases.insert(
-                            1,
-                            Phase {
-                                name: "first_output".into(),
-                                at_ms: ms(*fb),
-                            },
-                        );
+                        tl.phases.insert(1, Phase { name: "first_output".into(), at_ms: ms(*fb) });
                     }
-                    tl.phases.push(Phase {
-                        name: "agent_ready".into(),
-                        at_ms: ms(now),
-                    });
+                    tl.phases.push(Phase { name: "agent_ready".into(), at_ms: ms(now) });
                     tl.total_ms = ms(now);
                     if vm {
                         tl.guest_uptime_at_ready_ms = Some(uptime_ms);

@@ -53,21 +53,11 @@ pub struct Running {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
+    Io { what: String, source: std::io::Error },
     #[error("`{program}` could not be started: {source}; {hint}")]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-        hint: String,
-    },
+    Spawn { program: String, source: std::io::Error, hint: String },
     #[error("the agent did not become ready: {source}")]
-    Boot {
-        source: ChannelError,
-        console_tail: Vec<String>,
-    },
+    Boot { source: ChannelError, console_tail: Vec<String> },
     #[error("unsupported: {why}")]
     Unsupported { why: String },
     #[error("{0}")]
@@ -106,10 +96,7 @@ impl LaunchSpec<'_> {
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
         self.image.ok_or_else(|| {
-            SandboxError::Other(format!(
-                "driver `{}` needs the guest image; none was built",
-                self.env.driver.as_str()
-            ))
+            SandboxError::Other(format!("driver `{}` needs the guest image; none was built", self.env.driver.as_str()))
         })
     }
 }

@@ -23,32 +23,19 @@ impl Sandbox for Native {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let t0 = Instant::now();
-        std::fs::create_dir_all(&spec.work_dir).map_err(|source| SandboxError::Io {
-            what: format!("create {}", spec.work_dir.display()),
-            source,
-        })?;
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
         self.work_dir = Some(spec.work_dir.clone());
         let mut facts = BTreeMap::new();
         let agent = spec.agent;
         let mut cmd = Command::new(&agent);
-        cmd.current_dir(&spec.work_dir)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin");
+        cmd.current_dir(&spec.work_dir).env_clear().env("PATH", "/usr/bin:/bin");
         if is_root() {
-            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib).map_err(
-                |source| SandboxError::Io {
-                    what: "create native cgroup".into(),
-                    source,
-                },
-            )?;
-            facts.insert(
-                "limits".into(),
-                cg.describe(spec.env.vcpus, spec.env.memory_mib),
-            );
-            let files = cg.open_procs().map_err(|source| SandboxError::Io {
-                what: "open cgroup.procs".into(),
-                source,
-            })?;
+            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib)
+                .map_err(|source| SandboxError::Io { what: "create native cgroup".into(), source })?;
+            facts.insert("limits".into(), cg.describe(spec.env.vcpus, spec.env.memory_mib));
+            let files =
+                cg.open_procs().map_err(|source| SandboxError::Io { what: "open cgroup.procs".into(), source })?;
             let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
             // SAFETY: the closure only calls write(2) on descriptors that stay open (`files`
             // lives until after spawn returns), which is async-signal-safe.
@@ -82,10 +69,7 @@ impl Sandbox for Native {
             kill_group(&mut c);
         }
         if let Some(cg) = self.cgroup.take() {
-            cg.remove().map_err(|source| SandboxError::Io {
-                what: "remove native cgroup".into(),
-                source,
-            })?;
+            cg.remove().map_err(|source| SandboxError::Io { what: "remove native cgroup".into(), source })?;
         }
         if let Some(d) = self.work_dir.take() {
             let _ = std::fs::remove_dir_all(d);
@@ -106,18 +90,12 @@ impl Native {
         let pid = s.child.id();
         self.child = Some(s.child);
         let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel
-            .wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false)
-            .map_err(|source| SandboxError::Boot {
-                console_tail: process::log_tail(&spec.work_dir.join("agent.stderr"), 20),
-                source,
-            })?;
+        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
+            SandboxError::Boot { console_tail: process::log_tail(&spec.work_dir.join("agent.stderr"), 20), source }
+        })?;
         Ok(Running {
             channel,
-            accounting: Accounting {
-                roots: vec![pid],
-                cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()),
-            },
+            accounting: Accounting { roots: vec![pid], cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()) },
             boot,
             facts,
         })

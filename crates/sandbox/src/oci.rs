@@ -2,11 +2,11 @@
 //! whose rootfs is the guest image's rootfs directory, read-only.
 //!
 //! Limits come from `linux.resources` (CFS quota for `vcpus`, memory limit) in the cgroup
-//! `/sandbench/<id>`. On hybrid cgroup hosts crun refuses to start (its cgroup2 mount lists
-//! controllers); sandbench then runs crun with `--cgroup-manager=disabled` inside a cgroup it
-//! creates itself with the same limits, and records that.
+//! `/sandbench/<id>`. On hybrid cgroup hosts crun refuses to start ("cgroups in hybrid mode not
+//! supported"); sandbench then runs every crun command in a private mount namespace without the
+//! cgroup2 mount, where crun sees a cgroup v1 host and applies the same limits, and records it.
 
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups;
 use crate::channel::AgentChannel;
 use crate::process::{self, kill_group};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
@@ -14,7 +14,6 @@ use sandbench_sampler::Accounting;
 use sandbench_spec::campaign::Runtime;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,40 +44,23 @@ struct Live {
     child: Child,
     global: Vec<String>,
     bundle: PathBuf,
-    own_cgroup: Option<Cgroup>,
+    hide_unified: bool,
 }
 
 impl Oci {
     pub fn new(runtime: Runtime) -> Self {
-        Oci {
-            runtime,
-            live: None,
-        }
+        Oci { runtime, live: None }
     }
 
     fn global_args(&self, spec: &LaunchSpec) -> Vec<String> {
-        let mut g = vec![
-            "--root".to_string(),
-            state_root(self.runtime).display().to_string(),
-        ];
-        g.extend(
-            spec.env
-                .runtime_args
-                .clone()
-                .unwrap_or_else(|| default_runtime_args(self.runtime)),
-        );
+        let mut g = vec!["--root".to_string(), state_root(self.runtime).display().to_string()];
+        g.extend(spec.env.runtime_args.clone().unwrap_or_else(|| default_runtime_args(self.runtime)));
         g
     }
 }
 
 /// The bundle's `config.json`: the agent as the container's process, stdio passed through.
-pub fn config_json(
-    rootfs: &Path,
-    id: &str,
-    vcpus: u32,
-    memory_mib: u64,
-    with_resources: bool,
-) -> serde_json::Value {
+pub fn config_json(rootfs: &Path, id: &str, vcpus: u32, memory_mib: u64, with_resources: bool) -> serde_json::Value {
     let mut linux = json!({
         "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
         "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
@@ -91,15 +73,8 @@ pub fn config_json(
             "memory": {"limit": memory_mib as i64 * 1024 * 1024}
         });
     }
-    let caps = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FOWNER",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_NET_BIND_SERVICE",
-    ];
+    let caps =
+        ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"];
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -137,147 +112,63 @@ impl Sandbox for Oci {
         let t0 = Instant::now();
         let rt = self.runtime;
         let bundle = spec.work_dir.join("bundle");
-        std::fs::create_dir_all(&bundle).map_err(|source| SandboxError::Io {
-            what: format!("create {}", bundle.display()),
-            source,
-        })?;
-        std::fs::create_dir_all(state_root(rt)).map_err(|source| SandboxError::Io {
-            what: "create runtime state dir".into(),
-            source,
-        })?;
+        std::fs::create_dir_all(&bundle)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", bundle.display()), source })?;
+        std::fs::create_dir_all(state_root(rt))
+            .map_err(|source| SandboxError::Io { what: "create runtime state dir".into(), source })?;
         let mut facts = BTreeMap::new();
         facts.insert(
             "runtime".into(),
             process::version_of(rt.as_str(), &["--version"]).unwrap_or_else(|| rt.as_str().into()),
         );
-        let mut global = self.global_args(spec);
-        // crun on a hybrid host: take cgroups out of its hands.
-        let crun_workaround = rt == Runtime::Crun
-            && cgroups::hybrid_unified_controllers().is_some()
-            && cgroups::Hierarchy::detect() == Some(cgroups::Hierarchy::V1);
-        let own_cgroup = if crun_workaround {
-            global.push("--cgroup-manager=disabled".into());
-            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib).map_err(
-                |source| SandboxError::Io {
-                    what: "create cgroup for crun".into(),
-                    source,
-                },
-            )?;
-            facts.insert(
-                "limits".into(),
-                format!(
-                    "{} (crun --cgroup-manager=disabled: hybrid cgroup host)",
-                    cg.describe(spec.env.vcpus, spec.env.memory_mib)
-                ),
-            );
-            Some(cg)
-        } else {
-            facts.insert(
-                "limits".into(),
-                format!(
-                    "runtime cgroup /sandbench/{}: cpu quota {} × {} µs, memory {} MiB",
-                    spec.id,
-                    spec.env.vcpus,
-                    cgroups::CFS_PERIOD_US,
-                    spec.env.memory_mib
-                ),
-            );
-            None
-        };
-        let config = config_json(
-            &spec.need_image()?.rootfs_dir,
-            &spec.id,
-            spec.env.vcpus,
-            spec.env.memory_mib,
-            own_cgroup.is_none(),
+        let global = self.global_args(spec);
+        let hide_unified = needs_unified_hidden(rt);
+        facts.insert(
+            "limits".into(),
+            format!(
+                "runtime cgroup /sandbench/{}: cpu quota {} × {} µs, memory {} MiB",
+                spec.id,
+                spec.env.vcpus,
+                cgroups::CFS_PERIOD_US,
+                spec.env.memory_mib
+            ),
         );
+        if hide_unified {
+            facts.insert(
+                "workaround".into(),
+                "crun runs in a mount namespace without /sys/fs/cgroup/unified (hybrid cgroup host)".into(),
+            );
+        }
+        let config = config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
         let cfg_path = bundle.join("config.json");
-        std::fs::write(
-            &cfg_path,
-            serde_json::to_vec_pretty(&config).unwrap_or_default(),
-        )
-        .map_err(|source| SandboxError::Io {
-            what: format!("write {}", cfg_path.display()),
-            source,
-        })?;
+        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap_or_default())
+            .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
         facts.insert("runtime_args".into(), global.join(" "));
         let mut cmd = Command::new(rt.as_str());
-        cmd.args(&global)
-            .arg("run")
-            .arg("--bundle")
-            .arg(&bundle)
-            .arg(&spec.id)
-            .current_dir(&spec.work_dir);
-        let files = match &own_cgroup {
-            Some(cg) => cg.open_procs().map_err(|source| SandboxError::Io {
-                what: "open cgroup.procs".into(),
-                source,
-            })?,
-            None => Vec::new(),
-        };
-        if !files.is_empty() {
-            let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
-            // SAFETY: only write(2) on descriptors kept open until spawn returns.
+        cmd.args(&global).arg("run").arg("--bundle").arg(&bundle).arg(&spec.id).current_dir(&spec.work_dir);
+        if hide_unified {
+            // SAFETY: the closure only makes async-signal-safe syscalls.
             unsafe {
-                cmd.pre_exec(move || cgroups::join_in_child(&fds));
+                cmd.pre_exec(cgroups::hide_unified_in_child);
             }
         }
         let log = spec.work_dir.join("runtime.stderr");
-        let hint = format!(
-            "install it: apt-get install {}",
-            if rt == Runtime::Runsc {
-                "runsc"
-            } else {
-                rt.as_str()
-            }
-        );
-        let spawned = process::spawn(&mut cmd, &log, &hint);
-        drop(files);
-        let s = match spawned {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(cg) = own_cgroup {
-                    let _ = cg.remove();
-                }
-                return Err(e);
-            }
-        };
+        let hint = format!("install it: apt-get install {}", if rt == Runtime::Runsc { "runsc" } else { rt.as_str() });
+        let s = process::spawn(&mut cmd, &log, &hint)?;
         let spawned_at = Instant::now();
         let pid = s.child.id();
-        let cgroup_ref = match &own_cgroup {
-            Some(cg) => Some(cg.reference.clone()),
-            None => cgroups::runtime_cgroup_ref(&spec.id),
-        };
-        self.live = Some(Live {
-            id: spec.id.clone(),
-            child: s.child,
-            global,
-            bundle,
-            own_cgroup,
-        });
+        let cgroup_ref = cgroups::runtime_cgroup_ref(&spec.id);
+        self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle, hide_unified });
         let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel
-            .wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false)
-            .map_err(|source| {
-                let mut tail = channel.console_tail();
-                tail.extend(process::log_tail(&log, 20));
-                SandboxError::Boot {
-                    source,
-                    console_tail: tail,
-                }
-            })?;
+        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
+            let mut tail = channel.console_tail();
+            tail.extend(process::log_tail(&log, 20));
+            SandboxError::Boot { source, console_tail: tail }
+        })?;
         if let Some(cg) = &cgroup_ref {
             facts.insert("cgroup".into(), format!("{cg:?}"));
         }
-        Ok(Running {
-            channel,
-            accounting: Accounting {
-                roots: vec![pid],
-                cgroup: cgroup_ref,
-            },
-            boot,
-            facts,
-        })
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: cgroup_ref }, boot, facts })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -286,49 +177,31 @@ impl Sandbox for Oci {
         };
         let rt = self.runtime.as_str();
         let quiet = |args: &[&str]| {
-            let _ = Command::new(rt)
-                .args(&live.global)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let mut cmd = Command::new(rt);
+            cmd.args(&live.global).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            if live.hide_unified {
+                // SAFETY: only async-signal-safe syscalls.
+                unsafe {
+                    cmd.pre_exec(cgroups::hide_unified_in_child);
+                }
+            }
+            let _ = cmd.status();
         };
         quiet(&["kill", &live.id, "KILL"]);
         kill_group(&mut live.child);
         quiet(&["delete", "--force", &live.id]);
         let mut result = Ok(());
-        if let Some(cg) = live.own_cgroup.take() {
-            if let Err(source) = cg.remove() {
-                result = Err(SandboxError::Io {
-                    what: "remove crun cgroup".into(),
-                    source,
-                });
-            }
-        }
         // The runtime removes its cgroup on delete; make sure nothing is left either way.
-        if let Some(sandbench_sampler::CgroupRef::V1 { cpuacct, memory }) =
-            cgroups::runtime_cgroup_ref(&live.id)
-        {
-            let others: Vec<PathBuf> = [
-                "cpu", "pids", "devices", "freezer", "blkio", "cpuset", "systemd",
-            ]
-            .iter()
-            .map(|c| {
-                PathBuf::from("/sys/fs/cgroup")
-                    .join(c)
-                    .join("sandbench")
-                    .join(&live.id)
-            })
-            .chain([cpuacct, memory])
-            .filter(|p| p.exists())
-            .collect();
+        if let Some(sandbench_sampler::CgroupRef::V1 { cpuacct, memory }) = cgroups::runtime_cgroup_ref(&live.id) {
+            let others: Vec<PathBuf> = ["cpu", "pids", "devices", "freezer", "blkio", "cpuset", "systemd"]
+                .iter()
+                .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join("sandbench").join(&live.id))
+                .chain([cpuacct, memory])
+                .filter(|p| p.exists())
+                .collect();
             if !others.is_empty() {
                 if let Err(source) = cgroups::remove_dirs(&others) {
-                    result = Err(SandboxError::Io {
-                        what: "remove leftover container cgroup".into(),
-                        source,
-                    });
+                    result = Err(SandboxError::Io { what: "remove leftover container cgroup".into(), source });
                 }
             }
         }
@@ -337,6 +210,13 @@ impl Sandbox for Oci {
         }
         result
     }
+}
+
+/// True when `rt` must run without the cgroup2 mount to work on this host (crun, hybrid).
+pub fn needs_unified_hidden(rt: Runtime) -> bool {
+    rt == Runtime::Crun
+        && cgroups::hybrid_unified_controllers().is_some()
+        && cgroups::Hierarchy::detect() == Some(cgroups::Hierarchy::V1)
 }
 
 impl Drop for Oci {
@@ -354,17 +234,11 @@ mod tests {
         let v = config_json(Path::new("/images/x/rootfs"), "abc", 2, 512, true);
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         let linux = spec.linux().as_ref().unwrap();
-        assert_eq!(
-            linux.cgroups_path().as_deref(),
-            Some(Path::new("/sandbench/abc"))
-        );
+        assert_eq!(linux.cgroups_path().as_deref(), Some(Path::new("/sandbench/abc")));
         let cpu = linux.resources().as_ref().unwrap().cpu().as_ref().unwrap();
         assert_eq!(cpu.quota(), &Some(200_000));
         assert_eq!(spec.root().as_ref().unwrap().readonly(), &Some(true));
-        assert_eq!(
-            spec.process().as_ref().unwrap().args().as_ref().unwrap()[0],
-            sandbench_image::AGENT_PATH
-        );
+        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap()[0], sandbench_image::AGENT_PATH);
     }
 
     #[test]

@@ -33,10 +33,7 @@ pub struct Availability {
 
 fn which(program: &str) -> Option<String> {
     std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(program))
-            .find(|f| f.is_file())
-            .map(|f| f.display().to_string())
+        std::env::split_paths(&p).map(|d| d.join(program)).find(|f| f.is_file()).map(|f| f.display().to_string())
     })
 }
 
@@ -59,29 +56,29 @@ fn avail(
 }
 
 /// Runs the agent's `--version` in a real container of `runtime` built on `rootfs`.
-pub fn oci_smoke(
-    runtime: sandbench_spec::campaign::Runtime,
-    rootfs: &Path,
-    work: &Path,
-) -> Result<String, String> {
+pub fn oci_smoke(runtime: sandbench_spec::campaign::Runtime, rootfs: &Path, work: &Path) -> Result<String, String> {
     let id = format!("sbprobe-{}-{}", runtime.as_str(), std::process::id());
     let bundle = work.join(&id);
     std::fs::create_dir_all(&bundle).map_err(|e| e.to_string())?;
     let mut cfg = crate::oci::config_json(rootfs, &id, 1, 256, false);
     cfg["process"]["args"] = serde_json::json!([sandbench_image::AGENT_PATH, "--version"]);
     std::fs::write(bundle.join("config.json"), cfg.to_string()).map_err(|e| e.to_string())?;
-    let mut global = vec![
-        "--root".to_string(),
-        crate::oci::state_root(runtime).display().to_string(),
-    ];
+    let mut global = vec!["--root".to_string(), crate::oci::state_root(runtime).display().to_string()];
     global.extend(crate::oci::default_runtime_args(runtime));
-    let crun_hybrid = runtime == sandbench_spec::campaign::Runtime::Crun
-        && crate::cgroups::hybrid_unified_controllers().is_some();
+    let crun_hybrid =
+        runtime == sandbench_spec::campaign::Runtime::Crun && crate::cgroups::hybrid_unified_controllers().is_some();
     if crun_hybrid {
         global.push("--cgroup-manager=disabled".into());
     }
     let _ = std::fs::create_dir_all(crate::oci::state_root(runtime));
-    let mut child = Command::new(runtime.as_str())
+    let mut cmd = Command::new(runtime.as_str());
+    if crun_hybrid {
+        // SAFETY: only async-signal-safe syscalls.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::cgroups::hide_unified_in_child);
+        }
+    }
+    let mut child = cmd
         .args(&global)
         .arg("run")
         .arg("--bundle")
@@ -116,16 +113,11 @@ pub fn oci_smoke(
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match status {
         Some(s) if s.success() && stdout.starts_with("sandbench-agent") => Ok(if crun_hybrid {
-            format!("{stdout} (with --cgroup-manager=disabled on this hybrid cgroup host)")
+            format!("{stdout} (in a mount namespace without the cgroup2 mount: hybrid cgroup host)")
         } else {
             stdout
         }),
-        Some(_) => Err(String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-            .trim()
-            .to_string()),
+        Some(_) => Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").trim().to_string()),
         None => Err("timed out after 60 s".into()),
     }
 }
@@ -148,9 +140,7 @@ pub fn static_checks() -> Vec<Availability> {
         None,
     ));
     let q = which("qemu-system-x86_64");
-    let qv = q
-        .as_ref()
-        .and_then(|_| version_of("qemu-system-x86_64", &["--version"]));
+    let qv = q.as_ref().and_then(|_| version_of("qemu-system-x86_64", &["--version"]));
     let machines = q.as_ref().and_then(|_| {
         Command::new("qemu-system-x86_64")
             .args(["-machine", "help"])
@@ -160,15 +150,11 @@ pub fn static_checks() -> Vec<Availability> {
     });
     for m in ["microvm", "q35"] {
         let has = machines.as_deref().is_some_and(|t| {
-            t.lines()
-                .any(|l| l.split_whitespace().next() == Some(m) || l.starts_with(&format!("{m} ")))
+            t.lines().any(|l| l.split_whitespace().next() == Some(m) || l.starts_with(&format!("{m} ")))
         });
         let (verdict, detail) = match (&q, has) {
             (None, _) => (Verdict::Missing, "qemu-system-x86_64 not found".to_string()),
-            (Some(_), false) => (
-                Verdict::Unsupported,
-                format!("this QEMU has no `{m}` machine"),
-            ),
+            (Some(_), false) => (Verdict::Unsupported, format!("this QEMU has no `{m}` machine")),
             (Some(_), true) => (Verdict::Ok, format!("machine {m} available")),
         };
         v.push(avail(
@@ -184,21 +170,14 @@ pub fn static_checks() -> Vec<Availability> {
         ("docker", "docker", "docker.io", "dockerd"),
         ("containerd", "containerd", "containerd", "containerd"),
         ("firecracker", "firecracker", "", "firecracker"),
-        (
-            "cloud-hypervisor",
-            "cloud-hypervisor",
-            "",
-            "cloud-hypervisor",
-        ),
+        ("cloud-hypervisor", "cloud-hypervisor", "", "cloud-hypervisor"),
         ("kata", "containerd", "", "kata-runtime"),
     ];
     for (name, driver, pkg, bin) in external {
         let found = which(bin);
         let version = found.as_ref().and_then(|_| version_of(bin, &["--version"]));
         let hint = if pkg.is_empty() {
-            format!(
-                "no Debian package; install the {bin} release binary on a host with working KVM"
-            )
+            format!("no Debian package; install the {bin} release binary on a host with working KVM")
         } else {
             format!("apt-get install {pkg}")
         };
@@ -211,11 +190,7 @@ pub fn static_checks() -> Vec<Availability> {
         v.push(Availability {
             component: name.into(),
             driver: driver.into(),
-            verdict: if version.is_some() {
-                Verdict::Unsupported
-            } else {
-                Verdict::Missing
-            },
+            verdict: if version.is_some() { Verdict::Unsupported } else { Verdict::Missing },
             version,
             detail,
             hint: Some(hint),
@@ -229,11 +204,7 @@ pub fn runtime_checks(rootfs: Option<&Path>, work: &Path) -> Vec<Availability> {
     use sandbench_spec::campaign::Runtime;
     let mut v = Vec::new();
     for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
-        let pkg = if rt == Runtime::Runsc {
-            "runsc"
-        } else {
-            rt.as_str()
-        };
+        let pkg = if rt == Runtime::Runsc { "runsc" } else { rt.as_str() };
         let hint = Some(format!("apt-get install {pkg}"));
         let Some(_) = which(rt.as_str()) else {
             v.push(Availability {
@@ -249,26 +220,15 @@ pub fn runtime_checks(rootfs: Option<&Path>, work: &Path) -> Vec<Availability> {
         let version = version_of(rt.as_str(), &["--version"]);
         let (verdict, detail) = match (crate::is_root(), rootfs) {
             (false, _) => (Verdict::Unsupported, "needs root".to_string()),
-            (true, None) => (
-                Verdict::Unknown,
-                "not started: build the guest image first (`sandbench image build`)".to_string(),
-            ),
+            (true, None) => {
+                (Verdict::Unknown, "not started: build the guest image first (`sandbench image build`)".to_string())
+            }
             (true, Some(r)) => match oci_smoke(rt, r, work) {
                 Ok(out) => (Verdict::Ok, format!("started a real container: {out}")),
-                Err(e) => (
-                    Verdict::Unsupported,
-                    format!("a real container failed: {e}"),
-                ),
+                Err(e) => (Verdict::Unsupported, format!("a real container failed: {e}")),
             },
         };
-        v.push(Availability {
-            component: rt.as_str().into(),
-            driver: "oci".into(),
-            verdict,
-            version,
-            detail,
-            hint,
-        });
+        v.push(Availability { component: rt.as_str().into(), driver: "oci".into(), verdict, version, detail, hint });
     }
     v
 }

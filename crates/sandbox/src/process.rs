@@ -21,29 +21,15 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
         .create(true)
         .append(true)
         .open(stderr_log)
-        .map_err(|source| SandboxError::Io {
-            what: format!("open {}", stderr_log.display()),
-            source,
-        })?;
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .process_group(0);
+        .map_err(|source| SandboxError::Io { what: format!("open {}", stderr_log.display()), source })?;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).process_group(0);
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
-        program,
-        source,
-        hint: hint.to_string(),
-    })?;
+    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn { program, source, hint: hint.to_string() })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         let _ = child.kill();
         return Err(SandboxError::Other("child has no stdin/stdout pipe".into()));
     };
-    Ok(Spawned {
-        child,
-        stdin,
-        stdout,
-    })
+    Ok(Spawned { child, stdin, stdout })
 }
 
 /// Kills the process group of `child` and reaps it; waits at most [`KILL_WAIT`].
@@ -72,27 +58,12 @@ pub fn kill_group(child: &mut Child) {
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    lines[lines.len().saturating_sub(n)..].iter().map(|s| s.to_string()).collect()
 }
 
 /// First line of `program args…` output, for version facts.
 pub fn version_of(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    let text = if out.stdout.is_empty() {
-        out.stderr
-    } else {
-        out.stdout
-    };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().ok()?;
+    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+    String::from_utf8_lossy(&text).lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
 }

@@ -31,14 +31,7 @@ pub struct Qemu {
 /// The host TSC frequency in kHz, from /proc/cpuinfo.
 fn host_tsc_khz() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let mhz: f64 = text
-        .lines()
-        .find(|l| l.starts_with("cpu MHz"))?
-        .split(':')
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()?;
+    let mhz: f64 = text.lines().find(|l| l.starts_with("cpu MHz"))?.split(':').nth(1)?.trim().parse().ok()?;
     Some((mhz * 1000.0) as u64)
 }
 
@@ -52,16 +45,10 @@ pub fn command_line(
     name: &str,
 ) -> Vec<String> {
     let machine = env.machine();
-    let mut append = vec![
-        "console=ttyS0",
-        "quiet",
-        "panic=-1",
-        "reboot=t",
-        "sandbench.root=/dev/vda",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect::<Vec<_>>();
+    let mut append = vec!["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
     let mut a: Vec<String> = vec![
         "-name".into(),
         name.into(),
@@ -89,34 +76,13 @@ pub fn command_line(
         }
     };
     a.extend(["-accel".into(), accel.as_str().into()]);
-    a.extend([
-        "-cpu".into(),
-        if accel == Accel::Kvm {
-            "host".into()
-        } else {
-            "max".into()
-        },
-    ]);
-    a.extend([
-        "-smp".into(),
-        env.vcpus.to_string(),
-        "-m".into(),
-        env.memory_mib.to_string(),
-    ]);
-    a.extend([
-        "-kernel".into(),
-        kernel.display().to_string(),
-        "-initrd".into(),
-        initramfs.display().to_string(),
-    ]);
+    a.extend(["-cpu".into(), if accel == Accel::Kvm { "host".into() } else { "max".into() }]);
+    a.extend(["-smp".into(), env.vcpus.to_string(), "-m".into(), env.memory_mib.to_string()]);
+    a.extend(["-kernel".into(), kernel.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
     a.extend(["-append".into(), append.join(" ")]);
     a.extend([
         "-drive".into(),
-        format!(
-            "id=root,file={},format=raw,if=none,readonly=on,cache={}",
-            rootfs.display(),
-            env.disk_cache().as_str()
-        ),
+        format!("id=root,file={},format=raw,if=none,readonly=on,cache={}", rootfs.display(), env.disk_cache().as_str()),
         "-device".into(),
         format!("{blk},drive=root"),
     ]);
@@ -125,12 +91,7 @@ pub fn command_line(
 }
 
 impl Qemu {
-    fn boot(
-        &mut self,
-        spec: &LaunchSpec,
-        accel: Accel,
-        timeout: Duration,
-    ) -> Result<Running, SandboxError> {
+    fn boot(&mut self, spec: &LaunchSpec, accel: Accel, timeout: Duration) -> Result<Running, SandboxError> {
         let t0 = Instant::now();
         let machine = spec.env.machine();
         let image = spec.need_image()?;
@@ -140,11 +101,7 @@ impl Qemu {
             })?,
             Machine::Q35 => image.vmlinuz.clone(),
         };
-        let binary = spec
-            .env
-            .qemu_binary
-            .clone()
-            .unwrap_or_else(|| "qemu-system-x86_64".into());
+        let binary = spec.env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
         let args = command_line(
             spec.env,
             accel,
@@ -153,13 +110,9 @@ impl Qemu {
             &image.rootfs_ext4,
             &format!("sandbench-{}", spec.id),
         );
-        let log = spec
-            .work_dir
-            .join(format!("qemu-{}.stderr", accel.as_str()));
+        let log = spec.work_dir.join(format!("qemu-{}.stderr", accel.as_str()));
         let s = process::spawn(
-            Command::new(&binary)
-                .args(&args)
-                .current_dir(&spec.work_dir),
+            Command::new(&binary).args(&args).current_dir(&spec.work_dir),
             &log,
             "install it: apt-get install qemu-system-x86",
         )?;
@@ -167,37 +120,18 @@ impl Qemu {
         let pid = s.child.id();
         self.child = Some(s.child);
         let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel
-            .wait_ready(t0, spawned_at, timeout, &spec.cancel, true)
-            .map_err(|source| {
-                let mut tail = channel.console_tail();
-                tail.extend(process::log_tail(&log, 20));
-                SandboxError::Boot {
-                    source,
-                    console_tail: tail,
-                }
-            })?;
+        let boot = channel.wait_ready(t0, spawned_at, timeout, &spec.cancel, true).map_err(|source| {
+            let mut tail = channel.console_tail();
+            tail.extend(process::log_tail(&log, 20));
+            SandboxError::Boot { source, console_tail: tail }
+        })?;
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
-        facts.insert(
-            "qemu".into(),
-            process::version_of(&binary, &["--version"]).unwrap_or_default(),
-        );
-        facts.insert(
-            "qemu_command".into(),
-            format!("{binary} {}", args.join(" ")),
-        );
-        Ok(Running {
-            channel,
-            accounting: Accounting {
-                roots: vec![pid],
-                cgroup: None,
-            },
-            boot,
-            facts,
-        })
+        facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
+        facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
     }
 
     fn stop_child(&mut self) {
@@ -210,32 +144,23 @@ impl Qemu {
 impl Sandbox for Qemu {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
-        std::fs::create_dir_all(&spec.work_dir).map_err(|source| SandboxError::Io {
-            what: format!("create {}", spec.work_dir.display()),
-            source,
-        })?;
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
         self.work_dir = Some(spec.work_dir.clone());
         match spec.env.accel() {
             Accel::Auto => {
                 let key = spec.env.machine().as_str();
-                let known = KVM_VERDICT
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.as_ref().and_then(|m| m.get(key).cloned()));
+                let known = KVM_VERDICT.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(key).cloned()));
                 let verdict = match known {
                     Some(v) => v,
                     None if !Path::new("/dev/kvm").exists() => Err("no /dev/kvm".to_string()),
                     None => {
-                        let probe =
-                            self.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
+                        let probe = self.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
                         let v = match probe {
                             Ok(running) => return Ok(remember(key, Ok(()), running)),
                             Err(e) => Err(format!(
                                 "a KVM guest did not boot: {e}{}",
-                                e.console_tail()
-                                    .last()
-                                    .map(|l| format!(" (last output: {l})"))
-                                    .unwrap_or_default()
+                                e.console_tail().last().map(|l| format!(" (last output: {l})")).unwrap_or_default()
                             )),
                         };
                         self.stop_child();
@@ -247,8 +172,7 @@ impl Sandbox for Qemu {
                     Ok(()) => self.boot(spec, Accel::Kvm, spec.boot_timeout),
                     Err(why) => {
                         let mut r = self.boot(spec, Accel::Tcg, spec.boot_timeout)?;
-                        r.facts
-                            .insert("accel_auto".into(), format!("tcg, because {why}"));
+                        r.facts.insert("accel_auto".into(), format!("tcg, because {why}"));
                         Ok(r)
                     }
                 }
@@ -274,9 +198,7 @@ fn remember_verdict(key: &'static str, v: Result<(), String>) {
 
 fn remember(key: &'static str, v: Result<(), String>, mut running: Running) -> Running {
     remember_verdict(key, v);
-    running
-        .facts
-        .insert("accel_auto".into(), "kvm (a KVM guest booted)".into());
+    running.facts.insert("accel_auto".into(), "kvm (a KVM guest booted)".into());
     running
 }
 
@@ -295,12 +217,7 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
     let r = q.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
     let out = r.map(|r| r.boot.total_ms).map_err(|e| {
         let tail = e.console_tail();
-        format!(
-            "{e}{}",
-            tail.last()
-                .map(|l| format!(" (last output: {l})"))
-                .unwrap_or_default()
-        )
+        format!("{e}{}", tail.last().map(|l| format!(" (last output: {l})")).unwrap_or_default())
     });
     let _ = q.teardown();
     out

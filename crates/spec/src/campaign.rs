@@ -96,10 +96,7 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts {
-            trial_s: default_trial_timeout(),
-            boot_s: default_boot_timeout(),
-        }
+        Timeouts { trial_s: default_trial_timeout(), boot_s: default_boot_timeout() }
     }
 }
 
@@ -113,9 +110,7 @@ pub struct Sampling {
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling {
-            interval_ms: default_interval(),
-        }
+        Sampling { interval_ms: default_interval() }
     }
 }
 
@@ -292,17 +287,9 @@ pub struct WorkloadSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
 }
 
 /// A semantic check that failed, and the byte span it concerns.
@@ -314,10 +301,7 @@ pub struct Problem {
 impl Campaign {
     /// Reads and parses a campaign file; structural checks only (see [`Campaign::check`]).
     pub fn load(path: &Path) -> Result<(Campaign, String), CampaignError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read { path: path.into(), source })?;
         let c = Self::parse(&text, path)?;
         Ok((c, text))
     }
@@ -338,34 +322,19 @@ impl Campaign {
         let mut out = Vec::new();
         let whole = 0..0;
         if self.environments.is_empty() {
-            out.push(Problem {
-                span: whole.clone(),
-                message: "no [[environment]] table; add at least one".into(),
-            });
+            out.push(Problem { span: whole.clone(), message: "no [[environment]] table; add at least one".into() });
         }
         if self.workloads.is_empty() {
-            out.push(Problem {
-                span: whole.clone(),
-                message: "no [[workload]] table; add at least one".into(),
-            });
+            out.push(Problem { span: whole.clone(), message: "no [[workload]] table; add at least one".into() });
         }
         if self.trials == 0 {
-            out.push(Problem {
-                span: whole.clone(),
-                message: "`trials` must be at least 1".into(),
-            });
+            out.push(Problem { span: whole.clone(), message: "`trials` must be at least 1".into() });
         }
         if self.sampling.interval_ms < 10 {
-            out.push(Problem {
-                span: whole.clone(),
-                message: "`sampling.interval_ms` must be at least 10".into(),
-            });
+            out.push(Problem { span: whole.clone(), message: "`sampling.interval_ms` must be at least 10".into() });
         }
         if self.timeouts.trial_s <= 0.0 || self.timeouts.boot_s <= 0.0 {
-            out.push(Problem {
-                span: whole,
-                message: "timeouts must be positive".into(),
-            });
+            out.push(Problem { span: whole, message: "timeouts must be positive".into() });
         }
         let mut names = std::collections::HashSet::new();
         for env in &self.environments {
@@ -374,10 +343,7 @@ impl Campaign {
             if !valid_name(&e.name) {
                 out.push(Problem {
                     span: span.clone(),
-                    message: format!(
-                        "environment name `{}` must be 1-40 characters of a-z, 0-9, `-` or `_`",
-                        e.name
-                    ),
+                    message: format!("environment name `{}` must be 1-40 characters of a-z, 0-9, `-` or `_`", e.name),
                 });
             }
             if !names.insert(e.name.clone()) {
@@ -388,14 +354,10 @@ impl Campaign {
             }
             if e.vcpus == 0 || e.memory_mib < 64 {
                 out.push(Problem {
-                    span: span.clone(),
-                    message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into(),
+                    span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into()
                 });
             }
-            let oci_keys = [
-                ("runtime", e.runtime.is_some()),
-                ("runtime_args", e.runtime_args.is_some()),
-            ];
+            let oci_keys = [("runtime", e.runtime.is_some()), ("runtime_args", e.runtime_args.is_some())];
             let qemu_keys = [
                 ("machine", e.machine.is_some()),
                 ("accel", e.accel.is_some()),
@@ -405,12 +367,26 @@ impl Campaign {
             ];
             for (key, set) in oci_keys {
                 if set && e.driver != Driver::Oci {
-                    out.push(Problem { span: span.clone(), message: format!("key `{key}` applies only to driver = \"oci\" (environment `{}` has driver = \"{}\")", e.name, e.driver.as_str()) });
+                    out.push(Problem {
+                        span: span.clone(),
+                        message: format!(
+                            "key `{key}` applies only to driver = \"oci\" (environment `{}` has driver = \"{}\")",
+                            e.name,
+                            e.driver.as_str()
+                        ),
+                    });
                 }
             }
             for (key, set) in qemu_keys {
                 if set && e.driver != Driver::Qemu {
-                    out.push(Problem { span: span.clone(), message: format!("key `{key}` applies only to driver = \"qemu\" (environment `{}` has driver = \"{}\")", e.name, e.driver.as_str()) });
+                    out.push(Problem {
+                        span: span.clone(),
+                        message: format!(
+                            "key `{key}` applies only to driver = \"qemu\" (environment `{}` has driver = \"{}\")",
+                            e.name,
+                            e.driver.as_str()
+                        ),
+                    });
                 }
             }
         }
@@ -420,16 +396,11 @@ impl Campaign {
             if !valid_name(name) {
                 out.push(Problem {
                     span: w.span(),
-                    message: format!(
-                        "workload name `{name}` must be 1-40 characters of a-z, 0-9, `-` or `_`"
-                    ),
+                    message: format!("workload name `{name}` must be 1-40 characters of a-z, 0-9, `-` or `_`"),
                 });
             }
             if !wnames.insert(name.clone()) {
-                out.push(Problem {
-                    span: w.span(),
-                    message: format!("workload name `{name}` is used twice"),
-                });
+                out.push(Problem { span: w.span(), message: format!("workload name `{name}` is used twice") });
             }
         }
         out
@@ -447,19 +418,13 @@ impl Campaign {
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// Builds a located error from a byte offset into `text`.
 pub fn invalid(path: &Path, text: &str, offset: usize, message: String) -> CampaignError {
     let (line, column) = line_col(text, offset);
-    CampaignError::Invalid {
-        path: path.into(),
-        line,
-        column,
-        message,
-    }
+    CampaignError::Invalid { path: path.into(), line, column, message }
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
@@ -467,12 +432,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..text.floor_char_boundary_compat(offset)];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
     (line, column)
 }
 

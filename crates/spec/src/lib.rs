@@ -5,10 +5,8 @@ pub mod campaign;
 pub mod record;
 
 pub use campaign::{
-    Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order,
-    WorkloadSpec,
+    Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
 };
 pub use record::{
-    BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialRecord,
-    SCHEMA_VERSION,
+    BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialRecord, SCHEMA_VERSION,
 };

@@ -47,10 +47,7 @@ fn bad_enum_value_names_line_column_and_choices() {
     let text = GOOD.replace("accel = \"tcg\"", "accel = \"hvf\"");
     let e = err(&text);
     assert!(e.starts_with("c.toml:14:"), "{e}");
-    assert!(
-        e.contains("kvm") && e.contains("tcg") && e.contains("auto"),
-        "{e}"
-    );
+    assert!(e.contains("kvm") && e.contains("tcg") && e.contains("auto"), "{e}");
 }
 
 #[test]
@@ -63,10 +60,7 @@ fn unknown_key_is_rejected_with_location() {
 
 #[test]
 fn option_of_another_driver_is_rejected_at_its_table() {
-    let text = GOOD.replace(
-        "driver = \"native\"",
-        "driver = \"native\"\nruntime = \"runc\"",
-    );
+    let text = GOOD.replace("driver = \"native\"", "driver = \"native\"\nruntime = \"runc\"");
     let e = err(&text);
     assert!(e.starts_with("c.toml:6:"), "{e}");
     assert!(e.contains("applies only to driver = \"oci\""), "{e}");

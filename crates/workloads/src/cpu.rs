@@ -26,12 +26,7 @@ impl CpuParams {
             threads: p.u64_in("threads", 1, 1, 1024)? as usize,
             max_prime: p.u64_in("max_prime", 10_000, 3, 1 << 32)?,
             events,
-            time_s: p.f64_in(
-                "time_s",
-                if events == 0 { 10.0 } else { 0.0 },
-                0.0,
-                86_400.0,
-            )?,
+            time_s: p.f64_in("time_s", if events == 0 { 10.0 } else { 0.0 }, 0.0, 86_400.0)?,
         })
     }
 }
@@ -73,18 +68,14 @@ pub fn run(p: &CpuParams) -> Outcome {
                             break;
                         }
                         let t0 = Instant::now();
-                        primes =
-                            std::hint::black_box(prime_event(std::hint::black_box(p.max_prime)));
+                        primes = std::hint::black_box(prime_event(std::hint::black_box(p.max_prime)));
                         lat.push(t0.elapsed().as_secs_f64() * 1e3);
                     }
                     (lat, primes)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     let total_s = start.elapsed().as_secs_f64();
     let primes = per_thread.iter().map(|(_, n)| *n).max().unwrap_or(0);
@@ -93,24 +84,12 @@ pub fn run(p: &CpuParams) -> Outcome {
     let events = lat.len() as f64;
     let mut m = sandbench_protocol::Metrics::new();
     m.insert("events".into(), Metric::new(events, "events"));
-    m.insert(
-        "events_per_s".into(),
-        Metric::new(
-            if total_s > 0.0 { events / total_s } else { 0.0 },
-            "events/s",
-        ),
-    );
+    m.insert("events_per_s".into(), Metric::new(if total_s > 0.0 { events / total_s } else { 0.0 }, "events/s"));
     m.insert("total_time".into(), Metric::new(total_s * 1e3, "ms"));
     if !lat.is_empty() {
-        m.insert(
-            "latency_avg".into(),
-            Metric::new(lat.iter().sum::<f64>() / events, "ms"),
-        );
+        m.insert("latency_avg".into(), Metric::new(lat.iter().sum::<f64>() / events, "ms"));
         m.insert("latency_min".into(), Metric::new(lat[0], "ms"));
-        m.insert(
-            "latency_p95".into(),
-            Metric::new(nearest_rank(&lat, 0.95), "ms"),
-        );
+        m.insert("latency_p95".into(), Metric::new(nearest_rank(&lat, 0.95), "ms"));
         m.insert("latency_max".into(), Metric::new(lat[lat.len() - 1], "ms"));
     }
     Outcome {
@@ -138,12 +117,7 @@ mod tests {
 
     #[test]
     fn fixed_event_count_runs_exactly_that_many() {
-        let p = CpuParams {
-            threads: 2,
-            max_prime: 2000,
-            events: 50,
-            time_s: 0.0,
-        };
+        let p = CpuParams { threads: 2, max_prime: 2000, events: 50, time_s: 0.0 };
         let out = run(&p);
         assert_eq!(out.metrics["events"].value, 50.0);
         assert!(out.metrics["events_per_s"].value > 0.0);
@@ -152,18 +126,10 @@ mod tests {
 
     #[test]
     fn params_are_checked() {
-        let map = json!({"threads": 0})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let map = json!({"threads": 0}).as_object().cloned().unwrap_or_default();
         assert!(CpuParams::parse(&Params::new(&map)).is_err());
-        let map = json!({"treads": 2})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let err = CpuParams::parse(&Params::new(&map))
-            .unwrap_err()
-            .to_string();
+        let map = json!({"treads": 2}).as_object().cloned().unwrap_or_default();
+        let err = CpuParams::parse(&Params::new(&map)).unwrap_err().to_string();
         assert!(err.contains("valid parameters: threads"), "{err}");
     }
 }

@@ -35,25 +35,17 @@ pub enum WorkloadError {
 pub const KINDS: &[&str] = &["cpu", "noop"];
 
 /// Checks a workload's parameters without running it (host side, at campaign load).
-pub fn validate(
-    kind: &str,
-    params: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), WorkloadError> {
+pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
     let p = Params::new(params);
     match kind {
         "cpu" => cpu::CpuParams::parse(&p).map(|_| ()).map_err(Into::into),
         "noop" => noop::parse(&p).map_err(Into::into),
-        other => Err(WorkloadError::UnknownKind {
-            kind: other.to_string(),
-        }),
+        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
     }
 }
 
 /// Runs one trial of `kind` with `params` in this process.
-pub fn run(
-    kind: &str,
-    params: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Outcome, WorkloadError> {
+pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
     let p = Params::new(params);
     match kind {
         "cpu" => Ok(cpu::run(&cpu::CpuParams::parse(&p)?)),
@@ -61,8 +53,6 @@ pub fn run(
             noop::parse(&p)?;
             Ok(Outcome::default())
         }
-        other => Err(WorkloadError::UnknownKind {
-            kind: other.to_string(),
-        }),
+        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
     }
 }

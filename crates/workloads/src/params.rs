@@ -23,10 +23,7 @@ impl<'a> Params<'a> {
     pub fn only(&self, valid: &[&str]) -> Result<(), ParamError> {
         for key in self.map.keys() {
             if !valid.contains(&key.as_str()) {
-                return Err(ParamError::Unknown {
-                    name: key.clone(),
-                    valid: valid.join(", "),
-                });
+                return Err(ParamError::Unknown { name: key.clone(), valid: valid.join(", ") });
             }
         }
         Ok(())
@@ -37,9 +34,7 @@ impl<'a> Params<'a> {
         let Some(v) = self.map.get(name) else {
             return Ok(default);
         };
-        let n = v
-            .as_u64()
-            .ok_or_else(|| invalid(name, format!("expected an integer, got {v}")))?;
+        let n = v.as_u64().ok_or_else(|| invalid(name, format!("expected an integer, got {v}")))?;
         if n < min || n > max {
             return Err(invalid(name, format!("{n} is outside {min}..={max}")));
         }
@@ -51,9 +46,7 @@ impl<'a> Params<'a> {
         let Some(v) = self.map.get(name) else {
             return Ok(default);
         };
-        let n = v
-            .as_f64()
-            .ok_or_else(|| invalid(name, format!("expected a number, got {v}")))?;
+        let n = v.as_f64().ok_or_else(|| invalid(name, format!("expected a number, got {v}")))?;
         if !(min..=max).contains(&n) {
             return Err(invalid(name, format!("{n} is outside {min}..={max}")));
         }
@@ -62,8 +55,5 @@ impl<'a> Params<'a> {
 }
 
 fn invalid(name: &str, why: String) -> ParamError {
-    ParamError::Invalid {
-        name: name.to_string(),
-        why,
-    }
+    ParamError::Invalid { name: name.to_string(), why }
 }

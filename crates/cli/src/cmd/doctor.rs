@@ -21,45 +21,37 @@ pub struct Args {
 
 fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability {
     let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"kvm\"\nvcpus = 1\nmemory_mib = 256\n[[workload]]\nname = \"n\"\nkind = \"noop\"\n";
-    let verdict = Campaign::parse(text, Path::new("<doctor>"))
-        .map_err(|e| e.to_string())
-        .and_then(|c| {
-            let env = c.envs().next().cloned().ok_or("no environment")?;
-            debug_assert_eq!((env.machine(), env.accel()), (Machine::Microvm, Accel::Kvm));
-            let spec = sandbench_sandbox::LaunchSpec {
-                id: format!("sbdoctor-{}", std::process::id()),
-                env: &env,
-                agent,
-                image: Some(image),
-                work_dir: std::env::temp_dir()
-                    .join(format!("sandbench-doctor-{}", std::process::id())),
-                boot_timeout: Duration::from_secs(30),
-                cancel: Arc::new(AtomicBool::new(false)),
-            };
-            sandbench_sandbox::qemu::probe_kvm(&spec)
-        });
+    let verdict = Campaign::parse(text, Path::new("<doctor>")).map_err(|e| e.to_string()).and_then(|c| {
+        let env = c.envs().next().cloned().ok_or("no environment")?;
+        debug_assert_eq!((env.machine(), env.accel()), (Machine::Microvm, Accel::Kvm));
+        let spec = sandbench_sandbox::LaunchSpec {
+            id: format!("sbdoctor-{}", std::process::id()),
+            env: &env,
+            agent,
+            image: Some(image),
+            work_dir: std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id())),
+            boot_timeout: Duration::from_secs(30),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        sandbench_sandbox::qemu::probe_kvm(&spec)
+    });
     let (v, detail) = match verdict {
         Ok(ms) => (Verdict::Ok, format!("a KVM microvm guest booted to the agent in {ms:.0} ms")),
-        Err(e) => (Verdict::Unsupported, format!("{e}; qemu environments with accel = \"auto\" use TCG (software CPU, several times slower)")),
+        Err(e) => (
+            Verdict::Unsupported,
+            format!("{e}; qemu environments with accel = \"auto\" use TCG (software CPU, several times slower)"),
+        ),
     };
-    Availability {
-        component: "kvm".into(),
-        driver: "qemu".into(),
-        verdict: v,
-        version: None,
-        detail,
-        hint: None,
-    }
+    Availability { component: "kvm".into(), driver: "qemu".into(), verdict: v, version: None, detail, hint: None }
 }
 
 pub fn run(a: Args) -> Result<i32> {
     let mut all = probe::static_checks();
     let agent = agent_path::resolve(None);
     let image = match (&agent, a.quick) {
-        (Ok(agent), false) => Some(sandbench_image::build(&sandbench_image::BuildOptions {
-            agent: agent.clone(),
-            ..Default::default()
-        })),
+        (Ok(agent), false) => {
+            Some(sandbench_image::build(&sandbench_image::BuildOptions { agent: agent.clone(), ..Default::default() }))
+        }
         _ => None,
     };
     let work = std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id()));
@@ -82,11 +74,7 @@ pub fn run(a: Args) -> Result<i32> {
             all.push(Availability {
                 component: "kvm".into(),
                 driver: "qemu".into(),
-                verdict: if present {
-                    Verdict::Unknown
-                } else {
-                    Verdict::Missing
-                },
+                verdict: if present { Verdict::Unknown } else { Verdict::Missing },
                 version: None,
                 detail: if present {
                     format!("/dev/kvm exists, which is not enough; {why}")
@@ -102,10 +90,7 @@ pub fn run(a: Args) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(0);
     }
-    println!(
-        "{:<18} {:<11} {:<12} {:<40} detail",
-        "component", "driver", "verdict", "version"
-    );
+    println!("{:<18} {:<11} {:<12} {:<40} detail", "component", "driver", "verdict", "version");
     for x in &all {
         let verdict = match x.verdict {
             Verdict::Ok => "ok",
@@ -113,17 +98,8 @@ pub fn run(a: Args) -> Result<i32> {
             Verdict::Unsupported => "unsupported",
             Verdict::Unknown => "unknown",
         };
-        let version: String = x
-            .version
-            .clone()
-            .unwrap_or_else(|| "-".into())
-            .chars()
-            .take(40)
-            .collect();
-        println!(
-            "{:<18} {:<11} {:<12} {:<40} {}",
-            x.component, x.driver, verdict, version, x.detail
-        );
+        let version: String = x.version.clone().unwrap_or_else(|| "-".into()).chars().take(40).collect();
+        println!("{:<18} {:<11} {:<12} {:<40} {}", x.component, x.driver, verdict, version, x.detail);
         if x.verdict == Verdict::Missing {
             if let Some(h) = &x.hint {
                 println!("{:<18} {:<11} {:<12} {:<40} hint: {h}", "", "", "", "");

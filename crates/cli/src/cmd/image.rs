@@ -50,30 +50,19 @@ pub fn run(cmd: ImageCmd) -> Result<i32> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
-            "{} image {}",
-            if img.reused { "cached" } else { "built" },
-            img.manifest.key
-        );
-        println!(
-            "  kernel     {} ({})",
-            img.manifest.kernel_release, img.manifest.kernel_source
-        );
+        println!("{} image {}", if img.reused { "cached" } else { "built" }, img.manifest.key);
+        println!("  kernel     {} ({})", img.manifest.kernel_release, img.manifest.kernel_source);
         println!("  vmlinuz    {}", img.vmlinuz.display());
         match &img.vmlinux {
-            Some(v) => println!("  vmlinux    {} (PVH note: {})", v.display(), if img.manifest.pvh { "yes" } else { "no" }),
-            None => println!("  vmlinux    unsupported: no ELF could be extracted from this kernel (microvm needs one)"),
+            Some(v) => {
+                println!("  vmlinux    {} (PVH note: {})", v.display(), if img.manifest.pvh { "yes" } else { "no" })
+            }
+            None => {
+                println!("  vmlinux    unsupported: no ELF could be extracted from this kernel (microvm needs one)")
+            }
         }
-        println!(
-            "  initramfs  {} (modules: {})",
-            img.initramfs.display(),
-            img.manifest.modules.join(", ")
-        );
-        println!(
-            "  rootfs     {} and {}",
-            img.rootfs_dir.display(),
-            img.rootfs_ext4.display()
-        );
+        println!("  initramfs  {} (modules: {})", img.initramfs.display(), img.manifest.modules.join(", "));
+        println!("  rootfs     {} and {}", img.rootfs_dir.display(), img.rootfs_ext4.display());
     }
     Ok(0)
 }

@@ -8,9 +8,7 @@ pub mod try_;
 
 /// The git revision this binary was built from.
 pub fn git_revision() -> Option<String> {
-    option_env!("SANDBENCH_GIT_REV")
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    option_env!("SANDBENCH_GIT_REV").filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// Sets a flag on Ctrl-C / SIGTERM; a second Ctrl-C exits at once.

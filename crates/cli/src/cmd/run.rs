@@ -46,16 +46,8 @@ pub fn run(a: Args) -> Result<i32> {
         out.ok,
         out.failed,
         out.timeout,
-        if out.skipped_done > 0 {
-            format!(", {} already done", out.skipped_done)
-        } else {
-            String::new()
-        },
-        if out.interrupted {
-            "; INTERRUPTED: finish with `sandbench run --resume` on this folder"
-        } else {
-            ""
-        }
+        if out.skipped_done > 0 { format!(", {} already done", out.skipped_done) } else { String::new() },
+        if out.interrupted { "; INTERRUPTED: finish with `sandbench run --resume` on this folder" } else { "" }
     );
     Ok(if out.interrupted {
         130

@@ -23,9 +23,7 @@ pub struct Args {
 
 /// `key=value` → (key, typed JSON value).
 pub fn parse_param(s: &str) -> Result<(String, serde_json::Value)> {
-    let Some((k, v)) = s.split_once('=') else {
-        bail!("--param `{s}`: expected KEY=VALUE")
-    };
+    let Some((k, v)) = s.split_once('=') else { bail!("--param `{s}`: expected KEY=VALUE") };
     let value = serde_json::from_str::<serde_json::Value>(v)
         .ok()
         .filter(|j| j.is_number() || j.is_boolean())
@@ -43,11 +41,7 @@ pub fn run(a: Args) -> Result<i32> {
         .map_err(|e| anyhow::anyhow!("workload `{}`: {e}", a.workload))?;
     let tmp = std::env::temp_dir().join(format!("sandbench-try-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let params_toml = params
-        .iter()
-        .map(|(k, v)| format!("{k} = {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let params_toml = params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
     let campaign = format!(
         "name = \"try\"\ntrials = 1\nwarmup = 0\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = {}\nmemory_mib = 4096\n[[workload]]\nname = \"{w}\"\nkind = \"{w}\"\nparams = {{ {params_toml} }}\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -65,16 +59,11 @@ pub fn run(a: Args) -> Result<i32> {
         git_revision: super::git_revision(),
     };
     let out = sandbench_runner::run(&opts);
-    let records = out
-        .as_ref()
-        .ok()
-        .map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
+    let records = out.as_ref().ok().map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
     let _ = std::fs::remove_dir_all(&tmp);
     let records = records.context("run failed")??;
     out?;
-    let Some(r) = records.last() else {
-        bail!("the trial left no record")
-    };
+    let Some(r) = records.last() else { bail!("the trial left no record") };
     if a.json {
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
@@ -82,37 +71,21 @@ pub fn run(a: Args) -> Result<i32> {
             "{} natively: {:?}{}",
             a.workload,
             r.status,
-            r.error
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
+            r.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         );
         for (name, m) in &r.metrics {
             println!("  {name:<16} {:>14.3} {}", m.value, m.unit);
         }
-        println!(
-            "  {:<16} {:>14.3} ms (host, run → result)",
-            "host_wall", r.host_wall_ms
-        );
+        println!("  {:<16} {:>14.3} ms (host, run → result)", "host_wall", r.host_wall_ms);
         if let Some(h) = &r.host {
-            println!(
-                "  {:<16} {:>14.1} % (100 % = one core)",
-                "host_cpu_mean", h.cpu_mean_pct
-            );
+            println!("  {:<16} {:>14.1} % (100 % = one core)", "host_cpu_mean", h.cpu_mean_pct);
         }
         if let Some(l) = &r.launch {
-            println!(
-                "  {:<16} {:>14.3} ms (launch → agent ready)",
-                "start", l.boot.total_ms
-            );
+            println!("  {:<16} {:>14.3} ms (launch → agent ready)", "start", l.boot.total_ms);
         }
         if !r.outputs.is_null() {
             println!("  outputs {}", r.outputs);
         }
     }
-    Ok(if r.status == sandbench_spec::Status::Ok {
-        0
-    } else {
-        1
-    })
+    Ok(if r.status == sandbench_spec::Status::Ok { 0 } else { 1 })
 }
