@@ -107,19 +107,23 @@ pub fn cpu_times() -> Option<CpuTimes> {
     })
 }
 
-/// Percent of one CPU (100 % = one CPU) spent in each state between `a` and `b`.
-pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> GuestCpu {
+/// Percent of one CPU (100 % = one CPU) spent in each state between `a` and `b`; `None` when
+/// the guest's /proc/stat did not advance (gVisor's is static), so no view can be had.
+pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> Option<GuestCpu> {
     let d = |x: u64, y: u64| y.saturating_sub(x) as f64;
     let (user, system, idle, iowait, steal) =
         (d(a.user, b.user), d(a.system, b.system), d(a.idle, b.idle), d(a.iowait, b.iowait), d(a.steal, b.steal));
     let total = user + system + idle + iowait + steal;
-    let scale = if total > 0.0 { 100.0 * b.cpus as f64 / total } else { 0.0 };
-    GuestCpu {
+    if total <= 0.0 {
+        return None;
+    }
+    let scale = 100.0 * b.cpus as f64 / total;
+    Some(GuestCpu {
         busy_pct: (user + system) * scale,
         user_pct: user * scale,
         system_pct: system * scale,
         iowait_pct: iowait * scale,
         steal_pct: steal * scale,
         cpus: b.cpus,
-    }
+    })
 }

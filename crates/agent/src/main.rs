@@ -87,7 +87,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
                 let result = sandbench_workloads::run(&workload, &params);
                 let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let guest_cpu = match (before, guest::cpu_times()) {
-                    (Some(a), Some(b)) => Some(guest::cpu_view(&a, &b)),
+                    (Some(a), Some(b)) => guest::cpu_view(&a, &b),
                     _ => None,
                 };
                 let reply = match result {

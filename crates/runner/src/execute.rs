@@ -208,13 +208,11 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         ProgressStyle::with_template("{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let run_tag = format!("{:x}", std::process::id() ^ (unix_ms() as u32));
     let mut launches = 0u32;
-    let work_root = if sandbench_sandbox::is_root() {
-        PathBuf::from("/run/sandbench/work")
-    } else {
-        std::env::temp_dir().join("sandbench-work")
-    };
+    let work_root = work_root();
+    for what in sandbench_sandbox::stale::reap_stale(&work_root) {
+        eprintln!("removed stale {what} (left by a sandbench that was killed)");
+    }
     for (i, t) in todo.iter().enumerate() {
         if opts.cancel.load(Ordering::SeqCst) {
             out.interrupted = true;
@@ -244,7 +242,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
                 continue;
             }
             launches += 1;
-            let id = format!("sb{run_tag}-{}-{launches}", env.name);
+            let id = format!("{}{}-{launches}", sandbench_sandbox::stale::id_prefix(), env.name);
             let spec = LaunchSpec {
                 id: id.clone(),
                 env,
@@ -314,6 +312,15 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         out.interrupted = true;
     }
     Ok(out)
+}
+
+/// Scratch space of live sandboxes (bundles, VMM logs).
+pub fn work_root() -> PathBuf {
+    if sandbench_sandbox::is_root() {
+        PathBuf::from("/run/sandbench/work")
+    } else {
+        std::env::temp_dir().join("sandbench-work")
+    }
 }
 
 fn running_accel(l: &LaunchInfo) -> Option<String> {

@@ -11,6 +11,7 @@ pub mod oci;
 pub mod probe;
 mod process;
 pub mod qemu;
+pub mod stale;
 
 use channel::AgentChannel;
 use sandbench_image::GuestImage;

@@ -23,6 +23,17 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
         .open(stderr_log)
         .map_err(|source| SandboxError::Io { what: format!("open {}", stderr_log.display()), source })?;
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).process_group(0);
+    // If sandbench itself dies (kill -9), the kernel kills the runtime/VMM too; what survives
+    // that (a container's processes, cgroups) is removed by `reap_stale` on the next run.
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn { program, source, hint: hint.to_string() })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {

@@ -1,0 +1,81 @@
+//! The command line: errors that point at the file, and `try`.
+
+mod common;
+use common::*;
+
+#[test]
+fn invalid_campaign_names_file_line_column_and_choices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = write(
+        tmp.path(),
+        "bad.toml",
+        "trials = 2\n[[environment]]\nname = \"x\"\ndriver = \"lxc\"\n[[workload]]\nname = \"c\"\nkind = \"cpu\"\n",
+    );
+    let out = sandbench().arg("run").arg(&bad).arg("--out").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:4:10"), "{err}");
+    assert!(err.contains("native") && err.contains("oci") && err.contains("qemu"), "{err}");
+    // Nothing was created for a campaign that does not parse.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn invalid_workload_parameter_is_located_before_anything_launches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = write(
+        tmp.path(),
+        "bad.toml",
+        "[[environment]]\nname = \"n\"\ndriver = \"native\"\n\n[[workload]]\nname = \"c\"\nkind = \"cpu\"\nparams = { thread = 2 }\n",
+    );
+    let out = sandbench().arg("run").arg(&bad).arg("--out").arg(tmp.path().join("r")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:5:"), "{err}");
+    assert!(err.contains("unknown parameter `thread`") && err.contains("threads"), "{err}");
+    assert!(!tmp.path().join("r").exists());
+}
+
+#[test]
+fn try_runs_one_native_trial_and_prints_json() {
+    let out = run_ok(sandbench().args(["try", "cpu", "--param", "threads=2", "--param", "events=100", "--json"]));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["metrics"]["events"]["value"], 100.0);
+    assert_eq!(r["outputs"]["primes_per_event"], 1228);
+    assert!(r["launch"]["boot"]["total_ms"].as_f64().unwrap() > 0.0);
+    let out = sandbench().args(["try", "cpu", "--param", "threads=zero"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("parameter `threads`"));
+}
+
+#[test]
+fn doctor_reports_every_environment_of_the_papers() {
+    let out = run_ok(sandbench().args(["doctor", "--json"]));
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let get = |c: &str| v.iter().find(|x| x["component"] == c).unwrap_or_else(|| panic!("no {c}")).clone();
+    for c in [
+        "native",
+        "runc",
+        "crun",
+        "runsc",
+        "qemu-microvm",
+        "qemu-q35",
+        "kvm",
+        "docker",
+        "containerd",
+        "firecracker",
+        "cloud-hypervisor",
+        "kata",
+    ] {
+        let x = get(c);
+        assert!(!x["detail"].as_str().unwrap().is_empty(), "{c}");
+    }
+    // runc really started a container from the image.
+    assert_eq!(get("runc")["verdict"], "ok", "{}", get("runc"));
+    assert!(get("runc")["detail"].as_str().unwrap().contains("sandbench-agent"));
+    assert_eq!(get("qemu-microvm")["verdict"], "ok");
+    // KVM was decided by a real boot, not by /dev/kvm existing.
+    let kvm = get("kvm");
+    assert!(kvm["verdict"] == "ok" || kvm["detail"].as_str().unwrap().contains("did not"), "{kvm}");
+}

@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests: they drive the real `sandbench` binary.
+#![allow(dead_code)]
+
+use sandbench_runner::ResultsDir;
+use sandbench_spec::{Status, TrialRecord};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn sandbench() -> Command {
+    assert!(
+        std::env::var_os("SANDBENCH_AGENT").is_some(),
+        "SANDBENCH_AGENT must name the static agent; run the suite with scripts/test.sh"
+    );
+    Command::new(env!("CARGO_BIN_EXE_sandbench"))
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The one results folder under `root`.
+pub fn only_run(root: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> =
+        std::fs::read_dir(root).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+pub fn records(run: &Path) -> Vec<TrialRecord> {
+    ResultsDir::open(run).unwrap().records(false).unwrap()
+}
+
+pub fn ok_records<'a>(rs: &'a [TrialRecord], env: &str) -> Vec<&'a TrialRecord> {
+    rs.iter().filter(|r| r.key.environment == env && r.status == Status::Ok).collect()
+}
+
+/// Asserts that nothing of the sandbench process `pid` is left: no VMM or container process,
+/// no container in sandbench's runtime state, no cgroup, no work directory.
+pub fn assert_no_leaks(pid: u32) {
+    let prefix = format!("sb{pid}-");
+    let mut leaks = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if text.contains(&prefix) && !text.contains("cargo") {
+                leaks.push(format!("process {}: {text}", e.file_name().to_string_lossy()));
+            }
+        }
+    }
+    for base in ["/sys/fs/cgroup", "/run/sandbench", "/run/sandbench/work"] {
+        let mut stack = vec![PathBuf::from(base)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) {
+                    leaks.push(format!("path {}", e.path().display()));
+                } else if e.path().is_dir() && d.components().count() < 6 && !e.path().is_symlink() {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "leaked after the run: {leaks:#?}");
+}

@@ -1,0 +1,115 @@
+//! Cleaning up after a sandbench that was killed (kill -9, power cut): every sandbox id starts
+//! with `sb<pid>-`, so whatever belongs to a pid that no longer runs is stale.
+
+use crate::oci::state_root;
+use sandbench_spec::campaign::Runtime;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The prefix of every sandbox id this process creates.
+pub fn id_prefix() -> String {
+    format!("sb{}-", std::process::id())
+}
+
+/// The owning pid encoded in a sandbox id, if it is one of ours.
+pub fn owner_of(id: &str) -> Option<u32> {
+    id.strip_prefix("sb")?.split('-').next()?.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn stale(id: &str) -> bool {
+    owner_of(id).is_some_and(|p| p != std::process::id() && !alive(p))
+}
+
+/// Removes containers, VMM processes, cgroups and work directories left by dead sandbench
+/// processes. Returns what it removed, for the log.
+pub fn reap_stale(work_root: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
+    // Containers in sandbench's own runtime state roots.
+    for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
+        let root = state_root(rt);
+        let Ok(entries) = std::fs::read_dir(&root) else { continue };
+        for id in entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| stale(id)) {
+            let mk = |args: &[&str]| {
+                let mut cmd = Command::new(rt.as_str());
+                cmd.arg("--root")
+                    .arg(&root)
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                if crate::oci::needs_unified_hidden(rt) {
+                    // SAFETY: only async-signal-safe syscalls.
+                    unsafe {
+                        std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::cgroups::hide_unified_in_child);
+                    }
+                }
+                let _ = cmd.status();
+            };
+            mk(&["kill", &id, "KILL"]);
+            mk(&["delete", "--force", &id]);
+            removed.push(format!("{} container {id}", rt.as_str()));
+        }
+    }
+    // VMM processes named after a sandbox (`-name sandbench-<id>`).
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for pid in procs.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()) {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+            let args: Vec<String> =
+                cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let id = args
+                .windows(2)
+                .find(|w| w[0] == "-name")
+                .and_then(|w| w[1].strip_prefix("sandbench-").map(str::to_string));
+            if let Some(id) = id.filter(|id| stale(id)) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                removed.push(format!("VMM process {pid} ({id})"));
+            }
+        }
+    }
+    // cgroups under sandbench/ in every hierarchy.
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") {
+        for ctrl in ctrls.flatten() {
+            let base = ctrl.path().join("sandbench");
+            for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                if e.path().is_dir() && e.file_name().to_str().is_some_and(stale) {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    }
+    // v2 puts sandbench/ directly under /sys/fs/cgroup.
+    for e in std::fs::read_dir("/sys/fs/cgroup/sandbench").into_iter().flatten().flatten() {
+        if e.path().is_dir() && e.file_name().to_str().is_some_and(stale) && !dirs.contains(&e.path()) {
+            dirs.push(e.path());
+        }
+    }
+    if !dirs.is_empty() && crate::cgroups::remove_dirs(&dirs).is_ok() {
+        removed.extend(dirs.iter().map(|d| format!("cgroup {}", d.display())));
+    }
+    for e in std::fs::read_dir(work_root).into_iter().flatten().flatten() {
+        if e.file_name().to_str().is_some_and(stale) {
+            let _ = std::fs::remove_dir_all(e.path());
+            removed.push(format!("work dir {}", e.path().display()));
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn owner_pid_is_parsed_from_ids() {
+        assert_eq!(super::owner_of("sb1234-native-3"), Some(1234));
+        assert_eq!(super::owner_of("sbx-native"), None);
+        assert_eq!(super::owner_of("other"), None);
+        assert!(super::id_prefix().starts_with("sb"));
+    }
+}

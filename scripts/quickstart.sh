@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up everything missing, builds sandbench and its guest image, and runs the quick campaign
+# (examples/quick.toml, or the campaign given as $1) over the environments this host can run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+cargo build --release --quiet -p sandbench
+agent="$(scripts/build-agent.sh)"
+"$SANDBENCH_BIN" image build --agent "$agent"
+"$SANDBENCH_BIN" doctor
+exec "$SANDBENCH_BIN" run --agent "$agent" "${1:-examples/quick.toml}"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need (packages, static agent, guest image) and runs the whole
+# suite: unit tests, parser fixtures, and integration tests that boot real QEMU guests, start
+# real containers and run the agent natively.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+SANDBENCH_AGENT="$(scripts/build-agent.sh)"
+export SANDBENCH_AGENT
+# Integration tests boot VMs under TCG on 2 cores: one test at a time keeps timings sane.
+cargo test --workspace --quiet -- --test-threads=1
