@@ -71,8 +71,8 @@ fn random_garbage_never_panics() {
             x ^= x >> 7;
             x ^= x << 17;
             let b = (x & 0xff) as u8;
-            chunk.push(if b % 11 == 0 { b'\n' } else { b });
-            if b % 97 == 0 {
+            chunk.push(if b.is_multiple_of(11) { b'\n' } else { b });
+            if b.is_multiple_of(97) {
                 chunk.extend_from_slice(b"@@sb {\"type\":");
             }
         }

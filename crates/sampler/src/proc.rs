@@ -90,6 +90,11 @@ pub fn parse_schedstat_ns(text: &str) -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// Pids listed in a `/proc/<pid>/task/<tid>/children` file.
+pub fn parse_children(text: &str) -> Vec<u32> {
+    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
+
 /// Every descendant of `roots` (roots included), from a list of (pid, ppid).
 pub fn descendants(roots: &[u32], parents: &[(u32, u32)]) -> Vec<u32> {
     let mut out: Vec<u32> = roots.to_vec();

@@ -4,8 +4,7 @@ use crate::snapshot::{read_snapshot, Snapshot};
 use crate::{ticks_per_second, Accounting};
 use sandbench_spec::HostSummary;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,23 +43,23 @@ pub struct Series {
 
 /// Samples an [`Accounting`] at a fixed interval on its own thread until stopped.
 pub struct Sampler {
-    stop: Arc<AtomicBool>,
+    /// Dropping or sending on it wakes the thread for a last sample.
+    stop: Option<Sender<()>>,
     handle: Option<JoinHandle<Series>>,
 }
 
 impl Sampler {
     /// Takes the first snapshot now and then one every `interval`.
     pub fn start(acc: Accounting, interval: Duration) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, rx) = mpsc::channel();
         let handle =
-            std::thread::Builder::new().name("sandbench-sampler".into()).spawn(move || run(acc, interval, &flag)).ok();
-        Sampler { stop, handle }
+            std::thread::Builder::new().name("sandbench-sampler".into()).spawn(move || run(acc, interval, &rx)).ok();
+        Sampler { stop: Some(stop), handle }
     }
 
     /// Stops after a last sample and returns the series.
     pub fn stop(mut self) -> Series {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.take();
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(s)) => s,
             _ => Series { error: Some("sampler thread failed".into()), ..Default::default() },
@@ -70,7 +69,7 @@ impl Sampler {
 
 impl Drop for Sampler {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.take();
     }
 }
 
@@ -85,7 +84,7 @@ fn thread_cpu_ms() -> f64 {
     }
 }
 
-fn run(acc: Accounting, interval: Duration, stop: &AtomicBool) -> Series {
+fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
     let cpu0 = thread_cpu_ms();
     let start = Instant::now();
     let mut series = Series::default();
@@ -98,11 +97,11 @@ fn run(acc: Accounting, interval: Duration, stop: &AtomicBool) -> Series {
     };
     let mut next = start + interval;
     loop {
-        // Sleep in short steps so stop() returns promptly.
-        while Instant::now() < next && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(5)));
-        }
-        let last = stop.load(Ordering::SeqCst);
+        // One wake-up per interval; stop() disconnects the channel and wakes us at once.
+        let last = match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+        };
         let now = Instant::now();
         match read_snapshot(&acc) {
             Ok(snap) => {

@@ -26,6 +26,31 @@ fn parsed<T>(path: &Path, v: Option<T>) -> Result<T, SampleError> {
     v.ok_or_else(|| SampleError::Parse { path: path.display().to_string(), what: "unexpected format".into() })
 }
 
+/// Every descendant of `roots` (roots included). Walks `/proc/<pid>/task/<tid>/children`,
+/// which costs a few reads per sandbox process; falls back to scanning all of /proc on kernels
+/// without CONFIG_PROC_CHILDREN.
+fn tree(roots: &[u32]) -> Vec<u32> {
+    let self_children = format!("/proc/self/task/{}/children", std::process::id());
+    if !Path::new(&self_children).exists() {
+        return proc::descendants(roots, &process_table());
+    }
+    let mut out: Vec<u32> = roots.to_vec();
+    let mut i = 0;
+    while i < out.len() {
+        let pid = out[i];
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in proc::parse_children(&text) {
+                if !out.contains(&child) {
+                    out.push(child);
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
 /// All (pid, ppid) pairs on the host.
 fn process_table() -> Vec<(u32, u32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -78,7 +103,7 @@ pub fn read_snapshot(acc: &Accounting) -> Result<Snapshot, SampleError> {
     let (system, _) = parsed(stat_path, proc::parse_proc_stat(&read(stat_path)?))?;
     let mut snap = Snapshot { system, ..Default::default() };
     if !acc.roots.is_empty() {
-        let pids = proc::descendants(&acc.roots, &process_table());
+        let pids = tree(&acc.roots);
         let mut pss = 0;
         let mut any_pss = false;
         for pid in &pids {

@@ -44,6 +44,12 @@ fn cgroup_v2_files() {
 }
 
 #[test]
+fn children_file() {
+    assert_eq!(proc::parse_children("412 415 \n"), vec![412, 415]);
+    assert!(proc::parse_children("").is_empty());
+}
+
+#[test]
 fn process_tree() {
     let table = [(10, 1), (11, 10), (12, 11), (13, 1), (14, 12)];
     let mut d = proc::descendants(&[10], &table);

@@ -28,7 +28,7 @@ impl Sandbox for Native {
         self.work_dir = Some(spec.work_dir.clone());
         let mut facts = BTreeMap::new();
         let agent = spec.agent;
-        let mut cmd = Command::new(&agent);
+        let mut cmd = Command::new(agent);
         cmd.current_dir(&spec.work_dir).env_clear().env("PATH", "/usr/bin:/bin");
         if is_root() {
             let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib)

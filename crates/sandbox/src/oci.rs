@@ -236,8 +236,8 @@ mod tests {
         let linux = spec.linux().as_ref().unwrap();
         assert_eq!(linux.cgroups_path().as_deref(), Some(Path::new("/sandbench/abc")));
         let cpu = linux.resources().as_ref().unwrap().cpu().as_ref().unwrap();
-        assert_eq!(cpu.quota(), &Some(200_000));
-        assert_eq!(spec.root().as_ref().unwrap().readonly(), &Some(true));
+        assert_eq!(cpu.quota(), Some(200_000));
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
         assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap()[0], sandbench_image::AGENT_PATH);
     }
 
