@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything missing, builds sandbench and its guest image, and runs the quick campaign
-# (examples/quick.toml, or the campaign given as $1) over the environments this host can run.
+# embedded in the binary (examples/quick.toml) over the environments this host can run, or the
+# campaign file given as $1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,4 +10,4 @@ cargo build --release --quiet -p sandbench
 agent="$(scripts/build-agent.sh)"
 "$SANDBENCH_BIN" image build --agent "$agent"
 "$SANDBENCH_BIN" doctor
-exec "$SANDBENCH_BIN" run --agent "$agent" "${1:-examples/quick.toml}"
+exec "$SANDBENCH_BIN" run --agent "$agent" "$@"

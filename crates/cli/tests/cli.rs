@@ -79,3 +79,20 @@ fn doctor_reports_every_environment_of_the_papers() {
     let kvm = get("kvm");
     assert!(kvm["verdict"] == "ok" || kvm["detail"].as_str().unwrap().contains("did not"), "{kvm}");
 }
+
+#[test]
+fn run_without_a_campaign_uses_the_embedded_quick_campaign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_ok(sandbench().arg("run").arg("--quiet").arg("--out").arg(tmp.path()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The summary table ends the run: events/s, boot/start and host CPU per environment.
+    for env in ["native", "runc", "qemu-microvm"] {
+        assert!(stdout.contains(&format!("| {env} |")), "{stdout}");
+    }
+    assert!(stdout.contains("events_per_s") && stdout.contains("boot/start ms") && stdout.contains("host CPU %"));
+    let run = only_run(tmp.path());
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["campaign_path"], "<embedded examples/quick.toml>");
+    // What was run is recorded in full, so --resume can re-read it.
+    assert!(m["campaign_text"].as_str().unwrap().contains("[[environment]]"));
+}

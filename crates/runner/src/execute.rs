@@ -21,6 +21,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub struct RunOptions {
     /// The campaign file (ignored when resuming: the manifest holds the campaign).
     pub campaign_path: PathBuf,
+    /// The campaign's text when it does not come from `campaign_path` (the embedded default);
+    /// `campaign_path` then only names it in messages and the manifest.
+    pub campaign_text: Option<String>,
     /// Where new results folders are created.
     pub out_root: PathBuf,
     /// Finish this results folder instead of starting a new one.
@@ -135,7 +138,13 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             (dir, c, m)
         }
         None => {
-            let (c, text) = Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?;
+            let (c, text) = match &opts.campaign_text {
+                Some(text) => (
+                    Campaign::parse(text, &opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?,
+                    text.clone(),
+                ),
+                None => Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?,
+            };
             check_workloads(&c, &opts.campaign_path, &text)?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             let run_id = format!("{}-{}", c.name.clone().unwrap_or_else(|| "run".into()), timestamp(now));

@@ -55,6 +55,28 @@ fn avail(
     }
 }
 
+/// A cheap check that `env` can be launched here at all (its program exists, root where needed);
+/// used to trim the embedded default campaign to this host. The real proof is the launch.
+pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
+    use sandbench_spec::Driver;
+    match env.driver {
+        Driver::Native => Ok(()),
+        Driver::Oci => {
+            let rt = env.runtime().as_str();
+            if !crate::is_root() {
+                return Err(format!("{rt} needs root"));
+            }
+            which(rt)
+                .map(|_| ())
+                .ok_or_else(|| format!("{rt} not found (apt-get install {})", if rt == "runsc" { "runsc" } else { rt }))
+        }
+        Driver::Qemu => {
+            let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
+            which(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
+        }
+    }
+}
+
 /// Runs the agent's `--version` in a real container of `runtime` built on `rootfs`.
 pub fn oci_smoke(runtime: sandbench_spec::campaign::Runtime, rootfs: &Path, work: &Path) -> Result<String, String> {
     let id = format!("sbprobe-{}-{}", runtime.as_str(), std::process::id());

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The campaign file (TOML); see docs/CAMPAIGN.md.
+    /// The campaign file (TOML); see docs/CAMPAIGN.md. Without one (and without --resume), the
+    /// embedded quick campaign runs over the environments this host can run.
     campaign: Option<PathBuf>,
     /// Finish an interrupted run: its finished trials are kept, the rest run.
     #[arg(long, value_name = "RESULTS_DIR", conflicts_with = "campaign")]
@@ -24,12 +25,36 @@ pub struct Args {
     quiet: bool,
 }
 
-pub fn run(a: Args) -> Result<i32> {
-    if a.campaign.is_none() && a.resume.is_none() {
-        bail!("give a campaign file (e.g. examples/quick.toml) or --resume results/<run>");
+/// The quick campaign shipped in the binary, without the environments this host cannot run.
+fn embedded_default() -> Result<String> {
+    let path = std::path::Path::new("<embedded examples/quick.toml>");
+    let mut c = sandbench_spec::Campaign::parse(EMBEDDED, path)?;
+    c.environments.retain(|e| match sandbench_sandbox::probe::can_run(e.get_ref()) {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("note: skipping environment `{}`: {why}", e.get_ref().name);
+            false
+        }
+    });
+    if c.environments.is_empty() {
+        bail!("this host can run none of the quick campaign's environments");
     }
+    let names: Vec<&str> = c.envs().map(|e| e.name.as_str()).collect();
+    eprintln!("running the embedded quick campaign on: {}", names.join(", "));
+    Ok(toml::to_string(&c)?)
+}
+
+const EMBEDDED: &str = include_str!("../../../../examples/quick.toml");
+
+pub fn run(a: Args) -> Result<i32> {
+    let (campaign_path, campaign_text) = match (&a.campaign, &a.resume) {
+        (Some(p), _) => (p.clone(), None),
+        (None, Some(_)) => (PathBuf::new(), None),
+        (None, None) => (PathBuf::from("<embedded examples/quick.toml>"), Some(embedded_default()?)),
+    };
     let opts = RunOptions {
-        campaign_path: a.campaign.clone().unwrap_or_default(),
+        campaign_path,
+        campaign_text,
         out_root: a.out,
         resume: a.resume,
         agent: agent_path::resolve(a.agent)?,

@@ -51,6 +51,7 @@ pub fn run(a: Args) -> Result<i32> {
     std::fs::write(&path, campaign)?;
     let opts = RunOptions {
         campaign_path: path,
+        campaign_text: None,
         out_root: tmp.join("results"),
         resume: None,
         agent: agent_path::resolve(a.agent)?,
