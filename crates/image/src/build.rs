@@ -164,8 +164,13 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         Some(p) if p.is_dir() => (format!("directory {}", p.display()), dir_fingerprint(p)),
         Some(p) => (format!("tar {}", p.display()), cache::sha256_file(p).map_err(io(p))?),
     };
+    // A user's modules directory is an input too (Debian's is covered by the package hash).
+    let modules_key = match (&opts.kernel, &opts.modules) {
+        (Some(_), Some(m)) => dir_fingerprint(m),
+        _ => String::new(),
+    };
     let key = cache::sha256_bytes(
-        format!("{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}", bb.sha256).as_bytes(),
+        format!("{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}\n{modules_key}", bb.sha256).as_bytes(),
     )[..16]
         .to_string();
     let images = cache::cache_dir().join("images");

@@ -29,3 +29,32 @@ fn dynamic_agent_is_refused_with_a_reason() {
     let err = build(&BuildOptions { agent: PathBuf::from("/bin/ls"), ..Default::default() }).unwrap_err().to_string();
     assert!(err.contains("dynamically linked"), "{err}");
 }
+
+#[test]
+fn a_users_rootfs_tar_is_extended_with_the_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/os-release"), "ID=mine\n").unwrap();
+    let tar = tmp.path().join("rootfs.tar");
+    let st = std::process::Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&src).arg(".").status().unwrap();
+    assert!(st.success());
+    let img = build(&BuildOptions { agent: agent(), rootfs: Some(tar.clone()), ..Default::default() }).unwrap();
+    assert_eq!(std::fs::read_to_string(img.rootfs_dir.join("etc/os-release")).unwrap(), "ID=mine\n");
+    assert!(img.agent().exists());
+    assert!(img.manifest.rootfs_source.starts_with("tar "));
+    let default = build(&BuildOptions { agent: agent(), ..Default::default() }).unwrap();
+    assert_ne!(img.manifest.key, default.manifest.key, "a different rootfs is a different image");
+    // A user's kernel: the same Debian vmlinuz given as a file, with its modules.
+    let kernel = build(&BuildOptions {
+        agent: agent(),
+        kernel: Some(default.vmlinuz.clone()),
+        modules: None,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(kernel.manifest.kernel_source.starts_with("file "));
+    assert!(kernel.manifest.pvh);
+    let _ = std::fs::remove_dir_all(&img.dir);
+    let _ = std::fs::remove_dir_all(&kernel.dir);
+}
