@@ -25,8 +25,10 @@ enum Command {
     Image(cmd::image::ImageCmd),
     /// Run a campaign (environments × workloads × trials) into a results folder.
     Run(cmd::run::Args),
-    /// Summarise a results folder.
+    /// Statistics, verdicts, figures and tables from a results folder.
     Report(cmd::report::Args),
+    /// Two results folders side by side (two hosts, two versions of a VMM, …).
+    Compare(cmd::compare::Args),
     /// One trial of one workload natively, with outputs and timings.
     Try(cmd::try_::Args),
 }
@@ -50,6 +52,7 @@ fn main() {
         Command::Image(c) => cmd::image::run(c),
         Command::Run(a) => cmd::run::run(a),
         Command::Report(a) => cmd::report::run(a),
+        Command::Compare(a) => cmd::compare::run(a),
         Command::Try(a) => cmd::try_::run(a),
     };
     match result {

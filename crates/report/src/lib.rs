@@ -1,6 +1,13 @@
-//! Turns trial records into reports. One exporter per file.
+//! Turns a results folder into statistics, verdicts, figures and reports.
+//!
+//! [`model::build`] computes everything once into a [`ReportModel`] (also `summary.json`);
+//! each exporter (one file each) only formats it.
 
+pub mod compare;
+pub mod csv;
+pub mod figures;
+pub mod html;
 pub mod markdown;
-mod table;
+pub mod model;
 
-pub use table::{headline_metric, rows, Row};
+pub use model::{build, Options, ReportModel, REPORT_SCHEMA};

@@ -1,49 +1,201 @@
-//! `report.md`: the summary table for pull requests and papers.
+//! `report.md`: the summary, tables and verdicts for pull requests and papers.
 
-use crate::table::{rows, Row};
-use sandbench_spec::TrialRecord;
+use crate::model::{headline_metric, ReportModel, Series};
 use std::fmt::Write;
 
-fn mean_sd(s: &Option<sandbench_stats::Summary>) -> String {
-    match s {
-        Some(s) if s.n > 1 => format!("{:.2} ± {:.2}", s.mean, s.sd),
-        Some(s) => format!("{:.2}", s.mean),
-        None => "–".into(),
+fn f(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
     }
 }
 
-/// Renders the summary table with a title line.
-pub fn render(title: &str, records: &[TrialRecord]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# {title}\n");
-    let rows: Vec<Row> = rows(records);
-    if rows.is_empty() {
-        let _ = writeln!(out, "No trials recorded yet.");
-        return out;
+fn opt(x: Option<f64>) -> String {
+    x.map(f).unwrap_or_else(|| "–".into())
+}
+
+fn series_table(out: &mut String, rows: &[&Series]) {
+    let _ = writeln!(
+        out,
+        "| environment | driver | n | mean | sd | 95 % CI of mean | median | p95 | CV | failed | validity |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in rows {
+        let driver = match &s.accel {
+            Some(a) => format!("{} ({a})", s.driver),
+            None => s.driver.clone(),
+        };
+        let validity = if s.validity.reasons.is_empty() {
+            "VALID".to_string()
+        } else {
+            format!("WARN: {}", s.validity.reasons.join("; "))
+        };
+        match &s.summary {
+            Some(x) => {
+                let ci = s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into());
+                let _ = writeln!(
+                    out,
+                    "| {} | {driver} | {} | {} | {} | {ci} | {} | {} | {:.1} % | {} | {validity} |",
+                    s.environment,
+                    x.n,
+                    f(x.mean),
+                    f(x.sd),
+                    f(x.median),
+                    f(x.p95),
+                    x.cv * 100.0,
+                    s.failed
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {driver} | 0 | – | – | – | – | – | – | {} | {validity} |",
+                    s.environment, s.failed
+                );
+            }
+        }
     }
-    let _ = writeln!(out, "| environment | driver | workload | metric | mean ± sd | n ok | failed | boot/start ms | host CPU % | PSS max MiB |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-    for r in rows {
-        let driver = match &r.accel {
-            Some(a) => format!("{} ({a})", r.driver),
-            None => r.driver.clone(),
+}
+
+/// One line per environment × workload: the headline metric, start-up, host CPU, memory.
+fn overview(out: &mut String, m: &ReportModel) {
+    let _ = writeln!(out, "\n## Overview\n");
+    let _ = writeln!(out, "| environment | workload | metric | mean ± sd | boot/start ms | host CPU % | PSS max MiB |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for s in m.series.iter().filter(|s| headline_metric(&s.kind).0 == s.metric) {
+        let value = s.summary.as_ref().map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into());
+        let boot =
+            m.boot.iter().find(|b| b.environment == s.environment).and_then(|b| b.total_ms.as_ref()).map(|x| f(x.mean));
+        let host = m.host.iter().find(|h| h.environment == s.environment && h.workload == s.workload);
+        let cpu = host.and_then(|h| h.cpu_mean_pct.as_ref()).map(|x| f(x.mean));
+        let env = match &s.accel {
+            Some(a) => format!("{} ({a})", s.environment),
+            None => s.environment.clone(),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |",
-            r.environment,
-            driver,
-            r.workload,
-            r.metric,
-            r.unit,
-            mean_sd(&r.value),
-            r.ok,
-            r.failed,
-            mean_sd(&r.boot_ms),
-            mean_sd(&r.host_cpu_pct),
-            r.pss_max_mib.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into())
+            "| {env} | {} | {} ({}) | {value} | {} | {} | {} |",
+            s.workload,
+            s.metric,
+            s.unit,
+            boot.unwrap_or_else(|| "–".into()),
+            cpu.unwrap_or_else(|| "–".into()),
+            opt(host.and_then(|h| h.pss_max_mib))
         );
     }
-    let _ = writeln!(out, "\nWarm-up trials are excluded; host CPU % is 100 % per core, sampled from the host; boot/start is launch → agent ready.");
+}
+
+/// Renders the whole Markdown report.
+pub fn render(m: &ReportModel) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# sandbench report: {} ({})\n", m.run_id, m.state);
+    let _ = writeln!(out, "## Summary\n");
+    for h in &m.headlines {
+        let _ = writeln!(out, "- {h}");
+    }
+    if !m.warnings.is_empty() {
+        let _ = writeln!(out, "\n**Warnings**\n");
+        for w in &m.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+    }
+    overview(&mut out, m);
+    let mut workloads: Vec<(String, String)> = Vec::new();
+    for s in &m.series {
+        if !workloads.iter().any(|(w, mt)| *w == s.workload && *mt == s.metric) {
+            workloads.push((s.workload.clone(), s.metric.clone()));
+        }
+    }
+    for (wl, metric) in &workloads {
+        let rows: Vec<&Series> = m.series.iter().filter(|s| &s.workload == wl && &s.metric == metric).collect();
+        let first = rows[0];
+        let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
+        let _ = writeln!(out, "\n## {wl}: {metric} ({}, {better})\n", first.unit);
+        series_table(&mut out, &rows);
+        let comps: Vec<_> = m.comparisons.iter().filter(|c| &c.workload == wl && &c.metric == metric).collect();
+        if !comps.is_empty() && headline_metric(&first.kind).0 == metric {
+            let _ = writeln!(
+                out,
+                "\nAgainst `{}` (equivalence margin ±{:.0} %, {} resamples, Holm-corrected):\n",
+                comps[0].baseline,
+                m.margin * 100.0,
+                m.resamples
+            );
+            let _ = writeln!(out, "| environment | ratio | 95 % CI | p (Holm) | Hedges' g | TOST p | verdict |");
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+            for c in comps {
+                let x = &c.comparison;
+                let ci = x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into());
+                let warn = if c.validity.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (WARN: {})", c.validity.reasons.join("; "))
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.3} | {ci} | {:.4} | {:.2} | {:.4} | {:?}{warn} |",
+                    c.environment, x.ratio, x.p_holm, x.effect_size, x.tost_p, x.verdict
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "\n## Host CPU and memory\n");
+    let _ = writeln!(out, "CPU in percent where 100 % is one core, sampled from the host over each trial.\n");
+    let _ =
+        writeln!(out, "| environment | workload | mean host CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for h in &m.host {
+        let cpu = h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into());
+        let cross = h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {cpu} | {cross} | {} | {} |",
+            h.environment,
+            h.workload,
+            opt(h.pss_max_mib),
+            opt(h.cgroup_mem_max_mib)
+        );
+    }
+    let _ = writeln!(out, "\n## Start-up (launch → agent ready)\n");
+    let _ = writeln!(out, "| environment | launches | total ms | before kernel ms | kernel ms | guest userspace ms |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for b in &m.boot {
+        let total = b
+            .total_ms
+            .as_ref()
+            .map(|s| if s.n > 1 { format!("{} ± {}", f(s.mean), f(s.sd)) } else { f(s.mean) })
+            .unwrap_or_else(|| "–".into());
+        let part = |k: &str| b.split_ms.get(k).map(|v| f(*v)).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {total} | {} | {} | {} |",
+            b.environment,
+            b.launches,
+            part("before_kernel_ms"),
+            part("kernel_ms"),
+            part("guest_userspace_ms")
+        );
+    }
+    let steps = m.series.iter().map(|s| s.cumulative_sd.len()).max().unwrap_or(0);
+    if steps > 0 {
+        let _ = writeln!(out, "\n## Standard deviation as trials accumulate\n");
+        let header: Vec<String> = (1..=steps).map(|k| format!("n = {}", k * 10)).collect();
+        let _ = writeln!(out, "| environment | workload | metric | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|---|---|{}", "---|".repeat(steps));
+        for s in m.series.iter().filter(|s| !s.cumulative_sd.is_empty()) {
+            let cells: Vec<String> = (0..steps)
+                .map(|i| s.cumulative_sd.get(i).map(|(_, sd)| f(*sd)).unwrap_or_else(|| "–".into()))
+                .collect();
+            let _ = writeln!(out, "| {} | {} | {} | {} |", s.environment, s.workload, s.metric, cells.join(" | "));
+        }
+    }
+    let _ = writeln!(out, "\n## System\n");
+    let _ = writeln!(out, "| | |\n|---|---|");
+    for (k, v) in m.system.iter().chain(m.versions.iter()).chain(m.image.iter()) {
+        let _ = writeln!(out, "| {k} | {} |", v.replace('|', "/"));
+    }
     out
 }

@@ -28,8 +28,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
+/// Flags outliers; `None` below 5 values, where neither rule means much.
 pub fn outliers(v: &[f64]) -> Option<Outliers> {
-    if v.len() < 3 {
+    if v.len() < 5 {
         return None;
     }
     let mut s = v.to_vec();

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod compare;
 pub mod doctor;
 pub mod image;
 pub mod report;

@@ -63,8 +63,8 @@ pub fn run(a: Args) -> Result<i32> {
         git_revision: super::git_revision(),
     };
     let out = sandbench_runner::run(&opts)?;
-    let report = super::report::write(&out.dir)?;
-    println!("{report}");
+    let report = super::report::write(&out.dir, &sandbench_report::Options::default())?;
+    println!("{}", super::report::brief(&report));
     println!(
         "results: {}  ({} ok, {} failed, {} timed out{}{})",
         out.dir.display(),

@@ -1,0 +1,325 @@
+//! `report.html`: one self-contained file (inline SVG and CSS, no scripts, no network),
+//! readable on a phone, a laptop and on paper.
+
+use crate::figures;
+use crate::model::{headline_metric, ReportModel};
+use std::fmt::Write;
+use std::path::Path;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn f(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    out.push_str("<div class=\"scroll\"><table><thead><tr>");
+    for h in headers {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let class = if c.starts_with("WARN") {
+                " class=\"warn long\""
+            } else if c == "VALID" {
+                " class=\"ok\""
+            } else if c.len() > 40 {
+                " class=\"long\""
+            } else {
+                ""
+            };
+            let _ = write!(out, "<td{class}>{}</td>", esc(c));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+}
+
+fn figure(out: &mut String, svg: Result<String, figures::FigureError>, caption: &str) {
+    match svg {
+        Ok(svg) => {
+            let _ = write!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", esc(caption));
+        }
+        Err(e) => {
+            let _ = write!(out, "<p class=\"warn\">figure not drawn: {}</p>", esc(&e.to_string()));
+        }
+    }
+}
+
+/// (seconds, cpu %) from a samples CSV.
+pub fn cpu_series(csv: &str) -> Vec<(f64, f64)> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let (Some(t), Some(c)) = (header.iter().position(|h| *h == "t_ms"), header.iter().position(|h| *h == "cpu_pct"))
+    else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            Some((cols.get(t)?.parse::<f64>().ok()? / 1e3, cols.get(c)?.parse().ok()?))
+        })
+        .collect()
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;color:#222;line-height:1.45}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}figcaption{font-size:.9em;color:#555}
+.grid{display:flex;flex-wrap:wrap;gap:8px}.grid figure{flex:1 1 340px;max-width:380px}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.88em;margin:.6em 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top;white-space:nowrap}td.long{white-space:normal;min-width:16em}
+th{background:#f4f4f4}.warn{color:#9a4a00}.ok{color:#17702e}ul.head li{margin:.3em 0}
+@media print{body{max-width:none}h2{page-break-before:auto}figure{page-break-inside:avoid}}";
+
+/// Renders the report; `dir` is the results folder (for the sample series).
+pub fn render(m: &ReportModel, dir: &Path) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>sandbench {}</title><style>{CSS}</style></head><body>",
+        esc(&m.run_id)
+    );
+    let _ = write!(o, "<h1>sandbench report: {} <small>({})</small></h1>", esc(&m.run_id), esc(&m.state));
+    o.push_str("<h2>Summary</h2><ul class=\"head\">");
+    for h in &m.headlines {
+        let _ = write!(o, "<li>{}</li>", esc(h));
+    }
+    o.push_str("</ul>");
+    if !m.warnings.is_empty() {
+        o.push_str("<p class=\"warn\"><b>Warnings</b></p><ul>");
+        for w in &m.warnings {
+            let _ = write!(o, "<li class=\"warn\">{}</li>", esc(w));
+        }
+        o.push_str("</ul>");
+    }
+    let mut workloads: Vec<String> = Vec::new();
+    for s in &m.series {
+        if !workloads.contains(&s.workload) {
+            workloads.push(s.workload.clone());
+        }
+    }
+    for wl in &workloads {
+        let heads: Vec<_> =
+            m.series.iter().filter(|s| &s.workload == wl && headline_metric(&s.kind).0 == s.metric).collect();
+        let Some(first) = heads.first() else { continue };
+        let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
+        let _ = write!(o, "<h2>{}: {} ({better})</h2>", esc(wl), esc(&first.metric));
+        let bars: Vec<figures::Bar> = heads
+            .iter()
+            .filter_map(|s| s.summary.as_ref().map(|x| (s.environment.clone(), x.mean, s.ci.map(|c| (c.lo, c.hi)))))
+            .collect();
+        figure(
+            &mut o,
+            figures::bars(&format!("{wl}: mean {}", first.metric), &first.unit, &bars),
+            "Mean per environment with its 95 % bootstrap confidence interval.",
+        );
+        o.push_str("<div class=\"grid\">");
+        for (i, s) in heads.iter().enumerate().filter(|(_, s)| s.values.len() > 1) {
+            figure(
+                &mut o,
+                figures::histogram(&s.environment, &s.unit, &s.values, i),
+                &format!("{}: distribution of {} trials with the fitted normal curve", s.environment, s.values.len()),
+            );
+        }
+        o.push_str("</div>");
+        let rows: Vec<Vec<String>> = heads
+            .iter()
+            .map(|s| {
+                let x = s.summary.as_ref();
+                vec![
+                    s.environment.clone(),
+                    s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
+                    x.map(|x| x.n.to_string()).unwrap_or_else(|| "0".into()),
+                    x.map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into()),
+                    s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into()),
+                    x.map(|x| f(x.median)).unwrap_or_default(),
+                    x.map(|x| f(x.p95)).unwrap_or_default(),
+                    x.map(|x| format!("{:.1} %", x.cv * 100.0)).unwrap_or_default(),
+                    if s.validity.reasons.is_empty() {
+                        "VALID".into()
+                    } else {
+                        format!("WARN: {}", s.validity.reasons.join("; "))
+                    },
+                ]
+            })
+            .collect();
+        table(
+            &mut o,
+            &["environment", "driver", "n", "mean ± sd", "95 % CI", "median", "p95", "CV", "validity"],
+            &rows,
+        );
+        let comps: Vec<Vec<String>> = m
+            .comparisons
+            .iter()
+            .filter(|c| &c.workload == wl)
+            .map(|c| {
+                let x = &c.comparison;
+                vec![
+                    c.environment.clone(),
+                    format!("{:.3}", x.ratio),
+                    x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into()),
+                    format!("{:.4}", x.p_holm),
+                    format!("{:.2}", x.effect_size),
+                    format!("{:.4}", x.tost_p),
+                    c.sentence.clone(),
+                ]
+            })
+            .collect();
+        if !comps.is_empty() {
+            let _ = write!(
+                o,
+                "<p>Against <b>{}</b> (equivalence margin ±{:.0} %, Holm-corrected):</p>",
+                esc(m.baseline.as_deref().unwrap_or("")),
+                m.margin * 100.0
+            );
+            table(&mut o, &["environment", "ratio", "95 % CI", "p (Holm)", "Hedges' g", "TOST p", "verdict"], &comps);
+        }
+        // CPU over time: the median trial of every environment.
+        let series: Vec<(String, Vec<(f64, f64)>)> = m
+            .host
+            .iter()
+            .filter(|h| &h.workload == wl)
+            .filter_map(|h| {
+                let csv = std::fs::read_to_string(dir.join(h.representative_series.as_ref()?)).ok()?;
+                Some((h.environment.clone(), cpu_series(&csv)))
+            })
+            .filter(|(_, p)| p.len() > 1)
+            .collect();
+        if !series.is_empty() {
+            figure(
+                &mut o,
+                figures::lines(
+                    &format!("{wl}: host CPU over a trial"),
+                    "CPU % (100 % = one core)",
+                    &series,
+                    Some(200.0),
+                ),
+                "Host CPU of each sandbox during its median trial; the grey line is 200 % (two cores).",
+            );
+        }
+    }
+    o.push_str("<h2>Host CPU and memory</h2>");
+    for wl in &workloads {
+        let cpu: Vec<figures::Bar> = m
+            .host
+            .iter()
+            .filter(|h| &h.workload == wl)
+            .filter_map(|h| {
+                h.cpu_mean_pct.as_ref().map(|s| (h.environment.clone(), s.mean, Some((s.mean - s.sd, s.mean + s.sd))))
+            })
+            .collect();
+        if !cpu.is_empty() {
+            figure(
+                &mut o,
+                figures::bars(&format!("{wl}: mean host CPU"), "% (100 % = one core)", &cpu),
+                "Mean host CPU per trial, ± one standard deviation.",
+            );
+        }
+    }
+    let mem: Vec<figures::Bar> = {
+        let mut v: Vec<figures::Bar> = Vec::new();
+        for h in &m.host {
+            if let Some(p) = h.pss_max_mib {
+                match v.iter_mut().find(|x| x.0 == h.environment) {
+                    Some(x) => x.1 = x.1.max(p),
+                    None => v.push((h.environment.clone(), p, None)),
+                }
+            }
+        }
+        v
+    };
+    if !mem.is_empty() {
+        figure(
+            &mut o,
+            figures::bars("memory footprint: peak PSS of host-side processes", "MiB", &mem),
+            "Peak proportional set size of every host-side process of the sandbox (VMM, runtime, agent).",
+        );
+    }
+    let rows: Vec<Vec<String>> = m
+        .host
+        .iter()
+        .map(|h| {
+            vec![
+                h.environment.clone(),
+                h.workload.clone(),
+                h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into()),
+                h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into()),
+                h.pss_max_mib.map(f).unwrap_or_else(|| "–".into()),
+                h.cgroup_mem_max_mib.map(f).unwrap_or_else(|| "–".into()),
+            ]
+        })
+        .collect();
+    table(
+        &mut o,
+        &["environment", "workload", "mean host CPU %", "first ≥ 200 %", "PSS max MiB", "cgroup max MiB"],
+        &rows,
+    );
+    o.push_str("<h2>Start-up</h2>");
+    let parts = ["before_kernel_ms", "kernel_ms", "guest_userspace_ms"];
+    let boot_rows: Vec<(String, Vec<f64>)> = m
+        .boot
+        .iter()
+        .filter_map(|b| {
+            let total = b.total_ms.as_ref()?.mean;
+            Some(if b.split_ms.contains_key("kernel_ms") {
+                (b.environment.clone(), parts.iter().map(|p| b.split_ms.get(*p).copied().unwrap_or(0.0)).collect())
+            } else {
+                // Containers and native: no guest kernel, the whole start is the runtime's.
+                (b.environment.clone(), vec![total, 0.0, 0.0])
+            })
+        })
+        .collect();
+    if !boot_rows.is_empty() {
+        figure(
+            &mut o,
+            figures::stacked(
+                "start-up phases (launch → agent ready)",
+                "ms",
+                &["runtime / VMM (before kernel)", "guest kernel", "guest userspace"],
+                &boot_rows,
+            ),
+            "Mean start-up per environment; VM phases are split with the guest's own uptime.",
+        );
+    }
+    let mut steps = 0;
+    for s in &m.series {
+        steps = steps.max(s.cumulative_sd.len());
+    }
+    if steps > 0 {
+        o.push_str("<h2>Standard deviation as trials accumulate</h2>");
+        let mut headers = vec!["environment".to_string(), "workload".into(), "metric".into()];
+        headers.extend((1..=steps).map(|k| format!("n = {}", k * 10)));
+        let rows: Vec<Vec<String>> = m
+            .series
+            .iter()
+            .filter(|s| !s.cumulative_sd.is_empty())
+            .map(|s| {
+                let mut r = vec![s.environment.clone(), s.workload.clone(), s.metric.clone()];
+                r.extend((0..steps).map(|i| s.cumulative_sd.get(i).map(|x| f(x.1)).unwrap_or_else(|| "–".into())));
+                r
+            })
+            .collect();
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        table(&mut o, &h, &rows);
+    }
+    o.push_str("<h2>System</h2>");
+    let rows: Vec<Vec<String>> = m
+        .system
+        .iter()
+        .chain(m.versions.iter())
+        .chain(m.image.iter())
+        .map(|(k, v)| vec![k.clone(), v.clone()])
+        .collect();
+    table(&mut o, &["", ""], &rows);
+    o.push_str("<p><small>Generated by sandbench; statistics: bootstrap CIs, permutation tests, Welch TOST, Holm correction (see docs).</small></p></body></html>");
+    o
+}

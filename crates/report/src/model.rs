@@ -1,0 +1,505 @@
+//! The report model: every number the exporters show, computed once from the records.
+
+use sandbench_spec::{Manifest, Status, TrialKey, TrialRecord};
+use sandbench_stats::{compare, cumulative_sd, holm, outliers, summarize, Ci, Comparison, Outliers, Summary, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of `summary.json`.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// Choices of the analysis.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Environment compared against; default `native` if present, else the first.
+    pub baseline: Option<String>,
+    /// Equivalence margin as a fraction (0.05 = ±5 %).
+    pub margin: f64,
+    /// Resamples of bootstraps and permutation tests (≥ 10,000 for the report).
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { baseline: None, margin: 0.05, resamples: 10_000, seed: 1 }
+    }
+}
+
+/// The metric a workload kind is judged by, and whether higher is better.
+pub fn headline_metric(kind: &str) -> (&'static str, bool) {
+    match kind {
+        "cpu" => ("events_per_s", true),
+        _ => ("host_wall_ms", false),
+    }
+}
+
+/// VALID or WARN with reasons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Validity {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+}
+
+impl Validity {
+    fn from(reasons: Vec<String>) -> Validity {
+        Validity { status: if reasons.is_empty() { "VALID" } else { "WARN" }, reasons }
+    }
+}
+
+/// One environment × workload × metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    pub environment: String,
+    pub workload: String,
+    pub kind: String,
+    pub driver: String,
+    pub accel: Option<String>,
+    pub disk_cache: Option<String>,
+    pub metric: String,
+    pub unit: String,
+    pub higher_is_better: bool,
+    /// Measured, ok trials in trial order.
+    pub values: Vec<f64>,
+    pub summary: Option<Summary>,
+    pub ci: Option<Ci>,
+    pub outliers: Option<Outliers>,
+    /// (n, sd) for n = 10, 20, …
+    pub cumulative_sd: Vec<(usize, f64)>,
+    pub failed: usize,
+    pub validity: Validity,
+}
+
+/// One environment against the baseline for one workload's headline metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonRow {
+    pub workload: String,
+    pub metric: String,
+    pub environment: String,
+    pub baseline: String,
+    pub higher_is_better: bool,
+    pub comparison: Comparison,
+    pub sentence: String,
+    pub validity: Validity,
+}
+
+/// Host view of an environment × workload: CPU and memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRow {
+    pub environment: String,
+    pub workload: String,
+    pub cpu_mean_pct: Option<Summary>,
+    pub first_200pct_ms: Option<f64>,
+    pub pss_max_mib: Option<f64>,
+    pub cgroup_mem_max_mib: Option<f64>,
+    /// The series CSV of the median trial (by headline metric), for the CPU-over-time figure.
+    pub representative_series: Option<String>,
+}
+
+/// Start-up of an environment's sandboxes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootRow {
+    pub environment: String,
+    pub launches: usize,
+    pub total_ms: Option<Summary>,
+    /// Mean of each split part (before_kernel_ms, kernel_ms, guest_userspace_ms) where known.
+    pub split_ms: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportModel {
+    pub schema: u32,
+    pub run_id: String,
+    pub state: String,
+    pub baseline: Option<String>,
+    pub margin: f64,
+    pub resamples: usize,
+    pub headlines: Vec<String>,
+    pub warnings: Vec<String>,
+    pub series: Vec<Series>,
+    pub comparisons: Vec<ComparisonRow>,
+    pub host: Vec<HostRow>,
+    pub boot: Vec<BootRow>,
+    pub system: BTreeMap<String, String>,
+    pub versions: BTreeMap<String, String>,
+    pub image: BTreeMap<String, String>,
+}
+
+/// The latest attempt of every trial (a resumed run may retry failures).
+pub fn latest(records: &[TrialRecord]) -> Vec<&TrialRecord> {
+    let mut by_key: BTreeMap<&TrialKey, &TrialRecord> = BTreeMap::new();
+    for r in records {
+        if by_key.get(&r.key).is_none_or(|old| r.attempt >= old.attempt) {
+            by_key.insert(&r.key, r);
+        }
+    }
+    let mut v: Vec<&TrialRecord> = by_key.into_values().collect();
+    v.sort_by_key(|r| (r.key.environment.clone(), r.key.workload.clone(), r.key.index));
+    v
+}
+
+fn metric_value(r: &TrialRecord, metric: &str) -> Option<f64> {
+    if metric == "host_wall_ms" {
+        Some(r.host_wall_ms)
+    } else {
+        r.metrics.get(metric).map(|m| m.value)
+    }
+}
+
+fn first_order(records: &[TrialRecord], f: impl Fn(&TrialRecord) -> String) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in records {
+        let k = f(r);
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1} %", x * 100.0)
+}
+
+/// Builds the model from a run's manifest (which holds its campaign) and records.
+pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> ReportModel {
+    let campaign =
+        sandbench_spec::Campaign::parse(&manifest.campaign_text, std::path::Path::new(&manifest.campaign_path)).ok();
+    let warmup = campaign.as_ref().map(|c| c.warmup).unwrap_or(0);
+    let latest = latest(records);
+    let envs = first_order(records, |r| r.key.environment.clone());
+    let workloads = first_order(records, |r| r.key.workload.clone());
+    let baseline = opts
+        .baseline
+        .clone()
+        .or_else(|| envs.iter().find(|e| *e == "native").cloned())
+        .or_else(|| envs.first().cloned());
+    let mut series = Vec::new();
+    let mut host = Vec::new();
+    let mut seed = opts.seed;
+    for wl in &workloads {
+        for env in &envs {
+            let group: Vec<&TrialRecord> =
+                latest.iter().copied().filter(|r| &r.key.workload == wl && &r.key.environment == env).collect();
+            let Some(first) = group.first() else { continue };
+            let measured: Vec<&TrialRecord> = group.iter().copied().filter(|r| !r.dims.warmup).collect();
+            let ok: Vec<&TrialRecord> = measured.iter().copied().filter(|r| r.status == Status::Ok).collect();
+            let (headline, hib) = headline_metric(&first.dims.kind);
+            let mut metrics = vec![(headline.to_string(), hib)];
+            if headline != "host_wall_ms" {
+                metrics.push(("host_wall_ms".into(), false));
+            }
+            for (metric, higher) in metrics {
+                let values: Vec<f64> = ok.iter().filter_map(|r| metric_value(r, &metric)).collect();
+                let unit = if metric == "host_wall_ms" {
+                    "ms".to_string()
+                } else {
+                    ok.iter().find_map(|r| r.metrics.get(&metric).map(|m| m.unit.clone())).unwrap_or_default()
+                };
+                seed = seed.wrapping_add(1);
+                let summary = summarize(&values);
+                let outl = outliers(&values);
+                let mut reasons = Vec::new();
+                if let Some(s) = &summary {
+                    if s.n < 64 {
+                        reasons.push(format!("p90/p95 need ≥ 64 samples at 99 % confidence (have {})", s.n));
+                    } else if s.n < 662 {
+                        reasons.push(format!("p99 needs ≥ 662 samples at 99 % confidence (have {})", s.n));
+                    }
+                    if s.cv >= 0.03 {
+                        reasons.push(format!("CV {} ≥ 3 %: more trials would tighten the estimate", pct(s.cv)));
+                    }
+                } else {
+                    reasons.push("no successful measured trial".into());
+                }
+                if measured.len() > ok.len() {
+                    reasons.push(format!(
+                        "{} of {} measured trials did not succeed",
+                        measured.len() - ok.len(),
+                        measured.len()
+                    ));
+                }
+                if warmup == 0 {
+                    reasons.push("no warm-up trials: the first trial includes cold caches".into());
+                }
+                if let Some(o) = &outl {
+                    if !o.mad.is_empty() || !o.tukey.is_empty() {
+                        reasons.push(format!(
+                            "outliers (kept): {} by modified z-score, {} by Tukey fences",
+                            o.mad.len(),
+                            o.tukey.len()
+                        ));
+                    }
+                }
+                let accels = first_order_str(ok.iter().map(|r| r.dims.accel.clone().unwrap_or_default()));
+                if accels.len() > 1 {
+                    reasons.push(format!("mixed accelerators in one series: {}", accels.join(", ")));
+                }
+                series.push(Series {
+                    environment: env.clone(),
+                    workload: wl.clone(),
+                    kind: first.dims.kind.clone(),
+                    driver: first.dims.driver.clone(),
+                    accel: ok.first().and_then(|r| r.dims.accel.clone()).or_else(|| first.dims.accel.clone()),
+                    disk_cache: first.dims.disk_cache.clone(),
+                    metric: metric.clone(),
+                    unit,
+                    higher_is_better: higher,
+                    ci: sandbench_stats::bootstrap_mean_ci(&values, 0.95, opts.resamples, seed),
+                    outliers: outl,
+                    cumulative_sd: cumulative_sd(&values, 10),
+                    summary,
+                    values,
+                    failed: measured.len() - ok.len(),
+                    validity: Validity::from(reasons),
+                });
+            }
+            let cpu: Vec<f64> = ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct)).collect();
+            let crossings: Vec<f64> =
+                ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.first_200pct_ms)).collect();
+            let mut by_metric: Vec<&&TrialRecord> = ok.iter().filter(|r| metric_value(r, headline).is_some()).collect();
+            by_metric.sort_by(|a, b| {
+                metric_value(a, headline).unwrap_or(0.0).total_cmp(&metric_value(b, headline).unwrap_or(0.0))
+            });
+            host.push(HostRow {
+                environment: env.clone(),
+                workload: wl.clone(),
+                cpu_mean_pct: summarize(&cpu),
+                first_200pct_ms: (!crossings.is_empty())
+                    .then(|| crossings.iter().sum::<f64>() / crossings.len() as f64),
+                pss_max_mib: ok
+                    .iter()
+                    .filter_map(|r| r.host.as_ref().and_then(|h| h.pss_max_kib))
+                    .max()
+                    .map(|k| k as f64 / 1024.0),
+                cgroup_mem_max_mib: ok
+                    .iter()
+                    .filter_map(|r| r.host.as_ref().and_then(|h| h.cgroup_mem_max_kib))
+                    .max()
+                    .map(|k| k as f64 / 1024.0),
+                representative_series: by_metric
+                    .get(by_metric.len() / 2)
+                    .and_then(|r| r.host.as_ref().map(|h| h.series.clone()))
+                    .filter(|s| !s.is_empty()),
+            });
+        }
+    }
+    let comparisons = comparisons(&series, baseline.as_deref(), opts);
+    let boot = envs.iter().map(|env| boot_row(&latest, env)).collect();
+    let mut model = ReportModel {
+        schema: REPORT_SCHEMA,
+        run_id: manifest.run_id.clone(),
+        state: manifest.state.clone(),
+        baseline,
+        margin: opts.margin,
+        resamples: opts.resamples,
+        headlines: Vec::new(),
+        warnings: Vec::new(),
+        series,
+        comparisons,
+        host,
+        boot,
+        system: manifest.host.clone(),
+        versions: manifest.versions.clone(),
+        image: manifest.image.clone(),
+    };
+    model.headlines = headlines(&model);
+    model.warnings = run_warnings(&model, manifest, campaign.as_ref());
+    model
+}
+
+fn comparisons(series: &[Series], baseline: Option<&str>, opts: &Options) -> Vec<ComparisonRow> {
+    let Some(base) = baseline else { return Vec::new() };
+    let mut rows = Vec::new();
+    for s in series.iter().filter(|s| s.environment != base && headline_metric(&s.kind).0 == s.metric) {
+        let Some(b) = series.iter().find(|b| b.environment == base && b.workload == s.workload && b.metric == s.metric)
+        else {
+            continue;
+        };
+        let c = compare(&s.values, &b.values, opts.margin, opts.resamples, opts.seed ^ rows.len() as u64);
+        let mut reasons = Vec::new();
+        if s.accel != b.accel && (s.accel.is_some() && b.accel.is_some()) {
+            reasons.push(format!(
+                "accelerators differ: {} vs {}",
+                s.accel.clone().unwrap_or_default(),
+                b.accel.clone().unwrap_or_default()
+            ));
+        }
+        if s.disk_cache != b.disk_cache && s.disk_cache.is_some() && b.disk_cache.is_some() {
+            reasons.push("disk cache modes differ".into());
+        }
+        rows.push(ComparisonRow {
+            workload: s.workload.clone(),
+            metric: s.metric.clone(),
+            environment: s.environment.clone(),
+            baseline: base.to_string(),
+            higher_is_better: s.higher_is_better,
+            comparison: c,
+            sentence: String::new(),
+            validity: Validity::from(reasons),
+        });
+    }
+    let mut refs: Vec<&mut Comparison> = rows.iter_mut().map(|r| &mut r.comparison).collect();
+    holm(&mut refs);
+    for r in &mut rows {
+        r.sentence = sentence(r);
+    }
+    rows
+}
+
+/// "runc: slower than native by 8.1 % (95 % CI 6.0–10.2 %, p = 0.0001)".
+fn sentence(r: &ComparisonRow) -> String {
+    let c = &r.comparison;
+    let better = |higher: bool| if higher == r.higher_is_better { "better" } else { "worse" };
+    let ci = c.ratio_ci.map(|ci| {
+        format!(
+            "95 % CI {:.1}–{:.1} %",
+            (ci.lo - 1.0).abs().min((ci.hi - 1.0).abs()) * 100.0,
+            (ci.lo - 1.0).abs().max((ci.hi - 1.0).abs()) * 100.0
+        )
+    });
+    let diff = (c.ratio - 1.0).abs() * 100.0;
+    match c.verdict {
+        Verdict::Equivalent => format!(
+            "{} is equivalent to {} within ±{:.0} % on {} (difference {:.1} %, TOST p = {:.3})",
+            r.environment, r.baseline, c.margin * 100.0, r.workload, diff, c.tost_p
+        ),
+        Verdict::Higher | Verdict::Lower => format!(
+            "{} is {} than {} on {} by {:.1} % ({}, Holm-adjusted p = {:.4}, g = {:.2})",
+            r.environment,
+            better(c.verdict == Verdict::Higher),
+            r.baseline,
+            r.workload,
+            diff,
+            ci.unwrap_or_default(),
+            c.p_holm,
+            c.effect_size
+        ),
+        Verdict::Inconclusive => format!(
+            "{} vs {} on {}: no difference shown and no equivalence within ±{:.0} % (ratio {:.3}, p = {:.3}); more trials needed",
+            r.environment, r.baseline, r.workload, c.margin * 100.0, c.ratio, c.p_holm
+        ),
+        Verdict::NotEnoughData => format!("{} vs {} on {}: fewer than 2 successful trials on a side", r.environment, r.baseline, r.workload),
+    }
+}
+
+fn boot_row(latest: &[&TrialRecord], env: &str) -> BootRow {
+    let launches: Vec<&sandbench_spec::record::LaunchInfo> = latest
+        .iter()
+        .filter(|r| r.key.environment == env)
+        .filter_map(|r| r.launch.as_ref().filter(|l| l.fresh))
+        .collect();
+    let totals: Vec<f64> = launches.iter().map(|l| l.boot.total_ms).collect();
+    let mut split: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for l in &launches {
+        for (k, v) in l.boot.split() {
+            if k != "total_ms" {
+                let e = split.entry(k).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    BootRow {
+        environment: env.to_string(),
+        launches: launches.len(),
+        total_ms: summarize(&totals),
+        split_ms: split.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect(),
+    }
+}
+
+fn headlines(m: &ReportModel) -> Vec<String> {
+    let mut out = Vec::new();
+    let workloads = first_order_str(m.series.iter().map(|s| s.workload.clone()));
+    for wl in workloads {
+        let heads: Vec<&Series> = m
+            .series
+            .iter()
+            .filter(|s| s.workload == wl && headline_metric(&s.kind).0 == s.metric && s.summary.is_some())
+            .collect();
+        let Some(first) = heads.first() else { continue };
+        let mean = |s: &&Series| s.summary.as_ref().map(|x| x.mean).unwrap_or(f64::NAN);
+        let best = heads.iter().max_by(|a, b| {
+            let (x, y) = (mean(a), mean(b));
+            if first.higher_is_better {
+                x.total_cmp(&y)
+            } else {
+                y.total_cmp(&x)
+            }
+        });
+        let stable = heads.iter().filter(|s| s.values.len() > 1).min_by(|a, b| {
+            a.summary
+                .as_ref()
+                .map(|x| x.cv)
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.summary.as_ref().map(|x| x.cv).unwrap_or(f64::MAX))
+        });
+        if let Some(b) = best {
+            out.push(format!(
+                "{wl}: best {} is {} ({:.2} {}){}",
+                first.metric,
+                b.environment,
+                mean(b),
+                b.unit,
+                stable
+                    .map(|s| format!(
+                        "; most stable is {} (CV {})",
+                        s.environment,
+                        pct(s.summary.as_ref().map(|x| x.cv).unwrap_or(0.0))
+                    ))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    for c in &m.comparisons {
+        if c.comparison.verdict != Verdict::NotEnoughData {
+            out.push(c.sentence.clone());
+        }
+    }
+    out
+}
+
+fn first_order_str(it: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in it {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbench_spec::Campaign>) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(c) = campaign {
+        if c.mode == sandbench_spec::Mode::Warm
+            && c.order != sandbench_spec::Order::Sequential
+            && c.environments.len() > 1
+        {
+            let order = format!("{:?}", c.order).to_lowercase();
+            w.push(format!(
+                "Warm mode with {order} order keeps every environment's sandbox up while another is measured; idle VMs (especially under TCG) take host CPU: use order = \"sequential\" or mode = \"cold\" for isolation"
+            ));
+        }
+    }
+    if manifest.state != "complete" {
+        w.push(format!("the run is {}: results are partial", manifest.state));
+    }
+    let accels = first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));
+    if accels.iter().any(|a| a == "tcg") {
+        w.push("VMs ran under TCG (software CPU emulation): their CPU-bound numbers are not comparable with KVM guests or with native".into());
+    }
+    for c in m.comparisons.iter().filter(|c| c.validity.status == "WARN") {
+        w.push(format!("{} vs {} on {}: {}", c.environment, c.baseline, c.workload, c.validity.reasons.join("; ")));
+    }
+    let warn_series = m.series.iter().filter(|s| s.validity.status == "WARN").count();
+    if warn_series > 0 {
+        w.push(format!("{warn_series} of {} series have validity warnings (see the tables)", m.series.len()));
+    }
+    if let Some(p) = manifest.host.get("power") {
+        if p.starts_with("unsupported") {
+            w.push(format!("power: {p}"));
+        }
+    }
+    w
+}
