@@ -96,3 +96,37 @@ fn run_without_a_campaign_uses_the_embedded_quick_campaign() {
     // What was run is recorded in full, so --resume can re-read it.
     assert!(m["campaign_text"].as_str().unwrap().contains("[[environment]]"));
 }
+
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dst.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn report_writes_every_file_and_compare_pairs_matching_series() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../report/tests/fixtures/quick-run");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    copy_dir(&fixture, &run);
+    let out = run_ok(sandbench().arg("report").arg(&run).args(["--baseline", "runc", "--margin", "10"]));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("Against `runc` (equivalence margin ±10 %"), "{md}");
+    for f in ["report.md", "report.html", "summary.json", "series.csv", "trials.csv"] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    let bad = sandbench().arg("report").arg(&run).args(["--baseline", "kata"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("valid: native, runc, qemu-microvm"));
+    // A run compared with itself: every series pairs, and nothing differs.
+    let out = run_ok(sandbench().arg("compare").arg(&run).arg(&run));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("| 1.000 |").count(), 6, "{text}");
+    assert!(!text.contains("Higher") && !text.contains("Lower"), "{text}");
+    assert!(!text.contains("Not paired"));
+}

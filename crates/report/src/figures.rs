@@ -257,3 +257,60 @@ pub fn stacked(title: &str, unit: &str, parts: &[&str], rows: &[(String, Vec<f64
     }
     Ok(svg)
 }
+
+/// Metric against a swept parameter, one line with markers per environment; a logarithmic
+/// x axis when the parameter spans more than a factor of 8 (block and message sizes).
+pub fn sweep(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+) -> Result<String, FigureError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
+        root.fill(&WHITE).map_err(err(title))?;
+        let xs: Vec<f64> = lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).collect();
+        let (xmin, xmax) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        let ymax = lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(0.0f64, f64::max).max(1e-9) * 1.1;
+        let log = xmin > 0.0 && xmax / xmin > 8.0;
+        let tx = |x: f64| if log { x.log2() } else { x };
+        let (a, b) = (tx(xmin), tx(xmax));
+        let pad = ((b - a) * 0.05).max(0.5);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d((a - pad)..(b + pad), 0.0..ymax)
+            .map_err(err(title))?;
+        chart
+            .configure_mesh()
+            .x_desc(if log { format!("{x_desc} (log scale)") } else { x_desc.to_string() })
+            .y_desc(y_desc)
+            .x_label_formatter(&|v| if log { format!("{}", 2f64.powf(*v).round()) } else { format!("{v}") })
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(err(title))?;
+        for (i, (name, pts)) in lines.iter().enumerate() {
+            let c = color(i);
+            let p: Vec<(f64, f64)> = pts.iter().map(|(x, y)| (tx(*x), *y)).collect();
+            chart
+                .draw_series(LineSeries::new(p.clone(), c.stroke_width(2)))
+                .map_err(err(title))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+            chart.draw_series(p.into_iter().map(|pt| Circle::new(pt, 4, c.filled()))).map_err(err(title))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY_400)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(err(title))?;
+        root.present().map_err(err(title))?;
+    }
+    Ok(svg)
+}

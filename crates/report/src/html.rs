@@ -207,6 +207,21 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             );
         }
     }
+    for sw in &m.sweeps {
+        let _ = write!(o, "<h2>{} by {}</h2>", esc(&sw.kind), esc(&sw.parameter));
+        let lines: Vec<(String, Vec<(f64, f64)>)> =
+            sw.lines.iter().map(|(e, p)| (e.clone(), p.iter().map(|x| (x.0, x.1)).collect())).collect();
+        figure(
+            &mut o,
+            figures::sweep(
+                &format!("{}: {} by {}", sw.kind, sw.metric, sw.parameter),
+                &sw.parameter,
+                &format!("{} ({})", sw.metric, sw.unit),
+                &lines,
+            ),
+            "Mean per environment at each parameter value.",
+        );
+    }
     o.push_str("<h2>Host CPU and memory</h2>");
     for wl in &workloads {
         let cpu: Vec<figures::Bar> = m

@@ -9,5 +9,6 @@ pub mod figures;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod sweep;
 
 pub use model::{build, Options, ReportModel, REPORT_SCHEMA};

@@ -142,6 +142,22 @@ pub fn render(m: &ReportModel) -> String {
             }
         }
     }
+    for sw in &m.sweeps {
+        let _ = writeln!(out, "\n## {} by {} ({} in {})\n", sw.kind, sw.parameter, sw.metric, sw.unit);
+        let mut xs: Vec<f64> = sw.lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        let header: Vec<String> = xs.iter().map(|x| format!("{} = {x}", sw.parameter)).collect();
+        let _ = writeln!(out, "| environment | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(xs.len()));
+        for (env, pts) in &sw.lines {
+            let cells: Vec<String> = xs
+                .iter()
+                .map(|x| pts.iter().find(|p| p.0 == *x).map(|p| f(p.1)).unwrap_or_else(|| "–".into()))
+                .collect();
+            let _ = writeln!(out, "| {env} | {} |", cells.join(" | "));
+        }
+    }
     let _ = writeln!(out, "\n## Host CPU and memory\n");
     let _ = writeln!(out, "CPU in percent where 100 % is one core, sampled from the host over each trial.\n");
     let _ =

@@ -120,6 +120,8 @@ pub struct ReportModel {
     pub comparisons: Vec<ComparisonRow>,
     pub host: Vec<HostRow>,
     pub boot: Vec<BootRow>,
+    /// Headline metric against a parameter that varies across workloads of one kind.
+    pub sweeps: Vec<crate::sweep::Sweep>,
     pub system: BTreeMap<String, String>,
     pub versions: BTreeMap<String, String>,
     pub image: BTreeMap<String, String>,
@@ -286,6 +288,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     }
     let comparisons = comparisons(&series, baseline.as_deref(), opts);
     let boot = envs.iter().map(|env| boot_row(&latest, env)).collect();
+    let sweeps = crate::sweep::sweeps(records, &series);
     let mut model = ReportModel {
         schema: REPORT_SCHEMA,
         run_id: manifest.run_id.clone(),
@@ -299,6 +302,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
         comparisons,
         host,
         boot,
+        sweeps,
         system: manifest.host.clone(),
         versions: manifest.versions.clone(),
         image: manifest.image.clone(),

@@ -111,3 +111,27 @@ fn figures_scale_to_eight_environments() {
     }
     assert_eq!(model.comparisons.len(), 7 * 2);
 }
+
+#[test]
+fn workloads_differing_in_one_parameter_become_a_sweep() {
+    let (m, recs) = load(&fixture());
+    let mut swept = Vec::new();
+    for (name, threads) in [("cpu-1t", 1), ("cpu-2t", 2), ("cpu-4t", 4)] {
+        for r in recs.iter().filter(|r| r.key.workload == "cpu") {
+            let mut r = r.clone();
+            r.key.workload = name.into();
+            r.dims.workload = name.into();
+            r.dims.params.insert("threads".into(), threads.into());
+            swept.push(r);
+        }
+    }
+    let model = model::build(&m, &swept, &Options::default());
+    assert_eq!(model.sweeps.len(), 1);
+    let s = &model.sweeps[0];
+    assert_eq!((s.kind.as_str(), s.parameter.as_str(), s.metric.as_str()), ("cpu", "threads", "events_per_s"));
+    assert_eq!(s.lines.len(), 3);
+    assert_eq!(s.lines[0].1.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1.0, 2.0, 4.0]);
+    let h = html::render(&model, &fixture());
+    assert!(h.contains("cpu by threads") && !h.contains("figure not drawn"));
+    assert!(markdown::render(&model).contains("| threads = 1 | threads = 2 | threads = 4 |"));
+}
