@@ -7,6 +7,9 @@ use sandbench_spec::TrialRecord;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// (parameter value, mean, 95 % CI).
+pub type Point = (f64, f64, Option<(f64, f64)>);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Sweep {
     pub kind: String,
@@ -15,7 +18,7 @@ pub struct Sweep {
     pub unit: String,
     pub higher_is_better: bool,
     /// Per environment: (parameter value, mean, 95 % CI) in ascending parameter order.
-    pub lines: Vec<(String, Vec<(f64, f64, Option<(f64, f64)>)>)>,
+    pub lines: Vec<(String, Vec<Point>)>,
 }
 
 /// Finds the sweeps among the workloads of `records`.
@@ -71,7 +74,7 @@ pub fn sweeps(records: &[TrialRecord], series: &[Series]) -> Vec<Sweep> {
         let lines = envs
             .into_iter()
             .map(|env| {
-                let mut pts: Vec<(f64, f64, Option<(f64, f64)>)> = series
+                let mut pts: Vec<Point> = series
                     .iter()
                     .filter(|s| s.environment == env && s.metric == metric && values.contains_key(&s.workload))
                     .filter_map(|s| Some((values[&s.workload], s.summary.as_ref()?.mean, s.ci.map(|c| (c.lo, c.hi)))))
