@@ -87,7 +87,7 @@ fn run_without_a_campaign_uses_the_embedded_quick_campaign() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The summary table ends the run: events/s, boot/start and host CPU per environment.
     for env in ["native", "runc", "qemu-microvm"] {
-        assert!(stdout.contains(&format!("| {env} |")), "{stdout}");
+        assert!(stdout.contains(&format!("| {env} ")), "{stdout}");
     }
     assert!(stdout.contains("events_per_s") && stdout.contains("boot/start ms") && stdout.contains("host CPU %"));
     let run = only_run(tmp.path());

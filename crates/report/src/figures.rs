@@ -31,38 +31,74 @@ fn err<E: std::fmt::Display>(name: &str) -> impl FnOnce(E) -> FigureError + '_ {
     move |e| FigureError(name.to_string(), e.to_string())
 }
 
-/// One bar of [`bars`]: a label, a value and an optional interval drawn as an error bar.
-pub type Bar = (String, f64, Option<(f64, f64)>);
+/// Horizontal category chart: one row per label on the vertical axis, values along x.
+type CategoryChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize>,
+    >,
+>;
 
-/// One bar per category with an optional interval (e.g. a 95 % CI) drawn as an error bar.
-pub fn bars(title: &str, unit: &str, bars: &[Bar]) -> Result<String, FigureError> {
+/// Draws a category chart of `labels` up to `max` into a new SVG string; `draw` adds the data.
+fn category_chart(
+    title: &str,
+    unit: &str,
+    labels: &[String],
+    max: f64,
+    extra_height: u32,
+    legend: Option<SeriesLabelPosition>,
+    draw: impl FnOnce(&mut CategoryChart) -> Result<(), FigureError>,
+) -> Result<String, FigureError> {
     let mut svg = String::new();
-    let height = 90 + 34 * bars.len() as u32;
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let n = labels.len();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, extra_height + 34 * n as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(err(title))?;
-        let max =
-            bars.iter().map(|(_, v, ci)| ci.map(|c| c.1).unwrap_or(*v).max(*v)).fold(0.0f64, f64::max).max(1e-9) * 1.12;
-        let n = bars.len();
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(130)
-            .build_cartesian_2d(0.0..max, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..max.max(1e-9), (0..n).into_segmented())
             .map_err(err(title))?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .x_desc(unit)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
                 _ => String::new(),
             })
             .y_labels(n)
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(err(title))?;
+        draw(&mut chart)?;
+        if let Some(pos) = legend {
+            chart
+                .configure_series_labels()
+                .position(pos)
+                .background_style(WHITE.mix(0.85))
+                .border_style(GREY_400)
+                .label_font(("sans-serif", 12))
+                .draw()
+                .map_err(err(title))?;
+        }
+        root.present().map_err(err(title))?;
+    }
+    Ok(svg)
+}
+
+/// One bar of [`bars`]: a label, a value and an optional interval drawn as an error bar.
+pub type Bar = (String, f64, Option<(f64, f64)>);
+
+/// One bar per category with an optional interval (e.g. a 95 % CI) drawn as an error bar.
+pub fn bars(title: &str, unit: &str, bars: &[Bar]) -> Result<String, FigureError> {
+    let max = bars.iter().map(|(_, v, ci)| ci.map(|c| c.1).unwrap_or(*v).max(*v)).fold(0.0f64, f64::max) * 1.12;
+    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    category_chart(title, unit, &labels, max, 90, None, |chart| {
         for (i, (_, v, ci)) in bars.iter().enumerate() {
             let c = color(i);
             chart
@@ -81,9 +117,8 @@ pub fn bars(title: &str, unit: &str, bars: &[Bar]) -> Result<String, FigureError
                     .map_err(err(title))?;
             }
         }
-        root.present().map_err(err(title))?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Histogram of `values` with the fitted normal density scaled to counts (the AI paper's Fig. 3).
@@ -204,33 +239,10 @@ pub fn lines(
 
 /// Stacked horizontal bars: one row per category, one colour per part (e.g. boot phases).
 pub fn stacked(title: &str, unit: &str, parts: &[&str], rows: &[(String, Vec<f64>)]) -> Result<String, FigureError> {
-    let mut svg = String::new();
     let colors = [BLUE_600, ORANGE_600, TEAL_600, RED_600];
-    {
-        let height = 110 + 34 * rows.len() as u32;
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(err(title))?;
-        let max = rows.iter().map(|(_, v)| v.iter().sum::<f64>()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
-        let n = rows.len();
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(130)
-            .build_cartesian_2d(0.0..max, (0..n).into_segmented())
-            .map_err(err(title))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc(unit)
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.0.clone()).unwrap_or_default(),
-                _ => String::new(),
-            })
-            .label_style(("sans-serif", 13))
-            .draw()
-            .map_err(err(title))?;
+    let max = rows.iter().map(|(_, v)| v.iter().sum::<f64>()).fold(0.0f64, f64::max) * 1.1;
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    category_chart(title, unit, &labels, max, 110, Some(SeriesLabelPosition::LowerRight), |chart| {
         for (p, part) in parts.iter().enumerate() {
             let c = colors[p % colors.len()];
             chart
@@ -245,17 +257,8 @@ pub fn stacked(title: &str, unit: &str, parts: &[&str], rows: &[(String, Vec<f64
                 .label(*part)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY_400)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err(title))?;
-        root.present().map_err(err(title))?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Metric against a swept parameter, one line with markers per environment; a logarithmic

@@ -6,6 +6,7 @@
 pub mod compare;
 pub mod csv;
 pub mod figures;
+mod fmt;
 pub mod html;
 pub mod markdown;
 pub mod model;

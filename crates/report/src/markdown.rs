@@ -3,15 +3,7 @@
 use crate::model::{headline_metric, ReportModel, Series};
 use std::fmt::Write;
 
-fn f(x: f64) -> String {
-    if x.abs() >= 1000.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
-}
+use crate::fmt::num as f;
 
 fn opt(x: Option<f64>) -> String {
     x.map(f).unwrap_or_else(|| "–".into())

@@ -149,14 +149,7 @@ fn metric_value(r: &TrialRecord, metric: &str) -> Option<f64> {
 }
 
 fn first_order(records: &[TrialRecord], f: impl Fn(&TrialRecord) -> String) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in records {
-        let k = f(r);
-        if !out.contains(&k) {
-            out.push(k);
-        }
-    }
-    out
+    first_order_str(records.iter().map(f))
 }
 
 fn pct(x: f64) -> String {
