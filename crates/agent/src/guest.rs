@@ -44,9 +44,9 @@ pub fn power_off() -> ! {
 }
 
 /// Reports a fatal start-up error on the kernel log and stops.
-pub fn fatal(pid1: bool, why: &str) -> ! {
+pub fn fatal(vm: bool, why: &str) -> ! {
     eprintln!("sandbench-agent: fatal: {why}");
-    if pid1 {
+    if vm {
         power_off();
     }
     std::process::exit(1)

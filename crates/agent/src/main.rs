@@ -15,8 +15,12 @@ fn main() {
         println!("sandbench-agent {} protocol {PROTOCOL_VERSION}", env!("CARGO_PKG_VERSION"));
         return;
     }
+    // `--vm`: the guest image's init handed over; the agent is the VM's init and powers it off
+    // at the end. In a container the agent may be PID 1 of its namespace too, but it must not
+    // act as a machine's init there (no mounts of its own, no reboot: it just exits).
+    let vm = args.iter().any(|a| a == "--vm") && std::process::id() == 1;
     let pid1 = std::process::id() == 1;
-    if pid1 {
+    if vm {
         guest::init_as_pid1();
     }
     let mut input: Box<dyn Read> = Box::new(std::io::stdin());
@@ -25,16 +29,16 @@ fn main() {
         match std::fs::OpenOptions::new().read(true).write(true).open(dev) {
             Ok(f) => {
                 guest::make_raw(&f);
-                input = Box::new(f.try_clone().unwrap_or_else(|_| guest::fatal(pid1, "dup serial")));
+                input = Box::new(f.try_clone().unwrap_or_else(|_| guest::fatal(vm, "dup serial")));
                 output = Box::new(f);
             }
-            Err(e) => guest::fatal(pid1, &format!("open {dev}: {e}")),
+            Err(e) => guest::fatal(vm, &format!("open {dev}: {e}")),
         }
     } else {
         guest::make_raw(&std::io::stdin());
     }
     let code = serve(BufReader::new(input), &mut output, pid1);
-    if pid1 {
+    if vm {
         guest::power_off();
     }
     std::process::exit(code);

@@ -49,7 +49,7 @@ fi
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
-exec switch_root /newroot /sandbench/sandbench-agent
+exec switch_root /newroot /sandbench/sandbench-agent --vm
 echo "sandbench-init: switch_root failed"
 reboot -f
 "#;

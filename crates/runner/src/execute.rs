@@ -114,6 +114,10 @@ impl Slot {
                 let deadline = Instant::now() + Duration::from_secs(2);
                 while let Ok(m) = r.channel.recv(deadline, cancel) {
                     if m == AgentMsg::Bye {
+                        // Let it exit on its own (a VM syncs and powers off): wait for the
+                        // channel to close before teardown kills whatever is left.
+                        let closing = Instant::now() + Duration::from_secs(3);
+                        while r.channel.recv(closing, cancel).is_ok() {}
                         break;
                     }
                 }
