@@ -8,5 +8,11 @@ scripts/setup.sh
 . scripts/env.sh
 SANDBENCH_AGENT="$(scripts/build-agent.sh)"
 export SANDBENCH_AGENT
+# The docker and containerd drivers' tests need their daemons: start sandbench's own, and stop
+# them afterwards unless they were already running.
+started_daemons=0
+if ! scripts/daemons.sh status | grep -q "dockerd running"; then started_daemons=1; fi
+scripts/daemons.sh start >/dev/null
+trap '[ "$started_daemons" = 1 ] && scripts/daemons.sh stop' EXIT
 # Integration tests boot VMs under TCG on 2 cores: one test at a time keeps timings sane.
 cargo test --workspace --quiet -- --test-threads=1

@@ -5,13 +5,19 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn serves_a_session_and_exits_cleanly_after_shutdown() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbench-agent")).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandbench-agent"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert!(line.starts_with("@@sb {\"type\":\"ready\",\"v\":1"), "{line}");
-    stdin.write_all(b"@@sb {\"type\":\"run\",\"id\":5,\"workload\":\"cpu\",\"params\":{\"events\":3},\"trial\":1}\n").unwrap();
+    stdin
+        .write_all(b"@@sb {\"type\":\"run\",\"id\":5,\"workload\":\"cpu\",\"params\":{\"events\":3},\"trial\":1}\n")
+        .unwrap();
     line.clear();
     out.read_line(&mut line).unwrap();
     assert!(line.contains("\"type\":\"result\",\"id\":5") && line.contains("\"primes_per_event\":1228"), "{line}");

@@ -357,7 +357,11 @@ fn new_record(
         dims: Dimensions {
             environment: env.name.clone(),
             driver: env.driver.as_str().into(),
-            runtime: (env.driver == Driver::Oci).then(|| env.runtime().as_str().into()),
+            runtime: match env.driver {
+                Driver::Oci | Driver::Docker => Some(env.runtime().as_str().into()),
+                Driver::Containerd => Some(env.shim()),
+                _ => None,
+            },
             machine: qemu.then(|| env.machine().as_str().into()),
             accel: qemu.then(|| env.accel().as_str().into()),
             disk_cache: qemu.then(|| env.disk_cache().as_str().into()),

@@ -64,6 +64,20 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
                 let rt = e.runtime().as_str();
                 m.insert(rt.to_string(), first_line(rt, &["--version"]).unwrap_or_else(|| "missing".into()));
             }
+            Driver::Docker => {
+                let v = first_line(
+                    "docker",
+                    &["-H", &format!("unix://{}", e.socket()), "version", "--format", "{{.Server.Version}}"],
+                );
+                m.insert("docker".into(), v.unwrap_or_else(|| "missing".into()));
+            }
+            Driver::Containerd => {
+                m.insert(
+                    "containerd".into(),
+                    first_line("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
+                );
+                m.insert("containerd_shim".into(), e.shim());
+            }
             Driver::Qemu => {
                 let bin = e.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
                 m.insert(bin.clone(), first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));

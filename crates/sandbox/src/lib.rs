@@ -6,6 +6,9 @@
 
 pub mod cgroups;
 pub mod channel;
+pub mod containerd;
+mod daemon_container;
+pub mod docker;
 pub mod native;
 pub mod oci;
 pub mod probe;
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use channel::ChannelError;
+pub use daemon_container::cgroup_from_proc;
 
 /// Everything a driver needs to start one sandbox.
 pub struct LaunchSpec<'a> {
@@ -89,6 +93,8 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
     match env.driver {
         Driver::Native => Box::new(native::Native::default()),
         Driver::Oci => Box::new(oci::Oci::new(env.runtime())),
+        Driver::Docker => Box::new(docker::Docker::default()),
+        Driver::Containerd => Box::new(containerd::Containerd::default()),
         Driver::Qemu => Box::new(qemu::Qemu::default()),
     }
 }

@@ -74,6 +74,75 @@ pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
             let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
             which(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
         }
+        Driver::Docker | Driver::Containerd => {
+            let (client, pkg) =
+                if env.driver == Driver::Docker { ("docker", "docker.io") } else { ("ctr", "containerd") };
+            which(client).ok_or_else(|| format!("{client} not found (apt-get install {pkg})"))?;
+            let socket = env.socket();
+            if !std::path::Path::new(&socket).exists() {
+                return Err(format!("no daemon at {socket} (scripts/daemons.sh start)"));
+            }
+            if !crate::is_root() {
+                return Err(format!("{} needs root", env.driver.as_str()));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Socket of the Docker daemon `scripts/daemons.sh` starts.
+pub const SANDBENCH_DOCKER_SOCKET: &str = "/run/sandbench/docker.sock";
+/// Socket of the containerd `scripts/daemons.sh` starts.
+pub const SANDBENCH_CONTAINERD_SOCKET: &str = "/run/sandbench/containerd/containerd.sock";
+
+/// A daemon this build drives, checked by asking it for its version over `socket`.
+fn daemon_check(name: &str, socket: &str) -> Availability {
+    let (client, pkg) = if name == "docker" { ("docker", "docker.io") } else { ("ctr", "containerd") };
+    let hint = Some(format!("apt-get install {pkg}; start it with scripts/daemons.sh start (or set `socket`)"));
+    if which(client).is_none() {
+        return Availability {
+            component: name.into(),
+            driver: name.into(),
+            verdict: Verdict::Missing,
+            version: None,
+            detail: format!("{client} not found"),
+            hint,
+        };
+    }
+    let out = if name == "docker" {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{socket}"))
+            .args(["version", "--format", "{{.Server.Version}}"])
+            .output()
+    } else {
+        Command::new("ctr").arg("--address").arg(socket).arg("version").output()
+    };
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let version = if name == "docker" {
+                text.trim().to_string()
+            } else {
+                text.lines().filter(|l| l.trim_start().starts_with("Version")).last().unwrap_or("").trim().to_string()
+            };
+            Availability {
+                component: name.into(),
+                driver: name.into(),
+                verdict: Verdict::Ok,
+                version: Some(version),
+                detail: format!("daemon answers at {socket}"),
+                hint: None,
+            }
+        }
+        _ => Availability {
+            component: name.into(),
+            driver: name.into(),
+            verdict: Verdict::Missing,
+            version: version_of(client, &["--version"]),
+            detail: format!("{client} is installed but no daemon answers at {socket}"),
+            hint,
+        },
     }
 }
 
@@ -188,9 +257,16 @@ pub fn static_checks() -> Vec<Availability> {
             Some("apt-get install qemu-system-x86"),
         ));
     }
+    // The daemons' usual sockets, and those of the daemons scripts/daemons.sh starts.
+    for (name, sockets) in [
+        ("docker", [SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"]),
+        ("containerd", [SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"]),
+    ] {
+        let checks: Vec<Availability> = sockets.iter().map(|s| daemon_check(name, s)).collect();
+        let best = checks.iter().find(|c| c.verdict == Verdict::Ok).unwrap_or(&checks[checks.len() - 1]).clone();
+        v.push(best);
+    }
     let external = [
-        ("docker", "docker", "docker.io", "dockerd"),
-        ("containerd", "containerd", "containerd", "containerd"),
         ("firecracker", "firecracker", "", "firecracker"),
         ("cloud-hypervisor", "cloud-hypervisor", "", "cloud-hypervisor"),
         ("kata", "containerd", "", "kata-runtime"),

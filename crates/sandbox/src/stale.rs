@@ -54,6 +54,48 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
             removed.push(format!("{} container {id}", rt.as_str()));
         }
     }
+    // Docker containers and containerd tasks named after a sandbox, on the usual sockets and
+    // on those of scripts/daemons.sh.
+    for socket in [crate::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"] {
+        if !Path::new(socket).exists() {
+            continue;
+        }
+        let names = Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{socket}"))
+            .args(["ps", "-a", "--filter", "name=sb", "--format", "{{.Names}}"])
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for id in names.lines().map(str::trim).filter(|id| stale(id)) {
+            let _ = Command::new("docker")
+                .arg("-H")
+                .arg(format!("unix://{socket}"))
+                .args(["rm", "-f", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            removed.push(format!("docker container {id}"));
+        }
+    }
+    for socket in [crate::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"] {
+        if !Path::new(socket).exists() {
+            continue;
+        }
+        let ids = crate::containerd::ctr(socket).args(["container", "ls", "-q"]).stderr(Stdio::null()).output();
+        let ids = ids.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        for id in ids.lines().map(str::trim).filter(|id| stale(id)) {
+            for args in [
+                &["task", "kill", "-s", "SIGKILL", id][..],
+                &["task", "delete", "-f", id],
+                &["container", "delete", id],
+            ] {
+                let _ = crate::containerd::ctr(socket).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            }
+            removed.push(format!("containerd container {id}"));
+        }
+    }
     // VMM processes named after a sandbox (`-name sandbench-<id>`).
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for pid in procs.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()) {

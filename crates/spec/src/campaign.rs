@@ -135,6 +135,8 @@ pub struct ImageSpec {
 pub enum Driver {
     Native,
     Oci,
+    Docker,
+    Containerd,
     Qemu,
 }
 
@@ -143,6 +145,8 @@ impl Driver {
         match self {
             Driver::Native => "native",
             Driver::Oci => "oci",
+            Driver::Docker => "docker",
+            Driver::Containerd => "containerd",
             Driver::Qemu => "qemu",
         }
     }
@@ -235,12 +239,18 @@ pub struct Environment {
     pub vcpus: u32,
     #[serde(default = "default_memory")]
     pub memory_mib: u64,
-    /// `oci` only.
+    /// `oci` and `docker`: the OCI runtime (docker: as registered with the daemon).
     #[serde(default)]
     pub runtime: Option<Runtime>,
     /// `oci` only: global flags given to the runtime before its command.
     #[serde(default)]
     pub runtime_args: Option<Vec<String>>,
+    /// `containerd` only: the shim (`io.containerd.runc.v2`, `io.containerd.kata.v2`, …).
+    #[serde(default)]
+    pub shim: Option<String>,
+    /// `docker` and `containerd`: the daemon's socket (default: the daemon's usual one).
+    #[serde(default)]
+    pub socket: Option<String>,
     /// `qemu` only.
     #[serde(default)]
     pub machine: Option<Machine>,
@@ -270,6 +280,16 @@ impl Environment {
     }
     pub fn disk_cache(&self) -> DiskCache {
         self.disk_cache.unwrap_or(DiskCache::None)
+    }
+    pub fn shim(&self) -> String {
+        self.shim.clone().unwrap_or_else(|| "io.containerd.runc.v2".into())
+    }
+    /// The daemon socket of a `docker` or `containerd` environment.
+    pub fn socket(&self) -> String {
+        self.socket.clone().unwrap_or_else(|| match self.driver {
+            Driver::Docker => "/var/run/docker.sock".into(),
+            _ => "/run/containerd/containerd.sock".into(),
+        })
     }
 }
 
@@ -357,32 +377,26 @@ impl Campaign {
                     span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into()
                 });
             }
-            let oci_keys = [("runtime", e.runtime.is_some()), ("runtime_args", e.runtime_args.is_some())];
-            let qemu_keys = [
-                ("machine", e.machine.is_some()),
-                ("accel", e.accel.is_some()),
-                ("disk_cache", e.disk_cache.is_some()),
-                ("qemu_binary", e.qemu_binary.is_some()),
-                ("extra_args", e.extra_args.is_some()),
+            use Driver::*;
+            let keys: [(&str, bool, &[Driver]); 9] = [
+                ("runtime", e.runtime.is_some(), &[Oci, Docker]),
+                ("runtime_args", e.runtime_args.is_some(), &[Oci]),
+                ("shim", e.shim.is_some(), &[Containerd]),
+                ("socket", e.socket.is_some(), &[Docker, Containerd]),
+                ("machine", e.machine.is_some(), &[Qemu]),
+                ("accel", e.accel.is_some(), &[Qemu]),
+                ("disk_cache", e.disk_cache.is_some(), &[Qemu]),
+                ("qemu_binary", e.qemu_binary.is_some(), &[Qemu]),
+                ("extra_args", e.extra_args.is_some(), &[Qemu]),
             ];
-            for (key, set) in oci_keys {
-                if set && e.driver != Driver::Oci {
+            for (key, set, drivers) in keys {
+                if set && !drivers.contains(&e.driver) {
+                    let valid: Vec<String> = drivers.iter().map(|d| format!("\"{}\"", d.as_str())).collect();
                     out.push(Problem {
                         span: span.clone(),
                         message: format!(
-                            "key `{key}` applies only to driver = \"oci\" (environment `{}` has driver = \"{}\")",
-                            e.name,
-                            e.driver.as_str()
-                        ),
-                    });
-                }
-            }
-            for (key, set) in qemu_keys {
-                if set && e.driver != Driver::Qemu {
-                    out.push(Problem {
-                        span: span.clone(),
-                        message: format!(
-                            "key `{key}` applies only to driver = \"qemu\" (environment `{}` has driver = \"{}\")",
+                            "key `{key}` applies only to driver = {} (environment `{}` has driver = \"{}\")",
+                            valid.join(" or "),
                             e.name,
                             e.driver.as_str()
                         ),

@@ -1,0 +1,76 @@
+//! The docker and containerd drivers against real daemons (scripts/test.sh starts them with
+//! scripts/daemons.sh): cpu trials, accounting from the container cgroup and the shim, and no
+//! container left behind.
+
+mod common;
+use common::*;
+
+const CAMPAIGN: &str = r#"
+name = "daemons"
+trials = 2
+warmup = 1
+order = "sequential"
+[timeouts]
+boot_s = 120
+[[environment]]
+name = "docker"
+driver = "docker"
+socket = "/run/sandbench/docker.sock"
+vcpus = 2
+memory_mib = 512
+[[environment]]
+name = "containerd"
+driver = "containerd"
+socket = "/run/sandbench/containerd/containerd.sock"
+[[workload]]
+name = "cpu"
+kind = "cpu"
+params = { threads = 2, events = 400 }
+"#;
+
+#[test]
+fn docker_and_containerd_run_cpu_trials() {
+    for s in ["/run/sandbench/docker.sock", "/run/sandbench/containerd/containerd.sock"] {
+        assert!(std::path::Path::new(s).exists(), "{s} missing: start the daemons with scripts/daemons.sh start");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let campaign = write(tmp.path(), "d.toml", CAMPAIGN);
+    let child =
+        sandbench().arg("run").arg(&campaign).arg("--out").arg(tmp.path().join("r")).arg("--quiet").spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_no_leaks(pid);
+    let rs = records(&only_run(&tmp.path().join("r")));
+    for env in ["docker", "containerd"] {
+        let ok = ok_records(&rs, env);
+        assert_eq!(ok.len(), 3, "{env}: {:?}", rs.iter().map(|r| &r.error).collect::<Vec<_>>());
+        for r in &ok {
+            assert_eq!(r.outputs["primes_per_event"], 1228);
+            let h = r.host.as_ref().unwrap();
+            assert!(h.cgroup_mem_max_kib.unwrap() > 0, "{env}: container cgroup accounted");
+            assert!(h.pss_max_kib.unwrap() > 1000, "{env}: shim + container PSS");
+        }
+        let facts = &ok[0].launch.as_ref().unwrap().facts;
+        assert!(facts.get("cgroup").is_some_and(|c| c.contains("cpuacct") || c.contains("V2")), "{env}: {facts:?}");
+        assert!(ok[1].host.as_ref().unwrap().cpu_mean_pct > 10.0, "{env}: 2-thread cpu shows host CPU");
+    }
+    // Nothing of this run is left in either daemon.
+    let ps = std::process::Command::new("docker")
+        .args(["-H", "unix:///run/sandbench/docker.sock", "ps", "-a", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&ps.stdout).contains(&format!("sb{pid}-")));
+    let ls = std::process::Command::new("ctr")
+        .args([
+            "--address",
+            "/run/sandbench/containerd/containerd.sock",
+            "--namespace",
+            "sandbench",
+            "container",
+            "ls",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&ls.stdout).contains(&format!("sb{pid}-")));
+}

@@ -1,0 +1,113 @@
+//! `containerd`: the agent in a containerd task started with `ctr` through any shim
+//! (`io.containerd.runc.v2` here; `io.containerd.kata.v2` or runsc's shim where installed), in
+//! sandbench's own namespace. The guest rootfs is given as the container's root directly
+//! (`ctr run --rootfs`), read-only; `vcpus`/`memory_mib` become `--cpus`/`--memory-limit`.
+//! CPU and memory are accounted from the shim's whole process tree (shim, and for Kata the
+//! VMM and virtiofsd) and the container's cgroup, since the cgroup alone misses a VM runtime.
+
+use crate::daemon_container::{attach, output, stop_client};
+use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+
+/// containerd namespace of sandbench's containers.
+pub const NAMESPACE: &str = "sandbench";
+
+#[derive(Default)]
+pub struct Containerd {
+    client: Option<Child>,
+    live: Option<(String, String, std::path::PathBuf)>,
+}
+
+pub fn ctr(socket: &str) -> Command {
+    let mut c = Command::new("ctr");
+    c.arg("--address").arg(socket).arg("--namespace").arg(NAMESPACE);
+    c
+}
+
+/// The pid of task `id` from `ctr task ls` output (columns TASK PID STATUS).
+pub fn task_pid(ls: &str, id: &str) -> Option<u32> {
+    ls.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next()? == id).then(|| it.next()?.parse().ok()).flatten()
+    })
+}
+
+impl Sandbox for Containerd {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        let image = spec.need_image()?;
+        let socket = spec.env.socket();
+        if !std::path::Path::new(&socket).exists() {
+            return Err(SandboxError::Unsupported {
+                why: format!("no containerd at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
+            });
+        }
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        let shim = spec.env.shim();
+        let mut facts = BTreeMap::new();
+        let version = output(ctr(&socket).arg("version")).unwrap_or_default();
+        // `ctr version` prints the client's, then the server's; keep the server's.
+        facts.insert(
+            "containerd".into(),
+            version.lines().filter(|l| l.trim_start().starts_with("Version")).last().unwrap_or("").trim().to_string(),
+        );
+        facts.insert("shim".into(), shim.clone());
+        facts.insert("limits".into(), format!("--cpus {} --memory-limit {} MiB", spec.env.vcpus, spec.env.memory_mib));
+        facts.insert("rootfs".into(), "the image's rootfs directory (ctr run --rootfs), read-only".into());
+        self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
+        let mut cmd = ctr(&socket);
+        cmd.args(["run", "--rootfs", "--read-only", "--runtime", &shim])
+            .arg("--cpus")
+            .arg(spec.env.vcpus.to_string())
+            .arg("--memory-limit")
+            .arg((spec.env.memory_mib * 1024 * 1024).to_string())
+            .arg(&image.rootfs_dir)
+            .arg(&spec.id)
+            .arg(sandbench_image::AGENT_PATH);
+        let (sock, id) = (socket.clone(), spec.id.clone());
+        let find_pid = move || task_pid(&output(ctr(&sock).args(["task", "ls"])).ok()?, &id);
+        attach(spec, &mut cmd, "install it: apt-get install containerd", &mut self.client, find_pid, facts)
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        if let Some((socket, id, work)) = self.live.take() {
+            let quiet = |args: &[&str]| {
+                let _ =
+                    ctr(&socket).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            };
+            quiet(&["task", "kill", "-s", "SIGKILL", &id]);
+            stop_client(&mut self.client);
+            // The task must be gone before it can be deleted; a short retry covers the kill.
+            for _ in 0..50 {
+                quiet(&["task", "delete", "-f", &id]);
+                quiet(&["container", "delete", &id]);
+                let ls = output(ctr(&socket).args(["container", "ls", "-q"])).unwrap_or_default();
+                if !ls.lines().any(|l| l.trim() == id) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = std::fs::remove_dir_all(work);
+        }
+        stop_client(&mut self.client);
+        Ok(())
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn task_pid_from_ctr_output() {
+        let ls = "TASK                 PID     STATUS    \nsb12-ctr-1           4242    RUNNING\nother 7 STOPPED\n";
+        assert_eq!(super::task_pid(ls, "sb12-ctr-1"), Some(4242));
+        assert_eq!(super::task_pid(ls, "missing"), None);
+    }
+}

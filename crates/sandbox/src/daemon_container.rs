@@ -1,0 +1,147 @@
+//! What the `docker` and `containerd` drivers share: a client process that attaches the
+//! container's stdio, a container found by pid after start, and its cgroup read from
+//! `/proc/<pid>/cgroup` (whatever cgroup driver the daemon uses).
+
+use crate::channel::AgentChannel;
+use crate::process::{self, kill_group, Spawned};
+use crate::{LaunchSpec, Running, SandboxError};
+use sandbench_sampler::{Accounting, CgroupRef};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The cgroup of a process from its `/proc/<pid>/cgroup` text: the v1 cpuacct and memory
+/// controllers when they are mounted, else the v2 unified path.
+pub fn cgroup_from_proc(text: &str) -> Option<CgroupRef> {
+    let mut cpuacct = None;
+    let mut memory = None;
+    let mut unified = None;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if ctrls.is_empty() {
+            unified = Some(path.to_string());
+        }
+        for c in ctrls.split(',') {
+            match c {
+                "cpuacct" => cpuacct = Some(path.to_string()),
+                "memory" => memory = Some(path.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let root = PathBuf::from("/sys/fs/cgroup");
+    match (cpuacct, memory, unified) {
+        (Some(c), Some(m), _) => Some(CgroupRef::V1 {
+            cpuacct: root.join("cpuacct").join(c.trim_start_matches('/')),
+            memory: root.join("memory").join(m.trim_start_matches('/')),
+        }),
+        (_, _, Some(u)) => Some(CgroupRef::V2 { dir: root.join(u.trim_start_matches('/')) }),
+        _ => None,
+    }
+}
+
+/// Runs a client command to completion, returning its trimmed stdout or a described error.
+pub fn output(cmd: &mut Command) -> Result<String, SandboxError> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| SandboxError::Other(format!("{shown}: {e}")))?;
+    if !out.status.success() {
+        return Err(SandboxError::Other(format!("{shown}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Waits until `find_pid` names the container's init (it can lag the client's start a little).
+pub fn wait_pid(find_pid: impl Fn() -> Option<u32>, timeout: Duration) -> Option<u32> {
+    let start = Instant::now();
+    loop {
+        if let Some(p) = find_pid().filter(|p| *p > 0) {
+            return Some(p);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The parent of `pid` (the daemon's shim for a container's init).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    sandbench_sampler::proc::parse_pid_stat(&text).map(|s| s.ppid)
+}
+
+/// Starts the client, waits for the agent, and describes what to account: the shim's tree
+/// (shim, container processes) and the container's cgroup.
+pub fn attach(
+    spec: &LaunchSpec,
+    cmd: &mut Command,
+    hint: &str,
+    child_slot: &mut Option<Child>,
+    find_pid: impl Fn() -> Option<u32>,
+    mut facts: BTreeMap<String, String>,
+) -> Result<Running, SandboxError> {
+    let t0 = Instant::now();
+    let log = spec.work_dir.join("client.stderr");
+    let Spawned { child, stdin, stdout } = process::spawn(cmd, &log, hint)?;
+    let spawned_at = Instant::now();
+    *child_slot = Some(child);
+    let channel = AgentChannel::new(stdout, stdin);
+    let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
+        let mut tail = channel.console_tail();
+        tail.extend(process::log_tail(&log, 20));
+        SandboxError::Boot { source, console_tail: tail }
+    })?;
+    let pid = wait_pid(find_pid, Duration::from_secs(10))
+        .ok_or_else(|| SandboxError::Other("the daemon did not report the container's pid".into()))?;
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().as_deref().and_then(cgroup_from_proc);
+    if let Some(cg) = &cgroup {
+        facts.insert("cgroup".into(), format!("{cg:?}"));
+    }
+    let shim = parent_of(pid).filter(|p| *p > 1);
+    let mut roots = vec![pid];
+    if let Some(s) = shim {
+        roots.insert(0, s);
+        facts.insert("accounted_processes".into(), "the shim and the container's processes".into());
+    }
+    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts })
+}
+
+/// Kills the client's process group.
+pub fn stop_client(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        kill_group(&mut c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_of_a_docker_container_on_a_hybrid_host() {
+        let text =
+            "9:name=systemd:/docker/67dc\n4:memory:/docker/67dc\n2:cpuacct:/docker/67dc\n1:cpu:/docker/67dc\n0::/\n";
+        assert_eq!(
+            cgroup_from_proc(text),
+            Some(CgroupRef::V1 {
+                cpuacct: "/sys/fs/cgroup/cpuacct/docker/67dc".into(),
+                memory: "/sys/fs/cgroup/memory/docker/67dc".into()
+            })
+        );
+    }
+
+    #[test]
+    fn combined_controllers_and_unified_hosts() {
+        let text = "4:memory:/a\n3:cpu,cpuacct:/a\n";
+        assert!(matches!(cgroup_from_proc(text), Some(CgroupRef::V1 { .. })));
+        let v2 =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/proc_cgroup_v2.txt")).unwrap();
+        assert_eq!(
+            cgroup_from_proc(&v2),
+            Some(CgroupRef::V2 { dir: "/sys/fs/cgroup/system.slice/docker-3f2a9c.scope".into() })
+        );
+        assert_eq!(cgroup_from_proc("garbage"), None);
+    }
+}

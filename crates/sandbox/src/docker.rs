@@ -1,0 +1,103 @@
+//! `docker`: the agent in a Docker container. The guest rootfs is imported once as an image
+//! (tagged with the image's content hash), `vcpus`/`memory_mib` become `--cpus`/`--memory`, the
+//! runtime is the campaign's (`--runtime`, as registered with the daemon), and CPU is accounted
+//! from the container's cgroup (what `docker stats` reads) plus the shim's process tree.
+
+use crate::daemon_container::{attach, output, stop_client};
+use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+
+#[derive(Default)]
+pub struct Docker {
+    client: Option<Child>,
+    live: Option<(String, String, std::path::PathBuf)>,
+}
+
+fn docker(socket: &str) -> Command {
+    let mut c = Command::new("docker");
+    c.arg("-H").arg(format!("unix://{socket}"));
+    c
+}
+
+/// Imports `rootfs` as `sandbench/rootfs:<key>` unless the daemon already has it.
+fn ensure_image(socket: &str, rootfs: &std::path::Path, key: &str) -> Result<String, SandboxError> {
+    let tag = format!("sandbench/rootfs:{key}");
+    if docker(socket)
+        .args(["image", "inspect", &tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return Ok(tag);
+    }
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs)
+        .args(["-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| SandboxError::Other(format!("tar of the rootfs: {e}")))?;
+    let Some(tar_out) = tar.stdout.take() else { return Err(SandboxError::Other("tar has no stdout".into())) };
+    let imported = docker(socket).args(["import", "-", &tag]).stdin(tar_out).output();
+    let _ = tar.wait();
+    match imported {
+        Ok(o) if o.status.success() => Ok(tag),
+        Ok(o) => Err(SandboxError::Other(format!("docker import: {}", String::from_utf8_lossy(&o.stderr).trim()))),
+        Err(e) => Err(SandboxError::Other(format!("docker import: {e}"))),
+    }
+}
+
+impl Sandbox for Docker {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        let image = spec.need_image()?;
+        let socket = spec.env.socket();
+        if !std::path::Path::new(&socket).exists() {
+            return Err(SandboxError::Unsupported {
+                why: format!("no Docker daemon at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
+            });
+        }
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        let tag = ensure_image(&socket, &image.rootfs_dir, &image.manifest.key)?;
+        let runtime = spec.env.runtime().as_str();
+        let mut facts = BTreeMap::new();
+        facts.insert(
+            "docker".into(),
+            output(docker(&socket).args(["version", "--format", "{{.Server.Version}}"])).unwrap_or_default(),
+        );
+        facts.insert("image".into(), tag.clone());
+        facts.insert("runtime".into(), runtime.into());
+        facts.insert("limits".into(), format!("--cpus {} --memory {}m", spec.env.vcpus, spec.env.memory_mib));
+        self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
+        let mut cmd = docker(&socket);
+        cmd.args(["run", "-i", "--name", &spec.id, "--runtime", runtime, "--network", "none", "--read-only"])
+            .args(["--tmpfs", "/tmp", "--tmpfs", "/run"])
+            .arg("--cpus")
+            .arg(spec.env.vcpus.to_string())
+            .arg("--memory")
+            .arg(format!("{}m", spec.env.memory_mib))
+            .arg(&tag)
+            .arg(sandbench_image::AGENT_PATH);
+        let (sock, id) = (socket.clone(), spec.id.clone());
+        let find_pid = move || output(docker(&sock).args(["inspect", "-f", "{{.State.Pid}}", &id])).ok()?.parse().ok();
+        attach(spec, &mut cmd, "install it: apt-get install docker.io", &mut self.client, find_pid, facts)
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        if let Some((socket, id, work)) = self.live.take() {
+            let _ = docker(&socket).args(["rm", "-f", &id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = std::fs::remove_dir_all(work);
+        }
+        stop_client(&mut self.client);
+        Ok(())
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
