@@ -25,6 +25,11 @@ pub fn ctr(socket: &str) -> Command {
     c
 }
 
+/// The server's `Version:` line of `ctr version` (it prints the client's first).
+pub fn server_version(text: &str) -> String {
+    text.lines().rev().find(|l| l.trim_start().starts_with("Version")).unwrap_or("").trim().to_string()
+}
+
 /// The pid of task `id` from `ctr task ls` output (columns TASK PID STATUS).
 pub fn task_pid(ls: &str, id: &str) -> Option<u32> {
     ls.lines().find_map(|l| {
@@ -49,10 +54,7 @@ impl Sandbox for Containerd {
         let mut facts = BTreeMap::new();
         let version = output(ctr(&socket).arg("version")).unwrap_or_default();
         // `ctr version` prints the client's, then the server's; keep the server's.
-        facts.insert(
-            "containerd".into(),
-            version.lines().filter(|l| l.trim_start().starts_with("Version")).last().unwrap_or("").trim().to_string(),
-        );
+        facts.insert("containerd".into(), server_version(&version));
         facts.insert("shim".into(), shim.clone());
         facts.insert("limits".into(), format!("--cpus {} --memory-limit {} MiB", spec.env.vcpus, spec.env.memory_mib));
         facts.insert("rootfs".into(), "the image's rootfs directory (ctr run --rootfs), read-only".into());
@@ -109,5 +111,7 @@ mod tests {
         let ls = "TASK                 PID     STATUS    \nsb12-ctr-1           4242    RUNNING\nother 7 STOPPED\n";
         assert_eq!(super::task_pid(ls, "sb12-ctr-1"), Some(4242));
         assert_eq!(super::task_pid(ls, "missing"), None);
+        let v = "Client:\n  Version:  1.6.20~ds1\n\nServer:\n  Version:  1.6.21\n  UUID: x\n";
+        assert_eq!(super::server_version(v), "Version:  1.6.21");
     }
 }

@@ -121,11 +121,8 @@ fn daemon_check(name: &str, socket: &str) -> Availability {
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
-            let version = if name == "docker" {
-                text.trim().to_string()
-            } else {
-                text.lines().filter(|l| l.trim_start().starts_with("Version")).last().unwrap_or("").trim().to_string()
-            };
+            let version =
+                if name == "docker" { text.trim().to_string() } else { crate::containerd::server_version(&text) };
             Availability {
                 component: name.into(),
                 driver: name.into(),
