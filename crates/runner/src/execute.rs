@@ -349,6 +349,7 @@ fn new_record(
     seq: u32,
 ) -> TrialRecord {
     let qemu = env.driver == Driver::Qemu;
+    let vm = matches!(env.driver, Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor);
     TrialRecord {
         schema: SCHEMA_VERSION,
         key: t.key.clone(),
@@ -363,8 +364,8 @@ fn new_record(
                 _ => None,
             },
             machine: qemu.then(|| env.machine().as_str().into()),
-            accel: qemu.then(|| env.accel().as_str().into()),
-            disk_cache: qemu.then(|| env.disk_cache().as_str().into()),
+            accel: if qemu { Some(env.accel().as_str().into()) } else { vm.then(|| "kvm".into()) },
+            disk_cache: vm.then(|| env.disk_cache().as_str().into()),
             vcpus: env.vcpus,
             memory_mib: env.memory_mib,
             workload: wl.name.clone(),

@@ -78,6 +78,13 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
                 );
                 m.insert("containerd_shim".into(), e.shim());
             }
+            Driver::Firecracker | Driver::CloudHypervisor => {
+                let bin = e.binary.clone().unwrap_or_else(|| e.driver.as_str().to_string());
+                m.insert(
+                    e.driver.as_str().into(),
+                    first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
+                );
+            }
             Driver::Qemu => {
                 let bin = e.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
                 m.insert(bin.clone(), first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));

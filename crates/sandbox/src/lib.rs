@@ -6,9 +6,11 @@
 
 pub mod cgroups;
 pub mod channel;
+pub mod cloud_hypervisor;
 pub mod containerd;
 mod daemon_container;
 pub mod docker;
+pub mod firecracker;
 pub mod native;
 pub mod oci;
 pub mod probe;
@@ -96,6 +98,8 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
         Driver::Docker => Box::new(docker::Docker::default()),
         Driver::Containerd => Box::new(containerd::Containerd::default()),
         Driver::Qemu => Box::new(qemu::Qemu::default()),
+        Driver::Firecracker => Box::new(firecracker::Firecracker::default()),
+        Driver::CloudHypervisor => Box::new(cloud_hypervisor::CloudHypervisor::default()),
     }
 }
 

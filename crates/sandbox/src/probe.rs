@@ -31,6 +31,11 @@ pub struct Availability {
     pub hint: Option<String>,
 }
 
+/// The full path of `program` on PATH.
+pub fn on_path(program: &str) -> Option<String> {
+    which(program)
+}
+
 fn which(program: &str) -> Option<String> {
     std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p).map(|d| d.join(program)).find(|f| f.is_file()).map(|f| f.display().to_string())
@@ -73,6 +78,17 @@ pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
         Driver::Qemu => {
             let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
             which(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
+        }
+        Driver::Firecracker | Driver::CloudHypervisor => {
+            let (bin, name) = if env.driver == Driver::Firecracker {
+                (crate::firecracker::binary(env), "firecracker")
+            } else {
+                (env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into()), "cloud-hypervisor")
+            };
+            match crate::firecracker::missing(&bin, &format!("install the {name} release binary")) {
+                Some(why) => Err(why),
+                None => Ok(()),
+            }
         }
         Driver::Docker | Driver::Containerd => {
             let (client, pkg) =
@@ -263,34 +279,45 @@ pub fn static_checks() -> Vec<Availability> {
         let best = checks.iter().find(|c| c.verdict == Verdict::Ok).unwrap_or(&checks[checks.len() - 1]).clone();
         v.push(best);
     }
-    let external = [
-        ("firecracker", "firecracker", "", "firecracker"),
-        ("cloud-hypervisor", "cloud-hypervisor", "", "cloud-hypervisor"),
-        ("kata", "containerd", "", "kata-runtime"),
-    ];
-    for (name, driver, pkg, bin) in external {
-        let found = which(bin);
-        let version = found.as_ref().and_then(|_| version_of(bin, &["--version"]));
-        let hint = if pkg.is_empty() {
-            format!("no Debian package; install the {bin} release binary on a host with working KVM")
-        } else {
-            format!("apt-get install {pkg}")
-        };
-        let detail = match found {
-            Some(p) => format!("{p} found; sandbench has no `{driver}` driver in this version yet"),
-            None => {
-                format!("{bin} not found; sandbench has no `{driver}` driver in this version yet")
-            }
+    for (name, bin) in [("firecracker", "firecracker"), ("cloud-hypervisor", "cloud-hypervisor")] {
+        let hint = format!(
+            "no Debian package: install the {name} release binary on a host with working KVM; see docs/VMMS.md"
+        );
+        let version = which(bin).and_then(|_| version_of(bin, &["--version"]));
+        let (verdict, detail) = match crate::firecracker::missing(bin, "not on PATH") {
+            Some(why) if version.is_none() => (Verdict::Missing, why),
+            Some(why) => (Verdict::Unsupported, why),
+            None => (
+                Verdict::Unknown,
+                "binary and /dev/kvm present; whether KVM really boots a guest is shown by a launch (see the kvm row)"
+                    .to_string(),
+            ),
         };
         v.push(Availability {
             component: name.into(),
-            driver: driver.into(),
-            verdict: if version.is_some() { Verdict::Unsupported } else { Verdict::Missing },
+            driver: name.into(),
+            verdict,
             version,
             detail,
             hint: Some(hint),
         });
     }
+    let kata = which("kata-runtime").or_else(|| which("containerd-shim-kata-v2"));
+    v.push(Availability {
+        component: "kata".into(),
+        driver: "containerd".into(),
+        verdict: if kata.is_some() { Verdict::Unknown } else { Verdict::Missing },
+        version: kata.as_ref().and_then(|_| version_of("kata-runtime", &["--version"])),
+        detail: match kata {
+            Some(p) => format!(
+                "{p} found: use driver = \"containerd\" with shim = \"io.containerd.kata.v2\" (needs working KVM)"
+            ),
+            None => "containerd-shim-kata-v2 not found: Kata Containers has no Debian package".into(),
+        },
+        hint: Some(
+            "install Kata Containers' release on a host with working KVM, then shim = \"io.containerd.kata.v2\"".into(),
+        ),
+    });
     v
 }
 

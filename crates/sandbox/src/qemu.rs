@@ -28,6 +28,12 @@ pub struct Qemu {
     work_dir: Option<std::path::PathBuf>,
 }
 
+/// The guest kernel command line every VMM driver starts from: the agent's console, quiet
+/// boot, no reboot loops, and the root disk the initramfs mounts.
+pub fn guest_kernel_args() -> Vec<String> {
+    ["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"].map(String::from).to_vec()
+}
+
 /// The host TSC frequency in kHz, from /proc/cpuinfo.
 fn host_tsc_khz() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -45,10 +51,7 @@ pub fn command_line(
     name: &str,
 ) -> Vec<String> {
     let machine = env.machine();
-    let mut append = vec!["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
+    let mut append = guest_kernel_args();
     let mut a: Vec<String> = vec![
         "-name".into(),
         name.into(),

@@ -138,6 +138,9 @@ pub enum Driver {
     Docker,
     Containerd,
     Qemu,
+    Firecracker,
+    #[serde(rename = "cloud-hypervisor")]
+    CloudHypervisor,
 }
 
 impl Driver {
@@ -148,6 +151,8 @@ impl Driver {
             Driver::Docker => "docker",
             Driver::Containerd => "containerd",
             Driver::Qemu => "qemu",
+            Driver::Firecracker => "firecracker",
+            Driver::CloudHypervisor => "cloud-hypervisor",
         }
     }
 }
@@ -263,6 +268,9 @@ pub struct Environment {
     /// `qemu` only: the QEMU binary (default `qemu-system-x86_64`).
     #[serde(default)]
     pub qemu_binary: Option<String>,
+    /// `firecracker` and `cloud-hypervisor`: the VMM binary (default: found on PATH).
+    #[serde(default)]
+    pub binary: Option<String>,
     /// `qemu` only: extra arguments appended to QEMU's command line.
     #[serde(default)]
     pub extra_args: Option<Vec<String>>,
@@ -378,17 +386,40 @@ impl Campaign {
                 });
             }
             use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 9] = [
+            let keys: [(&str, bool, &[Driver]); 10] = [
                 ("runtime", e.runtime.is_some(), &[Oci, Docker]),
                 ("runtime_args", e.runtime_args.is_some(), &[Oci]),
                 ("shim", e.shim.is_some(), &[Containerd]),
                 ("socket", e.socket.is_some(), &[Docker, Containerd]),
-                ("machine", e.machine.is_some(), &[Qemu]),
-                ("accel", e.accel.is_some(), &[Qemu]),
-                ("disk_cache", e.disk_cache.is_some(), &[Qemu]),
+                // Firecracker and Cloud Hypervisor are KVM microVMs: `machine = "microvm"` and
+                // `accel = "kvm"`/"auto" stay valid so an environment switches VMM in one line.
+                ("machine", e.machine.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
+                ("accel", e.accel.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
+                ("disk_cache", e.disk_cache.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
                 ("qemu_binary", e.qemu_binary.is_some(), &[Qemu]),
                 ("extra_args", e.extra_args.is_some(), &[Qemu]),
+                ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
             ];
+            if matches!(e.driver, Firecracker | CloudHypervisor) {
+                if e.machine.is_some_and(|m| m != Machine::Microvm) {
+                    out.push(Problem {
+                        span: span.clone(),
+                        message: format!(
+                            "driver = \"{}\" boots only microVMs: `machine` must be \"microvm\" or absent",
+                            e.driver.as_str()
+                        ),
+                    });
+                }
+                if e.accel == Some(Accel::Tcg) {
+                    out.push(Problem {
+                        span: span.clone(),
+                        message: format!(
+                            "driver = \"{}\" needs KVM: `accel` must be \"kvm\", \"auto\" or absent",
+                            e.driver.as_str()
+                        ),
+                    });
+                }
+            }
             for (key, set, drivers) in keys {
                 if set && !drivers.contains(&e.driver) {
                     let valid: Vec<String> = drivers.iter().map(|d| format!("\"{}\"", d.as_str())).collect();

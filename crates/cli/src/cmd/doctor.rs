@@ -90,7 +90,7 @@ pub fn run(a: Args) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(0);
     }
-    println!("{:<18} {:<11} {:<12} {:<40} detail", "component", "driver", "verdict", "version");
+    println!("{:<18} {:<17} {:<12} {:<40} detail", "component", "driver", "verdict", "version");
     for x in &all {
         let verdict = match x.verdict {
             Verdict::Ok => "ok",
@@ -99,10 +99,10 @@ pub fn run(a: Args) -> Result<i32> {
             Verdict::Unknown => "unknown",
         };
         let version: String = x.version.clone().unwrap_or_else(|| "-".into()).chars().take(40).collect();
-        println!("{:<18} {:<11} {:<12} {:<40} {}", x.component, x.driver, verdict, version, x.detail);
+        println!("{:<18} {:<17} {:<12} {:<40} {}", x.component, x.driver, verdict, version, x.detail);
         if x.verdict == Verdict::Missing {
             if let Some(h) = &x.hint {
-                println!("{:<18} {:<11} {:<12} {:<40} hint: {h}", "", "", "", "");
+                println!("{:<18} {:<17} {:<12} {:<40} hint: {h}", "", "", "", "");
             }
         }
     }

@@ -1,0 +1,138 @@
+//! `cloud-hypervisor`: the guest image in a Cloud Hypervisor VM configured through its REST API
+//! (`vm.create` with a `VmConfig`, then `vm.boot`) on a private API socket; the serial port on
+//! the VMM's stdio is the agent channel. Needs a working KVM.
+
+use crate::channel::AgentChannel;
+use crate::firecracker::missing;
+use crate::process::{self, kill_group};
+use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_image::GuestImage;
+use sandbench_sampler::Accounting;
+use sandbench_spec::{DiskCache, Environment};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The `vm.create` body (Cloud Hypervisor's `VmConfig`).
+pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde_json::Value {
+    let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
+    json!({
+        "cpus": { "boot_vcpus": env.vcpus, "max_vcpus": env.vcpus },
+        "memory": { "size": env.memory_mib * 1024 * 1024 },
+        "payload": {
+            "kernel": vmlinux.display().to_string(),
+            "initramfs": image.initramfs.display().to_string(),
+            "cmdline": crate::qemu::guest_kernel_args().join(" "),
+        },
+        "disks": [{ "path": image.rootfs_ext4.display().to_string(), "readonly": true, "direct": direct }],
+        "serial": { "mode": "Tty" },
+        "console": { "mode": "Off" },
+    })
+}
+
+/// One HTTP/1.1 request over the API socket; returns the status code and body.
+pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut s = UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} /api/v1/{path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let code = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let text = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((code, text))
+}
+
+#[derive(Default)]
+pub struct CloudHypervisor {
+    child: Option<Child>,
+    work_dir: Option<std::path::PathBuf>,
+}
+
+impl Sandbox for CloudHypervisor {
+    fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
+        self.teardown()?;
+        let image = spec.need_image()?;
+        let bin = spec.env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into());
+        if let Some(why) = missing(
+            &bin,
+            "no Debian package: install the release binary from the Cloud Hypervisor project on a host with KVM",
+        ) {
+            return Err(SandboxError::Unsupported { why });
+        }
+        let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
+            why: "no ELF vmlinux could be extracted from this kernel".into(),
+        })?;
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        self.work_dir = Some(spec.work_dir.clone());
+        let api = spec.work_dir.join("api.sock");
+        let t0 = Instant::now();
+        let log = spec.work_dir.join("cloud-hypervisor.stderr");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--api-socket").arg(format!("path={}", api.display())).current_dir(&spec.work_dir);
+        let s = process::spawn(&mut cmd, &log, "install the Cloud Hypervisor release binary")?;
+        let spawned_at = Instant::now();
+        let pid = s.child.id();
+        self.child = Some(s.child);
+        let channel = AgentChannel::new(s.stdout, s.stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !api.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let cfg = vm_config(spec.env, image, &vmlinux);
+        for (path, body) in [("vm.create", Some(cfg.to_string())), ("vm.boot", None)] {
+            match request(&api, "PUT", path, body.as_deref()) {
+                Ok((code, _)) if (200..300).contains(&code) => {}
+                Ok((code, text)) => {
+                    return Err(SandboxError::Other(format!("cloud-hypervisor {path}: HTTP {code}: {text}")))
+                }
+                Err(e) => {
+                    let mut tail = process::log_tail(&log, 10);
+                    tail.insert(0, format!("{path}: {e}"));
+                    return Err(SandboxError::Other(format!(
+                        "cloud-hypervisor API at {}: {}",
+                        api.display(),
+                        tail.join(" | ")
+                    )));
+                }
+            }
+        }
+        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, true).map_err(|source| {
+            let mut tail = channel.console_tail();
+            tail.extend(process::log_tail(&log, 20));
+            SandboxError::Boot { source, console_tail: tail }
+        })?;
+        let mut facts = BTreeMap::new();
+        facts.insert("accel".into(), "kvm".into());
+        facts.insert("machine".into(), "cloud-hypervisor".into());
+        facts.insert("cloud-hypervisor".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
+        facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
+        facts.insert("config".into(), cfg.to_string());
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
+    }
+
+    fn teardown(&mut self) -> Result<(), SandboxError> {
+        if let Some(mut c) = self.child.take() {
+            kill_group(&mut c);
+        }
+        if let Some(d) = self.work_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CloudHypervisor {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}

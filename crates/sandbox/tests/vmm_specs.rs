@@ -1,0 +1,151 @@
+//! What sandbench sends to Firecracker and Cloud Hypervisor, checked against their published
+//! API specifications (tests/fixtures/specs): every property known to the schema, required
+//! ones present, types and enum values right. These run everywhere; the VMMs themselves need
+//! their binaries and a working KVM (see vmm_boot.rs).
+
+use sandbench_image::{GuestImage, ImageManifest};
+use sandbench_spec::{Campaign, DiskCache, Environment};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn spec(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs").join(name);
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    serde_json::to_value(yaml).unwrap()
+}
+
+fn resolve<'a>(root: &'a Value, reference: &str) -> &'a Value {
+    reference.trim_start_matches("#/").split('/').fold(root, |v, k| &v[k])
+}
+
+/// Strict validation: unknown properties are errors (the VMMs reject them too).
+fn validate(root: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        return validate(root, resolve(root, r), value, at, errors);
+    }
+    let ty = schema.get("type").and_then(Value::as_str);
+    let ok = match ty {
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        _ => true,
+    };
+    if !ok {
+        errors.push(format!("{at}: expected {}, got {value}", ty.unwrap_or("?")));
+        return;
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(value) {
+            errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if !obj.contains_key(req.as_str().unwrap_or("")) {
+                errors.push(format!("{at}: missing required `{}`", req.as_str().unwrap_or("")));
+            }
+        }
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(root, s, v, &format!("{at}.{k}"), errors),
+                None if props.is_some() => errors.push(format!("{at}: unknown property `{k}`")),
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            validate(root, items, v, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+fn image() -> GuestImage {
+    let dir = PathBuf::from("/var/cache/sandbench/images/test");
+    GuestImage {
+        vmlinuz: dir.join("vmlinuz"),
+        vmlinux: Some(dir.join("vmlinux")),
+        initramfs: dir.join("initramfs.cpio"),
+        rootfs_dir: dir.join("rootfs"),
+        rootfs_ext4: dir.join("rootfs.ext4"),
+        dir,
+        manifest: ImageManifest {
+            key: "test".into(),
+            format: "x".into(),
+            kernel_source: "x".into(),
+            kernel_release: "x".into(),
+            busybox: "x".into(),
+            agent_sha256: "x".into(),
+            rootfs_source: "x".into(),
+            modules: vec![],
+            pvh: true,
+        },
+        reused: true,
+    }
+}
+
+fn env(driver: &str, extra: &str) -> Environment {
+    let text = format!("[[environment]]\nname = \"e\"\ndriver = \"{driver}\"\nvcpus = 4\nmemory_mib = 4096\n{extra}\n[[workload]]\nname = \"w\"\nkind = \"cpu\"\n");
+    Campaign::parse(&text, Path::new("t.toml")).unwrap().envs().next().unwrap().clone()
+}
+
+#[test]
+fn firecracker_config_file_matches_full_vm_configuration() {
+    let root = spec("firecracker-api.yaml");
+    let schema = resolve(&root, "#/definitions/FullVmConfiguration").clone();
+    for cache in ["none", "unsafe", "writeback"] {
+        let e = env("firecracker", &format!("disk_cache = \"{cache}\""));
+        let img = image();
+        let cfg = sandbench_sandbox::firecracker::config(&e, &img, img.vmlinux.as_ref().unwrap());
+        let mut errors = Vec::new();
+        validate(&root, &schema, &cfg, "config", &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
+        assert_eq!(cfg["machine-config"]["vcpu_count"], 4);
+        assert_eq!(cfg["machine-config"]["mem_size_mib"], 4096);
+    }
+    // Only the non-Unsafe cache type makes a guest's flushes reach the disk.
+    assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::None), "Writeback");
+    assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::Unsafe), "Unsafe");
+}
+
+#[test]
+fn cloud_hypervisor_vm_create_body_matches_vm_config() {
+    let root = spec("cloud-hypervisor-api.yaml");
+    let schema = resolve(&root, "#/components/schemas/VmConfig").clone();
+    let e = env("cloud-hypervisor", "disk_cache = \"none\"");
+    let img = image();
+    let cfg = sandbench_sandbox::cloud_hypervisor::vm_config(&e, &img, img.vmlinux.as_ref().unwrap());
+    let mut errors = Vec::new();
+    validate(&root, &schema, &cfg, "vm_config", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
+    assert_eq!(cfg["memory"]["size"], 4096u64 * 1024 * 1024);
+    assert_eq!(cfg["disks"][0]["direct"], true);
+}
+
+#[test]
+fn the_validator_catches_what_a_vmm_would_reject() {
+    let root = spec("firecracker-api.yaml");
+    let schema = resolve(&root, "#/definitions/FullVmConfiguration").clone();
+    let bad = serde_json::json!({
+        "drives": [{"drive_id": "r", "is_root_device": "yes", "cache_type": "None"}],
+        "machine-config": {"vcpu_count": 2, "mem_size_mib": 512, "turbo": true},
+    });
+    let mut errors = Vec::new();
+    validate(&root, &schema, &bad, "config", &mut errors);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+}
+
+#[test]
+fn switching_an_environment_from_qemu_to_firecracker_is_one_line() {
+    let qemu = "machine = \"microvm\"\naccel = \"auto\"\ndisk_cache = \"none\"";
+    env("qemu", qemu);
+    env("firecracker", qemu);
+    env("cloud-hypervisor", qemu);
+    let text = "[[environment]]\nname = \"e\"\ndriver = \"firecracker\"\naccel = \"tcg\"\n[[workload]]\nname = \"w\"\nkind = \"cpu\"\n";
+    let err = Campaign::parse(text, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("needs KVM"), "{err}");
+}
