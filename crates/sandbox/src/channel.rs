@@ -138,6 +138,36 @@ impl AgentChannel {
     }
 }
 
+/// Waits for the agent of a just-started sandbox; on failure the error carries the channel's
+/// console tail and the last lines of the runtime's or VMM's stderr `log`.
+pub fn await_agent(
+    channel: &AgentChannel,
+    spec: &crate::LaunchSpec,
+    t0: Instant,
+    spawned: Instant,
+    log: &std::path::Path,
+    vm: bool,
+) -> Result<BootTimeline, crate::SandboxError> {
+    await_agent_within(channel, spec, t0, spawned, log, vm, spec.boot_timeout)
+}
+
+/// [`await_agent`] with a timeout of its own (a KVM probe boot gives up sooner).
+pub fn await_agent_within(
+    channel: &AgentChannel,
+    spec: &crate::LaunchSpec,
+    t0: Instant,
+    spawned: Instant,
+    log: &std::path::Path,
+    vm: bool,
+    timeout: Duration,
+) -> Result<BootTimeline, crate::SandboxError> {
+    channel.wait_ready(t0, spawned, timeout, &spec.cancel, vm).map_err(|source| {
+        let mut tail = channel.console_tail();
+        tail.extend(crate::process::log_tail(log, 20));
+        crate::SandboxError::Boot { source, console_tail: tail }
+    })
+}
+
 fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
     if let Ok(mut t) = tail.lock() {
         if t.len() == TAIL_LINES {

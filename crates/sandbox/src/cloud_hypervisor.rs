@@ -2,9 +2,9 @@
 //! (`vm.create` with a `VmConfig`, then `vm.boot`) on a private API socket; the serial port on
 //! the VMM's stdio is the agent channel. Needs a working KVM.
 
-use crate::channel::AgentChannel;
 use crate::firecracker::missing;
-use crate::process::{self, kill_group};
+use crate::process;
+use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
 use sandbench_sampler::Accounting;
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The `vm.create` body (Cloud Hypervisor's `VmConfig`).
@@ -53,8 +53,7 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> s
 
 #[derive(Default)]
 pub struct CloudHypervisor {
-    child: Option<Child>,
-    work_dir: Option<std::path::PathBuf>,
+    vmm: VmmProcess,
 }
 
 impl Sandbox for CloudHypervisor {
@@ -71,19 +70,14 @@ impl Sandbox for CloudHypervisor {
         let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
             why: "no ELF vmlinux could be extracted from this kernel".into(),
         })?;
-        std::fs::create_dir_all(&spec.work_dir)
-            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
-        self.work_dir = Some(spec.work_dir.clone());
+        self.vmm.prepare(spec)?;
         let api = spec.work_dir.join("api.sock");
         let t0 = Instant::now();
         let log = spec.work_dir.join("cloud-hypervisor.stderr");
         let mut cmd = Command::new(&bin);
         cmd.arg("--api-socket").arg(format!("path={}", api.display())).current_dir(&spec.work_dir);
-        let s = process::spawn(&mut cmd, &log, "install the Cloud Hypervisor release binary")?;
-        let spawned_at = Instant::now();
-        let pid = s.child.id();
-        self.child = Some(s.child);
-        let channel = AgentChannel::new(s.stdout, s.stdin);
+        let (channel, pid, spawned_at) =
+            self.vmm.start(&mut cmd, &log, "install the Cloud Hypervisor release binary")?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while !api.exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
@@ -106,11 +100,7 @@ impl Sandbox for CloudHypervisor {
                 }
             }
         }
-        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, true).map_err(|source| {
-            let mut tail = channel.console_tail();
-            tail.extend(process::log_tail(&log, 20));
-            SandboxError::Boot { source, console_tail: tail }
-        })?;
+        let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "cloud-hypervisor".into());
@@ -121,18 +111,7 @@ impl Sandbox for CloudHypervisor {
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
-        if let Some(mut c) = self.child.take() {
-            kill_group(&mut c);
-        }
-        if let Some(d) = self.work_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        self.vmm.stop();
         Ok(())
-    }
-}
-
-impl Drop for CloudHypervisor {
-    fn drop(&mut self) {
-        let _ = self.teardown();
     }
 }

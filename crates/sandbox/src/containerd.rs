@@ -5,7 +5,7 @@
 //! CPU and memory are accounted from the shim's whole process tree (shim, and for Kata the
 //! VMM and virtiofsd) and the container's cgroup, since the cgroup alone misses a VM runtime.
 
-use crate::daemon_container::{attach, output, stop_client};
+use crate::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -42,14 +42,7 @@ impl Sandbox for Containerd {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let socket = spec.env.socket();
-        if !std::path::Path::new(&socket).exists() {
-            return Err(SandboxError::Unsupported {
-                why: format!("no containerd at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
-            });
-        }
-        std::fs::create_dir_all(&spec.work_dir)
-            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        let socket = prepare(spec, "containerd")?;
         let shim = spec.env.shim();
         let mut facts = BTreeMap::new();
         let version = output(ctr(&socket).arg("version")).unwrap_or_default();

@@ -42,6 +42,20 @@ pub fn cgroup_from_proc(text: &str) -> Option<CgroupRef> {
     }
 }
 
+/// Checks that the environment's daemon socket exists and creates the work directory;
+/// returns the socket.
+pub fn prepare(spec: &LaunchSpec, daemon: &str) -> Result<String, SandboxError> {
+    let socket = spec.env.socket();
+    if !std::path::Path::new(&socket).exists() {
+        return Err(SandboxError::Unsupported {
+            why: format!("no {daemon} at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
+        });
+    }
+    std::fs::create_dir_all(&spec.work_dir)
+        .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+    Ok(socket)
+}
+
 /// Runs a client command to completion, returning its trimmed stdout or a described error.
 pub fn output(cmd: &mut Command) -> Result<String, SandboxError> {
     let shown = format!("{cmd:?}");
@@ -88,11 +102,7 @@ pub fn attach(
     let spawned_at = Instant::now();
     *child_slot = Some(child);
     let channel = AgentChannel::new(stdout, stdin);
-    let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
-        let mut tail = channel.console_tail();
-        tail.extend(process::log_tail(&log, 20));
-        SandboxError::Boot { source, console_tail: tail }
-    })?;
+    let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
     let pid = wait_pid(find_pid, Duration::from_secs(10))
         .ok_or_else(|| SandboxError::Other("the daemon did not report the container's pid".into()))?;
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().as_deref().and_then(cgroup_from_proc);

@@ -3,7 +3,7 @@
 //! runtime is the campaign's (`--runtime`, as registered with the daemon), and CPU is accounted
 //! from the container's cgroup (what `docker stats` reads) plus the shim's process tree.
 
-use crate::daemon_container::{attach, output, stop_client};
+use crate::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -53,14 +53,7 @@ impl Sandbox for Docker {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let socket = spec.env.socket();
-        if !std::path::Path::new(&socket).exists() {
-            return Err(SandboxError::Unsupported {
-                why: format!("no Docker daemon at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
-            });
-        }
-        std::fs::create_dir_all(&spec.work_dir)
-            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        let socket = prepare(spec, "Docker daemon")?;
         let tag = ensure_image(&socket, &image.rootfs_dir, &image.manifest.key)?;
         let runtime = spec.env.runtime().as_str();
         let mut facts = BTreeMap::new();

@@ -4,8 +4,8 @@
 //! console as the agent channel. Needs a working KVM; where the binary or KVM is missing the
 //! launch says so as `unsupported`.
 
-use crate::channel::AgentChannel;
-use crate::process::{self, kill_group};
+use crate::process;
+use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
 use sandbench_sampler::Accounting;
@@ -13,7 +13,7 @@ use sandbench_spec::{DiskCache, Environment};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Instant;
 
 /// Firecracker's block cache type for a campaign `disk_cache`: only `Writeback` honours the
@@ -70,8 +70,7 @@ pub fn missing(bin: &str, hint: &str) -> Option<String> {
 
 #[derive(Default)]
 pub struct Firecracker {
-    child: Option<Child>,
-    work_dir: Option<std::path::PathBuf>,
+    vmm: VmmProcess,
 }
 
 impl Sandbox for Firecracker {
@@ -88,9 +87,7 @@ impl Sandbox for Firecracker {
         let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
             why: "Firecracker boots an ELF vmlinux; none could be extracted from this kernel".into(),
         })?;
-        std::fs::create_dir_all(&spec.work_dir)
-            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
-        self.work_dir = Some(spec.work_dir.clone());
+        self.vmm.prepare(spec)?;
         let cfg = config(spec.env, image, &vmlinux);
         let cfg_path = spec.work_dir.join("firecracker.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
@@ -99,16 +96,8 @@ impl Sandbox for Firecracker {
         let log = spec.work_dir.join("firecracker.stderr");
         let mut cmd = Command::new(&bin);
         cmd.arg("--no-api").arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id).current_dir(&spec.work_dir);
-        let s = process::spawn(&mut cmd, &log, "install the Firecracker release binary")?;
-        let spawned_at = Instant::now();
-        let pid = s.child.id();
-        self.child = Some(s.child);
-        let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, true).map_err(|source| {
-            let mut tail = channel.console_tail();
-            tail.extend(process::log_tail(&log, 20));
-            SandboxError::Boot { source, console_tail: tail }
-        })?;
+        let (channel, pid, spawned_at) = self.vmm.start(&mut cmd, &log, "install the Firecracker release binary")?;
+        let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
@@ -122,18 +111,7 @@ impl Sandbox for Firecracker {
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
-        if let Some(mut c) = self.child.take() {
-            kill_group(&mut c);
-        }
-        if let Some(d) = self.work_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        self.vmm.stop();
         Ok(())
-    }
-}
-
-impl Drop for Firecracker {
-    fn drop(&mut self) {
-        let _ = self.teardown();
     }
 }

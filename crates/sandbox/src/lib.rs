@@ -17,6 +17,7 @@ pub mod probe;
 mod process;
 pub mod qemu;
 pub mod stale;
+mod vmm_process;
 
 use channel::AgentChannel;
 use sandbench_image::GuestImage;

@@ -90,9 +90,8 @@ impl Native {
         let pid = s.child.id();
         self.child = Some(s.child);
         let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
-            SandboxError::Boot { console_tail: process::log_tail(&spec.work_dir.join("agent.stderr"), 20), source }
-        })?;
+        let boot =
+            crate::channel::await_agent(&channel, spec, t0, spawned_at, &spec.work_dir.join("agent.stderr"), false)?;
         Ok(Running {
             channel,
             accounting: Accounting { roots: vec![pid], cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()) },

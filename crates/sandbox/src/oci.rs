@@ -160,11 +160,7 @@ impl Sandbox for Oci {
         let cgroup_ref = cgroups::runtime_cgroup_ref(&spec.id);
         self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle, hide_unified });
         let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel.wait_ready(t0, spawned_at, spec.boot_timeout, &spec.cancel, false).map_err(|source| {
-            let mut tail = channel.console_tail();
-            tail.extend(process::log_tail(&log, 20));
-            SandboxError::Boot { source, console_tail: tail }
-        })?;
+        let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
         if let Some(cg) = &cgroup_ref {
             facts.insert("cgroup".into(), format!("{cg:?}"));
         }

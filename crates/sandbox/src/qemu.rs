@@ -5,14 +5,14 @@
 //! `accel = "auto"` really boots with KVM first; if that guest does not come up (as on hosts
 //! whose /dev/kvm cannot run a stock kernel), it boots with TCG and records why.
 
-use crate::channel::AgentChannel;
-use crate::process::{self, kill_group};
+use crate::process;
+use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_sampler::Accounting;
 use sandbench_spec::{Accel, Environment, Machine};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,7 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Qemu {
-    child: Option<Child>,
-    work_dir: Option<std::path::PathBuf>,
+    vmm: VmmProcess,
 }
 
 /// The guest kernel command line every VMM driver starts from: the agent's console, quiet
@@ -114,20 +113,11 @@ impl Qemu {
             &format!("sandbench-{}", spec.id),
         );
         let log = spec.work_dir.join(format!("qemu-{}.stderr", accel.as_str()));
-        let s = process::spawn(
-            Command::new(&binary).args(&args).current_dir(&spec.work_dir),
-            &log,
-            "install it: apt-get install qemu-system-x86",
-        )?;
-        let spawned_at = Instant::now();
-        let pid = s.child.id();
-        self.child = Some(s.child);
-        let channel = AgentChannel::new(s.stdout, s.stdin);
-        let boot = channel.wait_ready(t0, spawned_at, timeout, &spec.cancel, true).map_err(|source| {
-            let mut tail = channel.console_tail();
-            tail.extend(process::log_tail(&log, 20));
-            SandboxError::Boot { source, console_tail: tail }
-        })?;
+        let mut cmd = Command::new(&binary);
+        cmd.args(&args).current_dir(&spec.work_dir);
+        let (channel, pid, spawned_at) =
+            self.vmm.start(&mut cmd, &log, "install it: apt-get install qemu-system-x86")?;
+        let boot = crate::channel::await_agent_within(&channel, spec, t0, spawned_at, &log, true, timeout)?;
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
@@ -136,20 +126,12 @@ impl Qemu {
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
         Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
     }
-
-    fn stop_child(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill_group(&mut c);
-        }
-    }
 }
 
 impl Sandbox for Qemu {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
-        std::fs::create_dir_all(&spec.work_dir)
-            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
-        self.work_dir = Some(spec.work_dir.clone());
+        self.vmm.prepare(spec)?;
         match spec.env.accel() {
             Accel::Auto => {
                 let key = spec.env.machine().as_str();
@@ -166,7 +148,7 @@ impl Sandbox for Qemu {
                                 e.console_tail().last().map(|l| format!(" (last output: {l})")).unwrap_or_default()
                             )),
                         };
-                        self.stop_child();
+                        self.vmm.kill();
                         v
                     }
                 };
@@ -185,10 +167,7 @@ impl Sandbox for Qemu {
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
-        self.stop_child();
-        if let Some(d) = self.work_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        self.vmm.stop();
         Ok(())
     }
 }
@@ -205,18 +184,15 @@ fn remember(key: &'static str, v: Result<(), String>, mut running: Running) -> R
     running
 }
 
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.teardown();
-    }
-}
-
 /// Boots the image once with KVM to tell whether KVM really works here (doctor).
 pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
     if !Path::new("/dev/kvm").exists() {
         return Err("no /dev/kvm".into());
     }
     let mut q = Qemu::default();
+    if let Err(e) = q.vmm.prepare(spec) {
+        return Err(e.to_string());
+    }
     let r = q.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
     let out = r.map(|r| r.boot.total_ms).map_err(|e| {
         let tail = e.console_tail();

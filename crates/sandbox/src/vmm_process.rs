@@ -1,0 +1,60 @@
+//! What the VMM drivers (qemu, firecracker, cloud-hypervisor) share: a VMM process whose stdio
+//! is the guest's serial console, and the sandbox's work directory.
+
+use crate::channel::AgentChannel;
+use crate::process::{self, kill_group};
+use crate::{LaunchSpec, SandboxError};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct VmmProcess {
+    child: Option<Child>,
+    work_dir: Option<PathBuf>,
+}
+
+impl VmmProcess {
+    /// Creates the sandbox's work directory; [`VmmProcess::stop`] removes it.
+    pub fn prepare(&mut self, spec: &LaunchSpec) -> Result<(), SandboxError> {
+        std::fs::create_dir_all(&spec.work_dir)
+            .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
+        self.work_dir = Some(spec.work_dir.clone());
+        Ok(())
+    }
+
+    /// Starts the VMM; returns the agent channel on its stdio, its pid and when it started.
+    pub fn start(
+        &mut self,
+        cmd: &mut Command,
+        log: &Path,
+        hint: &str,
+    ) -> Result<(AgentChannel, u32, Instant), SandboxError> {
+        let s = process::spawn(cmd, log, hint)?;
+        let started = Instant::now();
+        let pid = s.child.id();
+        self.child = Some(s.child);
+        Ok((AgentChannel::new(s.stdout, s.stdin), pid, started))
+    }
+
+    /// Kills the VMM, keeping the work directory (for a second boot attempt).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_group(&mut c);
+        }
+    }
+
+    /// Kills the VMM and removes the work directory.
+    pub fn stop(&mut self) {
+        self.kill();
+        if let Some(d) = self.work_dir.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+impl Drop for VmmProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
