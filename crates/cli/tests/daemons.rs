@@ -35,12 +35,9 @@ fn docker_and_containerd_run_cpu_trials() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let campaign = write(tmp.path(), "d.toml", CAMPAIGN);
-    let child =
-        sandbench().arg("run").arg(&campaign).arg("--out").arg(tmp.path().join("r")).arg("--quiet").spawn().unwrap();
-    let pid = child.id();
-    assert!(child.wait_with_output().unwrap().status.success());
-    assert_no_leaks(pid);
-    let rs = records(&only_run(&tmp.path().join("r")));
+    let (code, run, pid) = run_campaign(&campaign, &tmp.path().join("r"));
+    let rs = records(&run);
+    assert_eq!(code, Some(0), "{:?}", rs.iter().map(|r| &r.error).collect::<Vec<_>>());
     for env in ["docker", "containerd"] {
         let ok = ok_records(&rs, env);
         assert_eq!(ok.len(), 3, "{env}: {:?}", rs.iter().map(|r| &r.error).collect::<Vec<_>>());

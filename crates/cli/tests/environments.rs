@@ -60,19 +60,8 @@ params = { threads = 2, events = 400, max_prime = 10000 }
 fn every_driver_runs_cpu_trials_and_records_them() {
     let tmp = tempfile::tempdir().unwrap();
     let campaign = write(tmp.path(), "envs.toml", CAMPAIGN);
-    let child = sandbench()
-        .arg("run")
-        .arg(&campaign)
-        .arg("--out")
-        .arg(tmp.path().join("results"))
-        .arg("--quiet")
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "run failed: {:?}", out.status);
-    assert_no_leaks(pid);
-    let run = only_run(&tmp.path().join("results"));
+    let (code, run, _) = run_campaign(&campaign, &tmp.path().join("results"));
+    assert_eq!(code, Some(0), "run failed");
     let rs = records(&run);
     assert_eq!(rs.len(), 6 * 3, "6 environments × (1 warm-up + 2 trials)");
     for env in ["native", "runc", "crun", "runsc", "microvm", "q35"] {

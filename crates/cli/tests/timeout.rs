@@ -36,13 +36,9 @@ params = { threads = 1, time_s = 60 }
 fn timeouts_are_recorded_and_leak_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let campaign = write(tmp.path(), "c.toml", CAMPAIGN);
-    let child =
-        sandbench().arg("run").arg(&campaign).arg("--out").arg(tmp.path().join("r")).arg("--quiet").spawn().unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "timeouts make the run exit 1");
-    assert_no_leaks(pid);
-    let rs = records(&only_run(&tmp.path().join("r")));
+    let (code, run, _) = run_campaign(&campaign, &tmp.path().join("r"));
+    assert_eq!(code, Some(1), "timeouts make the run exit 1");
+    let rs = records(&run);
     assert_eq!(rs.len(), 6);
     for r in &rs {
         assert_eq!(r.status, Status::Timeout, "{}: {:?}", r.key.slug(), r.error);

@@ -19,13 +19,9 @@ fn run_vmm(driver: &str, binary: &str) {
             "trials = 2\nwarmup = 0\n[[environment]]\nname = \"vm\"\ndriver = \"{driver}\"\nmemory_mib = 512\n[[workload]]\nname = \"cpu\"\nkind = \"cpu\"\nparams = {{ threads = 2, events = 200 }}\n"
         ),
     );
-    let child =
-        sandbench().arg("run").arg(&campaign).arg("--out").arg(tmp.path().join("r")).arg("--quiet").spawn().unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert_no_leaks(pid);
-    let rs = records(&only_run(&tmp.path().join("r")));
-    assert!(out.status.success(), "{driver}: {:?}", rs.iter().map(|r| (&r.error, &r.console_tail)).collect::<Vec<_>>());
+    let (code, run, _) = run_campaign(&campaign, &tmp.path().join("r"));
+    let rs = records(&run);
+    assert!(code == Some(0), "{driver}: {:?}", rs.iter().map(|r| (&r.error, &r.console_tail)).collect::<Vec<_>>());
     assert_eq!(ok_records(&rs, "vm").len(), 2);
     assert!(rs[0].launch.as_ref().unwrap().boot.guest_uptime_at_ready_ms.is_some());
 }

@@ -33,6 +33,16 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs `sandbench run <campaign> --out <out>` to its end, checks that nothing of it is left
+/// running or mounted, and returns its exit code, results folder and pid.
+pub fn run_campaign(campaign: &Path, out: &Path) -> (Option<i32>, PathBuf, u32) {
+    let child = sandbench().arg("run").arg(campaign).arg("--out").arg(out).arg("--quiet").spawn().unwrap();
+    let pid = child.id();
+    let status = child.wait_with_output().unwrap().status;
+    assert_no_leaks(pid);
+    (status.code(), only_run(out), pid)
+}
+
 /// The one results folder under `root`.
 pub fn only_run(root: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> =
