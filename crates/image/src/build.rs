@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the layout or the init script changes, so old cached images are not reused.
-const FORMAT: &str = "sandbench-image-1";
+const FORMAT: &str = "sandbench-image-2";
 
 /// virtio drivers in load order (a module may be built in; then insmod's failure is harmless).
 pub const MODULES: &[&str] = &[
@@ -125,6 +125,11 @@ impl GuestImage {
         }
     }
 
+    /// The guest kernel's build configuration, when the image knows it (Debian kernels).
+    pub fn kernel_config(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.join("kernel.config")).ok()
+    }
+
     /// The agent inside the rootfs directory (also what the native driver runs).
     pub fn agent(&self) -> PathBuf {
         self.rootfs_dir.join(crate::AGENT_PATH.trim_start_matches('/'))
@@ -136,7 +141,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     check_static(&opts.agent)?;
     let agent_sha = cache::sha256_file(&opts.agent).map_err(io(&opts.agent))?;
     let arch = debian::host_arch();
-    let (kernel_file, modules_dir, kernel_source, kernel_release, kernel_sha) = match &opts.kernel {
+    let (kernel_file, modules_dir, kernel_source, kernel_release, kernel_sha, kernel_config) = match &opts.kernel {
         Some(k) => {
             let sha = cache::sha256_file(k).map_err(io(k))?;
             let release = opts
@@ -145,7 +150,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
                 .and_then(|m| m.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "user-supplied".into());
-            (k.clone(), opts.modules.clone(), format!("file {}", k.display()), release, sha)
+            (k.clone(), opts.modules.clone(), format!("file {}", k.display()), release, sha, None)
         }
         None => {
             let pkg = debian::resolve_meta(&format!("linux-image-cloud-{arch}"))?;
@@ -154,7 +159,14 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
             let release = pkg.trim_start_matches("linux-image-").to_string();
             let vmlinuz = dir.join(format!("boot/vmlinuz-{release}"));
             let modules = dir.join(format!("lib/modules/{release}"));
-            (vmlinuz, Some(modules), format!("{} {}", deb.package, deb.version), release, deb.sha256)
+            (
+                vmlinuz,
+                Some(modules),
+                format!("{} {}", deb.package, deb.version),
+                release.clone(),
+                deb.sha256,
+                Some(dir.join(format!("boot/config-{release}"))),
+            )
         }
     };
     let bb = debian::fetch("busybox-static")?;
@@ -187,6 +199,10 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let result = assemble(&tmp, opts, &kernel_file, modules_dir.as_deref(), &bb_dir);
+    // The kernel's build configuration goes along, for VMM compatibility checks (doctor).
+    if let Some(cfg) = kernel_config.filter(|c| c.is_file()) {
+        let _ = std::fs::copy(cfg, tmp.join("kernel.config"));
+    }
     let (pvh, modules) = match result {
         Ok(v) => v,
         Err(e) => {

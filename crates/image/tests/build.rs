@@ -18,6 +18,8 @@ fn real_image_builds_and_is_cached() {
     assert!(img.manifest.modules.contains(&"virtio_blk".to_string()), "{:?}", img.manifest.modules);
     assert!(img.agent().exists());
     assert!(std::fs::metadata(&img.rootfs_ext4).unwrap().len() > 1 << 20);
+    // The kernel's configuration travels with the image (Firecracker compatibility checks).
+    assert!(img.kernel_config().unwrap().contains("CONFIG_ACPI=y"));
     // Same inputs: the cache answers, nothing is rebuilt.
     let again = build(&BuildOptions { agent: agent(), ..Default::default() }).unwrap();
     assert!(again.reused);

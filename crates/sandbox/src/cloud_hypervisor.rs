@@ -34,14 +34,19 @@ pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde
     })
 }
 
-/// One HTTP/1.1 request over the API socket; returns the status code and body.
+/// One request to Cloud Hypervisor's REST API (`/api/v1/<path>`).
 pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    http(socket, method, &format!("/api/v1/{path}"), body)
+}
+
+/// One HTTP/1.1 request over a VMM's unix API socket; returns the status code and body.
+pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} /api/v1/{path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut resp = String::new();
@@ -113,5 +118,43 @@ impl Sandbox for CloudHypervisor {
     fn teardown(&mut self) -> Result<(), SandboxError> {
         self.vmm.stop();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+
+    #[test]
+    fn http_over_a_unix_socket() {
+        let dir = std::env::temp_dir().join(format!("sb-http-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("api.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap();
+            let mut line = String::new();
+            let mut len = 0;
+            while r.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                if let Some(v) = line.strip_prefix("Content-Length: ") {
+                    len = v.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len];
+            std::io::Read::read_exact(&mut r, &mut body).unwrap();
+            let mut c = conn;
+            write!(c, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").unwrap();
+            (first, String::from_utf8(body).unwrap())
+        });
+        let (code, _) = super::request(&sock, "PUT", "vm.boot", Some("{}")).unwrap();
+        let (first, body) = server.join().unwrap();
+        assert_eq!(code, 204);
+        assert_eq!(first, "PUT /api/v1/vm.boot HTTP/1.1\r\n");
+        assert_eq!(body, "{}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

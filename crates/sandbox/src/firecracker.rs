@@ -52,6 +52,43 @@ pub fn config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde_js
     })
 }
 
+/// `(major, minor)` from `firecracker --version` output ("Firecracker v1.7.0").
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let v = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix('v').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())))?;
+    let mut it = v.split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Whether a Firecracker version can find the guest's virtio devices with this kernel: from 1.8
+/// it describes them in ACPI tables (needs `CONFIG_ACPI`), before that on the kernel command
+/// line (needs `CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES`, which Debian's kernels lack).
+pub fn kernel_compat(version: (u32, u32), kernel_config: Option<&str>) -> Result<(), String> {
+    let has = |opt: &str| kernel_config.map(|c| c.lines().any(|l| l.trim() == format!("{opt}=y")));
+    let shown = format!("Firecracker v{}.{}", version.0, version.1);
+    if version >= (1, 8) {
+        return match has("CONFIG_ACPI") {
+            Some(false) => {
+                Err(format!("{shown} describes devices in ACPI tables, but the guest kernel has no CONFIG_ACPI"))
+            }
+            _ => Ok(()),
+        };
+    }
+    match has("CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES") {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!(
+            "{shown} passes virtio-mmio devices on the kernel command line, which needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y; this guest kernel lacks it (Debian's do): use Firecracker 1.8 or newer, or build the image with a kernel that has it ([image] kernel and modules)"
+        )),
+        None => Err(format!("{shown} needs a guest kernel with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y and this image's kernel configuration is unknown: use Firecracker 1.8 or newer")),
+    }
+}
+
+/// The API request that asks the guest to shut down (an i8042 reset on x86).
+pub fn ctrl_alt_del() -> serde_json::Value {
+    json!({ "action_type": "SendCtrlAltDel" })
+}
+
 pub fn binary(env: &Environment) -> String {
     env.binary.clone().unwrap_or_else(|| "firecracker".into())
 }
@@ -71,6 +108,7 @@ pub fn missing(bin: &str, hint: &str) -> Option<String> {
 #[derive(Default)]
 pub struct Firecracker {
     vmm: VmmProcess,
+    api: Option<std::path::PathBuf>,
 }
 
 impl Sandbox for Firecracker {
@@ -87,6 +125,10 @@ impl Sandbox for Firecracker {
         let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
             why: "Firecracker boots an ELF vmlinux; none could be extracted from this kernel".into(),
         })?;
+        let version = process::version_of(&bin, &["--version"]).unwrap_or_default();
+        if let Some(v) = parse_version(&version) {
+            kernel_compat(v, image.kernel_config().as_deref()).map_err(|why| SandboxError::Unsupported { why })?;
+        }
         self.vmm.prepare(spec)?;
         let cfg = config(spec.env, image, &vmlinux);
         let cfg_path = spec.work_dir.join("firecracker.json");
@@ -95,13 +137,22 @@ impl Sandbox for Firecracker {
         let t0 = Instant::now();
         let log = spec.work_dir.join("firecracker.stderr");
         let mut cmd = Command::new(&bin);
-        cmd.arg("--no-api").arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id).current_dir(&spec.work_dir);
+        // The API socket is kept for a clean shutdown (SendCtrlAltDel) at teardown.
+        let api = spec.work_dir.join("firecracker.sock");
+        cmd.arg("--api-sock")
+            .arg(&api)
+            .arg("--config-file")
+            .arg(&cfg_path)
+            .arg("--id")
+            .arg(&spec.id)
+            .current_dir(&spec.work_dir);
+        self.api = Some(api);
         let (channel, pid, spawned_at) = self.vmm.start(&mut cmd, &log, "install the Firecracker release binary")?;
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
-        facts.insert("firecracker".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
+        facts.insert("firecracker".into(), version);
         facts.insert(
             "disk_cache".into(),
             format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
@@ -111,6 +162,11 @@ impl Sandbox for Firecracker {
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
+        // Ask the guest to go first; whatever is left is killed by stop().
+        if let Some(api) = self.api.take().filter(|a| a.exists()) {
+            let body = ctrl_alt_del().to_string();
+            let _ = crate::cloud_hypervisor::http(&api, "PUT", "/actions", Some(&body));
+        }
         self.vmm.stop();
         Ok(())
     }

@@ -149,3 +149,26 @@ fn switching_an_environment_from_qemu_to_firecracker_is_one_line() {
     let err = Campaign::parse(text, Path::new("t.toml")).unwrap_err().to_string();
     assert!(err.contains("needs KVM"), "{err}");
 }
+
+#[test]
+fn firecracker_shutdown_action_matches_instance_action_info() {
+    let root = spec("firecracker-api.yaml");
+    let schema = resolve(&root, "#/definitions/InstanceActionInfo").clone();
+    let mut errors = Vec::new();
+    validate(&root, &schema, &sandbench_sandbox::firecracker::ctrl_alt_del(), "action", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn firecracker_version_against_the_guest_kernel() {
+    use sandbench_sandbox::firecracker::{kernel_compat, parse_version};
+    assert_eq!(parse_version("Firecracker v1.7.0\n"), Some((1, 7)));
+    assert_eq!(parse_version("Firecracker v1.10.1"), Some((1, 10)));
+    assert_eq!(parse_version("nonsense"), None);
+    let debian = "CONFIG_ACPI=y\n# CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is not set\n";
+    assert!(kernel_compat((1, 8), Some(debian)).is_ok());
+    let old = kernel_compat((1, 7), Some(debian)).unwrap_err();
+    assert!(old.contains("CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES") && old.contains("1.8 or newer"), "{old}");
+    assert!(kernel_compat((1, 7), Some("CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES=y\n")).is_ok());
+    assert!(kernel_compat((1, 9), Some("# CONFIG_ACPI is not set\n")).is_err());
+}

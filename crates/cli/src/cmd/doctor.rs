@@ -62,6 +62,16 @@ pub fn run(a: Args) -> Result<i32> {
             if let Ok(agent) = &agent {
                 all.push(kvm_check(img, agent));
             }
+            // A Firecracker binary must also be able to find the image kernel's devices.
+            if let Some(fc) = all.iter_mut().find(|x| x.component == "firecracker") {
+                let version = fc.version.as_deref().and_then(sandbench_sandbox::firecracker::parse_version);
+                if let Some(v) = version {
+                    if let Err(why) = sandbench_sandbox::firecracker::kernel_compat(v, img.kernel_config().as_deref()) {
+                        fc.verdict = Verdict::Unsupported;
+                        fc.detail = why;
+                    }
+                }
+            }
         }
         other => {
             all.extend(probe::runtime_checks(None, &work));
