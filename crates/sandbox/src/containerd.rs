@@ -1,7 +1,9 @@
 //! `containerd`: the agent in a containerd task started with `ctr` through any shim
 //! (`io.containerd.runc.v2` here; `io.containerd.kata.v2` or runsc's shim where installed), in
-//! sandbench's own namespace. The guest rootfs is given as the container's root directly
-//! (`ctr run --rootfs`), read-only; `vcpus`/`memory_mib` become `--cpus`/`--memory-limit`.
+//! sandbench's own namespace. The guest rootfs is imported once as an OCI image
+//! (`docker.io/sandbench/rootfs:<image key>`) and unpacked by containerd's snapshotter, as a
+//! registry image would be; the container is read-only; `vcpus`/`memory_mib` become
+//! `--cpus`/`--memory-limit`.
 //! CPU and memory are accounted from the shim's whole process tree (shim, and for Kata the
 //! VMM and virtiofsd) and the container's cgroup, since the cgroup alone misses a VM runtime.
 
@@ -23,6 +25,24 @@ pub fn ctr(socket: &str) -> Command {
     let mut c = Command::new("ctr");
     c.arg("--address").arg(socket).arg("--namespace").arg(NAMESPACE);
     c
+}
+
+/// Imports the image's rootfs as an OCI image unless containerd already has it.
+fn ensure_image(
+    socket: &str,
+    image: &sandbench_image::GuestImage,
+    work: &std::path::Path,
+) -> Result<String, SandboxError> {
+    let reference = format!("docker.io/sandbench/rootfs:{}", image.manifest.key);
+    let have = output(ctr(socket).args(["images", "ls", "-q"])).unwrap_or_default();
+    if have.lines().any(|l| l.trim() == reference) {
+        return Ok(reference);
+    }
+    let tar = crate::oci_image::write_layout(&image.rootfs_dir, &reference, work)?;
+    let imported = output(ctr(socket).args(["images", "import"]).arg(&tar));
+    let _ = std::fs::remove_file(&tar);
+    imported?;
+    Ok(reference)
 }
 
 /// The server's `Version:` line of `ctr version` (it prints the client's first).
@@ -50,15 +70,16 @@ impl Sandbox for Containerd {
         facts.insert("containerd".into(), server_version(&version));
         facts.insert("shim".into(), shim.clone());
         facts.insert("limits".into(), format!("--cpus {} --memory-limit {} MiB", spec.env.vcpus, spec.env.memory_mib));
-        facts.insert("rootfs".into(), "the image's rootfs directory (ctr run --rootfs), read-only".into());
+        let reference = ensure_image(&socket, image, &spec.work_dir)?;
+        facts.insert("image".into(), format!("{reference} (OCI image, snapshotter overlayfs), read-only"));
         self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
         let mut cmd = ctr(&socket);
-        cmd.args(["run", "--rootfs", "--read-only", "--runtime", &shim])
+        cmd.args(["run", "--snapshotter", "overlayfs", "--read-only", "--runtime", &shim])
             .arg("--cpus")
             .arg(spec.env.vcpus.to_string())
             .arg("--memory-limit")
             .arg((spec.env.memory_mib * 1024 * 1024).to_string())
-            .arg(&image.rootfs_dir)
+            .arg(&reference)
             .arg(&spec.id)
             .arg(sandbench_image::AGENT_PATH);
         let (sock, id) = (socket.clone(), spec.id.clone());

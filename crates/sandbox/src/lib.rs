@@ -13,6 +13,7 @@ pub mod docker;
 pub mod firecracker;
 pub mod native;
 pub mod oci;
+mod oci_image;
 pub mod probe;
 mod process;
 pub mod qemu;
