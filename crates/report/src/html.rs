@@ -259,6 +259,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
                 h.environment.clone(),
                 h.workload.clone(),
                 h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into()),
+                h.tree_cpu_mean_pct.map(f).unwrap_or_else(|| "–".into()),
                 h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into()),
                 h.pss_max_mib.map(f).unwrap_or_else(|| "–".into()),
                 h.cgroup_mem_max_mib.map(f).unwrap_or_else(|| "–".into()),
@@ -267,7 +268,15 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         .collect();
     table(
         &mut o,
-        &["environment", "workload", "mean host CPU %", "first ≥ 200 %", "PSS max MiB", "cgroup max MiB"],
+        &[
+            "environment",
+            "workload",
+            "mean host CPU %",
+            "host processes CPU %",
+            "first ≥ 200 %",
+            "PSS max MiB",
+            "cgroup max MiB",
+        ],
         &rows,
     );
     o.push_str("<h2>Start-up</h2>");

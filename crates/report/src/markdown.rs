@@ -151,18 +151,24 @@ pub fn render(m: &ReportModel) -> String {
         }
     }
     let _ = writeln!(out, "\n## Host CPU and memory\n");
-    let _ = writeln!(out, "CPU in percent where 100 % is one core, sampled from the host over each trial.\n");
-    let _ =
-        writeln!(out, "| environment | workload | mean host CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "CPU in percent where 100 % is one core, sampled from the host over each trial: from the sandbox's cgroup where it has one (what `docker stats` reads), and from its host processes by /proc.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| environment | workload | mean host CPU % | host processes CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for h in &m.host {
         let cpu = h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into());
         let cross = h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into());
         let _ = writeln!(
             out,
-            "| {} | {} | {cpu} | {cross} | {} | {} |",
+            "| {} | {} | {cpu} | {} | {cross} | {} | {} |",
             h.environment,
             h.workload,
+            opt(h.tree_cpu_mean_pct),
             opt(h.pss_max_mib),
             opt(h.cgroup_mem_max_mib)
         );

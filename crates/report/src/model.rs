@@ -89,6 +89,8 @@ pub struct HostRow {
     pub environment: String,
     pub workload: String,
     pub cpu_mean_pct: Option<Summary>,
+    /// Mean CPU of the host processes by /proc, where it was sampled beside a cgroup.
+    pub tree_cpu_mean_pct: Option<f64>,
     pub first_200pct_ms: Option<f64>,
     pub pss_max_mib: Option<f64>,
     pub cgroup_mem_max_mib: Option<f64>,
@@ -260,6 +262,11 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
                 environment: env.clone(),
                 workload: wl.clone(),
                 cpu_mean_pct: summarize(&cpu),
+                tree_cpu_mean_pct: {
+                    let t: Vec<f64> =
+                        ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.tree_cpu_mean_pct)).collect();
+                    (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+                },
                 first_200pct_ms: (!crossings.is_empty())
                     .then(|| crossings.iter().sum::<f64>() / crossings.len() as f64),
                 pss_max_mib: ok
@@ -485,6 +492,18 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     let accels = first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));
     if accels.iter().any(|a| a == "tcg") {
         w.push("VMs ran under TCG (software CPU emulation): their CPU-bound numbers are not comparable with KVM guests or with native".into());
+    }
+    // Where a sandbox has a cgroup, its CPU comes from there (what `docker stats` reports); the
+    // host processes' own CPU can disagree (a VM runtime's VMM outside the container cgroup).
+    for h in &m.host {
+        if let (Some(cg), Some(tree)) = (h.cpu_mean_pct.as_ref().map(|s| s.mean), h.tree_cpu_mean_pct) {
+            if (cg - tree).abs() > 10.0 && (cg - tree).abs() > 0.25 * cg.max(tree) {
+                w.push(format!(
+                    "{} / {}: the cgroup's CPU ({cg:.0} %, what docker stats reports) and the sandbox's host processes ({tree:.0} %) disagree; see which one covers the whole sandbox",
+                    h.environment, h.workload
+                ));
+            }
+        }
     }
     for c in m.comparisons.iter().filter(|c| c.validity.status == "WARN") {
         w.push(format!("{} vs {} on {}: {}", c.environment, c.baseline, c.workload, c.validity.reasons.join("; ")));

@@ -17,6 +17,10 @@ pub struct Sample {
     pub user_pct: f64,
     pub system_pct: f64,
     pub guest_pct: f64,
+    /// CPU of the accounted host processes (runtime, shim, VMM, agent), whatever the cgroup
+    /// says: where a sandbox has a cgroup, the two can differ (a VM runtime's VMM outside the
+    /// container cgroup, which is what `docker stats` reads).
+    pub tree_cpu_pct: Option<f64>,
     pub pss_kib: Option<u64>,
     pub cgroup_mem_kib: Option<u64>,
     /// System-wide /proc/stat split over all cores, 100 % = one core.
@@ -153,6 +157,9 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
         }
     }
     s.guest_pct = tick_pct(a.proc_guest, b.proc_guest);
+    if b.pids > 0 {
+        s.tree_cpu_pct = Some(tick_pct(a.proc_user + a.proc_system, b.proc_user + b.proc_system));
+    }
     s.pss_kib = b.pss_kib;
     let (x, y) = (&a.system, &b.system);
     let total = y.total().saturating_sub(x.total()) as f64;
@@ -175,7 +182,7 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
     s
 }
 
-const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct";
+const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct,tree_cpu_pct";
 
 impl Series {
     /// Writes the series as CSV (empty cells for values the sandbox has not got).
@@ -185,7 +192,7 @@ impl Series {
         for s in &self.samples {
             writeln!(
                 w,
-                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2}",
+                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{}",
                 s.t_ms,
                 s.cpu_pct,
                 s.user_pct,
@@ -200,7 +207,8 @@ impl Series {
                 s.sys_softirq_pct,
                 s.sys_steal_pct,
                 s.sys_guest_pct,
-                s.sys_idle_pct
+                s.sys_idle_pct,
+                s.tree_cpu_pct.map(|v| format!("{v:.2}")).unwrap_or_default()
             )?;
         }
         Ok(())
@@ -223,6 +231,10 @@ impl Series {
             user_mean_pct: mean(|s| s.user_pct),
             system_mean_pct: mean(|s| s.system_pct),
             guest_mean_pct: mean(|s| s.guest_pct),
+            tree_cpu_mean_pct: {
+                let t: Vec<f64> = self.samples.iter().filter_map(|s| s.tree_cpu_pct).collect();
+                (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+            },
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
             first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),

@@ -113,6 +113,10 @@ pub struct HostSummary {
     pub user_mean_pct: f64,
     pub system_mean_pct: f64,
     pub guest_mean_pct: f64,
+    /// Mean CPU of the accounted host processes (runtime, shim, VMM, agent) by /proc, next to
+    /// `cpu_mean_pct`, which comes from the cgroup when the sandbox has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tree_cpu_mean_pct: Option<f64>,
     /// Peak PSS summed over the sandbox's host-side processes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pss_max_kib: Option<u64>,
