@@ -192,6 +192,8 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         if let Some(m) =
             std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
         {
+            touch(&manifest_path);
+            prune(&images, KEEP_IMAGES);
             return Ok(GuestImage::at(dir, m, true));
         }
     }
@@ -225,7 +227,40 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     std::fs::write(tmp.join("image.json"), json).map_err(io(tmp.join("image.json")))?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+    prune(&images, KEEP_IMAGES);
     Ok(GuestImage::at(dir, manifest, false))
+}
+
+/// Images kept in the cache; older ones (by last use) are removed, since every rebuilt agent
+/// makes a new ~90 MB image.
+pub const KEEP_IMAGES: usize = 4;
+
+/// Marks an image as used now (its `image.json` mtime orders pruning).
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Removes all but the `keep` most recently used images under `images`, never one used in the
+/// last hour (another run may be booting it). Unfinished builds of other processes
+/// (`.<key>.tmp-<pid>`) are left alone.
+pub fn prune(images: &Path, keep: usize) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(images)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter_map(|p| Some((std::fs::metadata(p.join("image.json")).ok()?.modified().ok()?, p)))
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    let recent = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old: Vec<PathBuf> = found.into_iter().skip(keep).filter(|(t, _)| *t < recent).map(|(_, p)| p).collect();
+    for p in &old {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    old
 }
 
 /// Unpacks a package once into `<cache>/pkgs/<package>_<version>`.

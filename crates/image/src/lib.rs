@@ -13,7 +13,7 @@ pub mod debian;
 mod error;
 pub mod kernel;
 
-pub use build::{build, BuildOptions, GuestImage, ImageManifest};
+pub use build::{build, prune, BuildOptions, GuestImage, ImageManifest, KEEP_IMAGES};
 pub use error::ImageError;
 
 /// The agent's path inside every rootfs.

@@ -60,3 +60,29 @@ fn a_users_rootfs_tar_is_extended_with_the_agent() {
     let _ = std::fs::remove_dir_all(&img.dir);
     let _ = std::fs::remove_dir_all(&kernel.dir);
 }
+
+#[test]
+fn prune_keeps_the_most_recently_used_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, name) in ["a", "b", "c", ".d.tmp-1"].iter().enumerate() {
+        let d = tmp.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let f = std::fs::File::create(d.join("image.json")).unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i as u64)).unwrap();
+    }
+    let removed = sandbench_image::prune(tmp.path(), 2);
+    assert_eq!(removed, vec![tmp.path().join("a")]);
+    assert!(tmp.path().join("b").exists() && tmp.path().join("c").exists());
+    assert!(tmp.path().join(".d.tmp-1").exists(), "a build in progress is not touched");
+}
+
+#[test]
+fn prune_spares_an_image_used_within_the_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["x", "y"] {
+        let d = tmp.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("image.json"), "{}").unwrap();
+    }
+    assert!(sandbench_image::prune(tmp.path(), 1).is_empty());
+}
