@@ -44,7 +44,6 @@ struct Live {
     child: Child,
     global: Vec<String>,
     bundle: PathBuf,
-    hide_unified: bool,
 }
 
 impl Oci {
@@ -52,11 +51,25 @@ impl Oci {
         Oci { runtime, live: None }
     }
 
+    /// The campaign's global runtime flags, or the defaults for this runtime.
     fn global_args(&self, spec: &LaunchSpec) -> Vec<String> {
-        let mut g = vec!["--root".to_string(), state_root(self.runtime).display().to_string()];
-        g.extend(spec.env.runtime_args.clone().unwrap_or_else(|| default_runtime_args(self.runtime)));
-        g
+        spec.env.runtime_args.clone().unwrap_or_else(|| default_runtime_args(self.runtime))
     }
+}
+
+/// A command of runtime `rt` on sandbench's own state root; crun on a hybrid cgroup host runs in
+/// a mount namespace without the cgroup2 mount (see the module doc). Every runtime invocation
+/// (run, kill, delete, doctor's probe, stale reaping) goes through here.
+pub fn runtime_command(rt: Runtime) -> Command {
+    let mut cmd = Command::new(rt.as_str());
+    if needs_unified_hidden(rt) {
+        // SAFETY: the closure only makes async-signal-safe syscalls (unshare, mount, umount2).
+        unsafe {
+            cmd.pre_exec(cgroups::hide_unified_in_child);
+        }
+    }
+    cmd.arg("--root").arg(state_root(rt));
+    cmd
 }
 
 /// The bundle's `config.json`: the agent as the container's process, stdio passed through.
@@ -122,7 +135,6 @@ impl Sandbox for Oci {
             process::version_of(rt.as_str(), &["--version"]).unwrap_or_else(|| rt.as_str().into()),
         );
         let global = self.global_args(spec);
-        let hide_unified = needs_unified_hidden(rt);
         facts.insert(
             "limits".into(),
             format!(
@@ -133,7 +145,7 @@ impl Sandbox for Oci {
                 spec.env.memory_mib
             ),
         );
-        if hide_unified {
+        if needs_unified_hidden(rt) {
             facts.insert(
                 "workaround".into(),
                 "crun runs in a mount namespace without /sys/fs/cgroup/unified (hybrid cgroup host)".into(),
@@ -144,21 +156,15 @@ impl Sandbox for Oci {
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
         facts.insert("runtime_args".into(), global.join(" "));
-        let mut cmd = Command::new(rt.as_str());
+        let mut cmd = runtime_command(rt);
         cmd.args(&global).arg("run").arg("--bundle").arg(&bundle).arg(&spec.id).current_dir(&spec.work_dir);
-        if hide_unified {
-            // SAFETY: the closure only makes async-signal-safe syscalls.
-            unsafe {
-                cmd.pre_exec(cgroups::hide_unified_in_child);
-            }
-        }
         let log = spec.work_dir.join("runtime.stderr");
         let hint = format!("install it: apt-get install {}", if rt == Runtime::Runsc { "runsc" } else { rt.as_str() });
         let s = process::spawn(&mut cmd, &log, &hint)?;
         let spawned_at = Instant::now();
         let pid = s.child.id();
         let cgroup_ref = cgroups::runtime_cgroup_ref(&spec.id);
-        self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle, hide_unified });
+        self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle });
         let channel = AgentChannel::new(s.stdout, s.stdin);
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
         if let Some(cg) = &cgroup_ref {
@@ -171,17 +177,15 @@ impl Sandbox for Oci {
         let Some(mut live) = self.live.take() else {
             return Ok(());
         };
-        let rt = self.runtime.as_str();
+        let rt = self.runtime;
         let quiet = |args: &[&str]| {
-            let mut cmd = Command::new(rt);
-            cmd.args(&live.global).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-            if live.hide_unified {
-                // SAFETY: only async-signal-safe syscalls.
-                unsafe {
-                    cmd.pre_exec(cgroups::hide_unified_in_child);
-                }
-            }
-            let _ = cmd.status();
+            let _ = runtime_command(rt)
+                .args(&live.global)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         };
         quiet(&["kill", &live.id, "KILL"]);
         kill_group(&mut live.child);

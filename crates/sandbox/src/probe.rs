@@ -167,21 +167,10 @@ pub fn oci_smoke(runtime: sandbench_spec::campaign::Runtime, rootfs: &Path, work
     let mut cfg = crate::oci::config_json(rootfs, &id, 1, 256, false);
     cfg["process"]["args"] = serde_json::json!([sandbench_image::AGENT_PATH, "--version"]);
     std::fs::write(bundle.join("config.json"), cfg.to_string()).map_err(|e| e.to_string())?;
-    let mut global = vec!["--root".to_string(), crate::oci::state_root(runtime).display().to_string()];
-    global.extend(crate::oci::default_runtime_args(runtime));
-    let crun_hybrid =
-        runtime == sandbench_spec::campaign::Runtime::Crun && crate::cgroups::hybrid_unified_controllers().is_some();
-    if crun_hybrid {
-        global.push("--cgroup-manager=disabled".into());
-    }
+    let global = crate::oci::default_runtime_args(runtime);
+    let crun_hybrid = crate::oci::needs_unified_hidden(runtime);
     let _ = std::fs::create_dir_all(crate::oci::state_root(runtime));
-    let mut cmd = Command::new(runtime.as_str());
-    if crun_hybrid {
-        // SAFETY: only async-signal-safe syscalls.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::cgroups::hide_unified_in_child);
-        }
-    }
+    let mut cmd = crate::oci::runtime_command(runtime);
     let mut child = cmd
         .args(&global)
         .arg("run")
@@ -206,7 +195,7 @@ pub fn oci_smoke(runtime: sandbench_spec::campaign::Runtime, rootfs: &Path, work
         std::thread::sleep(Duration::from_millis(20));
     };
     let out = child.wait_with_output().map_err(|e| e.to_string());
-    let _ = Command::new(runtime.as_str())
+    let _ = crate::oci::runtime_command(runtime)
         .args(&global)
         .args(["delete", "--force", &id])
         .stdout(Stdio::null())

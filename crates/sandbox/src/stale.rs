@@ -34,20 +34,12 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&root) else { continue };
         for id in entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| stale(id)) {
             let mk = |args: &[&str]| {
-                let mut cmd = Command::new(rt.as_str());
-                cmd.arg("--root")
-                    .arg(&root)
+                let _ = crate::oci::runtime_command(rt)
                     .args(args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null());
-                if crate::oci::needs_unified_hidden(rt) {
-                    // SAFETY: only async-signal-safe syscalls.
-                    unsafe {
-                        std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::cgroups::hide_unified_in_child);
-                    }
-                }
-                let _ = cmd.status();
+                    .stderr(Stdio::null())
+                    .status();
             };
             mk(&["kill", &id, "KILL"]);
             mk(&["delete", "--force", &id]);
