@@ -31,6 +31,22 @@ fn err<E: std::fmt::Display>(name: &str) -> impl FnOnce(E) -> FigureError + '_ {
     move |e| FigureError(name.to_string(), e.to_string())
 }
 
+/// Draws the series labels of `chart` in the report's one legend style.
+fn legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    pos: SeriesLabelPosition,
+    title: &str,
+) -> Result<(), FigureError> {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY_400)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err(title))
+}
+
 /// Horizontal category chart: one row per label on the vertical axis, values along x.
 type CategoryChart<'a, 'b> = ChartContext<
     'a,
@@ -77,14 +93,7 @@ fn category_chart(
             .map_err(err(title))?;
         draw(&mut chart)?;
         if let Some(pos) = legend {
-            chart
-                .configure_series_labels()
-                .position(pos)
-                .background_style(WHITE.mix(0.85))
-                .border_style(GREY_400)
-                .label_font(("sans-serif", 12))
-                .draw()
-                .map_err(err(title))?;
+            self::legend(&mut chart, pos, title)?;
         }
         root.present().map_err(err(title))?;
     }
@@ -224,14 +233,7 @@ pub fn lines(
                 .label(name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY_400)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err(title))?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, title)?;
         root.present().map_err(err(title))?;
     }
     Ok(svg)
@@ -305,14 +307,7 @@ pub fn sweep(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
             chart.draw_series(p.into_iter().map(|pt| Circle::new(pt, 4, c.filled()))).map_err(err(title))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY_400)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err(title))?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, title)?;
         root.present().map_err(err(title))?;
     }
     Ok(svg)
