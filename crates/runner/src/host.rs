@@ -1,14 +1,8 @@
 //! Facts about the host that could explain a number, for `manifest.json`.
 
+use sandbench_sandbox::probe::version_of;
 use sandbench_spec::{Campaign, Driver};
 use std::collections::BTreeMap;
-use std::process::Command;
-
-fn first_line(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).output().ok()?;
-    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
-    String::from_utf8_lossy(&text).lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
-}
 
 fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
@@ -62,10 +56,10 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
             Driver::Native => {}
             Driver::Oci => {
                 let rt = e.runtime().as_str();
-                m.insert(rt.to_string(), first_line(rt, &["--version"]).unwrap_or_else(|| "missing".into()));
+                m.insert(rt.to_string(), version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()));
             }
             Driver::Docker => {
-                let v = first_line(
+                let v = version_of(
                     "docker",
                     &["-H", &format!("unix://{}", e.socket()), "version", "--format", "{{.Server.Version}}"],
                 );
@@ -74,7 +68,7 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
             Driver::Containerd => {
                 m.insert(
                     "containerd".into(),
-                    first_line("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
+                    version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
                 );
                 m.insert("containerd_shim".into(), e.shim());
             }
@@ -82,12 +76,12 @@ pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
                 let bin = e.binary.clone().unwrap_or_else(|| e.driver.as_str().to_string());
                 m.insert(
                     e.driver.as_str().into(),
-                    first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
+                    version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
                 );
             }
             Driver::Qemu => {
                 let bin = e.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
-                m.insert(bin.clone(), first_line(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));
+                m.insert(bin.clone(), version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));
             }
         }
     }
