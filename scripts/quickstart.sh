@@ -8,6 +8,7 @@ scripts/setup.sh
 . scripts/env.sh
 cargo build --release --quiet -p sandbench
 agent="$(scripts/build-agent.sh)"
+"$SANDBENCH_BIN" assets fetch
 "$SANDBENCH_BIN" image build --agent "$agent"
 "$SANDBENCH_BIN" doctor
 exec "$SANDBENCH_BIN" run --agent "$agent" "$@"

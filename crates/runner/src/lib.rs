@@ -5,7 +5,8 @@
 //! `--resume`; [`execute`] drives sandboxes through the plan; [`host`] records the facts that
 //! could explain a number.
 
-pub mod execute;
+pub mod assets;
+mod execute;
 pub mod host;
 pub mod plan;
 pub mod results;

@@ -44,6 +44,9 @@ pub struct LaunchSpec<'a> {
     pub image: Option<&'a GuestImage>,
     /// Scratch space for this sandbox (bundle, logs); removed by teardown.
     pub work_dir: PathBuf,
+    /// The host's asset folder (models, inputs), given to the native agent as
+    /// `SANDBENCH_ASSETS`; sandboxes read the copy inside the guest image.
+    pub assets: Option<&'a std::path::Path>,
     pub boot_timeout: Duration,
     /// Set by Ctrl-C: a launch in progress gives up promptly.
     pub cancel: Arc<AtomicBool>,

@@ -30,6 +30,9 @@ impl Sandbox for Native {
         let agent = spec.agent;
         let mut cmd = Command::new(agent);
         cmd.current_dir(&spec.work_dir).env_clear().env("PATH", "/usr/bin:/bin");
+        if let Some(a) = spec.assets {
+            cmd.env("SANDBENCH_ASSETS", a);
+        }
         if is_root() {
             let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib)
                 .map_err(|source| SandboxError::Io { what: "create native cgroup".into(), source })?;

@@ -83,6 +83,8 @@ fn image() -> GuestImage {
             rootfs_source: "x".into(),
             modules: vec![],
             pvh: true,
+            assets: vec![],
+            agent_libraries: vec![],
         },
         reused: true,
     }

@@ -4,7 +4,9 @@
 //! parameter parser (used on the host to validate campaign files before anything launches) and
 //! a `run` function (used in the agent).
 
+pub mod ai;
 pub mod cpu;
+pub mod expect;
 pub mod noop;
 mod params;
 
@@ -32,7 +34,7 @@ pub enum WorkloadError {
 }
 
 /// Every workload kind this build knows.
-pub const KINDS: &[&str] = &["cpu", "noop"];
+pub const KINDS: &[&str] = &["cpu", "noop", "detect", "classify", "face", "stt"];
 
 /// Checks a workload's parameters without running it (host side, at campaign load).
 pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
@@ -40,6 +42,7 @@ pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>)
     match kind {
         "cpu" => cpu::CpuParams::parse(&p).map(|_| ()).map_err(Into::into),
         "noop" => noop::parse(&p).map_err(Into::into),
+        k if ai::AI_KINDS.contains(&k) => ai::AiParams::parse(k, &p).map(|_| ()).map_err(Into::into),
         other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
     }
 }
@@ -52,6 +55,9 @@ pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> R
         "noop" => {
             noop::parse(&p)?;
             Ok(Outcome::default())
+        }
+        k if ai::AI_KINDS.contains(&k) => {
+            Err(WorkloadError::Failed(format!("`{k}` runs only in sandbench-agent (built with the inference engines)")))
         }
         other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
     }

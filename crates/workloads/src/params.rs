@@ -57,3 +57,56 @@ impl<'a> Params<'a> {
 fn invalid(name: &str, why: String) -> ParamError {
     ParamError::Invalid { name: name.to_string(), why }
 }
+
+impl Params<'_> {
+    /// A string, or `default` when absent.
+    pub fn string(&self, name: &str) -> Result<Option<String>, ParamError> {
+        match self.map.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(invalid(name, format!("expected a string, got {v}"))),
+        }
+    }
+
+    /// One of `choices`, or `default` when absent.
+    pub fn choice(
+        &self,
+        name: &str,
+        default: &'static str,
+        choices: &[&'static str],
+    ) -> Result<&'static str, ParamError> {
+        match self.string(name)? {
+            None => Ok(default),
+            Some(s) => choices
+                .iter()
+                .find(|c| **c == s)
+                .copied()
+                .ok_or_else(|| invalid(name, format!("`{s}` is not one of {}", choices.join(", ")))),
+        }
+    }
+
+    /// An optional number in `[min, max]`.
+    pub fn map_f64(&self, name: &str, min: f64, max: f64) -> Result<Option<f64>, ParamError> {
+        if self.map.contains_key(name) {
+            self.f64_in(name, 0.0, min, max).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A list of strings: a TOML array or one comma-separated string.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, ParamError> {
+        match self.map.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => {
+                Ok(Some(s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()))
+            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(String::from).ok_or_else(|| invalid(name, format!("`{v}` is not a string"))))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(invalid(name, format!("expected a list of strings, got {v}"))),
+        }
+    }
+}

@@ -30,6 +30,7 @@ fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability 
             agent,
             image: Some(image),
             work_dir: std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id())),
+            assets: None,
             boot_timeout: Duration::from_secs(30),
             cancel: Arc::new(AtomicBool::new(false)),
         };

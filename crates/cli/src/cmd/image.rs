@@ -41,6 +41,7 @@ pub fn run(cmd: ImageCmd) -> Result<i32> {
         modules: a.modules,
         rootfs: a.rootfs,
         force: a.force,
+        assets: Vec::new(),
     })?;
     if a.json {
         let v = serde_json::json!({

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod assets;
 pub mod compare;
 pub mod doctor;
 pub mod image;

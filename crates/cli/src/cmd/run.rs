@@ -23,6 +23,30 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Check every trial's outputs against the known answers on the sample inputs (espresso for
+    /// coffee.png, two faces in zidane.jpg, …) and fail (exit 3) on any wrong answer.
+    #[arg(long)]
+    verify: bool,
+}
+
+/// Prints every wrong answer of the run's trials; returns how many trials had one.
+pub fn verify(dir: &std::path::Path) -> Result<usize> {
+    let records = sandbench_runner::ResultsDir::open(dir)?.records(false)?;
+    let mut wrong = 0;
+    let mut checked = 0;
+    for r in records.iter().filter(|r| r.status == sandbench_spec::Status::Ok) {
+        let problems = sandbench_workloads::expect::check(&r.dims.kind, &r.outputs);
+        checked += 1;
+        if !problems.is_empty() {
+            wrong += 1;
+            eprintln!("WRONG ANSWER: {}:", r.key.slug());
+            for p in problems {
+                eprintln!("  {p}");
+            }
+        }
+    }
+    println!("verify: {checked} trials checked, {wrong} with a wrong answer");
+    Ok(wrong)
 }
 
 /// The quick campaign shipped in the binary, without the environments this host cannot run.
@@ -58,11 +82,13 @@ pub fn run(a: Args) -> Result<i32> {
         out_root: a.out,
         resume: a.resume,
         agent: agent_path::resolve(a.agent)?,
+        agent_dynamic: agent_path::resolve_dynamic(),
         cancel: super::cancel_flag(),
         progress: !a.quiet && std::io::stderr().is_terminal(),
         git_revision: super::git_revision(),
     };
     let out = sandbench_runner::run(&opts)?;
+    let wrong = if a.verify { verify(&out.dir)? } else { 0 };
     let report = super::report::write(&out.dir, &sandbench_report::Options::default())?;
     println!("{}", super::report::brief(&report));
     println!(
@@ -76,6 +102,8 @@ pub fn run(a: Args) -> Result<i32> {
     );
     Ok(if out.interrupted {
         130
+    } else if wrong > 0 {
+        3
     } else if out.failed + out.timeout > 0 {
         1
     } else {

@@ -8,8 +8,14 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Workload kind: cpu, noop.
+    /// Workload kind: cpu, noop, detect, classify, face, stt.
     workload: String,
+    /// An input file (image or WAV) instead of the workload's sample inputs; repeatable.
+    #[arg(long = "input", value_name = "FILE")]
+    inputs: Vec<PathBuf>,
+    /// A model file instead of the default one (any Ultralytics YOLOv8 ONNX export for detect).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// A workload parameter, `key=value` (numbers and booleans are typed); repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
@@ -37,6 +43,16 @@ pub fn run(a: Args) -> Result<i32> {
         let (k, v) = parse_param(p)?;
         params.insert(k, v);
     }
+    let absolute = |p: &PathBuf| -> Result<String> {
+        Ok(p.canonicalize().with_context(|| format!("{}", p.display()))?.display().to_string())
+    };
+    if !a.inputs.is_empty() {
+        let list = a.inputs.iter().map(absolute).collect::<Result<Vec<_>>>()?;
+        params.insert("inputs".into(), serde_json::json!(list));
+    }
+    if let Some(m) = &a.model {
+        params.insert("model".into(), serde_json::json!(absolute(m)?));
+    }
     sandbench_workloads::validate(&a.workload, &params)
         .map_err(|e| anyhow::anyhow!("workload `{}`: {e}", a.workload))?;
     let tmp = std::env::temp_dir().join(format!("sandbench-try-{}", std::process::id()));
@@ -55,6 +71,7 @@ pub fn run(a: Args) -> Result<i32> {
         out_root: tmp.join("results"),
         resume: None,
         agent: agent_path::resolve(a.agent)?,
+        agent_dynamic: agent_path::resolve_dynamic(),
         cancel: super::cancel_flag(),
         progress: false,
         git_revision: super::git_revision(),
@@ -84,9 +101,52 @@ pub fn run(a: Args) -> Result<i32> {
         if let Some(l) = &r.launch {
             println!("  {:<16} {:>14.3} ms (launch → agent ready)", "start", l.boot.total_ms);
         }
-        if !r.outputs.is_null() {
+        if let Some(inputs) = r.outputs.get("inputs").and_then(|v| v.as_array()) {
+            print_ai(&r.outputs, inputs);
+        } else if !r.outputs.is_null() {
             println!("  outputs {}", r.outputs);
         }
     }
     Ok(if r.status == sandbench_spec::Status::Ok { 0 } else { 1 })
+}
+
+/// One line per input, as `yolo predict` prints them, then the results.
+fn print_ai(outputs: &serde_json::Value, inputs: &[serde_json::Value]) {
+    let engine = outputs.get("engine").and_then(|v| v.as_str()).unwrap_or("?");
+    let threads = outputs.get("threads").and_then(|v| v.as_u64()).unwrap_or(0);
+    println!("  engine {engine}, {threads} threads");
+    if let Some(why) = outputs.get("engine_fallback").and_then(|v| v.as_str()) {
+        println!("  (onnxruntime not used: {why})");
+    }
+    let last = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(|x| x.as_array()).and_then(|a| a.last()?.as_f64()).unwrap_or(0.0)
+    };
+    for (i, inp) in inputs.iter().enumerate() {
+        let name = inp.get("input").and_then(|v| v.as_str()).unwrap_or("?");
+        let size = match inp.get("duration_s").and_then(|v| v.as_f64()) {
+            Some(d) => format!("{d:.2} s"),
+            None => format!(
+                "{}x{}",
+                inp.get("width").and_then(|v| v.as_u64()).unwrap_or(0),
+                inp.get("height").and_then(|v| v.as_u64()).unwrap_or(0)
+            ),
+        };
+        println!(
+            "  input {}/{} {name} ({size}): {:.1}ms preprocess, {:.1}ms inference, {:.1}ms postprocess",
+            i + 1,
+            inputs.len(),
+            last(inp, "preprocess_ms"),
+            last(inp, "inference_ms"),
+            last(inp, "postprocess_ms"),
+        );
+        let result = inp.get("result").cloned().unwrap_or_default();
+        for (key, value) in result.as_object().into_iter().flatten() {
+            match value {
+                serde_json::Value::Array(items) => items.iter().for_each(|item| println!("      {key}: {item}")),
+                serde_json::Value::String(text) => println!("      {key}: {text}"),
+                serde_json::Value::Null => {}
+                other => println!("      {key}: {other}"),
+            }
+        }
+    }
 }

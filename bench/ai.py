@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Inference benchmark: every ONNX model natively with sandbench's two engines (onnxruntime via
+the `ort` crate, tract) and with onnxruntime from Python (PyPI), on the same model file, the same
+pre-processed input and the same thread count (1 and 2), in the same run; and Whisper tiny.en's
+real-time factor on beckett.wav next to faster-whisper (PyPI) on the same model files.
+
+Goals (issue 3): onnxruntime engine within 1.05x of Python onnxruntime; tract within 2x; Whisper
+RTF under 0.2 on 2 cores and no slower than faster-whisper.
+
+Model-only time is compared: sandbench's `inference_ms` is the engine's run call alone, Python's
+is `session.run` alone. Each sandbench number comes from one native trial (`sandbench try`) of
+`repetitions` passes; Python runs the same count after one warm-up, as the trial's first pass
+includes no separate warm-up either (the median is printed for both, which discounts it).
+Usage: bench/ai.py [--reps N]   (after scripts/setup.sh and `sandbench assets fetch`)."""
+import json, os, statistics, subprocess, sys, venv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/cache/sandbench/target")
+SB = os.path.join(TARGET, "release", "sandbench")
+ASSETS = os.path.join(os.environ.get("SANDBENCH_ASSETS_CACHE", "/var/cache/sandbench/assets"), "tree")
+VENV = "/var/cache/sandbench/bench-venv"
+REPS = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 20
+
+# kind, sample input, model file
+MODELS = [
+    ("classify", "coffee.png", "models/mobilenet_v2.onnx"),
+    ("face", "astronaut.png", "models/retinaface-mnet025.onnx"),
+    ("detect", "bus.jpg", "models/yolov8s-fall.onnx"),
+]
+
+# The Python side: the same pre-processing as sandbench's (so the tensors match), then
+# session.run timed alone.
+PEER = r'''
+import json, sys, time, statistics
+import numpy as np, onnxruntime as ort
+from PIL import Image
+kind, image, model, threads, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+im = Image.open(image).convert("RGB")
+if kind == "classify":
+    w, h = im.size; s = 256 / min(w, h); im = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
+    w, h = im.size; l, t = (w - 224) // 2, (h - 224) // 2; im = im.crop((l, t, l + 224, t + 224))
+    x = (np.asarray(im, np.float32) / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+else:
+    w, h = im.size; s = min(640 / w, 640 / h); nw, nh = round(w * s), round(h * s)
+    fill = (114, 114, 114) if kind == "detect" else (127, 117, 104)
+    canvas = Image.new("RGB", (640, 640), fill)
+    off = ((640 - nw) // 2, (640 - nh) // 2) if kind == "detect" else (0, 0)
+    canvas.paste(im.resize((nw, nh), Image.BILINEAR), off)
+    a = np.asarray(canvas, np.float32)
+    x = a / 255 if kind == "detect" else a[..., ::-1] - [104, 117, 127]
+x = np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
+o = ort.SessionOptions(); o.intra_op_num_threads = threads; o.inter_op_num_threads = 1
+o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+sess = ort.InferenceSession(model, o, providers=["CPUExecutionProvider"])
+name = sess.get_inputs()[0].name
+sess.run(None, {name: x})
+t = []
+for _ in range(reps):
+    t0 = time.perf_counter(); sess.run(None, {name: x}); t.append((time.perf_counter() - t0) * 1e3)
+print(json.dumps({"median": statistics.median(t), "mean": statistics.mean(t), "version": ort.__version__}))
+'''
+
+WHISPER_PEER = r'''
+import json, sys, time, wave
+from faster_whisper import WhisperModel
+model_dir, wav, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+m = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=threads)
+dur = wave.open(wav).getnframes() / 16000
+runs = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    segs, _ = m.transcribe(wav, beam_size=1, language="en", without_timestamps=True, vad_filter=False)
+    text = " ".join(s.text for s in segs)
+    runs.append(time.perf_counter() - t0)
+print(json.dumps({"rtf": min(runs) / dur, "text": text.strip()}))
+'''
+
+
+def peer_python():
+    py = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(py):
+        venv.create(VENV, with_pip=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", "onnxruntime==1.32.0", "numpy", "pillow", "faster-whisper"], check=True)
+    return py
+
+
+def sandbench_try(kind, inp, engine, threads):
+    args = [SB, "try", kind, "--json", "--param", f"inputs={inp}", "--param", f"threads={threads}",
+            "--param", f"repetitions={REPS + 1}"]
+    if engine:
+        args += ["--param", f"engine={engine}"]
+    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    times = r["outputs"]["inputs"][0]["inference_ms"][1:]  # the first pass is the warm-up
+    return statistics.median(times), r
+
+
+def main():
+    py = peer_python()
+    print(f"model-only inference, median of {REPS} runs after one warm-up (ms); ratio = sandbench / Python onnxruntime")
+    print(f"{'model':<28}{'thr':>4}{'py-ort':>10}{'sb-ort':>10}{'ratio':>8}{'sb-tract':>10}{'ratio':>8}")
+    for kind, inp, model in MODELS:
+        for threads in (1, 2):
+            peer = json.loads(subprocess.run([py, "-c", PEER, kind, os.path.join(ASSETS, "inputs", inp),
+                                              os.path.join(ASSETS, model), str(threads), str(REPS)],
+                                             check=True, capture_output=True, text=True).stdout)
+            ort_ms, _ = sandbench_try(kind, inp, "onnxruntime", threads)
+            tract_ms, _ = sandbench_try(kind, inp, "tract", threads)
+            p = peer["median"]
+            print(f"{os.path.basename(model):<28}{threads:>4}{p:>10.1f}{ort_ms:>10.1f}{ort_ms / p:>8.2f}"
+                  f"{tract_ms:>10.1f}{tract_ms / p:>8.2f}")
+    wav = os.path.join(ASSETS, "inputs", "beckett.wav")
+    peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, os.path.join(ASSETS, "models", "whisper-tiny.en"), wav, "2"],
+                                     check=True, capture_output=True, text=True).stdout)
+    args = [SB, "try", "stt", "--json", "--param", "threads=2", "--param", "repetitions=3"]
+    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    inp = r["outputs"]["inputs"][0]
+    rtf = min(inp["inference_ms"]) / 1e3 / inp["duration_s"]
+    print(f"\nWhisper tiny.en on beckett.wav ({inp['duration_s']:.1f} s), 2 threads, best of 3 (real-time factor, lower is better)")
+    print(f"  faster-whisper (CTranslate2) {peer['rtf']:.3f}   \"{peer['text']}\"")
+    print(f"  sandbench (candle)           {rtf:.3f}   \"{inp['result']['transcript']}\"  ratio {rtf / peer['rtf']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

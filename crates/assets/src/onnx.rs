@@ -1,0 +1,209 @@
+//! The part of the ONNX protobuf schema needed to write an inference graph (field numbers from
+//! `onnx.proto`), and a small builder for it.
+
+use prost::Message;
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ModelProto {
+    #[prost(int64, tag = "1")]
+    pub ir_version: i64,
+    #[prost(string, tag = "2")]
+    pub producer_name: String,
+    #[prost(message, optional, tag = "7")]
+    pub graph: Option<GraphProto>,
+    #[prost(message, repeated, tag = "8")]
+    pub opset_import: Vec<OperatorSetIdProto>,
+    #[prost(message, repeated, tag = "14")]
+    pub metadata_props: Vec<StringStringEntryProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct OperatorSetIdProto {
+    #[prost(string, tag = "1")]
+    pub domain: String,
+    #[prost(int64, tag = "2")]
+    pub version: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct StringStringEntryProto {
+    #[prost(string, tag = "1")]
+    pub key: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct GraphProto {
+    #[prost(message, repeated, tag = "1")]
+    pub node: Vec<NodeProto>,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(message, repeated, tag = "5")]
+    pub initializer: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "11")]
+    pub input: Vec<ValueInfoProto>,
+    #[prost(message, repeated, tag = "12")]
+    pub output: Vec<ValueInfoProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct NodeProto {
+    #[prost(string, repeated, tag = "1")]
+    pub input: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    pub output: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub name: String,
+    #[prost(string, tag = "4")]
+    pub op_type: String,
+    #[prost(message, repeated, tag = "5")]
+    pub attribute: Vec<AttributeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct AttributeProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(int64, tag = "3")]
+    pub i: i64,
+    #[prost(int64, repeated, tag = "8")]
+    pub ints: Vec<i64>,
+    /// 2 = INT, 7 = INTS.
+    #[prost(int32, tag = "20")]
+    pub r#type: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorProto {
+    #[prost(int64, repeated, tag = "1")]
+    pub dims: Vec<i64>,
+    /// 1 = FLOAT, 7 = INT64.
+    #[prost(int32, tag = "2")]
+    pub data_type: i32,
+    #[prost(string, tag = "8")]
+    pub name: String,
+    #[prost(bytes = "vec", tag = "9")]
+    pub raw_data: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ValueInfoProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, optional, tag = "2")]
+    pub r#type: Option<TypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TypeProto {
+    #[prost(message, optional, tag = "1")]
+    pub tensor_type: Option<TensorTypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorTypeProto {
+    #[prost(int32, tag = "1")]
+    pub elem_type: i32,
+    #[prost(message, optional, tag = "2")]
+    pub shape: Option<TensorShapeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct TensorShapeProto {
+    #[prost(message, repeated, tag = "1")]
+    pub dim: Vec<Dimension>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct Dimension {
+    #[prost(int64, tag = "1")]
+    pub dim_value: i64,
+    /// A symbolic size (`batch`); set when `dim_value` is unset.
+    #[prost(string, tag = "2")]
+    pub dim_param: String,
+}
+
+/// An integer or integer-list node attribute.
+pub enum Attr {
+    Int(&'static str, i64),
+    Ints(&'static str, Vec<i64>),
+}
+
+/// Builds a float32 graph node by node.
+#[derive(Default)]
+pub struct Graph {
+    g: GraphProto,
+}
+
+fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: shape
+                        .iter()
+                        .map(|&d| match d {
+                            -1 => Dimension { dim_value: 0, dim_param: "batch".into() },
+                            d => Dimension { dim_value: d, dim_param: String::new() },
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    }
+}
+
+impl Graph {
+    /// A graph input; a size of -1 is the symbolic `batch`.
+    pub fn input(&mut self, name: &str, shape: &[i64]) {
+        self.g.input.push(value_info(name, shape));
+    }
+    pub fn output(&mut self, name: &str, shape: &[i64]) {
+        self.g.output.push(value_info(name, shape));
+    }
+    /// Adds a float32 constant and returns its name.
+    pub fn constant(&mut self, name: &str, shape: &[usize], data: &[f32]) -> String {
+        self.g.initializer.push(TensorProto {
+            dims: shape.iter().map(|&d| d as i64).collect(),
+            data_type: 1,
+            name: name.to_string(),
+            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_string()
+    }
+    /// Adds a node with one output called `output` and returns that name.
+    pub fn node(&mut self, op: &str, inputs: &[&str], output: &str, attrs: Vec<Attr>) -> String {
+        let attribute = attrs
+            .into_iter()
+            .map(|a| match a {
+                Attr::Int(n, i) => AttributeProto { name: n.into(), i, ints: vec![], r#type: 2 },
+                Attr::Ints(n, ints) => AttributeProto { name: n.into(), i: 0, ints, r#type: 7 },
+            })
+            .collect();
+        self.g.node.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            name: output.to_string(),
+            op_type: op.to_string(),
+            attribute,
+        });
+        output.to_string()
+    }
+    /// The serialized model (IR 7, opset 13).
+    pub fn encode(self, name: &str, metadata: &[(&str, &str)]) -> Vec<u8> {
+        let model = ModelProto {
+            ir_version: 7,
+            producer_name: "sandbench-assets".into(),
+            graph: Some(GraphProto { name: name.into(), ..self.g }),
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+            metadata_props: metadata
+                .iter()
+                .map(|(k, v)| StringStringEntryProto { key: k.to_string(), value: v.to_string() })
+                .collect(),
+        };
+        model.encode_to_vec()
+    }
+}

@@ -1,0 +1,236 @@
+//! The vision workloads `detect`, `classify` and `face`, run by the agent in every environment.
+//!
+//! A trial loads the model once (timed as `model_load_ms`), then runs every input through
+//! pre-processing, inference and post-processing, `repetitions` times, timing each step per
+//! image as `yolo predict` prints them. Outputs (boxes, labels, scores) are returned with the
+//! timings so correctness can be checked after the fact.
+
+pub mod boxes;
+pub mod classify;
+pub mod detect;
+pub mod engine;
+pub mod face;
+pub mod preprocess;
+
+use engine::{Engine, Tensor};
+use image::RgbImage;
+use preprocess::Placement;
+use sandbench_protocol::Metric;
+use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
+use sandbench_workloads::{Outcome, Params, WorkloadError};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Why a vision trial failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    #[error("{engine}: {why}")]
+    Engine { engine: &'static str, why: String },
+    #[error("input {path}: {why}")]
+    Input { path: PathBuf, why: String },
+    #[error("unexpected model output: {0}")]
+    Output(String),
+    #[error("{path}: {why}")]
+    Asset { path: PathBuf, why: String },
+}
+
+impl From<VisionError> for WorkloadError {
+    fn from(e: VisionError) -> Self {
+        WorkloadError::Failed(e.to_string())
+    }
+}
+
+/// One image after pre-processing.
+pub struct Prepared {
+    /// What goes into the model.
+    pub canvas: RgbImage,
+    /// How the original maps onto the canvas (letterboxed tasks).
+    pub placement: Option<Placement>,
+    /// The original's width and height.
+    pub size: (u32, u32),
+}
+
+/// One vision task: its pre- and post-processing around the model.
+pub trait Task {
+    /// Width and height of the model input.
+    fn input_side(&self) -> (u32, u32);
+    fn prepare(&self, img: &RgbImage) -> Prepared;
+    /// Packs prepared canvases into the model's input tensor.
+    fn pack(&self, canvases: &[RgbImage]) -> Tensor;
+    /// The results for image `n` of the batch.
+    fn decode(&self, outputs: &[Tensor], n: usize, p: &Prepared) -> Result<Value, VisionError>;
+}
+
+/// The assets folder: `$SANDBENCH_ASSETS`, else `assets/` next to the agent binary (where the
+/// guest image puts it), else `/sandbench/assets`.
+pub fn assets_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("SANDBENCH_ASSETS") {
+        return PathBuf::from(p);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("assets")))
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/sandbench/assets"))
+}
+
+/// Default model and sample inputs per kind (names under the assets folder).
+fn defaults(kind: &str) -> (&'static str, &'static [&'static str]) {
+    match kind {
+        "detect" => ("models/yolov8s-fall.onnx", &["bus.jpg", "zidane.jpg"]),
+        "classify" => ("models/mobilenet_v2.onnx", &["coffee.png", "chelsea.png", "astronaut.png"]),
+        _ => ("models/retinaface-mnet025.onnx", &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"]),
+    }
+}
+
+fn require(path: PathBuf) -> Result<PathBuf, VisionError> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(VisionError::Asset { path, why: "not found (run `sandbench assets fetch`)".into() })
+    }
+}
+
+/// Loads the engine the parameters ask for. `auto` is onnxruntime where its library is in the
+/// assets and loads, else tract; the second value says why the fallback happened.
+fn load_engine(
+    choice: &str,
+    root: &Path,
+    model: &Path,
+    input_shape: &[usize],
+    threads: usize,
+) -> Result<(Box<dyn Engine>, Option<String>), VisionError> {
+    let lib = root.join("lib/libonnxruntime.so");
+    match choice {
+        "tract" => Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), None)),
+        "onnxruntime" => Ok((Box::new(engine::Onnxruntime::load(&require(lib)?, model, threads)?), None)),
+        _ => {
+            if !lib.is_file() {
+                let why = format!("{} not in the assets", lib.display());
+                return Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), Some(why)));
+            }
+            match engine::Onnxruntime::load(&lib, model, threads) {
+                Ok(e) => Ok((Box::new(e), None)),
+                Err(e) => Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), Some(e.to_string()))),
+            }
+        }
+    }
+}
+
+/// Timings (ms, one per repetition) and the last result of one input.
+#[derive(Default)]
+struct InputRun {
+    pre: Vec<f64>,
+    inf: Vec<f64>,
+    post: Vec<f64>,
+    result: Value,
+}
+
+/// Runs one trial of `detect`, `classify` or `face`.
+pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    let p = AiParams::parse(kind, &Params::new(params))?;
+    let root = assets_root();
+    let threads =
+        if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
+    let (default_model, samples) = defaults(kind);
+    let model = require(resolve(&root, p.model.as_deref().unwrap_or(default_model), "models"))?;
+    let names: Vec<String> =
+        if p.inputs.is_empty() { samples.iter().map(|s| s.to_string()).collect() } else { p.inputs.clone() };
+    let inputs: Vec<PathBuf> = names.iter().map(|n| require(resolve(&root, n, "inputs"))).collect::<Result<_, _>>()?;
+
+    let t_load = Instant::now();
+    // The input side of detect comes from the model's metadata: load once to read it. Tract
+    // needs the shape up front, so a detect model is first opened by the default size.
+    let size = p.size.map(|s| s as u32);
+    let side = match kind {
+        "classify" => 224,
+        "detect" => size.unwrap_or(640),
+        _ => size.unwrap_or(640),
+    };
+    let shape = [p.batch, 3, side as usize, side as usize];
+    let (mut engine, fallback) = load_engine(p.engine, &root, &model, &shape, threads)?;
+    let task: Box<dyn Task> = match kind {
+        "classify" => {
+            let labels_path = require(root.join("models/imagenet_classes.txt"))?;
+            let text = std::fs::read_to_string(&labels_path)
+                .map_err(|e| VisionError::Asset { path: labels_path.clone(), why: e.to_string() })?;
+            Box::new(classify::Classify { labels: text.lines().map(String::from).collect() })
+        }
+        "detect" => {
+            let names = engine.metadata("names").map(|m| detect::parse_names(&m)).unwrap_or_default();
+            let model_side = engine.metadata("imgsz").and_then(|m| detect::parse_imgsz(&m));
+            if let (Some(ms), None) = (model_side, size) {
+                if ms != side {
+                    let shape = [p.batch, 3, ms as usize, ms as usize];
+                    engine = load_engine(p.engine, &root, &model, &shape, threads)?.0;
+                }
+            }
+            Box::new(detect::Detect {
+                size: size.or(model_side).unwrap_or(640),
+                names,
+                conf: p.score_threshold.unwrap_or(0.25) as f32,
+                iou: p.iou.unwrap_or(0.7) as f32,
+            })
+        }
+        _ => Box::new(face::Face {
+            size: side,
+            conf: p.score_threshold.unwrap_or(0.9) as f32,
+            iou: p.iou.unwrap_or(0.4) as f32,
+        }),
+    };
+    let model_load_ms = ms(t_load);
+
+    let decoded: Vec<RgbImage> = inputs.iter().map(|i| preprocess::load_rgb(i)).collect::<Result<_, _>>()?;
+    let mut per_input: Vec<InputRun> = names.iter().map(|_| InputRun::default()).collect();
+    let t_all = Instant::now();
+    for _ in 0..p.repetitions {
+        for (c, chunk) in decoded.chunks(p.batch).enumerate() {
+            let t = Instant::now();
+            let prepared: Vec<Prepared> = chunk.iter().map(|img| task.prepare(img)).collect();
+            let canvases: Vec<RgbImage> = prepared.iter().map(|x| x.canvas.clone()).collect();
+            let tensor = task.pack(&canvases);
+            let pre = ms(t) / chunk.len() as f64;
+            let t = Instant::now();
+            let outputs = engine.run(tensor)?;
+            let inf = ms(t) / chunk.len() as f64;
+            for (n, prep) in prepared.iter().enumerate() {
+                let t = Instant::now();
+                let result = task.decode(&outputs, n, prep)?;
+                let slot = &mut per_input[c * p.batch + n];
+                slot.pre.push(pre);
+                slot.inf.push(inf);
+                slot.post.push(ms(t));
+                slot.result = result;
+            }
+        }
+    }
+    let total_ms = ms(t_all);
+    let all = |f: fn(&InputRun) -> &Vec<f64>| -> Vec<f64> { per_input.iter().flat_map(|x| f(x).clone()).collect() };
+    let images = (names.len() * p.repetitions) as f64;
+    let mut metrics = sandbench_protocol::Metrics::new();
+    metrics.insert("model_load_ms".into(), Metric::new(model_load_ms, "ms"));
+    metrics.insert("preprocess_ms".into(), Metric::new(mean(&all(|x| &x.pre)), "ms"));
+    metrics.insert("inference_ms".into(), Metric::new(mean(&all(|x| &x.inf)), "ms"));
+    metrics.insert("postprocess_ms".into(), Metric::new(mean(&all(|x| &x.post)), "ms"));
+    metrics.insert("images_per_s".into(), Metric::new(images / (total_ms / 1e3), "images/s"));
+    let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
+    let outputs = json!({
+        "engine": engine.name(),
+        "engine_fallback": fallback,
+        "model": model.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "threads": threads,
+        "batch": p.batch,
+        "repetitions": p.repetitions,
+        "inputs": names.iter().zip(&per_input).zip(&decoded).map(|((name, x), img)| json!({
+            "input": name,
+            "width": img.width(),
+            "height": img.height(),
+            "preprocess_ms": round(&x.pre),
+            "inference_ms": round(&x.inf),
+            "postprocess_ms": round(&x.post),
+            "result": x.result,
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Outcome { metrics, outputs })
+}

@@ -1,0 +1,86 @@
+//! Parameters of the AI workloads (`detect`, `classify`, `face`, `stt`), parsed the same way on
+//! the host (campaign validation) and in the agent. The inference itself lives in the
+//! `sandbench-vision` and `sandbench-speech` crates, linked only into the agent.
+
+use crate::{ParamError, Params};
+
+/// The AI workload kinds.
+pub const AI_KINDS: &[&str] = &["detect", "classify", "face", "stt"];
+
+/// Inference engines; `auto` picks onnxruntime where its library is in the assets, else tract.
+pub const ENGINES: &[&str] = &["auto", "onnxruntime", "tract", "candle"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiParams {
+    /// Input files: names of sample inputs (in the assets' `inputs/`) or absolute paths.
+    /// Empty means the kind's sample inputs.
+    pub inputs: Vec<String>,
+    /// A model file replacing the default one (absolute path or a name under the assets).
+    pub model: Option<String>,
+    pub engine: &'static str,
+    /// Inference threads; 0 means one per CPU the sandbox has.
+    pub threads: usize,
+    /// Passes over the whole input set; every pass is timed.
+    pub repetitions: usize,
+    /// Images per inference call (needs a model whose batch dimension is not fixed).
+    pub batch: usize,
+    /// Minimum score kept (detect 0.25, face 0.9 by default; unused by classify and stt).
+    pub score_threshold: Option<f64>,
+    /// IoU above which non-maximum suppression drops a box (detect 0.7, face 0.4).
+    pub iou: Option<f64>,
+    /// Square input side for detect (from the model, 640) and face (640).
+    pub size: Option<u64>,
+}
+
+impl AiParams {
+    pub fn parse(kind: &str, p: &Params) -> Result<Self, ParamError> {
+        p.only(&["inputs", "model", "engine", "threads", "repetitions", "batch", "score_threshold", "iou", "size"])?;
+        let engines: &[&'static str] = if kind == "stt" { &["auto", "candle"] } else { &ENGINES[..3] };
+        Ok(AiParams {
+            inputs: p.list("inputs")?.unwrap_or_default(),
+            model: p.string("model")?,
+            engine: p.choice("engine", "auto", engines)?,
+            threads: p.u64_in("threads", 0, 0, 1024)? as usize,
+            repetitions: p.u64_in("repetitions", 1, 1, 1_000_000)? as usize,
+            batch: p.u64_in("batch", 1, 1, 256)? as usize,
+            score_threshold: p.map_f64("score_threshold", 0.0, 1.0)?,
+            iou: p.map_f64("iou", 0.0, 1.0)?,
+            size: match p.map_f64("size", 32.0, 4096.0)? {
+                Some(s) if !(s as u64).is_multiple_of(32) => {
+                    return Err(ParamError::Invalid {
+                        name: "size".into(),
+                        why: format!("{s} is not a multiple of 32"),
+                    })
+                }
+                other => other.map(|s| s as u64),
+            },
+        })
+    }
+}
+
+/// An input or model named in the parameters: absolute paths as they are, `dir/name` under
+/// the assets folder, a bare name under `<assets>/<dir>/`.
+pub fn resolve_asset(root: &std::path::Path, name: &str, dir: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(name);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else if name.contains('/') {
+        root.join(name)
+    } else {
+        root.join(dir).join(name)
+    }
+}
+
+/// Milliseconds since `t`.
+pub fn ms_since(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Arithmetic mean; 0 for no values.
+pub fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
