@@ -37,8 +37,10 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     let p = AiParams::parse("stt", &Params::new(params))?;
     let threads =
         if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
-    let model_dir = resolve(assets, p.model.as_deref().unwrap_or("models/whisper-tiny.en"), "models");
-    let names: Vec<String> = if p.inputs.is_empty() { vec!["beckett.wav".into()] } else { p.inputs.clone() };
+    let model_dir = resolve(assets, p.model.as_deref().unwrap_or(sandbench_assets::catalog::WHISPER_DIR), "models");
+    let samples = sandbench_assets::catalog::sample_inputs("stt");
+    let names: Vec<String> =
+        if p.inputs.is_empty() { samples.iter().map(|s| s.to_string()).collect() } else { p.inputs.clone() };
     let inputs: Vec<PathBuf> = names.iter().map(|n| resolve(assets, n, "inputs")).collect();
     for i in &inputs {
         if !i.is_file() {

@@ -75,13 +75,11 @@ pub fn assets_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/sandbench/assets"))
 }
 
-/// Default model and sample inputs per kind (names under the assets folder).
+/// Default model and sample inputs per kind: the asset catalog's, the one list the host
+/// fetches from and the agent reads.
 fn defaults(kind: &str) -> (&'static str, &'static [&'static str]) {
-    match kind {
-        "detect" => ("models/yolov8s-fall.onnx", &["bus.jpg", "zidane.jpg"]),
-        "classify" => ("models/mobilenet_v2.onnx", &["coffee.png", "chelsea.png", "astronaut.png"]),
-        _ => ("models/retinaface-mnet025.onnx", &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"]),
-    }
+    let model = sandbench_assets::catalog::models(kind).first().copied().unwrap_or_default();
+    (model, sandbench_assets::catalog::sample_inputs(kind))
 }
 
 fn require(path: PathBuf) -> Result<PathBuf, VisionError> {
@@ -101,7 +99,7 @@ fn load_engine(
     input_shape: &[usize],
     threads: usize,
 ) -> Result<(Box<dyn Engine>, Option<String>), VisionError> {
-    let lib = root.join("lib/libonnxruntime.so");
+    let lib = root.join(sandbench_assets::catalog::ONNXRUNTIME_LIB);
     match choice {
         "tract" => Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), None)),
         "onnxruntime" => Ok((Box::new(engine::Onnxruntime::load(&require(lib)?, model, threads)?), None)),
@@ -152,7 +150,7 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     let (mut engine, fallback) = load_engine(p.engine, &root, &model, &shape, threads)?;
     let task: Box<dyn Task> = match kind {
         "classify" => {
-            let labels_path = require(root.join("models/imagenet_classes.txt"))?;
+            let labels_path = require(root.join(sandbench_assets::catalog::IMAGENET_LABELS))?;
             let text = std::fs::read_to_string(&labels_path)
                 .map_err(|e| VisionError::Asset { path: labels_path.clone(), why: e.to_string() })?;
             Box::new(classify::Classify { labels: text.lines().map(String::from).collect() })
