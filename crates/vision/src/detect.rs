@@ -47,7 +47,7 @@ impl Task for Detect {
         let (canvas, placement) = letterbox(img, self.size, [114, 114, 114], true);
         Prepared { canvas, placement: Some(placement), size: img.dimensions() }
     }
-    fn pack(&self, canvases: &[RgbImage]) -> Tensor {
+    fn pack(&self, canvases: &[&RgbImage]) -> Tensor {
         to_nchw(canvases, false, |_, v| v as f32 / 255.0)
     }
     fn decode(&self, outputs: &[Tensor], n: usize, p: &Prepared) -> Result<Value, VisionError> {

@@ -47,7 +47,7 @@ impl Task for Face {
         let (canvas, placement) = letterbox(img, self.size, [127, 117, 104], false);
         Prepared { canvas, placement: Some(placement), size: img.dimensions() }
     }
-    fn pack(&self, canvases: &[RgbImage]) -> Tensor {
+    fn pack(&self, canvases: &[&RgbImage]) -> Tensor {
         to_nchw(canvases, true, |c, v| v as f32 - MEAN_BGR[c])
     }
     fn decode(&self, outputs: &[Tensor], n: usize, p: &Prepared) -> Result<Value, VisionError> {

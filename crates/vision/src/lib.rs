@@ -57,7 +57,7 @@ pub trait Task {
     fn input_side(&self) -> (u32, u32);
     fn prepare(&self, img: &RgbImage) -> Prepared;
     /// Packs prepared canvases into the model's input tensor.
-    fn pack(&self, canvases: &[RgbImage]) -> Tensor;
+    fn pack(&self, canvases: &[&RgbImage]) -> Tensor;
     /// The results for image `n` of the batch.
     fn decode(&self, outputs: &[Tensor], n: usize, p: &Prepared) -> Result<Value, VisionError>;
 }
@@ -186,7 +186,7 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
         for (c, chunk) in decoded.chunks(p.batch).enumerate() {
             let t = Instant::now();
             let prepared: Vec<Prepared> = chunk.iter().map(|img| task.prepare(img)).collect();
-            let canvases: Vec<RgbImage> = prepared.iter().map(|x| x.canvas.clone()).collect();
+            let canvases: Vec<&RgbImage> = prepared.iter().map(|x| &x.canvas).collect();
             let tensor = task.pack(&canvases);
             let pre = ms(t) / chunk.len() as f64;
             let t = Instant::now();

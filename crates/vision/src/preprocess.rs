@@ -56,7 +56,7 @@ pub fn resize_centre_crop(img: &RgbImage, short: u32, crop: u32) -> RgbImage {
 
 /// Packs images into an NCHW tensor, channel `c` of pixel `p` becoming `f(c, p[c])`; `bgr`
 /// swaps the channel order first.
-pub fn to_nchw(images: &[RgbImage], bgr: bool, f: impl Fn(usize, u8) -> f32) -> Tensor {
+pub fn to_nchw(images: &[&RgbImage], bgr: bool, f: impl Fn(usize, u8) -> f32) -> Tensor {
     let (w, h) = images.first().map(|i| i.dimensions()).unwrap_or((0, 0));
     let plane = (w * h) as usize;
     let mut data = vec![0f32; images.len() * 3 * plane];
@@ -99,7 +99,7 @@ mod tests {
         let mut img = RgbImage::new(2, 1);
         img.put_pixel(0, 0, Rgb([1, 2, 3]));
         img.put_pixel(1, 0, Rgb([4, 5, 6]));
-        let t = to_nchw(&[img], true, |_, v| v as f32);
+        let t = to_nchw(&[&img], true, |_, v| v as f32);
         assert_eq!(t.shape, vec![1, 3, 1, 2]);
         assert_eq!(t.data, vec![3., 6., 2., 5., 1., 4.]);
     }

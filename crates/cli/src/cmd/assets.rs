@@ -2,6 +2,8 @@
 
 use anyhow::Result;
 use sandbench_assets::{catalog, State, Store};
+use sandbench_runner::assets::needed_by;
+use sandbench_workloads::ai::AI_KINDS;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
@@ -32,17 +34,18 @@ pub struct ListArgs {
     cache: Option<PathBuf>,
 }
 
-/// The asset names a set of workload kinds needs (models, labels, sample inputs).
+/// The asset names a set of workload kinds needs with default parameters (models, labels,
+/// sample inputs): what a campaign run would fetch for them.
 pub fn names_for(kinds: &[String], onnxruntime: bool) -> Result<Vec<&'static str>> {
-    const AI: [&str; 4] = ["detect", "classify", "face", "stt"];
-    let kinds: Vec<&str> = if kinds.is_empty() { AI.to_vec() } else { kinds.iter().map(String::as_str).collect() };
+    let kinds: Vec<&str> =
+        if kinds.is_empty() { AI_KINDS.to_vec() } else { kinds.iter().map(String::as_str).collect() };
     let mut names = Vec::new();
     for k in kinds {
-        if !AI.contains(&k) {
-            anyhow::bail!("`{k}` is not a workload with assets; valid: {}", AI.join(", "));
+        if !AI_KINDS.contains(&k) {
+            anyhow::bail!("`{k}` is not a workload with assets; valid: {}", AI_KINDS.join(", "));
         }
-        names.extend(catalog::models(k));
-        names.extend(catalog::sample_inputs(k).iter().map(|i| catalog::input_asset(i)));
+        let needed = needed_by(k, &serde_json::Map::new()).map_err(anyhow::Error::msg)?;
+        names.extend(needed.into_iter().filter(|n| *n != catalog::ONNXRUNTIME_LIB));
     }
     if onnxruntime && catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
         names.push(catalog::ONNXRUNTIME_LIB);
