@@ -64,6 +64,13 @@ pub fn clock_unix_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
 }
 
+/// The kernel's current clock source (what `Instant::now` reads), if /sys shows it.
+pub fn clocksource() -> Option<String> {
+    std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
 pub fn kernel_release() -> String {
     let u = rustix::system::uname();
     u.release().to_string_lossy().into_owned()
@@ -126,4 +133,43 @@ pub fn cpu_view(a: &CpuTimes, b: &CpuTimes) -> Option<GuestCpu> {
         steal_pct: steal * scale,
         cpus: b.cpus,
     })
+}
+
+/// Mounts the VM's scratch disk at /scratch: the virtio disk whose ext4 label is
+/// `sbscratch` (found by label, so it works whatever order the VMM enumerates disks in).
+/// Returns what happened, for the kernel log.
+pub fn mount_scratch() -> String {
+    use rustix::mount::{mount, MountFlags};
+    let label = sandbench_protocol::SCRATCH_DISK_SERIAL;
+    let Ok(entries) = std::fs::read_dir("/sys/block") else { return "no /sys/block".into() };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("vd") {
+            continue;
+        }
+        let dev = format!("/dev/{name}");
+        if ext4_label(&dev).as_deref() != Some(label) {
+            continue;
+        }
+        let target = sandbench_protocol::SCRATCH_DIR;
+        return match mount(dev.as_str(), target, "ext4", MountFlags::NOATIME, "noinit_itable") {
+            Ok(()) => format!("scratch disk {dev} mounted at {target}"),
+            Err(err) => format!("cannot mount scratch disk {dev} at {target}: {err}"),
+        };
+    }
+    "no scratch disk (no virtio disk labelled sbscratch)".into()
+}
+
+/// The volume label of the ext2/3/4 filesystem on `dev`, if it has one.
+fn ext4_label(dev: &str) -> Option<String> {
+    use std::io::Read;
+    let mut sb = [0u8; 2048];
+    std::fs::File::open(dev).ok()?.read_exact(&mut sb).ok()?;
+    // The superblock starts at byte 1024: magic 0xEF53 at +56, volume name (16 bytes) at +120.
+    if sb[1024 + 56..1024 + 58] != [0x53, 0xEF] {
+        return None;
+    }
+    let name = &sb[1024 + 120..1024 + 136];
+    let end = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+    Some(String::from_utf8_lossy(&name[..end]).into_owned())
 }

@@ -22,6 +22,7 @@ fn main() {
     let pid1 = std::process::id() == 1;
     if vm {
         guest::init_as_pid1();
+        eprintln!("sandbench-agent: {}", guest::mount_scratch());
     }
     let mut input: Box<dyn Read> = Box::new(std::io::stdin());
     let mut output: Box<dyn Write> = Box::new(std::io::stdout());
@@ -59,6 +60,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
         cpus: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
         mem_total_kib: guest::mem_total_kib(),
         pid1,
+        clocksource: guest::clocksource(),
     };
     if !send(out, &ready) {
         return 1;

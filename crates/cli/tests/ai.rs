@@ -6,36 +6,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-const CAMPAIGN: &str = r#"
-name = "ai"
-trials = 1
-warmup = 0
-order = "sequential"
-[timeouts]
-trial_s = 600
-boot_s = 240
-
-[[environment]]
-name = "native"
-driver = "native"
-vcpus = 2
-memory_mib = 2048
-
-[[environment]]
-name = "runc"
-driver = "oci"
-runtime = "runc"
-vcpus = 2
-memory_mib = 2048
-
-[[environment]]
-name = "microvm"
-driver = "qemu"
-machine = "microvm"
-accel = "auto"
-vcpus = 2
-memory_mib = 1536
-
+const WORKLOADS: &str = r#"
 [[workload]]
 name = "classify"
 kind = "classify"
@@ -87,7 +58,7 @@ fn answers(outputs: &Value) -> Vec<String> {
 #[test]
 fn vision_workloads_give_the_same_right_answers_natively_in_runc_and_in_a_vm() {
     let tmp = tempfile::tempdir().unwrap();
-    let campaign = write(tmp.path(), "ai.toml", CAMPAIGN);
+    let campaign = write(tmp.path(), "ai.toml", &native_runc_microvm("ai", 600, 2048, 1536, "", WORKLOADS));
     let out = tmp.path().join("out");
     let child =
         sandbench().arg("run").arg(&campaign).arg("--out").arg(&out).arg("--quiet").arg("--verify").output().unwrap();

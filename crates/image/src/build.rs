@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the layout or the init script changes, so old cached images are not reused.
-const FORMAT: &str = "sandbench-image-2";
+const FORMAT: &str = "sandbench-image-3";
 
 /// virtio drivers in load order (a module may be built in; then insmod's failure is harmless).
 pub const MODULES: &[&str] = &[
@@ -37,9 +37,19 @@ for m in MODULE_LIST; do
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done
 root=/dev/vda
+net=
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in sandbench.root=*) root="${arg#sandbench.root=}" ;; esac
+  case "$arg" in
+    sandbench.root=*) root="${arg#sandbench.root=}" ;;
+    sandbench.net=*) net="${arg#sandbench.net=}" ;;
+  esac
 done
+if [ -n "$net" ]; then
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  ip link set lo up
+  ip addr add "$net" dev eth0 && ip link set eth0 up || echo "sandbench-init: cannot configure eth0 as $net"
+fi
 i=0
 while [ ! -b "$root" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if ! mount -t ext4 -o ro "$root" /newroot; then
@@ -370,7 +380,7 @@ fn assemble(
             run(Command::new("tar").arg("-xf").arg(src).arg("-C").arg(&root))?;
         }
     }
-    for d in ["proc", "sys", "dev", "tmp", "run", "etc", "sandbench", "newroot"] {
+    for d in ["proc", "sys", "dev", "tmp", "run", "etc", "sandbench", "newroot", "scratch"] {
         let p = root.join(d);
         std::fs::create_dir_all(&p).map_err(io(&p))?;
     }

@@ -14,6 +14,14 @@ mod parser;
 pub use message::{AgentMsg, GuestCpu, HostMsg, Metric, Metrics, PROTOCOL_VERSION};
 pub use parser::{Event, LineParser, MAX_LINE};
 
+/// The environment variable a driver sets to tell the agent where its scratch space is
+/// (file workloads write there); without it the agent uses [`SCRATCH_DIR`].
+pub const SCRATCH_ENV: &str = "SANDBENCH_SCRATCH";
+/// The scratch directory inside every sandbox but `native`.
+pub const SCRATCH_DIR: &str = "/scratch";
+/// The virtio-blk serial of a VM's scratch disk, which the agent mounts at [`SCRATCH_DIR`].
+pub const SCRATCH_DISK_SERIAL: &str = "sbscratch";
+
 /// The fixed prefix of every protocol line.
 pub const PREFIX: &str = "@@sb ";
 

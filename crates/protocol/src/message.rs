@@ -66,6 +66,9 @@ pub enum AgentMsg {
         cpus: u32,
         mem_total_kib: u64,
         pid1: bool,
+        /// The kernel's current clock source, where /sys shows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clocksource: Option<String>,
     },
     /// A named phase of trial `id` began, `t_ms` after the `run` was received.
     Phase { id: u64, name: String, t_ms: f64 },

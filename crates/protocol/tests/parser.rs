@@ -10,6 +10,7 @@ fn ready() -> AgentMsg {
         cpus: 2,
         mem_total_kib: 1000,
         pid1: true,
+        clocksource: Some("tsc".into()),
     }
 }
 

@@ -201,6 +201,9 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
     }
     for sw in &m.sweeps {
         let _ = write!(o, "<h2>{} by {}</h2>", esc(&sw.kind), esc(&sw.parameter));
+        if !sw.fixed.is_empty() {
+            let _ = write!(o, "<p>All points: {}</p>", esc(&sw.fixed));
+        }
         let lines: Vec<(String, Vec<(f64, f64)>)> =
             sw.lines.iter().map(|(e, p)| (e.clone(), p.iter().map(|x| (x.0, x.1)).collect())).collect();
         figure(

@@ -136,6 +136,9 @@ pub fn render(m: &ReportModel) -> String {
     }
     for sw in &m.sweeps {
         let _ = writeln!(out, "\n## {} by {} ({} in {})\n", sw.kind, sw.parameter, sw.metric, sw.unit);
+        if !sw.fixed.is_empty() {
+            let _ = writeln!(out, "All points: {}\n", sw.fixed);
+        }
         let mut xs: Vec<f64> = sw.lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();

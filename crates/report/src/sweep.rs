@@ -14,6 +14,8 @@ pub type Point = (f64, f64, Option<(f64, f64)>);
 pub struct Sweep {
     pub kind: String,
     pub parameter: String,
+    /// The parameters every point shares (`mode = "seqrd"`), empty when none.
+    pub fixed: String,
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,
@@ -43,54 +45,69 @@ pub fn sweeps(records: &[TrialRecord], series: &[Series]) -> Vec<Sweep> {
             }
             v
         });
-        let varying: Vec<&String> = keys
-            .iter()
-            .filter(|k| {
-                workloads
-                    .values()
-                    .map(|p| p.get(*k).map(|v| v.to_string()))
-                    .collect::<Vec<_>>()
-                    .windows(2)
-                    .any(|w| w[0] != w[1])
-            })
-            .collect();
-        let [param] = varying.as_slice() else { continue };
-        let Some(values): Option<BTreeMap<String, f64>> = workloads
-            .iter()
-            .map(|(name, p)| p.get(*param).and_then(|v| v.as_f64()).map(|x| (name.clone(), x)))
-            .collect()
-        else {
-            continue;
-        };
-        let (metric, higher) = headline_metric(&kind);
-        let mut envs: Vec<String> = Vec::new();
-        for s in series.iter().filter(|s| s.kind == kind && s.metric == metric) {
-            if !envs.contains(&s.environment) {
-                envs.push(s.environment.clone());
+        // For each parameter: the workloads that agree on every other parameter form a group;
+        // a group with two or more values of it is a sweep (fileio's block sizes per mode,
+        // net's message sizes per mode).
+        for param in &keys {
+            let mut groups: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+            for (name, p) in &workloads {
+                let Some(x) = p.get(param).and_then(numeric) else { continue };
+                let mut rest = p.clone();
+                rest.remove(param);
+                groups.entry(fixed_label(&rest)).or_default().insert(name.clone(), x);
+            }
+            for (fixed, values) in groups {
+                let mut distinct: Vec<f64> = values.values().copied().collect();
+                distinct.sort_by(f64::total_cmp);
+                distinct.dedup();
+                if distinct.len() >= 2 {
+                    out.push(sweep(&kind, param, fixed, &values, series));
+                }
             }
         }
-        let unit =
-            series.iter().find(|s| s.kind == kind && s.metric == metric).map(|s| s.unit.clone()).unwrap_or_default();
-        let lines = envs
-            .into_iter()
-            .map(|env| {
-                let mut pts: Vec<Point> = series
-                    .iter()
-                    .filter(|s| s.environment == env && s.metric == metric && values.contains_key(&s.workload))
-                    .filter_map(|s| Some((values[&s.workload], s.summary.as_ref()?.mean, s.ci.map(|c| (c.lo, c.hi)))))
-                    .collect();
-                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                (env, pts)
-            })
-            .collect();
-        out.push(Sweep {
-            kind,
-            parameter: param.to_string(),
-            metric: metric.to_string(),
-            unit,
-            higher_is_better: higher,
-            lines,
-        });
     }
     out
+}
+
+/// A parameter value as a number: JSON numbers, and sizes written as strings (`"4K"`).
+fn numeric(v: &serde_json::Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str().and_then(sandbench_workloads::parse_size).map(|n| n as f64))
+}
+
+/// `mode = "seqrd", direct = true`: what a sweep's workloads share, for its title.
+fn fixed_label(rest: &serde_json::Map<String, serde_json::Value>) -> String {
+    rest.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn sweep(kind: &str, param: &str, fixed: String, values: &BTreeMap<String, f64>, series: &[Series]) -> Sweep {
+    let kind = kind.to_string();
+    let (metric, higher) = headline_metric(&kind);
+    let mut envs: Vec<String> = Vec::new();
+    for s in series.iter().filter(|s| s.kind == kind && s.metric == metric) {
+        if !envs.contains(&s.environment) {
+            envs.push(s.environment.clone());
+        }
+    }
+    let unit = series.iter().find(|s| s.kind == kind && s.metric == metric).map(|s| s.unit.clone()).unwrap_or_default();
+    let lines = envs
+        .into_iter()
+        .map(|env| {
+            let mut pts: Vec<Point> = series
+                .iter()
+                .filter(|s| s.environment == env && s.metric == metric && values.contains_key(&s.workload))
+                .filter_map(|s| Some((values[&s.workload], s.summary.as_ref()?.mean, s.ci.map(|c| (c.lo, c.hi)))))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (env, pts)
+        })
+        .collect();
+    Sweep {
+        kind,
+        parameter: param.to_string(),
+        fixed,
+        metric: metric.to_string(),
+        unit,
+        higher_is_better: higher,
+        lines,
+    }
 }

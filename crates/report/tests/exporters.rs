@@ -135,3 +135,33 @@ fn workloads_differing_in_one_parameter_become_a_sweep() {
     assert!(h.contains("cpu by threads") && !h.contains("figure not drawn"));
     assert!(markdown::render(&model).contains("| threads = 1 | threads = 2 | threads = 4 |"));
 }
+
+#[test]
+fn a_block_size_sweep_per_mode_with_sizes_written_as_strings() {
+    let (m, recs) = load(&fixture());
+    let mut swept = Vec::new();
+    for (mode, bs) in [("seqrd", "4K"), ("seqrd", "1M"), ("rndrd", "4K"), ("rndrd", "1M")] {
+        let name = format!("{mode}-{bs}");
+        for r in recs.iter().filter(|r| r.key.workload == "cpu") {
+            let mut r = r.clone();
+            r.key.workload = name.clone();
+            r.dims.workload = name.clone();
+            r.dims.kind = "fileio".into();
+            r.dims.params = serde_json::json!({"mode": mode, "block_size": bs}).as_object().unwrap().clone();
+            let mut metric = r.metrics["events_per_s"].clone();
+            metric.unit = "MiB/s".into();
+            r.metrics.insert("mib_per_s".into(), metric);
+            swept.push(r);
+        }
+    }
+    let model = model::build(&m, &swept, &Options::default());
+    let got: Vec<(String, String)> = model.sweeps.iter().map(|s| (s.parameter.clone(), s.fixed.clone())).collect();
+    assert_eq!(
+        got,
+        vec![("block_size".into(), "mode = \"rndrd\"".into()), ("block_size".into(), "mode = \"seqrd\"".into())]
+    );
+    let s = &model.sweeps[1];
+    assert_eq!(s.metric, "mib_per_s");
+    assert_eq!(s.lines[0].1.iter().map(|p| p.0).collect::<Vec<_>>(), vec![4096.0, 1048576.0]);
+    assert!(markdown::render(&model).contains("All points: mode = \"seqrd\""));
+}

@@ -253,6 +253,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     );
     let mut launches = 0u32;
     let work_root = work_root();
+    // A private link to a peer on the host for every sandbox, when a workload needs one.
+    let network = c.workload_specs().any(|w| sandbench_workloads::NETWORK_KINDS.contains(&w.kind.as_str()));
     for what in sandbench_sandbox::stale::reap_stale(&work_root) {
         eprintln!("removed stale {what} (left by a sandbench that was killed)");
     }
@@ -294,6 +296,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
                 work_dir: work_root.join(&id),
                 assets: assets_dir.as_deref(),
                 boot_timeout: Duration::from_secs_f64(c.timeouts.boot_s),
+                network,
                 cancel: opts.cancel.clone(),
             };
             match slot.sandbox.launch(&spec) {
@@ -441,15 +444,27 @@ fn run_trial(
     cancel: &AtomicBool,
 ) -> Result<TrialEnd, RunError> {
     let id = u64::from(record.seq) + 1;
+    let mut params = wl.params.clone();
+    if sandbench_workloads::NETWORK_KINDS.contains(&wl.kind.as_str()) && !params.contains_key("peer") {
+        match &running.peers {
+            Some(peers) => {
+                for (k, v) in peers.params(&wl.kind) {
+                    params.insert(k.into(), v.into());
+                }
+            }
+            None => {
+                record.status = Status::Failed;
+                record.error = Some(
+                    running.facts.get("network").cloned().unwrap_or_else(|| "this sandbox has no network link".into()),
+                );
+                return Ok(TrialEnd::Done { usable: true });
+            }
+        }
+    }
     let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
     record.started_unix_ms = unix_ms();
     let t0 = Instant::now();
-    let sent = running.channel.send(&HostMsg::Run {
-        id,
-        workload: wl.kind.clone(),
-        params: wl.params.clone(),
-        trial: record.dims.trial,
-    });
+    let sent = running.channel.send(&HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial });
     let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
     let mut usable = true;
     if let Err(e) = sent {

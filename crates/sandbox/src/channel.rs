@@ -117,7 +117,7 @@ impl AgentChannel {
                     tl.phases.push(Phase { name: "init".into(), at_ms: ms(Instant::now()) });
                     tl.guest_uptime_at_init_ms = Some(uptime_ms);
                 }
-                AgentMsg::Ready { v, uptime_ms, .. } => {
+                AgentMsg::Ready { v, uptime_ms, clocksource, .. } => {
                     let now = Instant::now();
                     if v != sandbench_protocol::PROTOCOL_VERSION {
                         return Err(ChannelError::Version { got: v, want: sandbench_protocol::PROTOCOL_VERSION });
@@ -127,6 +127,7 @@ impl AgentChannel {
                     }
                     tl.phases.push(Phase { name: "agent_ready".into(), at_ms: ms(now) });
                     tl.total_ms = ms(now);
+                    tl.guest_clocksource = clocksource.filter(|c| c.len() < 64);
                     if vm {
                         tl.guest_uptime_at_ready_ms = Some(uptime_ms);
                     }

@@ -18,8 +18,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The `vm.create` body (Cloud Hypervisor's `VmConfig`).
-pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde_json::Value {
+pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch: Option<&Path>) -> serde_json::Value {
     let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
+    let mut disks =
+        vec![json!({ "path": image.rootfs_ext4.display().to_string(), "readonly": true, "direct": direct })];
+    if let Some(disk) = scratch {
+        disks.push(json!({ "path": disk.display().to_string(), "readonly": false, "direct": direct,
+            "serial": crate::scratch::DISK_SERIAL }));
+    }
     json!({
         "cpus": { "boot_vcpus": env.vcpus, "max_vcpus": env.vcpus },
         "memory": { "size": env.memory_mib * 1024 * 1024 },
@@ -28,7 +34,7 @@ pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde
             "initramfs": image.initramfs.display().to_string(),
             "cmdline": crate::qemu::guest_kernel_args().join(" "),
         },
-        "disks": [{ "path": image.rootfs_ext4.display().to_string(), "readonly": true, "direct": direct }],
+        "disks": disks,
         "serial": { "mode": "Tty" },
         "console": { "mode": "Off" },
     })
@@ -87,7 +93,8 @@ impl Sandbox for CloudHypervisor {
         while !api.exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let cfg = vm_config(spec.env, image, &vmlinux);
+        let disk = self.vmm.scratch_disk(spec)?;
+        let cfg = vm_config(spec.env, image, &vmlinux, Some(&disk));
         for (path, body) in [("vm.create", Some(cfg.to_string())), ("vm.boot", None)] {
             match request(&api, "PUT", path, body.as_deref()) {
                 Ok((code, _)) if (200..300).contains(&code) => {}
@@ -107,12 +114,16 @@ impl Sandbox for CloudHypervisor {
         }
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
+        spec.no_network(&mut facts);
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "cloud-hypervisor".into());
         facts.insert("cloud-hypervisor".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
         facts.insert("config".into(), cfg.to_string());
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
+        if let Some(s) = self.vmm.scratch_fact(spec) {
+            facts.insert("scratch".into(), s);
+        }
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts, peers: None })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {

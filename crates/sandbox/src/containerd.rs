@@ -2,7 +2,7 @@
 //! (`io.containerd.runc.v2` here; `io.containerd.kata.v2` or runsc's shim where installed), in
 //! sandbench's own namespace. The guest rootfs is imported once as an OCI image
 //! (`docker.io/sandbench/rootfs:<image key>`) and unpacked by containerd's snapshotter, as a
-//! registry image would be; the container is read-only; `vcpus`/`memory_mib` become
+//! registry image would be; the container writes only in its own writable snapshot; `vcpus`/`memory_mib` become
 //! `--cpus`/`--memory-limit`.
 //! CPU and memory are accounted from the shim's whole process tree (shim, and for Kata the
 //! VMM and virtiofsd) and the container's cgroup, since the cgroup alone misses a VM runtime.
@@ -65,16 +65,18 @@ impl Sandbox for Containerd {
         let socket = prepare(spec, "containerd")?;
         let shim = spec.env.shim();
         let mut facts = BTreeMap::new();
+        spec.no_network(&mut facts);
         let version = output(ctr(&socket).arg("version")).unwrap_or_default();
         // `ctr version` prints the client's, then the server's; keep the server's.
         facts.insert("containerd".into(), server_version(&version));
         facts.insert("shim".into(), shim.clone());
         facts.insert("limits".into(), format!("--cpus {} --memory-limit {} MiB", spec.env.vcpus, spec.env.memory_mib));
         let reference = ensure_image(&socket, image, &spec.work_dir)?;
-        facts.insert("image".into(), format!("{reference} (OCI image, snapshotter overlayfs), read-only"));
+        facts.insert("image".into(), format!("{reference} (OCI image, snapshotter overlayfs)"));
+        facts.insert("scratch".into(), "/scratch in the container's writable overlayfs snapshot".into());
         self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
         let mut cmd = ctr(&socket);
-        cmd.args(["run", "--snapshotter", "overlayfs", "--read-only", "--runtime", &shim])
+        cmd.args(["run", "--snapshotter", "overlayfs", "--runtime", &shim])
             .arg("--cpus")
             .arg(spec.env.vcpus.to_string())
             .arg("--memory-limit")

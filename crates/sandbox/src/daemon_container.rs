@@ -115,7 +115,7 @@ pub fn attach(
         roots.insert(0, s);
         facts.insert("accounted_processes".into(), "the shim and the container's processes".into());
     }
-    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts })
+    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts, peers: None })
 }
 
 /// Kills the client's process group.

@@ -57,6 +57,7 @@ impl Sandbox for Docker {
         let tag = ensure_image(&socket, &image.rootfs_dir, &image.manifest.key)?;
         let runtime = spec.env.runtime().as_str();
         let mut facts = BTreeMap::new();
+        spec.no_network(&mut facts);
         facts.insert(
             "docker".into(),
             output(docker(&socket).args(["version", "--format", "{{.Server.Version}}"])).unwrap_or_default(),
@@ -64,9 +65,12 @@ impl Sandbox for Docker {
         facts.insert("image".into(), tag.clone());
         facts.insert("runtime".into(), runtime.into());
         facts.insert("limits".into(), format!("--cpus {} --memory {}m", spec.env.vcpus, spec.env.memory_mib));
+        // The image stays as imported; what the agent writes (file workloads, in /scratch)
+        // lands in the container's own writable layer, as a workload in Docker writes.
+        facts.insert("scratch".into(), "/scratch in the container's writable layer (Docker storage driver)".into());
         self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
         let mut cmd = docker(&socket);
-        cmd.args(["run", "-i", "--name", &spec.id, "--runtime", runtime, "--network", "none", "--read-only"])
+        cmd.args(["run", "-i", "--name", &spec.id, "--runtime", runtime, "--network", "none"])
             .args(["--tmpfs", "/tmp", "--tmpfs", "/run"])
             .arg("--cpus")
             .arg(spec.env.vcpus.to_string())

@@ -26,24 +26,35 @@ pub fn cache_type(c: DiskCache) -> &'static str {
 }
 
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
-pub fn config(env: &Environment, image: &GuestImage, vmlinux: &Path) -> serde_json::Value {
+pub fn config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch: Option<&Path>) -> serde_json::Value {
     let mut args = crate::qemu::guest_kernel_args();
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
+    let mut drives = vec![json!({
+        "drive_id": "rootfs",
+        "path_on_host": image.rootfs_ext4.display().to_string(),
+        "is_root_device": false,
+        "is_read_only": true,
+        "cache_type": cache_type(env.disk_cache()),
+        "io_engine": "Sync",
+    })];
+    if let Some(disk) = scratch {
+        drives.push(json!({
+            "drive_id": "scratch",
+            "path_on_host": disk.display().to_string(),
+            "is_root_device": false,
+            "is_read_only": false,
+            "cache_type": cache_type(env.disk_cache()),
+            "io_engine": "Sync",
+        }));
+    }
     json!({
         "boot-source": {
             "kernel_image_path": vmlinux.display().to_string(),
             "initrd_path": image.initramfs.display().to_string(),
             "boot_args": args.join(" "),
         },
-        "drives": [{
-            "drive_id": "rootfs",
-            "path_on_host": image.rootfs_ext4.display().to_string(),
-            "is_root_device": false,
-            "is_read_only": true,
-            "cache_type": cache_type(env.disk_cache()),
-            "io_engine": "Sync",
-        }],
+        "drives": drives,
         "machine-config": {
             "vcpu_count": env.vcpus,
             "mem_size_mib": env.memory_mib,
@@ -130,7 +141,8 @@ impl Sandbox for Firecracker {
             kernel_compat(v, image.kernel_config().as_deref()).map_err(|why| SandboxError::Unsupported { why })?;
         }
         self.vmm.prepare(spec)?;
-        let cfg = config(spec.env, image, &vmlinux);
+        let disk = self.vmm.scratch_disk(spec)?;
+        let cfg = config(spec.env, image, &vmlinux, Some(&disk));
         let cfg_path = spec.work_dir.join("firecracker.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
@@ -150,6 +162,7 @@ impl Sandbox for Firecracker {
         let (channel, pid, spawned_at) = self.vmm.start(&mut cmd, &log, "install the Firecracker release binary")?;
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
+        spec.no_network(&mut facts);
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
         facts.insert("firecracker".into(), version);
@@ -158,7 +171,10 @@ impl Sandbox for Firecracker {
             format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
         );
         facts.insert("config".into(), cfg.to_string());
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
+        if let Some(s) = self.vmm.scratch_fact(spec) {
+            facts.insert("scratch".into(), s);
+        }
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts, peers: None })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {

@@ -12,11 +12,13 @@ mod daemon_container;
 pub mod docker;
 pub mod firecracker;
 pub mod native;
+pub mod net;
 pub mod oci;
 mod oci_image;
 pub mod probe;
 mod process;
 pub mod qemu;
+pub mod scratch;
 pub mod stale;
 mod vmm_process;
 
@@ -48,6 +50,8 @@ pub struct LaunchSpec<'a> {
     /// `SANDBENCH_ASSETS`; sandboxes read the copy inside the guest image.
     pub assets: Option<&'a std::path::Path>,
     pub boot_timeout: Duration,
+    /// Give the sandbox a private link to a peer on the host (`net` workloads); needs root.
+    pub network: bool,
     /// Set by Ctrl-C: a launch in progress gives up promptly.
     pub cancel: Arc<AtomicBool>,
 }
@@ -59,6 +63,9 @@ pub struct Running {
     pub boot: BootTimeline,
     /// Driver facts for the record: versions, command line, accel and why, limits applied.
     pub facts: BTreeMap<String, String>,
+    /// sandbench's peers on the host end of the sandbox's link, when `LaunchSpec::network`
+    /// asked for one.
+    pub peers: Option<sandbench_workloads::Peers>,
 }
 
 /// Why a sandbox could not be started or stopped.
@@ -109,6 +116,20 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
 }
 
 impl LaunchSpec<'_> {
+    /// For a driver that cannot give its sandbox a link yet: the `network` fact saying so when
+    /// one was asked for (the sandbox still runs its other workloads; `net` trials fail with it).
+    pub fn no_network(&self, facts: &mut BTreeMap<String, String>) {
+        if self.network {
+            facts.insert(
+                "network".into(),
+                format!(
+                    "unsupported: driver `{}` has no private network link yet (net workloads run on native, oci and qemu)",
+                    self.env.driver.as_str()
+                ),
+            );
+        }
+    }
+
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
         self.image.ok_or_else(|| {

@@ -3,7 +3,9 @@
 
 use crate::cgroups::Cgroup;
 use crate::channel::AgentChannel;
+use crate::net::{LinkKind, Network};
 use crate::process::{self, kill_group};
+use crate::scratch::Scratch;
 use crate::{is_root, LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_sampler::Accounting;
 use std::collections::BTreeMap;
@@ -17,6 +19,8 @@ pub struct Native {
     child: Option<Child>,
     cgroup: Option<Cgroup>,
     work_dir: Option<std::path::PathBuf>,
+    scratch: Option<Scratch>,
+    network: Option<Network>,
 }
 
 impl Sandbox for Native {
@@ -32,6 +36,29 @@ impl Sandbox for Native {
         cmd.current_dir(&spec.work_dir).env_clear().env("PATH", "/usr/bin:/bin");
         if let Some(a) = spec.assets {
             cmd.env("SANDBENCH_ASSETS", a);
+        }
+        let scratch = Scratch::create(&spec.id)?;
+        cmd.env(crate::scratch::ENV, &scratch.dir);
+        facts.insert("scratch".into(), scratch.describe("host directory"));
+        self.scratch = Some(scratch);
+        if spec.network {
+            let net = self.network.insert(Network::create(&spec.id, LinkKind::Veth)?);
+            facts.insert("network".into(), net.describe());
+            let path = net.link.netns_path().unwrap_or_default();
+            let ns = std::fs::File::open(&path)
+                .map_err(|source| SandboxError::Io { what: format!("open {path}"), source })?;
+            let fd = ns.as_raw_fd();
+            // SAFETY: setns(2) is async-signal-safe; `ns` is moved into the closure, so the
+            // descriptor stays open as long as `cmd` can spawn.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let _keep = &ns;
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         if is_root() {
             let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib)
@@ -77,6 +104,10 @@ impl Sandbox for Native {
         if let Some(d) = self.work_dir.take() {
             let _ = std::fs::remove_dir_all(d);
         }
+        if let Some(s) = self.scratch.take() {
+            s.remove();
+        }
+        self.network = None;
         Ok(())
     }
 }
@@ -96,6 +127,7 @@ impl Native {
         let boot =
             crate::channel::await_agent(&channel, spec, t0, spawned_at, &spec.work_dir.join("agent.stderr"), false)?;
         Ok(Running {
+            peers: self.network.as_ref().map(Network::peers),
             channel,
             accounting: Accounting { roots: vec![pid], cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()) },
             boot,

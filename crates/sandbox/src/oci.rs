@@ -44,6 +44,8 @@ struct Live {
     child: Child,
     global: Vec<String>,
     bundle: PathBuf,
+    scratch: crate::scratch::Scratch,
+    network: Option<crate::net::Network>,
 }
 
 impl Oci {
@@ -114,6 +116,27 @@ pub fn config_json(rootfs: &Path, id: &str, vcpus: u32, memory_mib: u64, with_re
     })
 }
 
+/// Makes the container join the network namespace at `path` instead of a new, empty one.
+pub fn join_netns(config: &mut serde_json::Value, path: &str) {
+    if let Some(ns) = config["linux"]["namespaces"].as_array_mut() {
+        for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+            n["path"] = json!(path);
+        }
+    }
+}
+
+/// Bind-mounts the sandbox's host scratch directory read-write at `/scratch` and tells the
+/// agent so.
+pub fn add_scratch(config: &mut serde_json::Value, host_dir: &Path) {
+    if let Some(m) = config["mounts"].as_array_mut() {
+        m.push(json!({"destination": crate::scratch::GUEST_DIR, "type": "bind",
+            "source": host_dir.display().to_string(), "options": ["rbind", "rw", "nosuid", "nodev"]}));
+    }
+    if let Some(env) = config["process"]["env"].as_array_mut() {
+        env.push(json!(format!("{}={}", crate::scratch::ENV, crate::scratch::GUEST_DIR)));
+    }
+}
+
 impl Sandbox for Oci {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
@@ -151,7 +174,30 @@ impl Sandbox for Oci {
                 "crun runs in a mount namespace without /sys/fs/cgroup/unified (hybrid cgroup host)".into(),
             );
         }
-        let config = config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
+        let mut config =
+            config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
+        let scratch = crate::scratch::Scratch::create(&spec.id)?;
+        add_scratch(&mut config, &scratch.dir);
+        facts.insert("scratch".into(), scratch.describe("host directory bind-mounted at /scratch:"));
+        let no_net = global.iter().any(|a| a == "--network=none");
+        if spec.network && no_net {
+            facts.insert(
+                "network".into(),
+                format!(
+                    "unsupported: {} runs with --network=none (its own netns check misfires on this kernel), so it joins no link",
+                    rt.as_str()
+                ),
+            );
+        }
+        let network = if spec.network && !no_net {
+            let net = crate::net::Network::create(&spec.id, crate::net::LinkKind::Veth)?;
+            join_netns(&mut config, &net.link.netns_path().unwrap_or_default());
+            facts.insert("network".into(), net.describe());
+            Some(net)
+        } else {
+            None
+        };
+        let peers = network.as_ref().map(crate::net::Network::peers);
         let cfg_path = bundle.join("config.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
@@ -164,13 +210,13 @@ impl Sandbox for Oci {
         let spawned_at = Instant::now();
         let pid = s.child.id();
         let cgroup_ref = cgroups::runtime_cgroup_ref(&spec.id);
-        self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle });
+        self.live = Some(Live { id: spec.id.clone(), child: s.child, global, bundle, scratch, network });
         let channel = AgentChannel::new(s.stdout, s.stdin);
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
         if let Some(cg) = &cgroup_ref {
             facts.insert("cgroup".into(), format!("{cg:?}"));
         }
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: cgroup_ref }, boot, facts })
+        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: cgroup_ref }, boot, facts, peers })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -208,6 +254,11 @@ impl Sandbox for Oci {
         if let Some(work) = live.bundle.parent() {
             let _ = std::fs::remove_dir_all(work);
         }
+        live.scratch.remove();
+        // The link goes after the container that used it.
+        if let Some(net) = live.network.take() {
+            drop(net);
+        }
         result
     }
 }
@@ -231,7 +282,9 @@ mod tests {
 
     #[test]
     fn config_is_a_valid_oci_runtime_spec() {
-        let v = config_json(Path::new("/images/x/rootfs"), "abc", 2, 512, true);
+        let mut v = config_json(Path::new("/images/x/rootfs"), "abc", 2, 512, true);
+        add_scratch(&mut v, Path::new("/var/tmp/sandbench-scratch/abc"));
+        join_netns(&mut v, "/var/run/netns/sb-abc");
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         let linux = spec.linux().as_ref().unwrap();
         assert_eq!(linux.cgroups_path().as_deref(), Some(Path::new("/sandbench/abc")));
@@ -239,6 +292,13 @@ mod tests {
         assert_eq!(cpu.quota(), Some(200_000));
         assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
         assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap()[0], sandbench_image::AGENT_PATH);
+        let scratch = spec.mounts().as_ref().unwrap().iter().find(|m| m.destination() == Path::new("/scratch"));
+        assert_eq!(scratch.unwrap().source().as_deref(), Some(Path::new("/var/tmp/sandbench-scratch/abc")));
+        let env = spec.process().as_ref().unwrap().env().clone().unwrap();
+        assert!(env.contains(&"SANDBENCH_SCRATCH=/scratch".to_string()), "{env:?}");
+        let ns = linux.namespaces().as_ref().unwrap();
+        let net = ns.iter().find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network).unwrap();
+        assert_eq!(net.path().as_deref(), Some(Path::new("/var/run/netns/sb-abc")));
     }
 
     #[test]

@@ -25,6 +25,8 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct Qemu {
     vmm: VmmProcess,
+    scratch_disk: Option<std::path::PathBuf>,
+    network: Option<crate::net::Network>,
 }
 
 /// The guest kernel command line every VMM driver starts from: the agent's console, quiet
@@ -40,15 +42,22 @@ fn host_tsc_khz() -> Option<u64> {
     Some((mhz * 1000.0) as u64)
 }
 
+/// What a VM boots and attaches, besides its environment's settings.
+#[derive(Clone, Copy)]
+pub struct GuestFiles<'a> {
+    pub kernel: &'a Path,
+    pub initramfs: &'a Path,
+    /// The read-only root disk.
+    pub rootfs: &'a Path,
+    /// The sandbox's own scratch disk.
+    pub scratch: Option<&'a Path>,
+    /// The sandbox's network link (a tap device).
+    pub net: Option<&'a crate::net::Link>,
+}
+
 /// The QEMU command line for `env` with a concrete accelerator (not `auto`).
-pub fn command_line(
-    env: &Environment,
-    accel: Accel,
-    kernel: &Path,
-    initramfs: &Path,
-    rootfs: &Path,
-    name: &str,
-) -> Vec<String> {
+pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
+    let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
     let machine = env.machine();
     let mut append = guest_kernel_args();
     let mut a: Vec<String> = vec![
@@ -69,6 +78,10 @@ pub fn command_line(
                 if let Some(khz) = host_tsc_khz() {
                     append.push(format!("tsc_early_khz={khz}"));
                 }
+                // TCG's TSC follows the host's monotonic clock, but the kernel's watchdog finds it
+                // unstable and falls back to jiffies (4 ms ticks: every guest timing would be
+                // a multiple of 4 ms). It is reliable here; say so.
+                append.push("tsc=reliable".into());
             }
             "virtio-blk-device"
         }
@@ -77,6 +90,9 @@ pub fn command_line(
             "virtio-blk-pci"
         }
     };
+    if let Some(link) = net {
+        append.push(link.kernel_arg());
+    }
     a.extend(["-accel".into(), accel.as_str().into()]);
     a.extend(["-cpu".into(), if accel == Accel::Kvm { "host".into() } else { "max".into() }]);
     a.extend(["-smp".into(), env.vcpus.to_string(), "-m".into(), env.memory_mib.to_string()]);
@@ -88,6 +104,23 @@ pub fn command_line(
         "-device".into(),
         format!("{blk},drive=root"),
     ]);
+    if let Some(disk) = scratch {
+        a.extend([
+            "-drive".into(),
+            format!("id=scratch,file={},format=raw,if=none,cache={}", disk.display(), env.disk_cache().as_str()),
+            "-device".into(),
+            format!("{blk},drive=scratch,serial={}", crate::scratch::DISK_SERIAL),
+        ]);
+    }
+    if let Some(link) = net {
+        let dev = if machine == Machine::Microvm { "virtio-net-device" } else { "virtio-net-pci" };
+        a.extend([
+            "-netdev".into(),
+            format!("tap,id=net0,ifname={},script=no,downscript=no", link.host_if),
+            "-device".into(),
+            format!("{dev},netdev=net0"),
+        ]);
+    }
     a.extend(env.extra_args.clone().unwrap_or_default());
     a
 }
@@ -104,14 +137,14 @@ impl Qemu {
             Machine::Q35 => image.vmlinuz.clone(),
         };
         let binary = spec.env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
-        let args = command_line(
-            spec.env,
-            accel,
-            &kernel,
-            &image.initramfs,
-            &image.rootfs_ext4,
-            &format!("sandbench-{}", spec.id),
-        );
+        let files = GuestFiles {
+            kernel: &kernel,
+            initramfs: &image.initramfs,
+            rootfs: &image.rootfs_ext4,
+            scratch: self.scratch_disk.as_deref(),
+            net: self.network.as_ref().map(|n| &n.link),
+        };
+        let args = command_line(spec.env, accel, &files, &format!("sandbench-{}", spec.id));
         let log = spec.work_dir.join(format!("qemu-{}.stderr", accel.as_str()));
         let mut cmd = Command::new(&binary);
         cmd.args(&args).current_dir(&spec.work_dir);
@@ -122,9 +155,21 @@ impl Qemu {
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
+        if let Some(s) = self.vmm.scratch_fact(spec) {
+            facts.insert("scratch".into(), s);
+        }
+        if let Some(n) = &self.network {
+            facts.insert("network".into(), n.describe());
+        }
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts })
+        Ok(Running {
+            channel,
+            accounting: Accounting { roots: vec![pid], cgroup: None },
+            boot,
+            facts,
+            peers: self.network.as_ref().map(crate::net::Network::peers),
+        })
     }
 }
 
@@ -132,6 +177,10 @@ impl Sandbox for Qemu {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         self.vmm.prepare(spec)?;
+        self.scratch_disk = Some(self.vmm.scratch_disk(spec)?);
+        if spec.network {
+            self.network = Some(crate::net::Network::create(&spec.id, crate::net::LinkKind::Tap)?);
+        }
         match spec.env.accel() {
             Accel::Auto => {
                 let key = spec.env.machine().as_str();
@@ -168,6 +217,8 @@ impl Sandbox for Qemu {
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
         self.vmm.stop();
+        self.scratch_disk = None;
+        self.network = None;
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ fn stale(id: &str) -> bool {
     owner_of(id).is_some_and(|p| p != std::process::id() && !alive(p))
 }
 
-/// Removes containers, VMM processes, cgroups and work directories left by dead sandbench
+/// Removes containers, VMM processes, cgroups, work and scratch directories left by dead sandbench
 /// processes. Returns what it removed, for the log.
 pub fn reap_stale(work_root: &Path) -> Vec<String> {
     let mut removed = Vec::new();
@@ -128,10 +128,13 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
     if !dirs.is_empty() && crate::cgroups::remove_dirs(&dirs).is_ok() {
         removed.extend(dirs.iter().map(|d| format!("cgroup {}", d.display())));
     }
-    for e in std::fs::read_dir(work_root).into_iter().flatten().flatten() {
-        if e.file_name().to_str().is_some_and(stale) {
-            let _ = std::fs::remove_dir_all(e.path());
-            removed.push(format!("work dir {}", e.path().display()));
+    removed.extend(crate::net::reap_stale(stale));
+    for (what, dir) in [("work dir", work_root.to_path_buf()), ("scratch", crate::scratch::root())] {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.file_name().to_str().is_some_and(stale) {
+                let _ = std::fs::remove_dir_all(e.path());
+                removed.push(format!("{what} {}", e.path().display()));
+            }
         }
     }
     removed

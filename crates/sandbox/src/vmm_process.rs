@@ -3,6 +3,7 @@
 
 use crate::channel::AgentChannel;
 use crate::process::{self, kill_group};
+use crate::scratch::Scratch;
 use crate::{LaunchSpec, SandboxError};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -12,6 +13,7 @@ use std::time::Instant;
 pub struct VmmProcess {
     child: Option<Child>,
     work_dir: Option<PathBuf>,
+    scratch: Option<Scratch>,
 }
 
 impl VmmProcess {
@@ -21,6 +23,24 @@ impl VmmProcess {
             .map_err(|source| SandboxError::Io { what: format!("create {}", spec.work_dir.display()), source })?;
         self.work_dir = Some(spec.work_dir.clone());
         Ok(())
+    }
+
+    /// Creates the sandbox's scratch disk (an empty ext4 image of `scratch_mib`), which
+    /// [`VmmProcess::stop`] removes; returns its path.
+    pub fn scratch_disk(&mut self, spec: &LaunchSpec) -> Result<PathBuf, SandboxError> {
+        let s = self.scratch.insert(Scratch::create(&spec.id)?);
+        s.disk(spec.env.scratch_mib())
+    }
+
+    /// The scratch disk, for the record.
+    pub fn scratch_fact(&self, spec: &LaunchSpec) -> Option<String> {
+        self.scratch.as_ref().map(|s| {
+            format!(
+                "virtio-blk disk of {} MiB (ext4, same cache mode as the root disk) mounted at /scratch; {}",
+                spec.env.scratch_mib(),
+                s.describe("image in")
+            )
+        })
     }
 
     /// Starts the VMM; returns the agent channel on its stdio, its pid and when it started.
@@ -44,11 +64,14 @@ impl VmmProcess {
         }
     }
 
-    /// Kills the VMM and removes the work directory.
+    /// Kills the VMM and removes the work directory and scratch disk.
     pub fn stop(&mut self) {
         self.kill();
         if let Some(d) = self.work_dir.take() {
             let _ = std::fs::remove_dir_all(d);
+        }
+        if let Some(s) = self.scratch.take() {
+            s.remove();
         }
     }
 }

@@ -102,12 +102,18 @@ fn firecracker_config_file_matches_full_vm_configuration() {
     for cache in ["none", "unsafe", "writeback"] {
         let e = env("firecracker", &format!("disk_cache = \"{cache}\""));
         let img = image();
-        let cfg = sandbench_sandbox::firecracker::config(&e, &img, img.vmlinux.as_ref().unwrap());
+        let cfg = sandbench_sandbox::firecracker::config(
+            &e,
+            &img,
+            img.vmlinux.as_ref().unwrap(),
+            Some(Path::new("/s/scratch.ext4")),
+        );
         let mut errors = Vec::new();
         validate(&root, &schema, &cfg, "config", &mut errors);
         assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
         assert_eq!(cfg["machine-config"]["vcpu_count"], 4);
         assert_eq!(cfg["machine-config"]["mem_size_mib"], 4096);
+        assert_eq!(cfg["drives"][1]["is_read_only"], false);
     }
     // Only the non-Unsafe cache type makes a guest's flushes reach the disk.
     assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::None), "Writeback");
@@ -120,12 +126,19 @@ fn cloud_hypervisor_vm_create_body_matches_vm_config() {
     let schema = resolve(&root, "#/components/schemas/VmConfig").clone();
     let e = env("cloud-hypervisor", "disk_cache = \"none\"");
     let img = image();
-    let cfg = sandbench_sandbox::cloud_hypervisor::vm_config(&e, &img, img.vmlinux.as_ref().unwrap());
+    let cfg = sandbench_sandbox::cloud_hypervisor::vm_config(
+        &e,
+        &img,
+        img.vmlinux.as_ref().unwrap(),
+        Some(Path::new("/s/scratch.ext4")),
+    );
     let mut errors = Vec::new();
     validate(&root, &schema, &cfg, "vm_config", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
     assert_eq!(cfg["memory"]["size"], 4096u64 * 1024 * 1024);
     assert_eq!(cfg["disks"][0]["direct"], true);
+    assert_eq!(cfg["disks"][1]["readonly"], false);
+    assert_eq!(cfg["disks"][1]["serial"], "sbscratch");
 }
 
 #[test]

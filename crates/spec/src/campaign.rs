@@ -274,6 +274,10 @@ pub struct Environment {
     /// `qemu` only: extra arguments appended to QEMU's command line.
     #[serde(default)]
     pub extra_args: Option<Vec<String>>,
+    /// VM drivers: size of the sandbox's scratch disk in MiB (a sparse file; file workloads
+    /// write there).
+    #[serde(default)]
+    pub scratch_mib: Option<u64>,
 }
 
 impl Environment {
@@ -288,6 +292,9 @@ impl Environment {
     }
     pub fn disk_cache(&self) -> DiskCache {
         self.disk_cache.unwrap_or(DiskCache::None)
+    }
+    pub fn scratch_mib(&self) -> u64 {
+        self.scratch_mib.unwrap_or(4096)
     }
     pub fn shim(&self) -> String {
         self.shim.clone().unwrap_or_else(|| "io.containerd.runc.v2".into())
@@ -386,7 +393,7 @@ impl Campaign {
                 });
             }
             use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 10] = [
+            let keys: [(&str, bool, &[Driver]); 11] = [
                 ("runtime", e.runtime.is_some(), &[Oci, Docker]),
                 ("runtime_args", e.runtime_args.is_some(), &[Oci]),
                 ("shim", e.shim.is_some(), &[Containerd]),
@@ -399,6 +406,7 @@ impl Campaign {
                 ("qemu_binary", e.qemu_binary.is_some(), &[Qemu]),
                 ("extra_args", e.extra_args.is_some(), &[Qemu]),
                 ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
+                ("scratch_mib", e.scratch_mib.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
             ];
             if matches!(e.driver, Firecracker | CloudHypervisor) {
                 if e.machine.is_some_and(|m| m != Machine::Microvm) {

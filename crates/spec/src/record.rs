@@ -78,6 +78,10 @@ pub struct BootTimeline {
     /// Guest uptime when the initramfs `/init` ran: the kernel's own boot time.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub guest_uptime_at_init_ms: Option<f64>,
+    /// The clock source the agent's timers read (`tsc`, `kvm-clock`, `jiffies`, …); a coarse
+    /// one (`jiffies`) makes every guest-side millisecond figure a multiple of the tick.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest_clocksource: Option<String>,
     /// Launch to agent ready, host clock.
     pub total_ms: f64,
 }
@@ -217,6 +221,7 @@ mod tests {
             guest_uptime_at_ready_ms: Some(900.0),
             guest_uptime_at_init_ms: Some(700.0),
             total_ms: 1000.0,
+            ..Default::default()
         };
         let s = b.split();
         assert_eq!(s["before_kernel_ms"], 100.0);

@@ -79,28 +79,17 @@ pub fn run(p: &CpuParams) -> Outcome {
     });
     let total_s = start.elapsed().as_secs_f64();
     let primes = per_thread.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    let mut lat: Vec<f64> = per_thread.into_iter().flat_map(|(l, _)| l).collect();
-    lat.sort_by(f64::total_cmp);
+    let lat: Vec<f64> = per_thread.into_iter().flat_map(|(l, _)| l).collect();
     let events = lat.len() as f64;
     let mut m = sandbench_protocol::Metrics::new();
     m.insert("events".into(), Metric::new(events, "events"));
     m.insert("events_per_s".into(), Metric::new(if total_s > 0.0 { events / total_s } else { 0.0 }, "events/s"));
     m.insert("total_time".into(), Metric::new(total_s * 1e3, "ms"));
-    if !lat.is_empty() {
-        m.insert("latency_avg".into(), Metric::new(lat.iter().sum::<f64>() / events, "ms"));
-        m.insert("latency_min".into(), Metric::new(lat[0], "ms"));
-        m.insert("latency_p95".into(), Metric::new(nearest_rank(&lat, 0.95), "ms"));
-        m.insert("latency_max".into(), Metric::new(lat[lat.len() - 1], "ms"));
-    }
+    crate::latency::insert_summary(&mut m, "latency", lat, "ms");
     Outcome {
         metrics: m,
         outputs: serde_json::json!({ "primes_per_event": primes, "threads": p.threads, "max_prime": p.max_prime }),
     }
-}
-
-fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
 }
 
 #[cfg(test)]

@@ -7,10 +7,16 @@
 pub mod ai;
 pub mod cpu;
 pub mod expect;
+pub mod fileio;
+pub mod filemix;
+pub mod latency;
+pub mod net;
 pub mod noop;
 mod params;
+pub mod scratch;
+pub mod transfer;
 
-pub use params::{ParamError, Params};
+pub use params::{parse_size, ParamError, Params};
 use sandbench_protocol::Metrics;
 
 /// What one trial of a workload produced.
@@ -33,8 +39,37 @@ pub enum WorkloadError {
     Failed(String),
 }
 
+/// Kinds that need a network link to a peer on the host.
+pub const NETWORK_KINDS: &[&str] = &["net", "transfer"];
+
+/// Where a sandbox's network workloads find their peers on the host: the runner adds these to
+/// the parameters of `net` and `transfer` trials (unless the campaign set them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peers {
+    pub net: String,
+    pub transfer: String,
+    pub transfer_cert_sha256: String,
+    pub transfer_token: String,
+}
+
+impl Peers {
+    /// The parameters `kind` takes from the peers.
+    pub fn params(&self, kind: &str) -> Vec<(&'static str, String)> {
+        match kind {
+            "net" => vec![("peer", self.net.clone())],
+            "transfer" => vec![
+                ("peer", self.transfer.clone()),
+                ("peer_cert_sha256", self.transfer_cert_sha256.clone()),
+                ("token", self.transfer_token.clone()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Every workload kind this build knows.
-pub const KINDS: &[&str] = &["cpu", "noop", "detect", "classify", "face", "stt"];
+pub const KINDS: &[&str] =
+    &["cpu", "noop", "fileio", "filemix", "net", "transfer", "detect", "classify", "face", "stt"];
 
 /// Checks a workload's parameters without running it (host side, at campaign load).
 pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
@@ -42,6 +77,10 @@ pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>)
     match kind {
         "cpu" => cpu::CpuParams::parse(&p).map(|_| ()).map_err(Into::into),
         "noop" => noop::parse(&p).map_err(Into::into),
+        "fileio" => fileio::FileioParams::parse(&p).map(|_| ()).map_err(Into::into),
+        "filemix" => filemix::FilemixParams::parse(&p).map(|_| ()).map_err(Into::into),
+        "net" => net::NetParams::parse(&p).map(|_| ()).map_err(Into::into),
+        "transfer" => transfer::TransferParams::parse(&p).map(|_| ()).map_err(Into::into),
         k if ai::AI_KINDS.contains(&k) => ai::AiParams::parse(k, &p).map(|_| ()).map_err(Into::into),
         other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
     }
@@ -56,6 +95,10 @@ pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> R
             noop::parse(&p)?;
             Ok(Outcome::default())
         }
+        "fileio" => fileio::run(&fileio::FileioParams::parse(&p)?),
+        "filemix" => filemix::run(&filemix::FilemixParams::parse(&p)?),
+        "net" => net::run(&net::NetParams::parse(&p)?),
+        "transfer" => transfer::run(&transfer::TransferParams::parse(&p)?),
         k if ai::AI_KINDS.contains(&k) => {
             Err(WorkloadError::Failed(format!("`{k}` runs only in sandbench-agent (built with the inference engines)")))
         }

@@ -110,3 +110,88 @@ impl Params<'_> {
         }
     }
 }
+
+impl Params<'_> {
+    /// A true/false flag, or `default` when absent.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ParamError> {
+        match self.map.get(name) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(invalid(name, format!("expected true or false, got {v}"))),
+        }
+    }
+
+    /// A size in bytes in `[min, max]`: an integer, or a string with a binary suffix
+    /// (`"4K"`, `"1M"`, `"5G"`, `"512"`), or `default` when absent.
+    pub fn size_in(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ParamError> {
+        let n = match self.map.get(name) {
+            None => return Ok(default),
+            Some(Value::String(s)) => parse_size(s).ok_or_else(|| {
+                invalid(name, format!("`{s}` is not a size; write bytes or a number with K, M or G (binary units)"))
+            })?,
+            Some(v) => v.as_u64().ok_or_else(|| invalid(name, format!("expected a size, got {v}")))?,
+        };
+        if n < min || n > max {
+            return Err(invalid(name, format!("{n} bytes is outside {min}..={max}")));
+        }
+        Ok(n)
+    }
+
+    /// A list of sizes (each as in [`Params::size_in`]), or `None` when absent.
+    pub fn sizes(&self, name: &str, min: u64, max: u64) -> Result<Option<Vec<u64>>, ParamError> {
+        let items: Vec<Value> = match self.map.get(name) {
+            None => return Ok(None),
+            Some(Value::Array(items)) => items.clone(),
+            Some(v) => vec![v.clone()],
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let one = Map::from_iter([(name.to_string(), item)]);
+            out.push(Params::new(&one).size_in(name, 0, min, max)?);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// `"4K"` → 4096; binary units, optional `B`/`iB` suffix, case-insensitive.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_uppercase();
+    let t = t.strip_suffix("IB").or_else(|| t.strip_suffix('B')).unwrap_or(&t);
+    let (num, mult) = match t.chars().last()? {
+        'K' => (&t[..t.len() - 1], 1u64 << 10),
+        'M' => (&t[..t.len() - 1], 1 << 20),
+        'G' => (&t[..t.len() - 1], 1 << 30),
+        'T' => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: u64 = num.trim().parse().ok()?;
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4K"), Some(4096));
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("5GiB"), Some(5 << 30));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("512B"), Some(512));
+        assert_eq!(parse_size("four"), None);
+        assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn size_params_check_bounds_and_lists() {
+        let map = json!({"bs": "4K", "bad": "4Q", "list": ["4K", 8192]}).as_object().cloned().unwrap_or_default();
+        let p = Params::new(&map);
+        assert_eq!(p.size_in("bs", 0, 512, 1 << 20), Ok(4096));
+        assert!(p.size_in("bad", 0, 0, u64::MAX).unwrap_err().to_string().contains("`4Q` is not a size"));
+        assert!(p.size_in("bs", 0, 8192, 1 << 20).is_err());
+        assert_eq!(p.sizes("list", 512, 1 << 20), Ok(Some(vec![4096, 8192])));
+        assert_eq!(p.flag("direct", true), Ok(true));
+    }
+}

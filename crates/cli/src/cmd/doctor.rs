@@ -32,6 +32,7 @@ fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability 
             work_dir: std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id())),
             assets: None,
             boot_timeout: Duration::from_secs(30),
+            network: false,
             cancel: Arc::new(AtomicBool::new(false)),
         };
         sandbench_sandbox::qemu::probe_kvm(&spec)

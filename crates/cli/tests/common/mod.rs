@@ -72,7 +72,7 @@ pub fn assert_no_leaks(pid: u32) {
             }
         }
     }
-    for base in ["/sys/fs/cgroup", "/run/sandbench", "/run/sandbench/work"] {
+    for base in ["/sys/fs/cgroup", "/run/sandbench", "/run/sandbench/work", "/var/tmp/sandbench-scratch"] {
         let mut stack = vec![PathBuf::from(base)];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
@@ -86,4 +86,48 @@ pub fn assert_no_leaks(pid: u32) {
         }
     }
     assert!(leaks.is_empty(), "leaked after the run: {leaks:#?}");
+}
+
+/// A campaign comparing native, a runc container and a QEMU microvm guest (TCG here): one trial
+/// each, in order, with `vm_extra` lines added to the VM and `workloads` appended.
+pub fn native_runc_microvm(
+    name: &str,
+    trial_s: u32,
+    memory_mib: u64,
+    vm_memory_mib: u64,
+    vm_extra: &str,
+    workloads: &str,
+) -> String {
+    format!(
+        r#"name = "{name}"
+trials = 1
+warmup = 0
+order = "sequential"
+[timeouts]
+trial_s = {trial_s}
+boot_s = 240
+
+[[environment]]
+name = "native"
+driver = "native"
+vcpus = 2
+memory_mib = {memory_mib}
+
+[[environment]]
+name = "runc"
+driver = "oci"
+runtime = "runc"
+vcpus = 2
+memory_mib = {memory_mib}
+
+[[environment]]
+name = "microvm"
+driver = "qemu"
+machine = "microvm"
+accel = "auto"
+vcpus = 2
+memory_mib = {vm_memory_mib}
+{vm_extra}
+{workloads}"#
+    )
 }

@@ -1,0 +1,356 @@
+//! `fileio`: sysbench-fileio / fio-style block I/O on the environment's scratch disk.
+//!
+//! Files are prepared first (written in full, synced, and their pages evicted from the cache;
+//! none of it timed), then `threads` workers issue `block_size` operations, sequential or
+//! random, until `io_size` bytes have moved or `time_s` has passed. Every block carries a header
+//! naming its file and offset, and every read checks it: a layer that returns the wrong bytes
+//! fails the trial instead of looking fast.
+
+use crate::scratch::{self, AlignedBuf, TrialDir};
+use crate::{Outcome, ParamError, Params, WorkloadError};
+use sandbench_protocol::{Metric, Metrics};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub const MODES: &[&str] = &["seqrd", "seqwr", "rndrd", "rndwr", "rndrw"];
+const MAGIC: u32 = 0x5342_494F; // "SBIO"
+const HEADER: usize = 16;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileioParams {
+    pub mode: &'static str,
+    pub block_size: u64,
+    /// Total size of the file set.
+    pub file_size: u64,
+    pub files: u64,
+    pub threads: usize,
+    pub direct: bool,
+    /// fsync a file after this many writes to it by one thread (0: never during the run).
+    pub fsync_every: u64,
+    pub fsync_end: bool,
+    /// Reads per write in `rndrw`.
+    pub rw_ratio: f64,
+    /// Bytes to move in all; 0 means until `time_s`.
+    pub io_size: u64,
+    pub time_s: f64,
+    pub seed: u64,
+    pub dir: Option<String>,
+}
+
+impl FileioParams {
+    pub fn parse(p: &Params) -> Result<Self, ParamError> {
+        p.only(&[
+            "mode",
+            "block_size",
+            "file_size",
+            "files",
+            "threads",
+            "direct",
+            "fsync_every",
+            "fsync_end",
+            "rw_ratio",
+            "io_size",
+            "time_s",
+            "seed",
+            "dir",
+        ])?;
+        let block_size = p.size_in("block_size", 16 << 10, 512, 64 << 20)?;
+        let files = p.u64_in("files", 1, 1, 4096)?;
+        let file_size = p.size_in("file_size", 128 << 20, block_size * files, 1 << 44)?;
+        let direct = p.flag("direct", false)?;
+        if direct && block_size % 512 != 0 {
+            return Err(ParamError::Invalid {
+                name: "block_size".into(),
+                why: format!("{block_size} is not a multiple of 512, which O_DIRECT needs"),
+            });
+        }
+        let time_s = p.f64_in("time_s", 0.0, 0.0, 86_400.0)?;
+        let io_size = p.size_in("io_size", file_size, 0, 1 << 50)?;
+        if io_size == 0 && time_s == 0.0 {
+            return Err(ParamError::Invalid { name: "io_size".into(), why: "0 needs a time_s limit".into() });
+        }
+        Ok(FileioParams {
+            mode: p.choice("mode", "seqrd", MODES)?,
+            block_size,
+            file_size,
+            files,
+            threads: p.u64_in("threads", 1, 1, 1024)? as usize,
+            direct,
+            fsync_every: p.u64_in("fsync_every", 0, 0, u64::MAX)?,
+            fsync_end: p.flag("fsync_end", true)?,
+            rw_ratio: p.f64_in("rw_ratio", 1.5, 0.0, 1e6)?,
+            io_size,
+            time_s,
+            seed: p.u64_in("seed", 1, 0, u64::MAX)?,
+            dir: p.string("dir")?,
+        })
+    }
+
+    fn blocks_per_file(&self) -> u64 {
+        self.file_size / self.files / self.block_size
+    }
+}
+
+/// The header stamped at the start of every block.
+fn header(file: u64, offset: u64) -> [u8; HEADER] {
+    let mut h = [0u8; HEADER];
+    h[..4].copy_from_slice(&MAGIC.to_le_bytes());
+    h[4..8].copy_from_slice(&(file as u32).to_le_bytes());
+    h[8..].copy_from_slice(&offset.to_le_bytes());
+    h
+}
+
+fn open(path: &PathBuf, direct: bool, create: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(create);
+    if direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    o.open(path)
+}
+
+/// Writes the file set in full, syncs it and evicts it from the page cache.
+fn prepare(p: &FileioParams, dir: &std::path::Path) -> Result<(Vec<File>, bool), String> {
+    let bs = p.block_size as usize;
+    let per = p.blocks_per_file();
+    let chunk_blocks = ((1usize << 20) / bs).max(1);
+    let mut buf = AlignedBuf::new(bs * chunk_blocks, p.seed);
+    let mut files = Vec::new();
+    let mut evicted = true;
+    for f in 0..p.files {
+        let path = dir.join(format!("fileio.{f}"));
+        let file = open(&path, p.direct, true).map_err(|e| open_error(&path, p.direct, e))?;
+        let mut block = 0;
+        while block < per {
+            let n = (chunk_blocks as u64).min(per - block) as usize;
+            for i in 0..n {
+                let off = (block + i as u64) * p.block_size;
+                buf.as_mut()[i * bs..i * bs + HEADER].copy_from_slice(&header(f, off));
+            }
+            file.write_all_at(&buf.as_ref()[..n * bs], block * p.block_size)
+                .map_err(|e| format!("prepare {}: {e}", path.display()))?;
+            block += n as u64;
+        }
+        file.sync_all().map_err(|e| format!("fsync {}: {e}", path.display()))?;
+        evicted &= scratch::evict(&file);
+        files.push(file);
+    }
+    Ok((files, evicted))
+}
+
+fn open_error(path: &std::path::Path, direct: bool, e: std::io::Error) -> String {
+    if direct && e.raw_os_error() == Some(libc::EINVAL) {
+        format!(
+            "{}: this filesystem ({}) does not support O_DIRECT; set direct = false or point `dir` at a disk",
+            path.display(),
+            scratch::filesystem(path.parent().unwrap_or(path))
+        )
+    } else {
+        format!("open {}: {e}", path.display())
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    lat_us: Vec<f64>,
+    reads: u64,
+    writes: u64,
+    fsyncs: u64,
+    bad: Option<String>,
+}
+
+/// Runs one trial.
+pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
+    let root = scratch::root(p.dir.as_deref());
+    let dir = TrialDir::create(&root, "fileio").map_err(WorkloadError::Failed)?;
+    let t_prep = Instant::now();
+    let (files, evicted) = prepare(p, &dir.path).map_err(WorkloadError::Failed)?;
+    let prepare_ms = t_prep.elapsed().as_secs_f64() * 1e3;
+
+    let per = p.blocks_per_file();
+    let total_blocks = per * p.files;
+    let ops_limit = if p.io_size == 0 { u64::MAX } else { p.io_size.div_ceil(p.block_size) };
+    let issued = AtomicU64::new(0);
+    let start = Instant::now();
+    let deadline = (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s));
+    let sequential = p.mode.starts_with("seq");
+    let tallies: Vec<Tally> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..p.threads)
+            .map(|t| {
+                let (files, issued) = (&files, &issued);
+                s.spawn(move || {
+                    let mut buf = AlignedBuf::new(p.block_size as usize, p.seed.wrapping_add(t as u64 + 1));
+                    let mut rng = p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64) | 1;
+                    let mut tally = Tally::default();
+                    let mut writes_per_file = vec![0u64; files.len()];
+                    loop {
+                        let n = issued.fetch_add(1, Ordering::Relaxed);
+                        if n >= ops_limit || deadline.is_some_and(|d| Instant::now() >= d) || tally.bad.is_some() {
+                            break;
+                        }
+                        let global = if sequential {
+                            n % total_blocks
+                        } else {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            rng % total_blocks
+                        };
+                        let (f, off) = (global / per, (global % per) * p.block_size);
+                        let write = match p.mode {
+                            "seqwr" | "rndwr" => true,
+                            "rndrw" => (n as f64 % (p.rw_ratio + 1.0)) >= p.rw_ratio,
+                            _ => false,
+                        };
+                        let t0 = Instant::now();
+                        let file = &files[f as usize];
+                        if write {
+                            buf.as_mut()[..HEADER].copy_from_slice(&header(f, off));
+                            if let Err(e) = file.write_all_at(buf.as_ref(), off) {
+                                tally.bad = Some(format!("write file {f} at {off}: {e}"));
+                                break;
+                            }
+                            tally.writes += 1;
+                            writes_per_file[f as usize] += 1;
+                            if p.fsync_every > 0 && writes_per_file[f as usize] % p.fsync_every == 0 {
+                                let _ = file.sync_data();
+                                tally.fsyncs += 1;
+                            }
+                        } else {
+                            if let Err(e) = file.read_exact_at(buf.as_mut(), off) {
+                                tally.bad = Some(format!("read file {f} at {off}: {e}"));
+                                break;
+                            }
+                            if buf.as_ref()[..HEADER] != header(f, off) {
+                                tally.bad = Some(format!(
+                                    "read back the wrong data: block at offset {off} of file {f} has another block's header"
+                                ));
+                                break;
+                            }
+                            tally.reads += 1;
+                        }
+                        tally.lat_us.push(t0.elapsed().as_secs_f64() * 1e6);
+                    }
+                    tally
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut fsyncs: u64 = tallies.iter().map(|t| t.fsyncs).sum();
+    let writes: u64 = tallies.iter().map(|t| t.writes).sum();
+    if p.fsync_end && writes > 0 {
+        for f in &files {
+            f.sync_all().map_err(|e| WorkloadError::Failed(format!("final fsync: {e}")))?;
+            fsyncs += 1;
+        }
+    }
+    let total_s = start.elapsed().as_secs_f64();
+    if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
+        return Err(WorkloadError::Failed(bad));
+    }
+    let reads: u64 = tallies.iter().map(|t| t.reads).sum();
+    let (rb, wb) = (reads * p.block_size, writes * p.block_size);
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64 / total_s.max(1e-9);
+    let mut m = Metrics::new();
+    m.insert("mib_per_s".into(), Metric::new(mib(rb + wb), "MiB/s"));
+    m.insert("read_mib_per_s".into(), Metric::new(mib(rb), "MiB/s"));
+    m.insert("write_mib_per_s".into(), Metric::new(mib(wb), "MiB/s"));
+    m.insert("iops".into(), Metric::new((reads + writes) as f64 / total_s.max(1e-9), "ops/s"));
+    m.insert("reads".into(), Metric::new(reads as f64, "ops"));
+    m.insert("writes".into(), Metric::new(writes as f64, "ops"));
+    m.insert("fsyncs".into(), Metric::new(fsyncs as f64, "ops"));
+    m.insert("bytes".into(), Metric::new((rb + wb) as f64, "B"));
+    m.insert("total_time".into(), Metric::new(total_s * 1e3, "ms"));
+    let lat: Vec<f64> = tallies.into_iter().flat_map(|t| t.lat_us).collect();
+    crate::latency::insert_summary(&mut m, "lat", lat, "us");
+    let outputs = serde_json::json!({
+        "mode": p.mode,
+        "block_size": p.block_size,
+        "files": p.files,
+        "file_size": p.blocks_per_file() * p.block_size * p.files,
+        "threads": p.threads,
+        "direct": p.direct,
+        "dir": root.display().to_string(),
+        "filesystem": scratch::filesystem(&dir.path),
+        "prepare_ms": prepare_ms,
+        "cache_evicted_after_prepare": evicted,
+        "bytes_read": rb,
+        "bytes_written": wb,
+        "blocks_verified": reads,
+    });
+    Ok(Outcome { metrics: m, outputs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: serde_json::Value) -> FileioParams {
+        let map = v.as_object().cloned().unwrap_or_default();
+        FileioParams::parse(&Params::new(&map)).unwrap()
+    }
+
+    fn tmp() -> String {
+        // /var/tmp is on disk on most hosts (tmpfs refuses O_DIRECT).
+        std::env::var("SANDBENCH_TEST_SCRATCH").unwrap_or_else(|_| "/var/tmp/sandbench-unit".into())
+    }
+
+    #[test]
+    fn sequential_read_moves_exactly_the_requested_bytes_and_checks_them() {
+        let p = params(json!({"mode": "seqrd", "block_size": "4K", "file_size": "1M", "files": 2, "dir": tmp()}));
+        let o = run(&p).unwrap();
+        assert_eq!(o.metrics["reads"].value, 256.0);
+        assert_eq!(o.metrics["bytes"].value, (1 << 20) as f64);
+        assert_eq!(o.outputs["blocks_verified"], json!(256));
+        assert!(o.metrics["mib_per_s"].value > 0.0);
+        assert!(o.metrics["lat_p99"].value >= o.metrics["lat_p50"].value);
+    }
+
+    #[test]
+    fn random_mixed_io_with_threads_and_fsync() {
+        let p = params(json!({"mode": "rndrw", "block_size": 8192, "file_size": "2M", "threads": 2,
+            "io_size": "4M", "fsync_every": 10, "dir": tmp()}));
+        let o = run(&p).unwrap();
+        let (r, w) = (o.metrics["reads"].value, o.metrics["writes"].value);
+        assert_eq!(r + w, 512.0);
+        // 1.5 reads per write: 3 of every 5 operations read.
+        assert!((r / (r + w) - 0.6).abs() < 0.05, "{r} reads, {w} writes");
+        assert!(o.metrics["fsyncs"].value >= (w / 10.0).floor());
+        assert_eq!(o.metrics["bytes"].value, 512.0 * 8192.0);
+    }
+
+    #[test]
+    fn direct_io_works_on_a_disk_and_writes_are_durable() {
+        let p = params(json!({"mode": "seqwr", "block_size": "64K", "file_size": "1M", "direct": true, "dir": tmp()}));
+        let o = run(&p).unwrap();
+        assert_eq!(o.metrics["writes"].value, 16.0);
+        assert_eq!(o.metrics["fsyncs"].value, 1.0);
+        assert_eq!(o.outputs["direct"], json!(true));
+    }
+
+    #[test]
+    fn time_limited_runs_stop() {
+        let p = params(json!({"mode": "rndrd", "block_size": "4K", "file_size": "256K", "io_size": 0,
+            "time_s": 0.3, "dir": tmp()}));
+        let t = Instant::now();
+        let o = run(&p).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(o.metrics["reads"].value > 0.0);
+    }
+
+    #[test]
+    fn bad_parameters_name_the_choices() {
+        let map = json!({"mode": "seqread"}).as_object().cloned().unwrap_or_default();
+        let e = FileioParams::parse(&Params::new(&map)).unwrap_err().to_string();
+        assert!(e.contains("seqrd, seqwr, rndrd, rndwr, rndrw"), "{e}");
+        let map = json!({"io_size": 0}).as_object().cloned().unwrap_or_default();
+        assert!(FileioParams::parse(&Params::new(&map)).is_err());
+        let map = json!({"block_size": "1M", "file_size": "512K"}).as_object().cloned().unwrap_or_default();
+        assert!(FileioParams::parse(&Params::new(&map)).is_err());
+    }
+}

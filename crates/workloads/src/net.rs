@@ -1,0 +1,237 @@
+//! `net`: netperf-style TCP from the sandbox to a peer inside sandbench on the host.
+//!
+//! - `stream` (TCP_STREAM): writes `msg_size` messages for `time_s`, closes its sending side,
+//!   and reads back how many bytes the peer received: the two counts must match.
+//! - `rr` (TCP_RR): one `msg_size` request and one `msg_size` response per transaction,
+//!   latency per transaction.
+//!
+//! Both ends live here, so they are tested against each other: [`Peer`] is what the host runs
+//! on its side of the sandbox's private link. The runner gives the agent the peer's address as
+//! the `peer` parameter.
+
+use crate::{Outcome, ParamError, Params, WorkloadError};
+use sandbench_protocol::{Metric, Metrics};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const MODES: &[&str] = &["stream", "rr"];
+const STREAM: u8 = b'S';
+const RR: u8 = b'R';
+/// Longest a peer connection may stay silent before the peer drops it.
+const IDLE: Duration = Duration::from_secs(60);
+/// Connections a peer serves at once; more are refused (bounded load).
+const MAX_CONNECTIONS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetParams {
+    pub mode: &'static str,
+    pub msg_size: usize,
+    pub time_s: f64,
+    /// `ip:port` of the peer; set by the runner from the sandbox's link.
+    pub peer: Option<String>,
+    pub nodelay: bool,
+}
+
+impl NetParams {
+    pub fn parse(p: &Params) -> Result<Self, ParamError> {
+        p.only(&["mode", "msg_size", "time_s", "peer", "nodelay"])?;
+        let mode = p.choice("mode", "stream", MODES)?;
+        Ok(NetParams {
+            mode,
+            msg_size: p.size_in("msg_size", 1024, 1, 16 << 20)? as usize,
+            time_s: p.f64_in("time_s", 10.0, 0.01, 3600.0)?,
+            peer: p.string("peer")?,
+            // netperf leaves Nagle on for streams and the RR test is latency-bound either way.
+            nodelay: p.flag("nodelay", mode == "rr")?,
+        })
+    }
+}
+
+fn failed(what: &str, e: std::io::Error) -> WorkloadError {
+    WorkloadError::Failed(format!("{what}: {e}"))
+}
+
+/// Runs one trial against the peer.
+pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
+    let peer = p.peer.as_deref().ok_or_else(|| {
+        WorkloadError::Failed("no `peer`: this sandbox has no network link (the runner sets it up for `net`)".into())
+    })?;
+    let addr: SocketAddr =
+        peer.parse().map_err(|_| WorkloadError::Failed(format!("`peer` = `{peer}` is not an ip:port")))?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| failed(&format!("connect {addr}"), e))?;
+    s.set_nodelay(p.nodelay).map_err(|e| failed("TCP_NODELAY", e))?;
+    s.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
+    let mut hello = vec![if p.mode == "rr" { RR } else { STREAM }];
+    hello.extend_from_slice(&(p.msg_size as u32).to_le_bytes());
+    s.write_all(&hello).map_err(|e| failed("hello", e))?;
+    let buf = crate::scratch::AlignedBuf::new(p.msg_size, 7);
+    let mut m = Metrics::new();
+    let limit = Duration::from_secs_f64(p.time_s);
+    let outputs = if p.mode == "stream" {
+        let start = Instant::now();
+        let mut sent = 0u64;
+        let mut messages = 0u64;
+        while start.elapsed() < limit {
+            s.write_all(buf.as_ref()).map_err(|e| failed("send", e))?;
+            sent += p.msg_size as u64;
+            messages += 1;
+        }
+        s.shutdown(Shutdown::Write).map_err(|e| failed("shutdown", e))?;
+        let mut count = [0u8; 8];
+        s.read_exact(&mut count).map_err(|e| failed("read the peer's byte count", e))?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let received = u64::from_le_bytes(count);
+        if received != sent {
+            return Err(WorkloadError::Failed(format!("sent {sent} bytes but the peer received {received}")));
+        }
+        m.insert("mbit_per_s".into(), Metric::new(sent as f64 * 8.0 / 1e6 / elapsed, "Mb/s"));
+        m.insert("bytes".into(), Metric::new(sent as f64, "B"));
+        m.insert("messages".into(), Metric::new(messages as f64, "msgs"));
+        m.insert("total_time".into(), Metric::new(elapsed * 1e3, "ms"));
+        serde_json::json!({ "peer": peer, "mode": p.mode, "msg_size": p.msg_size, "bytes_sent": sent, "bytes_received_by_peer": received })
+    } else {
+        let mut reply = vec![0u8; p.msg_size];
+        let mut lat = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let t0 = Instant::now();
+            s.write_all(buf.as_ref()).map_err(|e| failed("request", e))?;
+            s.read_exact(&mut reply).map_err(|e| failed("response", e))?;
+            lat.push(t0.elapsed().as_secs_f64() * 1e6);
+            if reply != buf.as_ref() {
+                return Err(WorkloadError::Failed("the peer's response differs from the request".into()));
+            }
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let _ = s.shutdown(Shutdown::Write);
+        m.insert("transactions_per_s".into(), Metric::new(lat.len() as f64 / elapsed, "trans/s"));
+        m.insert("transactions".into(), Metric::new(lat.len() as f64, "trans"));
+        m.insert("total_time".into(), Metric::new(elapsed * 1e3, "ms"));
+        crate::latency::insert_summary(&mut m, "lat", lat, "us");
+        serde_json::json!({ "peer": peer, "mode": p.mode, "msg_size": p.msg_size })
+    };
+    Ok(Outcome { metrics: m, outputs })
+}
+
+/// The host side: accepts connections on one address and serves `stream` and `rr` until
+/// dropped. Bounded: at most 64 connections at once, each dropped after 60 s of silence.
+pub struct Peer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Peer {
+    /// Listens on `ip` with a free port.
+    pub fn start(ip: std::net::IpAddr) -> std::io::Result<Peer> {
+        let listener = TcpListener::bind((ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let live = Arc::new(AtomicUsize::new(0));
+        let thread = std::thread::Builder::new().name("sandbench-peer".into()).spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) if live.load(Ordering::SeqCst) < MAX_CONNECTIONS => {
+                        live.fetch_add(1, Ordering::SeqCst);
+                        let live = live.clone();
+                        let _ = std::thread::Builder::new().name("sandbench-peer-conn".into()).spawn(move || {
+                            let _ = serve(conn);
+                            live.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })?;
+        Ok(Peer { addr, stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(mut c: TcpStream) -> std::io::Result<()> {
+    c.set_nonblocking(false)?;
+    c.set_read_timeout(Some(IDLE))?;
+    c.set_nodelay(true)?;
+    let mut hello = [0u8; 5];
+    c.read_exact(&mut hello)?;
+    let size = u32::from_le_bytes([hello[1], hello[2], hello[3], hello[4]]) as usize;
+    match hello[0] {
+        STREAM => {
+            // Receive in messages of the sender's size, as iperf3 does: the receiver's read
+            // size shapes the ACK pattern, and with it small-message throughput under Nagle.
+            let mut buf = vec![0u8; size.clamp(1, 16 << 20)];
+            let mut total = 0u64;
+            loop {
+                match c.read(&mut buf)? {
+                    0 => break,
+                    n => total += n as u64,
+                }
+            }
+            c.write_all(&total.to_le_bytes())
+        }
+        RR if size <= 16 << 20 => {
+            let mut msg = vec![0u8; size];
+            loop {
+                match c.read_exact(&mut msg) {
+                    Ok(()) => c.write_all(&msg)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: serde_json::Value) -> NetParams {
+        let map = v.as_object().cloned().unwrap_or_default();
+        NetParams::parse(&Params::new(&map)).unwrap()
+    }
+
+    #[test]
+    fn a_stream_moves_bytes_the_peer_confirms() {
+        let peer = Peer::start("127.0.0.1".parse().unwrap()).unwrap();
+        let o = run(&params(json!({"msg_size": 64, "time_s": 0.2, "peer": peer.addr.to_string()}))).unwrap();
+        assert!(o.metrics["bytes"].value > 0.0);
+        assert_eq!(o.metrics["bytes"].value, o.metrics["messages"].value * 64.0);
+        assert_eq!(o.outputs["bytes_sent"], o.outputs["bytes_received_by_peer"]);
+        assert!(o.metrics["mbit_per_s"].value > 0.0);
+    }
+
+    #[test]
+    fn request_response_measures_latency() {
+        let peer = Peer::start("127.0.0.1".parse().unwrap()).unwrap();
+        let o = run(&params(json!({"mode": "rr", "msg_size": "1K", "time_s": 0.2, "peer": peer.addr.to_string()})))
+            .unwrap();
+        assert!(o.metrics["transactions"].value > 10.0, "{:?}", o.metrics);
+        assert!(o.metrics["lat_p99"].value >= o.metrics["lat_p50"].value);
+    }
+
+    #[test]
+    fn without_a_peer_the_error_says_why() {
+        let e = run(&params(json!({"time_s": 0.1}))).unwrap_err().to_string();
+        assert!(e.contains("no network link"), "{e}");
+        let map = json!({"mode": "udp"}).as_object().cloned().unwrap_or_default();
+        assert!(NetParams::parse(&Params::new(&map)).unwrap_err().to_string().contains("stream, rr"));
+    }
+}

@@ -1,0 +1,367 @@
+//! `transfer`: the AI paper's scp experiment. Sends `files` files of `file_size` bytes (300 ×
+//! 48 KB by default) to a receiver inside sandbench on the host, over TLS 1.3 (rustls): the
+//! receiver's certificate is pinned by its SHA-256 and the sender proves itself with a per-
+//! sandbox token, so both ends are authenticated, as with scp. The receiver writes every file to
+//! disk and answers with its SHA-256, which must match the sender's; like scp, each file waits
+//! for its acknowledgement.
+//!
+//! Both ends live here and are tested against each other; the runner gives the agent the
+//! receiver's address, certificate digest and token as parameters.
+
+use crate::scratch::{self, TrialDir};
+use crate::{Outcome, ParamError, Params, WorkloadError};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use sandbench_protocol::{Metric, Metrics};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The name the receiver's certificate is issued to.
+const SERVER_NAME: &str = "sandbench-peer";
+const IDLE: Duration = Duration::from_secs(60);
+/// Largest file the receiver accepts.
+const MAX_FILE: u64 = 1 << 30;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferParams {
+    pub files: u64,
+    pub file_size: u64,
+    /// Send the files of this directory instead of generated ones.
+    pub source_dir: Option<String>,
+    pub seed: u64,
+    pub peer: Option<String>,
+    pub peer_cert_sha256: Option<String>,
+    pub token: Option<String>,
+}
+
+impl TransferParams {
+    pub fn parse(p: &Params) -> Result<Self, ParamError> {
+        p.only(&["files", "file_size", "source_dir", "seed", "peer", "peer_cert_sha256", "token"])?;
+        Ok(TransferParams {
+            files: p.u64_in("files", 300, 1, 1_000_000)?,
+            file_size: p.size_in("file_size", 48 << 10, 0, MAX_FILE)?,
+            source_dir: p.string("source_dir")?,
+            seed: p.u64_in("seed", 1, 0, u64::MAX)?,
+            peer: p.string("peer")?,
+            peer_cert_sha256: p.string("peer_cert_sha256")?,
+            token: p.string("token")?,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> WorkloadError {
+    WorkloadError::Failed(format!("{what}: {e}"))
+}
+
+/// Accepts exactly the certificate whose SHA-256 is pinned; signatures are checked as usual.
+#[derive(Debug)]
+struct Pinned {
+    sha256: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        // Pinning, not a CA chain: a guest's clock may be anywhere, so validity dates are moot.
+        if hex(&Sha256::digest(end_entity.as_ref())) == self.sha256 {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the receiver's certificate is not the pinned one".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The files to send: generated ones written to the scratch space first (not timed), or those
+/// of `source_dir`.
+fn sources(p: &TransferParams, dir: &Path) -> Result<Vec<PathBuf>, WorkloadError> {
+    if let Some(src) = &p.source_dir {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(src)
+            .map_err(|e| failed(&format!("read {src}"), e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files.truncate(p.files as usize);
+        if files.is_empty() {
+            return Err(WorkloadError::Failed(format!("{src} has no files to send")));
+        }
+        return Ok(files);
+    }
+    let data = scratch::AlignedBuf::new(p.file_size as usize, p.seed);
+    (0..p.files)
+        .map(|i| {
+            let path = dir.join(format!("file{i:05}.bin"));
+            // Each file differs (its index leads), so a receiver mixing files up is caught.
+            let mut bytes = data.as_ref().to_vec();
+            let tag = i.to_le_bytes();
+            let n = tag.len().min(bytes.len());
+            bytes[..n].copy_from_slice(&tag[..n]);
+            std::fs::write(&path, &bytes).map_err(|e| failed(&format!("write {}", path.display()), e))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Runs one trial against the receiver.
+pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
+    let need = |v: &Option<String>, name: &str| {
+        v.clone().ok_or_else(|| {
+            WorkloadError::Failed(format!(
+                "no `{name}`: this sandbox has no network link (the runner sets it up for `transfer`)"
+            ))
+        })
+    };
+    let (peer, pin, token) =
+        (need(&p.peer, "peer")?, need(&p.peer_cert_sha256, "peer_cert_sha256")?, need(&p.token, "token")?);
+    let addr: SocketAddr =
+        peer.parse().map_err(|_| WorkloadError::Failed(format!("`peer` = `{peer}` is not an ip:port")))?;
+    let dir = TrialDir::create(&scratch::root(None), "transfer").map_err(WorkloadError::Failed)?;
+    let files = sources(p, &dir.path)?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| failed("TLS", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned { sha256: pin.to_ascii_lowercase(), provider }))
+        .with_no_client_auth();
+    let start = Instant::now();
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| failed(&format!("connect {addr}"), e))?;
+    tcp.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
+    tcp.set_nodelay(true).map_err(|e| failed("TCP_NODELAY", e))?;
+    let name = ServerName::try_from(SERVER_NAME).map_err(|e| failed("server name", e))?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| failed("TLS", e))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(format!("{token}\n").as_bytes()).map_err(|e| failed("TLS handshake", e))?;
+    let mut ok = [0u8; 3];
+    tls.read_exact(&mut ok).map_err(|e| failed("the receiver refused the session", e))?;
+    if &ok != b"OK\n" {
+        return Err(WorkloadError::Failed("the receiver refused the token".into()));
+    }
+    let handshake_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut sent = 0u64;
+    let mut per_file = Vec::new();
+    for path in &files {
+        let t0 = Instant::now();
+        let data = std::fs::read(path).map_err(|e| failed(&format!("read {}", path.display()), e))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut header = (name.len() as u16).to_le_bytes().to_vec();
+        header.extend_from_slice(name.as_bytes());
+        header.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        tls.write_all(&header)
+            .and_then(|_| tls.write_all(&data))
+            .and_then(|_| tls.flush())
+            .map_err(|e| failed("send", e))?;
+        let mut digest = [0u8; 32];
+        tls.read_exact(&mut digest).map_err(|e| failed(&format!("acknowledgement of {name}"), e))?;
+        if digest[..] != Sha256::digest(&data)[..] {
+            return Err(WorkloadError::Failed(format!("{name} arrived corrupted: its SHA-256 on arrival differs")));
+        }
+        sent += data.len() as u64;
+        per_file.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    tls.write_all(&0u16.to_le_bytes()).and_then(|_| tls.flush()).map_err(|e| failed("end", e))?;
+    let mut total = [0u8; 8];
+    tls.read_exact(&mut total).map_err(|e| failed("the receiver's total", e))?;
+    let elapsed = start.elapsed().as_secs_f64();
+    if u64::from_le_bytes(total) != sent {
+        return Err(WorkloadError::Failed(format!(
+            "sent {sent} bytes, the receiver stored {}",
+            u64::from_le_bytes(total)
+        )));
+    }
+    let mut m = Metrics::new();
+    m.insert("total_time".into(), Metric::new(elapsed * 1e3, "ms"));
+    m.insert("kb_per_s".into(), Metric::new(sent as f64 / 1024.0 / elapsed, "KB/s"));
+    m.insert("bytes".into(), Metric::new(sent as f64, "B"));
+    m.insert("files".into(), Metric::new(files.len() as f64, "files"));
+    m.insert("handshake_ms".into(), Metric::new(handshake_ms, "ms"));
+    crate::latency::insert_summary(&mut m, "file_ms", per_file, "ms");
+    let outputs = serde_json::json!({
+        "peer": peer, "files": files.len(), "bytes_sent": sent, "bytes_stored_by_receiver": u64::from_le_bytes(total),
+        "checksums_verified": files.len(), "cipher": tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
+        "protocol": tls.conn.protocol_version().map(|v| format!("{v:?}")),
+    });
+    Ok(Outcome { metrics: m, outputs })
+}
+
+/// The receiver on the host: TLS with a fresh self-signed certificate, a random token, files
+/// stored under `store` (emptied after each session). Bounded like [`crate::net::Peer`].
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub cert_sha256: String,
+    pub token: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    pub fn start(ip: std::net::IpAddr, store: PathBuf) -> std::io::Result<Receiver> {
+        let io = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let cert = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()]).map_err(|e| io(&e))?;
+        let der = CertificateDer::from(cert.cert.der().to_vec());
+        let key = PrivateKeyDer::try_from(cert.key_pair.serialize_der()).map_err(|e| io(&e))?;
+        let cert_sha256 = hex(&Sha256::digest(der.as_ref()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| io(&e))?
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .map_err(|e| io(&e))?;
+        let config = Arc::new(config);
+        let mut raw = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
+        let token = hex(&raw);
+        let listener = TcpListener::bind((ip, 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, want) = (stop.clone(), token.clone());
+        let thread = std::thread::Builder::new().name("sandbench-receiver".into()).spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    // One session at a time, as an scp target handles one copy.
+                    Ok((c, _)) => {
+                        let _ = receive(c, config.clone(), &want, &store);
+                        let _ = std::fs::remove_dir_all(&store);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })?;
+        Ok(Receiver { addr, cert_sha256, token, stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn receive(c: TcpStream, config: Arc<rustls::ServerConfig>, token: &str, store: &Path) -> std::io::Result<()> {
+    c.set_nonblocking(false)?;
+    c.set_read_timeout(Some(IDLE))?;
+    c.set_nodelay(true)?;
+    let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, c);
+    let mut line = [0u8; 65];
+    tls.read_exact(&mut line)?;
+    if line[64] != b'\n' || &line[..64] != token.as_bytes() {
+        return Ok(());
+    }
+    tls.write_all(b"OK\n")?;
+    std::fs::create_dir_all(store)?;
+    let mut total = 0u64;
+    loop {
+        let mut len = [0u8; 2];
+        tls.read_exact(&mut len)?;
+        let len = u16::from_le_bytes(len) as usize;
+        if len == 0 {
+            tls.write_all(&total.to_le_bytes())?;
+            return tls.flush();
+        }
+        let mut name = vec![0u8; len];
+        tls.read_exact(&mut name)?;
+        let mut size = [0u8; 8];
+        tls.read_exact(&mut size)?;
+        let size = u64::from_le_bytes(size);
+        if size > MAX_FILE {
+            return Ok(());
+        }
+        let mut data = vec![0u8; size as usize];
+        tls.read_exact(&mut data)?;
+        // Only a plain file name is accepted: nothing can be written outside `store`.
+        let name = String::from_utf8_lossy(&name).replace(['/', '\\'], "_");
+        std::fs::write(store.join(&name), &data)?;
+        total += size;
+        tls.write_all(&Sha256::digest(&data))?;
+        tls.flush()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: serde_json::Value) -> TransferParams {
+        let map = v.as_object().cloned().unwrap_or_default();
+        TransferParams::parse(&Params::new(&map)).unwrap()
+    }
+
+    fn receiver() -> Receiver {
+        let store =
+            std::env::temp_dir().join(format!("sb-receiver-{}-{:?}", std::process::id(), std::thread::current().id()));
+        Receiver::start("127.0.0.1".parse().unwrap(), store).unwrap()
+    }
+
+    #[test]
+    fn files_arrive_whole_over_tls() {
+        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        let r = receiver();
+        let p = params(json!({"files": 20, "file_size": "4K", "peer": r.addr.to_string(),
+            "peer_cert_sha256": r.cert_sha256, "token": r.token}));
+        let o = run(&p).unwrap();
+        assert_eq!(o.metrics["bytes"].value, 20.0 * 4096.0);
+        assert_eq!(o.outputs["checksums_verified"], 20);
+        assert_eq!(o.outputs["protocol"], "TLSv1_3");
+        assert!(o.metrics["kb_per_s"].value > 0.0 && o.metrics["handshake_ms"].value > 0.0);
+    }
+
+    #[test]
+    fn a_wrong_pin_or_token_is_refused() {
+        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        let r = receiver();
+        let other = "0".repeat(64);
+        let p = params(json!({"files": 1, "file_size": 10, "peer": r.addr.to_string(),
+            "peer_cert_sha256": other, "token": r.token}));
+        assert!(run(&p).unwrap_err().to_string().contains("pinned"), "a forged receiver must be refused");
+        let p = params(json!({"files": 1, "file_size": 10, "peer": r.addr.to_string(),
+            "peer_cert_sha256": r.cert_sha256, "token": "f".repeat(64)}));
+        assert!(run(&p).is_err(), "a sender without the token must be refused");
+    }
+}
