@@ -71,3 +71,78 @@ fn docker_and_containerd_run_cpu_trials() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&ls.stdout).contains(&format!("sb{pid}-")));
 }
+
+const WORKLOADS: &str = r#"
+name = "daemon-workloads"
+trials = 1
+warmup = 0
+order = "sequential"
+[timeouts]
+boot_s = 120
+trial_s = 300
+[[environment]]
+name = "docker"
+driver = "docker"
+socket = "/run/sandbench/docker.sock"
+vcpus = 2
+memory_mib = 2048
+[[environment]]
+name = "containerd"
+driver = "containerd"
+socket = "/run/sandbench/containerd/containerd.sock"
+vcpus = 2
+memory_mib = 2048
+[[workload]]
+name = "classify"
+kind = "classify"
+params = { inputs = ["coffee.png", "chelsea.png"] }
+[[workload]]
+name = "face"
+kind = "face"
+params = { inputs = ["zidane.jpg"], engine = "tract" }
+[[workload]]
+name = "fileio"
+kind = "fileio"
+params = { mode = "rndrw", block_size = "16K", file_size = "8M", io_size = "4M" }
+[[workload]]
+name = "filemix"
+kind = "filemix"
+params = { files = 50, file_size = "16K", loops = 30 }
+[[workload]]
+name = "net"
+kind = "net"
+params = { msg_size = 1024, time_s = 1 }
+[[workload]]
+name = "transfer"
+kind = "transfer"
+params = { files = 30 }
+"#;
+
+#[test]
+fn docker_and_containerd_run_ai_file_and_network_workloads_with_right_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let campaign = write(tmp.path(), "w.toml", WORKLOADS);
+    let out = tmp.path().join("r");
+    let child =
+        sandbench().arg("run").arg(&campaign).arg("--out").arg(&out).arg("--quiet").arg("--verify").spawn().unwrap();
+    let pid = child.id();
+    let status = child.wait_with_output().unwrap().status;
+    assert_no_leaks(pid);
+    let rs = records(&only_run(&out));
+    assert_eq!(rs.len(), 12);
+    for r in &rs {
+        assert_eq!(r.status, sandbench_spec::Status::Ok, "{} {}: {:?}", r.key.environment, r.key.workload, r.error);
+        let facts = &r.launch.as_ref().unwrap().facts;
+        assert!(facts["scratch"].contains("writable"), "{facts:?}");
+        assert!(facts["network"].starts_with("veth sbh"), "{facts:?}");
+        match r.key.workload.as_str() {
+            "classify" => assert_eq!(r.outputs["engine"], "onnxruntime"),
+            "fileio" => assert_eq!(r.outputs["filesystem"], "overlay", "the container's writable layer"),
+            "net" => assert_eq!(r.outputs["bytes_sent"], r.outputs["bytes_received_by_peer"]),
+            "transfer" => assert_eq!(r.outputs["checksums_verified"], 30),
+            _ => {}
+        }
+    }
+    // --verify checked the classify and face answers (espresso, a cat, two faces).
+    assert_eq!(status.code(), Some(0));
+}

@@ -18,7 +18,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The `vm.create` body (Cloud Hypervisor's `VmConfig`).
-pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch: Option<&Path>) -> serde_json::Value {
+pub fn vm_config(
+    env: &Environment,
+    image: &GuestImage,
+    vmlinux: &Path,
+    scratch: Option<&Path>,
+    net: Option<&crate::net::Link>,
+) -> serde_json::Value {
+    let mut cmdline = crate::qemu::guest_kernel_args();
+    cmdline.extend(net.map(crate::net::Link::kernel_arg));
     let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
     let mut disks =
         vec![json!({ "path": image.rootfs_ext4.display().to_string(), "readonly": true, "direct": direct })];
@@ -32,9 +40,10 @@ pub fn vm_config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch:
         "payload": {
             "kernel": vmlinux.display().to_string(),
             "initramfs": image.initramfs.display().to_string(),
-            "cmdline": crate::qemu::guest_kernel_args().join(" "),
+            "cmdline": cmdline.join(" "),
         },
         "disks": disks,
+        "net": net.map(|l| vec![json!({"tap": l.host_if})]).unwrap_or_default(),
         "serial": { "mode": "Tty" },
         "console": { "mode": "Off" },
     })
@@ -94,7 +103,8 @@ impl Sandbox for CloudHypervisor {
             std::thread::sleep(Duration::from_millis(10));
         }
         let disk = self.vmm.scratch_disk(spec)?;
-        let cfg = vm_config(spec.env, image, &vmlinux, Some(&disk));
+        self.vmm.tap(spec)?;
+        let cfg = vm_config(spec.env, image, &vmlinux, Some(&disk), self.vmm.link());
         for (path, body) in [("vm.create", Some(cfg.to_string())), ("vm.boot", None)] {
             match request(&api, "PUT", path, body.as_deref()) {
                 Ok((code, _)) if (200..300).contains(&code) => {}
@@ -114,16 +124,19 @@ impl Sandbox for CloudHypervisor {
         }
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
-        spec.no_network(&mut facts);
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "cloud-hypervisor".into());
         facts.insert("cloud-hypervisor".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
         facts.insert("config".into(), cfg.to_string());
-        if let Some(s) = self.vmm.scratch_fact(spec) {
-            facts.insert("scratch".into(), s);
-        }
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts, peers: None })
+        self.vmm.record(spec, &mut facts);
+        Ok(Running {
+            channel,
+            accounting: Accounting { roots: vec![pid], cgroup: None },
+            boot,
+            facts,
+            peers: self.vmm.peers(),
+        })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {

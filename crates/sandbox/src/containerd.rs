@@ -19,6 +19,7 @@ pub const NAMESPACE: &str = "sandbench";
 pub struct Containerd {
     client: Option<Child>,
     live: Option<(String, String, std::path::PathBuf)>,
+    network: Option<crate::net::Network>,
 }
 
 pub fn ctr(socket: &str) -> Command {
@@ -65,11 +66,16 @@ impl Sandbox for Containerd {
         let socket = prepare(spec, "containerd")?;
         let shim = spec.env.shim();
         let mut facts = BTreeMap::new();
-        spec.no_network(&mut facts);
         let version = output(ctr(&socket).arg("version")).unwrap_or_default();
         // `ctr version` prints the client's, then the server's; keep the server's.
         facts.insert("containerd".into(), server_version(&version));
         facts.insert("shim".into(), shim.clone());
+        if spec.network && shim != "io.containerd.runc.v2" {
+            facts.insert(
+                "network".into(),
+                format!("unsupported: a link for shim {shim} (a VM or gVisor sandbox needs it at creation) is not wired yet"),
+            );
+        }
         facts.insert("limits".into(), format!("--cpus {} --memory-limit {} MiB", spec.env.vcpus, spec.env.memory_mib));
         let reference = ensure_image(&socket, image, &spec.work_dir)?;
         facts.insert("image".into(), format!("{reference} (OCI image, snapshotter overlayfs)"));
@@ -86,7 +92,14 @@ impl Sandbox for Containerd {
             .arg(sandbench_image::AGENT_PATH);
         let (sock, id) = (socket.clone(), spec.id.clone());
         let find_pid = move || task_pid(&output(ctr(&sock).args(["task", "ls"])).ok()?, &id);
-        attach(spec, &mut cmd, "install it: apt-get install containerd", &mut self.client, find_pid, facts)
+        attach(
+            spec,
+            &mut cmd,
+            "install it: apt-get install containerd",
+            (&mut self.client, &mut self.network),
+            find_pid,
+            facts,
+        )
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -110,6 +123,7 @@ impl Sandbox for Containerd {
             let _ = std::fs::remove_dir_all(work);
         }
         stop_client(&mut self.client);
+        self.network = None;
         Ok(())
     }
 }

@@ -92,10 +92,11 @@ pub fn attach(
     spec: &LaunchSpec,
     cmd: &mut Command,
     hint: &str,
-    child_slot: &mut Option<Child>,
+    slots: (&mut Option<Child>, &mut Option<crate::net::Network>),
     find_pid: impl Fn() -> Option<u32>,
     mut facts: BTreeMap<String, String>,
 ) -> Result<Running, SandboxError> {
+    let (child_slot, network_slot) = slots;
     let t0 = Instant::now();
     let log = spec.work_dir.join("client.stderr");
     let Spawned { child, stdin, stdout } = process::spawn(cmd, &log, hint)?;
@@ -115,7 +116,15 @@ pub fn attach(
         roots.insert(0, s);
         facts.insert("accounted_processes".into(), "the shim and the container's processes".into());
     }
-    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts, peers: None })
+    // The container started with no network of its own but loopback; the link's far end goes
+    // into its namespace, as a CNI plugin would put it there.
+    let mut peers = None;
+    if spec.network && !facts.contains_key("network") {
+        let net = network_slot.insert(crate::net::Network::attach(&spec.id, pid)?);
+        facts.insert("network".into(), net.describe());
+        peers = Some(net.peers());
+    }
+    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts, peers })
 }
 
 /// Kills the client's process group.

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 pub struct Docker {
     client: Option<Child>,
     live: Option<(String, String, std::path::PathBuf)>,
+    network: Option<crate::net::Network>,
 }
 
 fn docker(socket: &str) -> Command {
@@ -57,13 +58,18 @@ impl Sandbox for Docker {
         let tag = ensure_image(&socket, &image.rootfs_dir, &image.manifest.key)?;
         let runtime = spec.env.runtime().as_str();
         let mut facts = BTreeMap::new();
-        spec.no_network(&mut facts);
         facts.insert(
             "docker".into(),
             output(docker(&socket).args(["version", "--format", "{{.Server.Version}}"])).unwrap_or_default(),
         );
         facts.insert("image".into(), tag.clone());
         facts.insert("runtime".into(), runtime.into());
+        if spec.network && spec.env.runtime() == sandbench_spec::campaign::Runtime::Runsc {
+            facts.insert(
+                "network".into(),
+                "unsupported: gVisor's netstack does not see an interface added to its namespace after start".into(),
+            );
+        }
         facts.insert("limits".into(), format!("--cpus {} --memory {}m", spec.env.vcpus, spec.env.memory_mib));
         // The image stays as imported; what the agent writes (file workloads, in /scratch)
         // lands in the container's own writable layer, as a workload in Docker writes.
@@ -80,7 +86,14 @@ impl Sandbox for Docker {
             .arg(sandbench_image::AGENT_PATH);
         let (sock, id) = (socket.clone(), spec.id.clone());
         let find_pid = move || output(docker(&sock).args(["inspect", "-f", "{{.State.Pid}}", &id])).ok()?.parse().ok();
-        attach(spec, &mut cmd, "install it: apt-get install docker.io", &mut self.client, find_pid, facts)
+        attach(
+            spec,
+            &mut cmd,
+            "install it: apt-get install docker.io",
+            (&mut self.client, &mut self.network),
+            find_pid,
+            facts,
+        )
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -89,6 +102,7 @@ impl Sandbox for Docker {
             let _ = std::fs::remove_dir_all(work);
         }
         stop_client(&mut self.client);
+        self.network = None;
         Ok(())
     }
 }

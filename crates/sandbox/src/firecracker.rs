@@ -26,10 +26,17 @@ pub fn cache_type(c: DiskCache) -> &'static str {
 }
 
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
-pub fn config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch: Option<&Path>) -> serde_json::Value {
+pub fn config(
+    env: &Environment,
+    image: &GuestImage,
+    vmlinux: &Path,
+    scratch: Option<&Path>,
+    net: Option<&crate::net::Link>,
+) -> serde_json::Value {
     let mut args = crate::qemu::guest_kernel_args();
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
+    args.extend(net.map(crate::net::Link::kernel_arg));
     let mut drives = vec![json!({
         "drive_id": "rootfs",
         "path_on_host": image.rootfs_ext4.display().to_string(),
@@ -55,6 +62,7 @@ pub fn config(env: &Environment, image: &GuestImage, vmlinux: &Path, scratch: Op
             "boot_args": args.join(" "),
         },
         "drives": drives,
+        "network-interfaces": net.map(|l| vec![json!({"iface_id": "eth0", "host_dev_name": l.host_if})]).unwrap_or_default(),
         "machine-config": {
             "vcpu_count": env.vcpus,
             "mem_size_mib": env.memory_mib,
@@ -142,7 +150,8 @@ impl Sandbox for Firecracker {
         }
         self.vmm.prepare(spec)?;
         let disk = self.vmm.scratch_disk(spec)?;
-        let cfg = config(spec.env, image, &vmlinux, Some(&disk));
+        self.vmm.tap(spec)?;
+        let cfg = config(spec.env, image, &vmlinux, Some(&disk), self.vmm.link());
         let cfg_path = spec.work_dir.join("firecracker.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
@@ -162,7 +171,6 @@ impl Sandbox for Firecracker {
         let (channel, pid, spawned_at) = self.vmm.start(&mut cmd, &log, "install the Firecracker release binary")?;
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
-        spec.no_network(&mut facts);
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
         facts.insert("firecracker".into(), version);
@@ -171,10 +179,14 @@ impl Sandbox for Firecracker {
             format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
         );
         facts.insert("config".into(), cfg.to_string());
-        if let Some(s) = self.vmm.scratch_fact(spec) {
-            facts.insert("scratch".into(), s);
-        }
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: None }, boot, facts, peers: None })
+        self.vmm.record(spec, &mut facts);
+        Ok(Running {
+            channel,
+            accounting: Accounting { roots: vec![pid], cgroup: None },
+            boot,
+            facts,
+            peers: self.vmm.peers(),
+        })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {

@@ -116,20 +116,6 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
 }
 
 impl LaunchSpec<'_> {
-    /// For a driver that cannot give its sandbox a link yet: the `network` fact saying so when
-    /// one was asked for (the sandbox still runs its other workloads; `net` trials fail with it).
-    pub fn no_network(&self, facts: &mut BTreeMap<String, String>) {
-        if self.network {
-            facts.insert(
-                "network".into(),
-                format!(
-                    "unsupported: driver `{}` has no private network link yet (net workloads run on native, oci and qemu)",
-                    self.env.driver.as_str()
-                ),
-            );
-        }
-    }
-
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
         self.image.ok_or_else(|| {

@@ -36,6 +36,9 @@ pub struct Link {
     pub host_addr: Ipv4Addr,
     pub guest_addr: Ipv4Addr,
     pub prefix: u8,
+    /// The veth end goes into this process's network namespace instead of a new one (a
+    /// container a daemon started).
+    attach_pid: Option<u32>,
     alias: String,
     removed: bool,
 }
@@ -80,15 +83,21 @@ impl Link {
     /// Creates the link for sandbox `id` and configures both ends (the VM's guest end is
     /// configured by the guest from [`Link::kernel_arg`]).
     pub fn create(id: &str, kind: LinkKind) -> Result<Link, SandboxError> {
-        if !crate::is_root() {
-            return Err(SandboxError::Unsupported {
-                why: "a network link (net, transfer workloads) needs root: veth, tap and namespaces".into(),
-            });
-        }
+        Link::new(id, kind, None)
+    }
+
+    /// A veth link into the network namespace of running process `pid` (named `sb-<id>` with
+    /// `ip netns attach` while the link lives).
+    pub fn attach(id: &str, pid: u32) -> Result<Link, SandboxError> {
+        Link::new(id, LinkKind::Veth, Some(pid))
+    }
+
+    /// The link [`Link::create`] would make for `id` (names, addresses), without making
+    /// anything: for configuration tests and dry runs. Removing it does nothing.
+    pub fn planned(id: &str, kind: LinkKind) -> Link {
         let h = id_hash(id);
-        let used = Command::new("ip").args(["-o", "-4", "addr"]).output().map(|o| o.stdout).unwrap_or_default();
-        let (host_addr, guest_addr) = free_subnet(h, &String::from_utf8_lossy(&used));
-        let mut link = Link {
+        let (host_addr, guest_addr) = subnet(h);
+        Link {
             kind,
             host_if: format!("sbh{h:08x}"),
             guest_if: if kind == LinkKind::Veth { format!("sbg{h:08x}") } else { "eth0".into() },
@@ -96,9 +105,24 @@ impl Link {
             host_addr,
             guest_addr,
             prefix: 30,
+            attach_pid: None,
             alias: format!("sandbench {id}"),
-            removed: false,
-        };
+            removed: true,
+        }
+    }
+
+    fn new(id: &str, kind: LinkKind, attach_pid: Option<u32>) -> Result<Link, SandboxError> {
+        if !crate::is_root() {
+            return Err(SandboxError::Unsupported {
+                why: "a network link (net, transfer workloads) needs root: veth, tap and namespaces".into(),
+            });
+        }
+        let used = Command::new("ip").args(["-o", "-4", "addr"]).output().map(|o| o.stdout).unwrap_or_default();
+        let (host_addr, guest_addr) = free_subnet(id_hash(id), &String::from_utf8_lossy(&used));
+        let mut link = Link::planned(id, kind);
+        (link.host_addr, link.guest_addr, link.attach_pid) = (host_addr, guest_addr, attach_pid);
+        // From here on it is real: removing it removes what `configure` made.
+        link.removed = false;
         if let Err(e) = link.configure() {
             link.remove();
             return Err(e);
@@ -110,7 +134,10 @@ impl Link {
         let host_cidr = format!("{}/{}", self.host_addr, self.prefix);
         match (&self.kind, &self.netns) {
             (LinkKind::Veth, Some(ns)) => {
-                ip(&["netns", "add", ns])?;
+                match self.attach_pid {
+                    Some(pid) => ip(&["netns", "attach", ns, &pid.to_string()])?,
+                    None => ip(&["netns", "add", ns])?,
+                }
                 ip(&["link", "add", &self.host_if, "type", "veth", "peer", "name", &self.guest_if, "netns", ns])?;
                 let guest_cidr = format!("{}/{}", self.guest_addr, self.prefix);
                 ip(&["-n", ns, "addr", "add", &guest_cidr, "dev", &self.guest_if])?;
@@ -167,7 +194,8 @@ impl Link {
         }
         self.removed = true;
         if let Some(ns) = &self.netns {
-            // Deleting the namespace destroys the veth end inside it, and with it the pair.
+            // Deleting a namespace of our own destroys the veth end inside it, and with it the
+            // pair; for an attached one it only drops the name, and the next line goes.
             quiet_ip(&["netns", "del", ns]);
         }
         quiet_ip(&["link", "del", &self.host_if]);
@@ -220,43 +248,66 @@ pub fn reap_stale(is_stale: impl Fn(&str) -> bool) -> Vec<String> {
 /// A sandbox's link with sandbench's peers listening on the host end: the `net` peer and the
 /// `transfer` receiver (which stores what it receives under the sandbox's scratch space).
 pub struct Network {
-    // Dropped in this order: the peers stop, then the link goes.
     peer: sandbench_workloads::net::Peer,
-    receiver: sandbench_workloads::transfer::Receiver,
+    receiver: Option<sandbench_workloads::transfer::Receiver>,
+    /// Where the receiver stores files; removed with the network.
+    store: std::path::PathBuf,
     pub link: Link,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        // The receiver stops before its store goes; the link goes last (field drop order).
+        drop(self.receiver.take());
+        let _ = std::fs::remove_dir_all(&self.store);
+        if let Some(parent) = self.store.parent() {
+            // Only when empty: for native and oci it is the scratch space, removed by its owner.
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
 }
 
 impl Network {
     pub fn create(id: &str, kind: LinkKind) -> Result<Network, SandboxError> {
-        let link = Link::create(id, kind)?;
+        Network::with_link(id, Link::create(id, kind)?)
+    }
+
+    /// A link into the network namespace of the running process `pid`.
+    pub fn attach(id: &str, pid: u32) -> Result<Network, SandboxError> {
+        Network::with_link(id, Link::attach(id, pid)?)
+    }
+
+    fn with_link(id: &str, link: Link) -> Result<Network, SandboxError> {
         let ip = std::net::IpAddr::V4(link.host_addr);
         let what = |w: &str| format!("start the {w} on {}", link.host_addr);
         let peer = sandbench_workloads::net::Peer::start(ip)
             .map_err(|source| SandboxError::Io { what: what("network peer"), source })?;
         let store = crate::scratch::root().join(id).join("received");
-        let receiver = sandbench_workloads::transfer::Receiver::start(ip, store)
+        let receiver = sandbench_workloads::transfer::Receiver::start(ip, store.clone())
             .map_err(|source| SandboxError::Io { what: what("transfer receiver"), source })?;
-        Ok(Network { peer, receiver, link })
+        Ok(Network { peer, receiver: Some(receiver), store, link })
     }
 
     /// The parameters `net` and `transfer` trials take from this link's peers.
     pub fn peers(&self) -> sandbench_workloads::Peers {
+        let r = self.receiver.as_ref();
         sandbench_workloads::Peers {
             net: self.peer.addr.to_string(),
-            transfer: self.receiver.addr.to_string(),
-            transfer_cert_sha256: self.receiver.cert_sha256.clone(),
-            transfer_token: self.receiver.token.clone(),
+            transfer: r.map(|r| r.addr.to_string()).unwrap_or_default(),
+            transfer_cert_sha256: r.map(|r| r.cert_sha256.clone()).unwrap_or_default(),
+            transfer_token: r.map(|r| r.token.clone()).unwrap_or_default(),
         }
     }
 
     /// For the record: the path and what shapes it, and where the peers listen.
     pub fn describe(&self) -> String {
+        let r = self.receiver.as_ref();
         format!(
-            "{}; net peer {}, transfer receiver {} (TLS 1.3, certificate sha256 {})",
+            "{}; net peer {}, transfer receiver {} (TLS 1.3, certificate sha256 {}…)",
             self.link.describe(),
             self.peer.addr,
-            self.receiver.addr,
-            &self.receiver.cert_sha256[..16]
+            r.map(|r| r.addr.to_string()).unwrap_or_default(),
+            r.map(|r| r.cert_sha256[..16].to_string()).unwrap_or_default()
         )
     }
 }

@@ -26,7 +26,6 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Qemu {
     vmm: VmmProcess,
     scratch_disk: Option<std::path::PathBuf>,
-    network: Option<crate::net::Network>,
 }
 
 /// The guest kernel command line every VMM driver starts from: the agent's console, quiet
@@ -142,7 +141,7 @@ impl Qemu {
             initramfs: &image.initramfs,
             rootfs: &image.rootfs_ext4,
             scratch: self.scratch_disk.as_deref(),
-            net: self.network.as_ref().map(|n| &n.link),
+            net: self.vmm.link(),
         };
         let args = command_line(spec.env, accel, &files, &format!("sandbench-{}", spec.id));
         let log = spec.work_dir.join(format!("qemu-{}.stderr", accel.as_str()));
@@ -155,12 +154,7 @@ impl Qemu {
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
-        if let Some(s) = self.vmm.scratch_fact(spec) {
-            facts.insert("scratch".into(), s);
-        }
-        if let Some(n) = &self.network {
-            facts.insert("network".into(), n.describe());
-        }
+        self.vmm.record(spec, &mut facts);
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
         Ok(Running {
@@ -168,7 +162,7 @@ impl Qemu {
             accounting: Accounting { roots: vec![pid], cgroup: None },
             boot,
             facts,
-            peers: self.network.as_ref().map(crate::net::Network::peers),
+            peers: self.vmm.peers(),
         })
     }
 }
@@ -178,9 +172,7 @@ impl Sandbox for Qemu {
         self.teardown()?;
         self.vmm.prepare(spec)?;
         self.scratch_disk = Some(self.vmm.scratch_disk(spec)?);
-        if spec.network {
-            self.network = Some(crate::net::Network::create(&spec.id, crate::net::LinkKind::Tap)?);
-        }
+        self.vmm.tap(spec)?;
         match spec.env.accel() {
             Accel::Auto => {
                 let key = spec.env.machine().as_str();
@@ -218,7 +210,6 @@ impl Sandbox for Qemu {
     fn teardown(&mut self) -> Result<(), SandboxError> {
         self.vmm.stop();
         self.scratch_disk = None;
-        self.network = None;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub struct VmmProcess {
     child: Option<Child>,
     work_dir: Option<PathBuf>,
     scratch: Option<Scratch>,
+    network: Option<crate::net::Network>,
 }
 
 impl VmmProcess {
@@ -41,6 +42,35 @@ impl VmmProcess {
                 s.describe("image in")
             )
         })
+    }
+
+    /// Creates the sandbox's tap link when the launch asks for a network; [`VmmProcess::stop`]
+    /// removes it.
+    pub fn tap(&mut self, spec: &LaunchSpec) -> Result<(), SandboxError> {
+        if spec.network && self.network.is_none() {
+            self.network = Some(crate::net::Network::create(&spec.id, crate::net::LinkKind::Tap)?);
+        }
+        Ok(())
+    }
+
+    /// The tap link, if any.
+    pub fn link(&self) -> Option<&crate::net::Link> {
+        self.network.as_ref().map(|n| &n.link)
+    }
+
+    /// The peers on the host end of the link, for [`crate::Running::peers`].
+    pub fn peers(&self) -> Option<sandbench_workloads::Peers> {
+        self.network.as_ref().map(crate::net::Network::peers)
+    }
+
+    /// Adds the `scratch` and `network` facts.
+    pub fn record(&self, spec: &LaunchSpec, facts: &mut std::collections::BTreeMap<String, String>) {
+        if let Some(s) = self.scratch_fact(spec) {
+            facts.insert("scratch".into(), s);
+        }
+        if let Some(n) = &self.network {
+            facts.insert("network".into(), n.describe());
+        }
     }
 
     /// Starts the VMM; returns the agent channel on its stdio, its pid and when it started.
@@ -73,6 +103,7 @@ impl VmmProcess {
         if let Some(s) = self.scratch.take() {
             s.remove();
         }
+        self.network = None;
     }
 }
 

@@ -4,6 +4,7 @@
 //! their binaries and a working KVM (see vmm_boot.rs).
 
 use sandbench_image::{GuestImage, ImageManifest};
+use sandbench_sandbox::net::{Link, LinkKind};
 use sandbench_spec::{Campaign, DiskCache, Environment};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,7 @@ fn env(driver: &str, extra: &str) -> Environment {
 
 #[test]
 fn firecracker_config_file_matches_full_vm_configuration() {
+    let tap = Link::planned("sb1-fc-1", LinkKind::Tap);
     let root = spec("firecracker-api.yaml");
     let schema = resolve(&root, "#/definitions/FullVmConfiguration").clone();
     for cache in ["none", "unsafe", "writeback"] {
@@ -107,6 +109,7 @@ fn firecracker_config_file_matches_full_vm_configuration() {
             &img,
             img.vmlinux.as_ref().unwrap(),
             Some(Path::new("/s/scratch.ext4")),
+            Some(&tap),
         );
         let mut errors = Vec::new();
         validate(&root, &schema, &cfg, "config", &mut errors);
@@ -114,6 +117,8 @@ fn firecracker_config_file_matches_full_vm_configuration() {
         assert_eq!(cfg["machine-config"]["vcpu_count"], 4);
         assert_eq!(cfg["machine-config"]["mem_size_mib"], 4096);
         assert_eq!(cfg["drives"][1]["is_read_only"], false);
+        assert_eq!(cfg["network-interfaces"][0]["host_dev_name"], tap.host_if);
+        assert!(cfg["boot-source"]["boot_args"].as_str().unwrap().contains(&tap.kernel_arg()));
     }
     // Only the non-Unsafe cache type makes a guest's flushes reach the disk.
     assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::None), "Writeback");
@@ -122,6 +127,7 @@ fn firecracker_config_file_matches_full_vm_configuration() {
 
 #[test]
 fn cloud_hypervisor_vm_create_body_matches_vm_config() {
+    let tap = Link::planned("sb1-ch-1", LinkKind::Tap);
     let root = spec("cloud-hypervisor-api.yaml");
     let schema = resolve(&root, "#/components/schemas/VmConfig").clone();
     let e = env("cloud-hypervisor", "disk_cache = \"none\"");
@@ -131,6 +137,7 @@ fn cloud_hypervisor_vm_create_body_matches_vm_config() {
         &img,
         img.vmlinux.as_ref().unwrap(),
         Some(Path::new("/s/scratch.ext4")),
+        Some(&tap),
     );
     let mut errors = Vec::new();
     validate(&root, &schema, &cfg, "vm_config", &mut errors);
@@ -139,6 +146,8 @@ fn cloud_hypervisor_vm_create_body_matches_vm_config() {
     assert_eq!(cfg["disks"][0]["direct"], true);
     assert_eq!(cfg["disks"][1]["readonly"], false);
     assert_eq!(cfg["disks"][1]["serial"], "sbscratch");
+    assert_eq!(cfg["net"][0]["tap"], tap.host_if);
+    assert!(cfg["payload"]["cmdline"].as_str().unwrap().contains("sandbench.net=10.213."));
 }
 
 #[test]
