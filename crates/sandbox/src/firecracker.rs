@@ -8,7 +8,6 @@ use crate::process;
 use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
-use sandbench_sampler::Accounting;
 use sandbench_spec::{DiskCache, Environment};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -179,14 +178,7 @@ impl Sandbox for Firecracker {
             format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
         );
         facts.insert("config".into(), cfg.to_string());
-        self.vmm.record(spec, &mut facts);
-        Ok(Running {
-            channel,
-            accounting: Accounting { roots: vec![pid], cgroup: None },
-            boot,
-            facts,
-            peers: self.vmm.peers(),
-        })
+        Ok(self.vmm.running(spec, channel, pid, boot, facts))
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {

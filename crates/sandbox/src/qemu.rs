@@ -8,7 +8,6 @@
 use crate::process;
 use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
-use sandbench_sampler::Accounting;
 use sandbench_spec::{Accel, Environment, Machine};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -154,16 +153,9 @@ impl Qemu {
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
-        self.vmm.record(spec, &mut facts);
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
-        Ok(Running {
-            channel,
-            accounting: Accounting { roots: vec![pid], cgroup: None },
-            boot,
-            facts,
-            peers: self.vmm.peers(),
-        })
+        Ok(self.vmm.running(spec, channel, pid, boot, facts))
     }
 }
 

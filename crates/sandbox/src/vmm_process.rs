@@ -63,14 +63,24 @@ impl VmmProcess {
         self.network.as_ref().map(crate::net::Network::peers)
     }
 
-    /// Adds the `scratch` and `network` facts.
-    pub fn record(&self, spec: &LaunchSpec, facts: &mut std::collections::BTreeMap<String, String>) {
+    /// The running sandbox: the VMM process `pid` accounted as a whole, with the `scratch` and
+    /// `network` facts added to the driver's.
+    pub fn running(
+        &self,
+        spec: &LaunchSpec,
+        channel: AgentChannel,
+        pid: u32,
+        boot: sandbench_spec::BootTimeline,
+        mut facts: std::collections::BTreeMap<String, String>,
+    ) -> crate::Running {
         if let Some(s) = self.scratch_fact(spec) {
             facts.insert("scratch".into(), s);
         }
         if let Some(n) = &self.network {
             facts.insert("network".into(), n.describe());
         }
+        let accounting = sandbench_sampler::Accounting { roots: vec![pid], cgroup: None };
+        crate::Running { channel, accounting, boot, facts, peers: self.peers() }
     }
 
     /// Starts the VMM; returns the agent channel on its stdio, its pid and when it started.
