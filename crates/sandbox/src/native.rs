@@ -41,7 +41,13 @@ impl Sandbox for Native {
         cmd.env(crate::scratch::ENV, &scratch.dir);
         facts.insert("scratch".into(), scratch.describe("host directory"));
         self.scratch = Some(scratch);
-        if spec.network {
+        if spec.network && !is_root() {
+            facts.insert(
+                "network".into(),
+                "unsupported: a network link (veth into a namespace) needs root; net and transfer trials cannot run"
+                    .into(),
+            );
+        } else if spec.network {
             let net = self.network.insert(Network::create(&spec.id, LinkKind::Veth)?);
             facts.insert("network".into(), net.describe());
             let path = net.link.netns_path().unwrap_or_default();
