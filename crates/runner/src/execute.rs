@@ -340,6 +340,9 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
             }
             TrialEnd::Done { usable } => usable,
         };
+        if usable {
+            record.vmm_metrics = slot.sandbox.vmm_metrics();
+        }
         match record.status {
             Status::Ok => out.ok += 1,
             Status::Failed => out.failed += 1,
@@ -423,6 +426,7 @@ fn new_record(
         guest_cpu: None,
         host: None,
         launch: None,
+        vmm_metrics: None,
     }
 }
 

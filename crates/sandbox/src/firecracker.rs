@@ -7,11 +7,10 @@
 use crate::process;
 use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
-use sandbench_image::GuestImage;
 use sandbench_spec::{DiskCache, Environment};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -24,40 +23,40 @@ pub fn cache_type(c: DiskCache) -> &'static str {
     }
 }
 
+/// The files a microVM uses, as Firecracker sees them: host paths, or paths inside the
+/// jailer's chroot.
+#[derive(Debug, Clone)]
+pub struct VmFiles {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub rootfs: PathBuf,
+    pub scratch: Option<PathBuf>,
+    /// Where Firecracker flushes its metrics (a file created before start).
+    pub metrics: Option<PathBuf>,
+}
+
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
-pub fn config(
-    env: &Environment,
-    image: &GuestImage,
-    vmlinux: &Path,
-    scratch: Option<&Path>,
-    net: Option<&crate::net::Link>,
-) -> serde_json::Value {
+pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>) -> serde_json::Value {
     let mut args = crate::qemu::guest_kernel_args();
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
     args.extend(net.map(crate::net::Link::kernel_arg));
-    let mut drives = vec![json!({
-        "drive_id": "rootfs",
-        "path_on_host": image.rootfs_ext4.display().to_string(),
-        "is_root_device": false,
-        "is_read_only": true,
-        "cache_type": cache_type(env.disk_cache()),
-        "io_engine": "Sync",
-    })];
-    if let Some(disk) = scratch {
-        drives.push(json!({
-            "drive_id": "scratch",
-            "path_on_host": disk.display().to_string(),
+    let drive = |id: &str, path: &Path, read_only: bool| {
+        json!({
+            "drive_id": id,
+            "path_on_host": path.display().to_string(),
             "is_root_device": false,
-            "is_read_only": false,
+            "is_read_only": read_only,
             "cache_type": cache_type(env.disk_cache()),
             "io_engine": "Sync",
-        }));
-    }
-    json!({
+        })
+    };
+    let mut drives = vec![drive("rootfs", &files.rootfs, true)];
+    drives.extend(files.scratch.as_deref().map(|d| drive("scratch", d, false)));
+    let mut cfg = json!({
         "boot-source": {
-            "kernel_image_path": vmlinux.display().to_string(),
-            "initrd_path": image.initramfs.display().to_string(),
+            "kernel_image_path": files.kernel.display().to_string(),
+            "initrd_path": files.initrd.display().to_string(),
             "boot_args": args.join(" "),
         },
         "drives": drives,
@@ -67,7 +66,41 @@ pub fn config(
             "mem_size_mib": env.memory_mib,
             "smt": false,
         },
-    })
+    });
+    if let Some(m) = &files.metrics {
+        cfg["metrics"] = json!({ "metrics_path": m.display().to_string() });
+    }
+    cfg
+}
+
+/// The counters of a trial from Firecracker's metrics lines (each flush writes one JSON line of
+/// counts since the previous flush): block and net bytes and vCPU exits, summed over the lines.
+pub fn sum_metrics(lines: &str) -> serde_json::Value {
+    const PICK: [(&str, &str); 8] = [
+        ("block", "read_bytes"),
+        ("block", "write_bytes"),
+        ("block", "flush_count"),
+        ("net", "rx_bytes_count"),
+        ("net", "tx_bytes_count"),
+        ("vcpu", "exit_io_out"),
+        ("vcpu", "exit_mmio_read"),
+        ("vcpu", "exit_mmio_write"),
+    ];
+    let mut sums = serde_json::Map::new();
+    let mut n = 0;
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        n += 1;
+        for (group, key) in PICK {
+            if let Some(x) = v[group][key].as_u64() {
+                let k = format!("{group}_{key}");
+                let prev = sums.get(&k).and_then(|p| p.as_u64()).unwrap_or(0);
+                sums.insert(k, json!(prev + x));
+            }
+        }
+    }
+    sums.insert("flushes".into(), json!(n));
+    serde_json::Value::Object(sums)
 }
 
 /// `(major, minor)` from `firecracker --version` output ("Firecracker v1.7.0").
@@ -126,7 +159,10 @@ pub fn missing(bin: &str, hint: &str) -> Option<String> {
 #[derive(Default)]
 pub struct Firecracker {
     vmm: VmmProcess,
-    api: Option<std::path::PathBuf>,
+    api: Option<PathBuf>,
+    /// The metrics file on the host, and how much of it earlier trials have read.
+    metrics: Option<(PathBuf, u64)>,
+    jail: Option<crate::firecracker_jail::Jail>,
 }
 
 impl Sandbox for Firecracker {
@@ -150,26 +186,59 @@ impl Sandbox for Firecracker {
         self.vmm.prepare(spec)?;
         let disk = self.vmm.scratch_disk(spec)?;
         self.vmm.tap(spec)?;
-        let cfg = config(spec.env, image, &vmlinux, Some(&disk), self.vmm.link());
-        let cfg_path = spec.work_dir.join("firecracker.json");
+        let host = VmFiles {
+            kernel: vmlinux,
+            initrd: image.initramfs.clone(),
+            rootfs: image.rootfs_ext4.clone(),
+            scratch: Some(disk),
+            metrics: Some(spec.work_dir.join("firecracker.metrics")),
+        };
+        let log = spec.work_dir.join("firecracker.stderr");
+        let mut facts = BTreeMap::new();
+        // Firecracker's own arguments, and the paths of the API socket, metrics file and
+        // config file on the host; with the jailer, Firecracker sees them inside its chroot.
+        let (mut cmd, files, api, cfg_path) = match spec.env.jailer.as_deref() {
+            None => {
+                let cfg_path = spec.work_dir.join("firecracker.json");
+                let api = spec.work_dir.join("firecracker.sock");
+                let mut cmd = Command::new(&bin);
+                cmd.arg("--api-sock").arg(&api).arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id);
+                (cmd, host.clone(), api, cfg_path)
+            }
+            Some(jailer) => {
+                if let Some(why) = missing(jailer, "the jailer comes in the same release archive as firecracker") {
+                    return Err(SandboxError::Unsupported { why });
+                }
+                // The jailer wants the binary's absolute path (it copies it into the chroot).
+                let bin =
+                    if bin.contains('/') { bin.clone() } else { crate::probe::on_path(&bin).unwrap_or(bin.clone()) };
+                let jail =
+                    self.jail.insert(crate::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
+                facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
+                let mut cmd = Command::new(jailer);
+                cmd.args(jail.command(&bin, &spec.id));
+                (cmd, jail.inside.clone(), jail.root.join("run/firecracker.socket"), jail.root.join("firecracker.json"))
+            }
+        };
+        let cfg = config(spec.env, &files, self.vmm.link());
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
+        let metrics_host = match &self.jail {
+            Some(j) => j.root.join("metrics"),
+            None => host.metrics.clone().unwrap_or_default(),
+        };
+        // Firecracker opens the metrics path; it must exist.
+        std::fs::write(&metrics_host, b"")
+            .map_err(|source| SandboxError::Io { what: format!("create {}", metrics_host.display()), source })?;
+        self.metrics = Some((metrics_host, 0));
+        cmd.current_dir(&spec.work_dir);
         let t0 = Instant::now();
-        let log = spec.work_dir.join("firecracker.stderr");
-        let mut cmd = Command::new(&bin);
-        // The API socket is kept for a clean shutdown (SendCtrlAltDel) at teardown.
-        let api = spec.work_dir.join("firecracker.sock");
-        cmd.arg("--api-sock")
-            .arg(&api)
-            .arg("--config-file")
-            .arg(&cfg_path)
-            .arg("--id")
-            .arg(&spec.id)
-            .current_dir(&spec.work_dir);
+        // The API socket is kept for metrics and a clean shutdown (SendCtrlAltDel).
         self.api = Some(api);
         let (channel, pid, spawned_at) = self.vmm.start(&mut cmd, &log, "install the Firecracker release binary")?;
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
-        let mut facts = BTreeMap::new();
+        // The first trial's counts start here, not at boot.
+        let _ = self.vmm_metrics();
         facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
         facts.insert("firecracker".into(), version);
@@ -188,6 +257,21 @@ impl Sandbox for Firecracker {
             let _ = crate::cloud_hypervisor::http(&api, "PUT", "/actions", Some(&body));
         }
         self.vmm.stop();
+        self.metrics = None;
+        if let Some(mut j) = self.jail.take() {
+            j.remove();
+        }
         Ok(())
+    }
+
+    fn vmm_metrics(&mut self) -> Option<serde_json::Value> {
+        let api = self.api.as_ref()?;
+        let body = json!({ "action_type": "FlushMetrics" }).to_string();
+        crate::cloud_hypervisor::http(api, "PUT", "/actions", Some(&body)).ok()?;
+        let (path, offset) = self.metrics.as_mut()?;
+        let text = std::fs::read(&*path).ok()?;
+        let new = text.get(*offset as usize..).unwrap_or_default();
+        *offset = text.len() as u64;
+        Some(sum_metrics(&String::from_utf8_lossy(new)))
     }
 }

@@ -11,6 +11,7 @@ pub mod containerd;
 mod daemon_container;
 pub mod docker;
 pub mod firecracker;
+mod firecracker_jail;
 pub mod native;
 pub mod net;
 pub mod oci;
@@ -100,6 +101,11 @@ pub trait Sandbox: Send {
     /// Stops everything `launch` started. Idempotent; never leaves a process, cgroup, mount or
     /// bundle behind, whatever state the sandbox is in.
     fn teardown(&mut self) -> Result<(), SandboxError>;
+    /// The VMM's own counters since the previous call (Firecracker's metrics), asked after
+    /// every trial; `None` where the technology has none.
+    fn vmm_metrics(&mut self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The driver for an environment.

@@ -104,13 +104,14 @@ fn firecracker_config_file_matches_full_vm_configuration() {
     for cache in ["none", "unsafe", "writeback"] {
         let e = env("firecracker", &format!("disk_cache = \"{cache}\""));
         let img = image();
-        let cfg = sandbench_sandbox::firecracker::config(
-            &e,
-            &img,
-            img.vmlinux.as_ref().unwrap(),
-            Some(Path::new("/s/scratch.ext4")),
-            Some(&tap),
-        );
+        let files = sandbench_sandbox::firecracker::VmFiles {
+            kernel: img.vmlinux.clone().unwrap(),
+            initrd: img.initramfs.clone(),
+            rootfs: img.rootfs_ext4.clone(),
+            scratch: Some("/s/scratch.ext4".into()),
+            metrics: Some("/w/firecracker.metrics".into()),
+        };
+        let cfg = sandbench_sandbox::firecracker::config(&e, &files, Some(&tap));
         let mut errors = Vec::new();
         validate(&root, &schema, &cfg, "config", &mut errors);
         assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
@@ -119,10 +120,40 @@ fn firecracker_config_file_matches_full_vm_configuration() {
         assert_eq!(cfg["drives"][1]["is_read_only"], false);
         assert_eq!(cfg["network-interfaces"][0]["host_dev_name"], tap.host_if);
         assert!(cfg["boot-source"]["boot_args"].as_str().unwrap().contains(&tap.kernel_arg()));
+        assert_eq!(cfg["metrics"]["metrics_path"], "/w/firecracker.metrics");
     }
+    // The jailed variant points every path inside the chroot and still validates.
+    let e = env("firecracker", "jailer = \"/usr/local/bin/jailer\"");
+    let jailed = sandbench_sandbox::firecracker::VmFiles {
+        kernel: "/vmlinux".into(),
+        initrd: "/initramfs".into(),
+        rootfs: "/rootfs.ext4".into(),
+        scratch: Some("/scratch.ext4".into()),
+        metrics: Some("/metrics".into()),
+    };
+    let cfg = sandbench_sandbox::firecracker::config(&e, &jailed, None);
+    let mut errors = Vec::new();
+    validate(&root, &schema, &cfg, "config", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
+    assert_eq!(cfg["drives"][0]["path_on_host"], "/rootfs.ext4");
     // Only the non-Unsafe cache type makes a guest's flushes reach the disk.
     assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::None), "Writeback");
     assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::Unsafe), "Unsafe");
+}
+
+#[test]
+fn firecracker_metrics_lines_are_summed_per_trial() {
+    // Two flushes as Firecracker writes them: each line holds the counts since the last one.
+    let lines = r#"{"utc_timestamp_ms":1,"block":{"read_bytes":4096,"write_bytes":0,"flush_count":1},"net":{"rx_bytes_count":100,"tx_bytes_count":50},"vcpu":{"exit_io_out":7,"exit_mmio_read":3,"exit_mmio_write":2}}
+{"utc_timestamp_ms":2,"block":{"read_bytes":8192,"write_bytes":512,"flush_count":0},"net":{"rx_bytes_count":1,"tx_bytes_count":2},"vcpu":{"exit_io_out":1,"exit_mmio_read":0,"exit_mmio_write":0}}
+not json
+"#;
+    let m = sandbench_sandbox::firecracker::sum_metrics(lines);
+    assert_eq!(m["block_read_bytes"], 12288);
+    assert_eq!(m["block_write_bytes"], 512);
+    assert_eq!(m["net_tx_bytes_count"], 52);
+    assert_eq!(m["vcpu_exit_io_out"], 8);
+    assert_eq!(m["flushes"], 2);
 }
 
 #[test]

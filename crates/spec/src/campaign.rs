@@ -274,6 +274,9 @@ pub struct Environment {
     /// `qemu` only: extra arguments appended to QEMU's command line.
     #[serde(default)]
     pub extra_args: Option<Vec<String>>,
+    /// `firecracker` only: run it under this jailer binary (chroot, cgroup, namespaces).
+    #[serde(default)]
+    pub jailer: Option<String>,
     /// VM drivers: size of the sandbox's scratch disk in MiB (a sparse file; file workloads
     /// write there).
     #[serde(default)]
@@ -393,7 +396,7 @@ impl Campaign {
                 });
             }
             use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 11] = [
+            let keys: [(&str, bool, &[Driver]); 12] = [
                 ("runtime", e.runtime.is_some(), &[Oci, Docker]),
                 ("runtime_args", e.runtime_args.is_some(), &[Oci]),
                 ("shim", e.shim.is_some(), &[Containerd]),
@@ -407,6 +410,7 @@ impl Campaign {
                 ("extra_args", e.extra_args.is_some(), &[Qemu]),
                 ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
                 ("scratch_mib", e.scratch_mib.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
+                ("jailer", e.jailer.is_some(), &[Firecracker]),
             ];
             if matches!(e.driver, Firecracker | CloudHypervisor) {
                 if e.machine.is_some_and(|m| m != Machine::Microvm) {

@@ -183,6 +183,10 @@ pub struct TrialRecord {
     pub host: Option<HostSummary>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub launch: Option<LaunchInfo>,
+    /// The VMM's own counters for this trial (Firecracker's metrics: block and net bytes,
+    /// vCPU exits), where the driver has them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub vmm_metrics: Option<serde_json::Value>,
 }
 
 /// `manifest.json`: everything that could explain a number.
