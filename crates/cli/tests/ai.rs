@@ -10,7 +10,7 @@ const WORKLOADS: &str = r#"
 [[workload]]
 name = "classify"
 kind = "classify"
-params = { inputs = ["coffee.png", "chelsea.png"] }
+params = { inputs = ["coffee.png", "chelsea.png", "traffic_light_green.png"] }
 
 [[workload]]
 name = "classify-tract"

@@ -1,4 +1,5 @@
-//! Right answers on the sample inputs with both engines, natively: espresso for coffee.png,
+//! Right answers on the sample inputs with both engines, natively: espresso for coffee.png, a
+//! traffic light for each drawn traffic light,
 //! the people in bus.jpg, one face in astronaut.png and two in zidane.jpg. The assets come
 //! from the shared cache (`sandbench assets fetch`; fetched here when missing).
 
@@ -36,13 +37,19 @@ fn result_of<'a>(outputs: &'a Value, input: &str) -> &'a Value {
 }
 
 #[test]
-fn classify_finds_espresso_with_both_engines_and_they_agree() {
+fn classify_finds_espresso_and_traffic_lights_with_both_engines_and_they_agree() {
     let ort = run("classify", "onnxruntime");
     let tract = run("classify", "tract");
     let top = &result_of(&ort, "coffee.png")["top5"][0];
     assert_eq!(top["label"], "espresso");
     assert!(top["score"].as_f64().unwrap() > 0.9, "{top}");
-    for input in ["coffee.png", "chelsea.png", "astronaut.png"] {
+    // The drawn traffic lights (the paper's traffic-light classifier's input): class 920.
+    for input in ["traffic_light_red.png", "traffic_light_amber.png", "traffic_light_green.png"] {
+        let top = &result_of(&ort, input)["top5"][0];
+        assert_eq!(top["label"], "traffic light", "{input}: {top}");
+        assert!(top["score"].as_f64().unwrap() > 0.5, "{input}: {top}");
+    }
+    for input in ["coffee.png", "chelsea.png", "astronaut.png", "traffic_light_green.png"] {
         let (a, b) = (&result_of(&ort, input)["top5"], &result_of(&tract, input)["top5"]);
         assert_eq!(a[0]["class"], b[0]["class"], "{input}");
         assert!(
