@@ -46,6 +46,9 @@ fn docker_and_containerd_run_cpu_trials() {
             let h = r.host.as_ref().unwrap();
             assert!(h.cgroup_mem_max_kib.unwrap() > 0, "{env}: container cgroup accounted");
             assert!(h.pss_max_kib.unwrap() > 1000, "{env}: shim + container PSS");
+            // What `docker stats` shows: usage minus inactive file pages, never above usage.
+            let ws = h.cgroup_working_set_max_kib.unwrap();
+            assert!(ws > 0 && ws <= h.cgroup_mem_max_kib.unwrap(), "{env}: working set {ws}");
         }
         let facts = &ok[0].launch.as_ref().unwrap().facts;
         assert!(facts.get("cgroup").is_some_and(|c| c.contains("cpuacct") || c.contains("V2")), "{env}: {facts:?}");

@@ -266,6 +266,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
                 h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into()),
                 h.pss_max_mib.map(f).unwrap_or_else(|| "–".into()),
                 h.cgroup_mem_max_mib.map(f).unwrap_or_else(|| "–".into()),
+                h.cgroup_working_set_max_mib.map(f).unwrap_or_else(|| "–".into()),
             ]
         })
         .collect();
@@ -279,6 +280,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             "first ≥ 200 %",
             "PSS max MiB",
             "cgroup max MiB",
+            "working set max MiB (docker stats)",
         ],
         &rows,
     );

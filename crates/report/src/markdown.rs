@@ -160,20 +160,21 @@ pub fn render(m: &ReportModel) -> String {
     );
     let _ = writeln!(
         out,
-        "| environment | workload | mean host CPU % | host processes CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB |"
+        "| environment | workload | mean host CPU % | host processes CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB | working set max MiB |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for h in &m.host {
         let cpu = h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into());
         let cross = h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into());
         let _ = writeln!(
             out,
-            "| {} | {} | {cpu} | {} | {cross} | {} | {} |",
+            "| {} | {} | {cpu} | {} | {cross} | {} | {} | {} |",
             h.environment,
             h.workload,
             opt(h.tree_cpu_mean_pct),
             opt(h.pss_max_mib),
-            opt(h.cgroup_mem_max_mib)
+            opt(h.cgroup_mem_max_mib),
+            opt(h.cgroup_working_set_max_mib)
         );
     }
     let _ = writeln!(out, "\n## Start-up (launch → agent ready)\n");

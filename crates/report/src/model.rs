@@ -102,6 +102,8 @@ pub struct HostRow {
     pub first_200pct_ms: Option<f64>,
     pub pss_max_mib: Option<f64>,
     pub cgroup_mem_max_mib: Option<f64>,
+    /// The cgroup's peak working set (usage − inactive file pages), what `docker stats` shows.
+    pub cgroup_working_set_max_mib: Option<f64>,
     /// The series CSV of the median trial (by headline metric), for the CPU-over-time figure.
     pub representative_series: Option<String>,
 }
@@ -285,6 +287,11 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
                 cgroup_mem_max_mib: ok
                     .iter()
                     .filter_map(|r| r.host.as_ref().and_then(|h| h.cgroup_mem_max_kib))
+                    .max()
+                    .map(|k| k as f64 / 1024.0),
+                cgroup_working_set_max_mib: ok
+                    .iter()
+                    .filter_map(|r| r.host.as_ref().and_then(|h| h.cgroup_working_set_max_kib))
                     .max()
                     .map(|k| k as f64 / 1024.0),
                 representative_series: by_metric

@@ -18,6 +18,9 @@ pub struct CgroupUsage {
     pub user_ns: u64,
     pub system_ns: u64,
     pub memory_bytes: u64,
+    /// Page cache the kernel would drop first (`memory.stat`'s inactive file pages), when
+    /// readable: usage minus this is the working set `docker stats` and `kubectl top` show.
+    pub inactive_file_bytes: Option<u64>,
 }
 
 /// v1 `cpuacct.stat`: (user, system) in ticks.
@@ -38,6 +41,18 @@ pub fn parse_cpuacct_stat(text: &str) -> Option<(u64, u64)> {
 /// A file holding one integer (`cpuacct.usage`, `memory.usage_in_bytes`, `memory.current`).
 pub fn parse_single_u64(text: &str) -> Option<u64> {
     text.trim().parse().ok()
+}
+
+/// `memory.stat`: inactive file pages in bytes (`total_inactive_file` in v1, which counts the
+/// whole subtree, `inactive_file` in v2).
+pub fn parse_inactive_file(text: &str) -> Option<u64> {
+    let get = |key: &str| {
+        text.lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some(key)).then(|| it.next()?.parse::<u64>().ok()).flatten()
+        })
+    };
+    get("total_inactive_file").or_else(|| get("inactive_file"))
 }
 
 /// v2 `cpu.stat`: (usage, user, system) in ns.

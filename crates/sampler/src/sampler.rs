@@ -23,6 +23,8 @@ pub struct Sample {
     pub tree_cpu_pct: Option<f64>,
     pub pss_kib: Option<u64>,
     pub cgroup_mem_kib: Option<u64>,
+    /// Usage minus inactive file pages (what `docker stats` shows); not in the CSV.
+    pub cgroup_working_set_kib: Option<u64>,
     /// System-wide /proc/stat split over all cores, 100 % = one core.
     pub sys_user_pct: f64,
     pub sys_system_pct: f64,
@@ -149,6 +151,7 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
             s.user_pct = ns_pct(ca.user_ns, cb.user_ns);
             s.system_pct = ns_pct(ca.system_ns, cb.system_ns);
             s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
+            s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
         }
         _ => {
             s.user_pct = tick_pct(a.proc_user, b.proc_user);
@@ -237,6 +240,7 @@ impl Series {
             },
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
+            cgroup_working_set_max_kib: self.samples.iter().filter_map(|s| s.cgroup_working_set_kib).max(),
             first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
             series,
             sampler_cpu_ms: self.own_cpu_ms,

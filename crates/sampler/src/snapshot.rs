@@ -77,16 +77,23 @@ fn read_cgroup(cg: &CgroupRef) -> Result<CgroupUsage, SampleError> {
             let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
             // cpuacct.stat is in ticks; split the exact ns total in the same proportion.
             let (user_ns, system_ns) = split(cpu_ns, u, s);
-            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
+            let inactive_file_bytes = inactive_file(memory);
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes, inactive_file_bytes })
         }
         CgroupRef::V2 { dir } => {
             let p = dir.join("cpu.stat");
             let (cpu_ns, user_ns, system_ns) = parsed(&p, cgroup::parse_cpu_stat_v2(&read(&p)?))?;
             let p = dir.join("memory.current");
             let memory_bytes = parsed(&p, cgroup::parse_single_u64(&read(&p)?))?;
-            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes })
+            let inactive_file_bytes = inactive_file(dir);
+            Ok(CgroupUsage { cpu_ns, user_ns, system_ns, memory_bytes, inactive_file_bytes })
         }
     }
+}
+
+/// Inactive file pages from `memory.stat` in `dir`; optional, as the working set is.
+fn inactive_file(dir: &std::path::Path) -> Option<u64> {
+    cgroup::parse_inactive_file(&std::fs::read_to_string(dir.join("memory.stat")).ok()?)
 }
 
 fn split(total: u64, a: u64, b: u64) -> (u64, u64) {

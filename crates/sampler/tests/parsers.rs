@@ -34,6 +34,14 @@ fn cgroup_v1_files() {
     assert_eq!(cgroup::parse_cpuacct_stat(&fixture("cgv1_cpuacct_stat.txt")), Some((11503, 2739)));
     assert_eq!(cgroup::parse_single_u64(&fixture("cgv1_cpuacct_usage.txt")), Some(142427060783));
     assert_eq!(cgroup::parse_single_u64(&fixture("cgv1_memory_usage.txt")), Some(1030668288));
+    // v1 counts the subtree's inactive file pages as total_inactive_file, not inactive_file.
+    assert_eq!(cgroup::parse_inactive_file(&fixture("cgv1_memory_stat.txt")), Some(5347995648));
+}
+
+#[test]
+fn cgroup_v2_memory_stat() {
+    assert_eq!(cgroup::parse_inactive_file(&fixture("cgv2_memory_stat.txt")), Some(20549632));
+    assert_eq!(cgroup::parse_inactive_file("anon 5\n"), None);
 }
 
 #[test]

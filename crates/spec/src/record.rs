@@ -127,6 +127,10 @@ pub struct HostSummary {
     /// Peak cgroup memory usage.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cgroup_mem_max_kib: Option<u64>,
+    /// Peak of the cgroup's usage minus its inactive file pages: the working set `docker
+    /// stats` shows (page cache the kernel drops first excluded).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cgroup_working_set_max_kib: Option<u64>,
     /// Ms from trial start until the sandbox first used ≥ 200 % CPU (two cores).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub first_200pct_ms: Option<f64>,
