@@ -6,8 +6,13 @@
 mod guest;
 
 use sandbench_protocol::{decode_host, encode, AgentMsg, HostMsg, PROTOCOL_VERSION};
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::rc::Rc;
 use std::time::Instant;
+
+/// The channel to the host, shared with the phase hook that sends `phase` messages mid-trial.
+type Out = Rc<RefCell<Box<dyn Write>>>;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,19 +43,20 @@ fn main() {
     } else {
         guest::make_raw(&std::io::stdin());
     }
-    let code = serve(BufReader::new(input), &mut output, pid1);
+    let code = serve(BufReader::new(input), Rc::new(RefCell::new(output)), pid1);
     if vm {
         guest::power_off();
     }
     std::process::exit(code);
 }
 
-fn send(out: &mut dyn Write, msg: &AgentMsg) -> bool {
+fn send(out: &Out, msg: &AgentMsg) -> bool {
+    let Ok(mut out) = out.try_borrow_mut() else { return false };
     out.write_all(encode(msg).as_bytes()).and_then(|_| out.flush()).is_ok()
 }
 
 /// The protocol loop. Returns the exit code.
-fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
+fn serve(mut input: impl BufRead, out: Out, pid1: bool) -> i32 {
     let ready = AgentMsg::Ready {
         v: PROTOCOL_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -62,7 +68,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
         pid1,
         clocksource: guest::clocksource(),
     };
-    if !send(out, &ready) {
+    if !send(&out, &ready) {
         return 1;
     }
     let mut line = Vec::new();
@@ -77,24 +83,29 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
         let msg = match decode_host(&text) {
             None => continue,
             Some(Err(e)) => {
-                send(out, &AgentMsg::Error { id: None, message: format!("bad command: {e}") });
+                send(&out, &AgentMsg::Error { id: None, message: format!("bad command: {e}") });
                 continue;
             }
             Some(Ok(m)) => m,
         };
         match msg {
             HostMsg::Shutdown => {
-                send(out, &AgentMsg::Bye);
+                send(&out, &AgentMsg::Bye);
                 return 0;
             }
             HostMsg::Run { id, workload, params, .. } => {
                 let before = guest::cpu_times();
                 let t0 = Instant::now();
-                let result = match workload.as_str() {
+                let hook_out = out.clone();
+                let hook = Box::new(move |name: &str| {
+                    let t_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    send(&hook_out, &AgentMsg::Phase { id, name: name.to_string(), t_ms });
+                });
+                let result = sandbench_workloads::phase::with_hook(hook, || match workload.as_str() {
                     "detect" | "classify" | "face" => sandbench_vision::run(&workload, &params),
                     "stt" => sandbench_speech::run(&params, &sandbench_vision::assets_root()),
                     _ => sandbench_workloads::run(&workload, &params),
-                };
+                });
                 let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let guest_cpu = match (before, guest::cpu_times()) {
                     (Some(a), Some(b)) => guest::cpu_view(&a, &b),
@@ -104,7 +115,7 @@ fn serve(mut input: impl BufRead, out: &mut dyn Write, pid1: bool) -> i32 {
                     Ok(o) => AgentMsg::Result { id, wall_ms, metrics: o.metrics, outputs: o.outputs, guest_cpu },
                     Err(e) => AgentMsg::Error { id: Some(id), message: e.to_string() },
                 };
-                if !send(out, &reply) {
+                if !send(&out, &reply) {
                     return 1;
                 }
             }

@@ -82,6 +82,12 @@ fn vision_workloads_give_the_same_right_answers_natively_in_runc_and_in_a_vm() {
             let r = rs.iter().find(|r| r.key.environment == env && r.key.workload == w).unwrap();
             (answers(&r.outputs), r.outputs["engine"].as_str().unwrap_or("").to_string(), r.metrics.clone())
         };
+        // The agent reported, live, when the model was loaded and the first result existed.
+        for r in rs.iter().filter(|r| r.key.workload == w) {
+            let names: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["model_loaded", "first_inference"], "{} {w}", r.key.environment);
+            assert!(r.phases[0].host_ms <= r.phases[1].host_ms && r.phases[1].host_ms <= r.host_wall_ms);
+        }
         let (native, engine, metrics) = of("native");
         assert!(!native.is_empty());
         assert!(metrics["inference_ms"].value > 0.0 && metrics["model_load_ms"].value > 0.0, "{metrics:?}");

@@ -426,6 +426,7 @@ fn new_record(
         guest_cpu: None,
         host: None,
         launch: None,
+        phases: Vec::new(),
         vmm_metrics: None,
     }
 }
@@ -486,6 +487,11 @@ fn run_trial(
                     record.outputs = outputs;
                     record.guest_cpu = guest_cpu;
                     break;
+                }
+                // Bounded: the guest is untrusted.
+                Ok(AgentMsg::Phase { id: rid, name, t_ms }) if rid == id && record.phases.len() < 64 => {
+                    let host_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    record.phases.push(sandbench_spec::TrialPhase { name, host_ms, guest_ms: t_ms });
                 }
                 Ok(AgentMsg::Error { id: Some(rid), message }) if rid == id => {
                     record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -8,5 +8,5 @@ pub use campaign::{
     Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
 };
 pub use record::{
-    BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialRecord, SCHEMA_VERSION,
+    BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialPhase, TrialRecord, SCHEMA_VERSION,
 };

@@ -66,6 +66,15 @@ pub struct Phase {
     pub at_ms: f64,
 }
 
+/// A phase of a running trial: when the host received it, and when the agent marked it, both
+/// in milliseconds since the trial's `run` (host: sent; agent: received).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialPhase {
+    pub name: String,
+    pub host_ms: f64,
+    pub guest_ms: f64,
+}
+
 /// How one sandbox came up.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BootTimeline {
@@ -187,6 +196,9 @@ pub struct TrialRecord {
     pub host: Option<HostSummary>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub launch: Option<LaunchInfo>,
+    /// Phases the agent reported while the trial ran (`model_loaded`, `first_inference`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub phases: Vec<TrialPhase>,
     /// The VMM's own counters for this trial (Firecracker's metrics: block and net bytes,
     /// vCPU exits), where the driver has them.
     #[serde(skip_serializing_if = "Option::is_none", default)]

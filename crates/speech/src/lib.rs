@@ -54,8 +54,10 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     let t = Instant::now();
     let mut model = whisper::Model::load(&model_dir, threads)?;
     let model_load_ms = ms(t);
+    sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
 
     let mut results = Vec::new();
+    let mut first = true;
     let (mut pre_all, mut inf_all, mut post_all, mut audio_s, mut inf_s) = (vec![], vec![], vec![], 0.0, 0.0);
     for (name, path) in names.iter().zip(&inputs) {
         let (mut pre, mut inf, mut post) = (vec![], vec![], vec![]);
@@ -70,6 +72,9 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
             let t = Instant::now();
             let tokens = model.transcribe(&mel)?;
             inf.push(ms(t));
+            if std::mem::take(&mut first) {
+                sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
+            }
             let t = Instant::now();
             text = model.decode(&tokens);
             post.push(ms(t));

@@ -178,10 +178,12 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
         }),
     };
     let model_load_ms = ms(t_load);
+    sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
 
     let decoded: Vec<RgbImage> = inputs.iter().map(|i| preprocess::load_rgb(i)).collect::<Result<_, _>>()?;
     let mut per_input: Vec<InputRun> = names.iter().map(|_| InputRun::default()).collect();
     let t_all = Instant::now();
+    let mut first = true;
     for _ in 0..p.repetitions {
         for (c, chunk) in decoded.chunks(p.batch).enumerate() {
             let t = Instant::now();
@@ -192,6 +194,9 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
             let t = Instant::now();
             let outputs = engine.run(tensor)?;
             let inf = ms(t) / chunk.len() as f64;
+            if std::mem::take(&mut first) {
+                sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
+            }
             for (n, prep) in prepared.iter().enumerate() {
                 let t = Instant::now();
                 let result = task.decode(&outputs, n, prep)?;

@@ -13,6 +13,7 @@ pub mod latency;
 pub mod net;
 pub mod noop;
 mod params;
+pub mod phase;
 pub mod scratch;
 pub mod transfer;
 
