@@ -111,7 +111,7 @@ def main():
     wav = os.path.join(ASSETS, "inputs", "beckett.wav")
     peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, os.path.join(ASSETS, "models", "whisper-tiny.en"), wav, "2"],
                                      check=True, capture_output=True, text=True).stdout)
-    args = [SB, "try", "stt", "--json", "--param", "threads=2", "--param", "repetitions=3"]
+    args = [SB, "try", "stt", "--json", "--param", "threads=2", "--param", "repetitions=3", "--param", "inputs=beckett.wav"]
     r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     inp = r["outputs"]["inputs"][0]
     rtf = min(inp["inference_ms"]) / 1e3 / inp["duration_s"]

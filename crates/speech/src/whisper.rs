@@ -16,10 +16,11 @@ pub struct Model {
     sot: u32,
     eot: u32,
     no_timestamps: u32,
-    /// Never sampled: the config's `suppress_ids` and every special token but end-of-text.
-    suppress: Vec<u32>,
-    /// Not sampled first: the config's `suppress_ids_begin`.
-    suppress_begin: Vec<u32>,
+    /// Never sampled, by token id: the config's `suppress_ids` and every special token but
+    /// end-of-text. A mask, not a list: it is consulted for every logit at every step.
+    suppress: Vec<bool>,
+    /// Not sampled first, by token id: the config's `suppress_ids_begin`.
+    suppress_begin: Vec<bool>,
     device: Device,
 }
 
@@ -89,8 +90,17 @@ impl Model {
                 .ok_or_else(|| err(format!("token {tok} not in the vocabulary")))
         };
         let (sot, eot, no_timestamps) = (id(m::SOT_TOKEN)?, id(m::EOT_TOKEN)?, id(m::NO_TIMESTAMPS_TOKEN)?);
+        let n = vocab.len().max(cfg.vocab_size);
+        let mask = |ids: Vec<u32>| {
+            let mut m = vec![false; n];
+            for i in ids.into_iter().filter(|i| (*i as usize) < n) {
+                m[i as usize] = true;
+            }
+            m
+        };
         let mut suppress = ids(&config, "suppress_ids");
-        suppress.extend((eot + 1)..vocab.len().max(cfg.vocab_size) as u32);
+        suppress.extend((eot + 1)..n as u32);
+        let suppress = mask(suppress);
         let filters = audio::mel_filters(m::SAMPLE_RATE as f64, m::N_FFT, cfg.num_mel_bins);
         Ok(Model {
             whisper,
@@ -100,7 +110,7 @@ impl Model {
             eot,
             no_timestamps,
             suppress,
-            suppress_begin: ids(&config, "suppress_ids_begin"),
+            suppress_begin: mask(ids(&config, "suppress_ids_begin")),
             device,
             cfg,
         })
@@ -139,13 +149,14 @@ impl Model {
                     .and_then(|l| l.to_vec1::<f32>())
                     .map_err(err)?;
                 let mut best = (f32::NEG_INFINITY, self.eot);
+                let first = tokens.len() == start;
                 for (id, &v) in logits.iter().enumerate() {
-                    let id = id as u32;
-                    if self.suppress.contains(&id) || (tokens.len() == start && self.suppress_begin.contains(&id)) {
+                    let blocked = |m: &[bool]| m.get(id).copied().unwrap_or(false);
+                    if blocked(&self.suppress) || (first && blocked(&self.suppress_begin)) {
                         continue;
                     }
                     if v > best.0 {
-                        best = (v, id);
+                        best = (v, id as u32);
                     }
                 }
                 if best.1 == self.eot {
