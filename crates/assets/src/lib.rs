@@ -7,6 +7,7 @@
 //! carries the sha256 it had when stored; a corrupt or truncated file is detected on the next
 //! use and fetched again.
 
+pub mod bytes;
 pub mod catalog;
 pub mod drawing;
 mod mobilenet;

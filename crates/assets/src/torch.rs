@@ -5,6 +5,7 @@
 //! Only the pickle opcodes such files use are understood; anything else is an error, never a
 //! guess. Nothing is executed: globals are names, not code.
 
+use crate::bytes::{Cursor, Truncated};
 use std::collections::BTreeMap;
 
 /// Why a checkpoint could not be read.
@@ -56,31 +57,29 @@ impl V {
 }
 
 struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    c: Cursor<'a>,
     /// Storage type of every storage key seen in a persistent id.
     dtypes: BTreeMap<String, String>,
 }
 
+impl From<Truncated> for TorchError {
+    fn from(t: Truncated) -> Self {
+        TorchError::Eof(t.0)
+    }
+}
+
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TorchError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(TorchError::Eof(self.pos))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        Ok(self.c.take(n)?)
     }
     fn u8(&mut self) -> Result<u8, TorchError> {
-        Ok(self.take(1)?[0])
+        Ok(self.c.u8()?)
     }
     fn u32(&mut self) -> Result<u32, TorchError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(self.c.u32()?)
     }
     fn line(&mut self) -> Result<String, TorchError> {
-        let rest = &self.buf[self.pos..];
-        let n = rest.iter().position(|&b| b == b'\n').ok_or(TorchError::Eof(self.pos))?;
-        let s = String::from_utf8_lossy(&rest[..n]).into_owned();
-        self.pos += n + 1;
-        Ok(s)
+        Ok(String::from_utf8_lossy(self.c.line()?).into_owned())
     }
     fn string(&mut self, n: usize) -> Result<String, TorchError> {
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
@@ -91,7 +90,7 @@ impl<'a> Reader<'a> {
         let mut stack: Vec<V> = Vec::new();
         let mut memo: BTreeMap<u32, V> = BTreeMap::new();
         loop {
-            let at = self.pos;
+            let at = self.c.pos;
             let op = self.u8()?;
             match op {
                 0x80 => {
@@ -292,7 +291,7 @@ fn reduce(callable: V, args: V) -> Result<V, TorchError> {
 
 /// Reads every float32 tensor of a legacy-format state dict, by name.
 pub fn load_legacy(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, TorchError> {
-    let mut r = Reader { buf: bytes, pos: 0, dtypes: BTreeMap::new() };
+    let mut r = Reader { c: Cursor::new(bytes), dtypes: BTreeMap::new() };
     let magic = r.pickle()?;
     if !matches!(magic, V::Int(_)) {
         return Err(TorchError::Malformed("no torch magic number".into()));
@@ -312,7 +311,7 @@ pub fn load_legacy(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, TorchError>
             Some("ByteStorage" | "CharStorage" | "BoolStorage") => 1,
             other => return Err(TorchError::Malformed(format!("storage {key} has unknown type {other:?}"))),
         };
-        let raw = r.take(n.checked_mul(size).ok_or(TorchError::Eof(r.pos))?)?;
+        let raw = r.take(n.checked_mul(size).ok_or(TorchError::Eof(r.c.pos))?)?;
         if size != 4 || r.dtypes.get(&key).map(String::as_str) != Some("FloatStorage") {
             continue;
         }

@@ -5,6 +5,7 @@
 //! string name, u8 rank, u32 dims, u8 dtype, u32 byte count, bytes; then u32 alias count and
 //! (alias, target) string pairs. Strings are u16 length (with the NUL) + bytes + NUL.
 
+use sandbench_assets::bytes::{Cursor, Truncated};
 use std::collections::HashMap;
 
 /// Why the file could not be read.
@@ -25,50 +26,33 @@ pub struct Var {
     pub data: Vec<f32>,
 }
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    p: usize,
+impl From<Truncated> for Ct2Error {
+    fn from(t: Truncated) -> Self {
+        Ct2Error::Truncated(t.0)
+    }
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Ct2Error> {
-        let end = self.p.checked_add(n).filter(|&e| e <= self.b.len()).ok_or(Ct2Error::Truncated(self.p))?;
-        let s = &self.b[self.p..end];
-        self.p = end;
-        Ok(s)
-    }
-    fn u8(&mut self) -> Result<u8, Ct2Error> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, Ct2Error> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Result<u32, Ct2Error> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn string(&mut self) -> Result<String, Ct2Error> {
-        let n = self.u16()? as usize;
-        let s = self.take(n)?;
-        Ok(String::from_utf8_lossy(s.strip_suffix(&[0]).unwrap_or(s)).into_owned())
-    }
+/// A u16-length-prefixed, NUL-terminated string.
+fn string(c: &mut Cursor) -> Result<String, Truncated> {
+    let n = c.u16()? as usize;
+    let s = c.take(n)?;
+    Ok(String::from_utf8_lossy(s.strip_suffix(&[0]).unwrap_or(s)).into_owned())
 }
 
 /// Every float variable of the model (float32, float16 and bfloat16 are widened to float32;
 /// integer scalars such as `num_heads` are skipped), aliases resolved.
 pub fn read(bytes: &[u8]) -> Result<(String, HashMap<String, Var>), Ct2Error> {
-    let mut c = Cursor { b: bytes, p: 0 };
+    let mut c = Cursor::new(bytes);
     let version = c.u32()?;
     if version != 6 {
         return Err(Ct2Error::Unsupported(format!("binary version {version}, only 6 is read")));
     }
-    let spec = c.string()?;
+    let spec = string(&mut c)?;
     let _revision = c.u32()?;
     let count = c.u32()?;
     let mut vars = HashMap::new();
     for _ in 0..count {
-        let name = c.string()?;
+        let name = string(&mut c)?;
         let rank = c.u8()? as usize;
         let shape = (0..rank).map(|_| c.u32().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
         let dtype = c.u8()?;
@@ -87,7 +71,7 @@ pub fn read(bytes: &[u8]) -> Result<(String, HashMap<String, Var>), Ct2Error> {
     }
     let aliases = c.u32()?;
     for _ in 0..aliases {
-        let (alias, target) = (c.string()?, c.string()?);
+        let (alias, target) = (string(&mut c)?, string(&mut c)?);
         if let Some(v) = vars.get(&target).cloned() {
             vars.insert(alias, v);
         }
