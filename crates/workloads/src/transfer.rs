@@ -257,14 +257,24 @@ impl Receiver {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, want) = (stop.clone(), token.clone());
+        let busy = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new().name("sandbench-receiver".into()).spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    // One session at a time, as an scp target handles one copy.
-                    Ok((c, _)) => {
-                        let _ = receive(c, config.clone(), &want, &store);
-                        let _ = std::fs::remove_dir_all(&store);
+                    // One session at a time, as an scp target handles one copy; it runs on a
+                    // thread of its own so stopping never waits for a silent sender's timeout.
+                    Ok((c, _)) if !busy.swap(true, Ordering::SeqCst) => {
+                        let (config, want, store, done) = (config.clone(), want.clone(), store.clone(), busy.clone());
+                        let spawned = std::thread::Builder::new().name("sandbench-receive".into()).spawn(move || {
+                            let _ = receive(c, config, &want, &store);
+                            let _ = std::fs::remove_dir_all(&store);
+                            done.store(false, Ordering::SeqCst);
+                        });
+                        if spawned.is_err() {
+                            busy.store(false, Ordering::SeqCst);
+                        }
                     }
+                    Ok(_) => {}
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
@@ -350,6 +360,16 @@ mod tests {
         assert_eq!(o.outputs["checksums_verified"], 20);
         assert_eq!(o.outputs["protocol"], "TLSv1_3");
         assert!(o.metrics["kb_per_s"].value > 0.0 && o.metrics["handshake_ms"].value > 0.0);
+    }
+
+    #[test]
+    fn stopping_does_not_wait_for_a_silent_sender() {
+        let r = receiver();
+        let _silent = TcpStream::connect(r.addr).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        drop(r);
+        assert!(t.elapsed() < Duration::from_secs(2), "teardown waited {:?}", t.elapsed());
     }
 
     #[test]
