@@ -15,6 +15,7 @@ pub mod noop;
 mod params;
 pub mod phase;
 pub mod scratch;
+pub mod server;
 pub mod transfer;
 
 pub use params::{parse_size, ParamError, Params};

@@ -9,19 +9,16 @@
 //! on its side of the sandbox's private link. The runner gives the agent the peer's address as
 //! the `peer` parameter.
 
+use crate::server::{Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
 use sandbench_protocol::{Metric, Metrics};
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 pub const MODES: &[&str] = &["stream", "rr"];
 const STREAM: u8 = b'S';
 const RR: u8 = b'R';
-/// Longest a peer connection may stay silent before the peer drops it.
-const IDLE: Duration = Duration::from_secs(60);
 /// Connections a peer serves at once; more are refused (bounded load).
 const MAX_CONNECTIONS: usize = 64;
 
@@ -121,52 +118,20 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
 /// dropped. Bounded: at most 64 connections at once, each dropped after 60 s of silence.
 pub struct Peer {
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl Peer {
     /// Listens on `ip` with a free port.
     pub fn start(ip: std::net::IpAddr) -> std::io::Result<Peer> {
-        let listener = TcpListener::bind((ip, 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let live = Arc::new(AtomicUsize::new(0));
-        let thread = std::thread::Builder::new().name("sandbench-peer".into()).spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) if live.load(Ordering::SeqCst) < MAX_CONNECTIONS => {
-                        live.fetch_add(1, Ordering::SeqCst);
-                        let live = live.clone();
-                        let _ = std::thread::Builder::new().name("sandbench-peer-conn".into()).spawn(move || {
-                            let _ = serve(conn);
-                            live.fetch_sub(1, Ordering::SeqCst);
-                        });
-                    }
-                    Ok(_) => {}
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let server = Server::start(ip, "sandbench-peer", MAX_CONNECTIONS, |c| {
+            let _ = serve(c);
         })?;
-        Ok(Peer { addr, stop, thread: Some(thread) })
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Ok(Peer { addr: server.addr, _server: server })
     }
 }
 
 fn serve(mut c: TcpStream) -> std::io::Result<()> {
-    c.set_nonblocking(false)?;
-    c.set_read_timeout(Some(IDLE))?;
-    c.set_nodelay(true)?;
     let mut hello = [0u8; 5];
     c.read_exact(&mut hello)?;
     let size = u32::from_le_bytes([hello[1], hello[2], hello[3], hello[4]]) as usize;

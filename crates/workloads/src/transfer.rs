@@ -9,20 +9,19 @@
 //! receiver's address, certificate digest and token as parameters.
 
 use crate::scratch::{self, TrialDir};
+use crate::server::{Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sandbench_protocol::{Metric, Metrics};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The name the receiver's certificate is issued to.
 const SERVER_NAME: &str = "sandbench-peer";
-const IDLE: Duration = Duration::from_secs(60);
 /// Largest file the receiver accepts.
 const MAX_FILE: u64 = 1 << 30;
 
@@ -230,8 +229,7 @@ pub struct Receiver {
     pub addr: SocketAddr,
     pub cert_sha256: String,
     pub token: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl Receiver {
@@ -252,50 +250,17 @@ impl Receiver {
         let mut raw = [0u8; 32];
         std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
         let token = hex(&raw);
-        let listener = TcpListener::bind((ip, 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (flag, want) = (stop.clone(), token.clone());
-        let busy = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new().name("sandbench-receiver".into()).spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    // One session at a time, as an scp target handles one copy; it runs on a
-                    // thread of its own so stopping never waits for a silent sender's timeout.
-                    Ok((c, _)) if !busy.swap(true, Ordering::SeqCst) => {
-                        let (config, want, store, done) = (config.clone(), want.clone(), store.clone(), busy.clone());
-                        let spawned = std::thread::Builder::new().name("sandbench-receive".into()).spawn(move || {
-                            let _ = receive(c, config, &want, &store);
-                            let _ = std::fs::remove_dir_all(&store);
-                            done.store(false, Ordering::SeqCst);
-                        });
-                        if spawned.is_err() {
-                            busy.store(false, Ordering::SeqCst);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let want = token.clone();
+        // One session at a time, as an scp target handles one copy.
+        let server = Server::start(ip, "sandbench-receiver", 1, move |c| {
+            let _ = receive(c, config.clone(), &want, &store);
+            let _ = std::fs::remove_dir_all(&store);
         })?;
-        Ok(Receiver { addr, cert_sha256, token, stop, thread: Some(thread) })
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Ok(Receiver { addr: server.addr, cert_sha256, token, _server: server })
     }
 }
 
 fn receive(c: TcpStream, config: Arc<rustls::ServerConfig>, token: &str, store: &Path) -> std::io::Result<()> {
-    c.set_nonblocking(false)?;
-    c.set_read_timeout(Some(IDLE))?;
-    c.set_nodelay(true)?;
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, c);
     let mut line = [0u8; 65];
