@@ -41,14 +41,17 @@ impl Sandbox for Native {
         cmd.env(crate::scratch::ENV, &scratch.dir);
         facts.insert("scratch".into(), scratch.describe("host directory"));
         self.scratch = Some(scratch);
-        if spec.network && !is_root() {
-            facts.insert(
-                "network".into(),
-                "unsupported: a network link (veth into a namespace) needs root; net and transfer trials cannot run"
-                    .into(),
-            );
-        } else if spec.network {
-            let net = self.network.insert(Network::create(&spec.id, LinkKind::Veth)?);
+        // Without root there is no link; the sandbox still runs its other workloads and its
+        // network trials fail with the reason.
+        let network = match spec.network.then(|| Network::create(&spec.id, LinkKind::Veth)) {
+            Some(Err(SandboxError::Unsupported { why })) => {
+                facts.insert("network".into(), format!("unsupported: {why}"));
+                None
+            }
+            other => other.transpose()?,
+        };
+        if let Some(net) = network {
+            let net = self.network.insert(net);
             facts.insert("network".into(), net.describe());
             let path = net.link.netns_path().unwrap_or_default();
             let ns = std::fs::File::open(&path)

@@ -24,7 +24,6 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct Qemu {
     vmm: VmmProcess,
-    scratch_disk: Option<std::path::PathBuf>,
 }
 
 /// The guest kernel command line every VMM driver starts from: the agent's console, quiet
@@ -139,7 +138,7 @@ impl Qemu {
             kernel: &kernel,
             initramfs: &image.initramfs,
             rootfs: &image.rootfs_ext4,
-            scratch: self.scratch_disk.as_deref(),
+            scratch: self.vmm.disk(),
             net: self.vmm.link(),
         };
         let args = command_line(spec.env, accel, &files, &format!("sandbench-{}", spec.id));
@@ -163,7 +162,7 @@ impl Sandbox for Qemu {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         self.vmm.prepare(spec)?;
-        self.scratch_disk = Some(self.vmm.scratch_disk(spec)?);
+        self.vmm.scratch_disk(spec)?;
         self.vmm.tap(spec)?;
         match spec.env.accel() {
             Accel::Auto => {
@@ -201,7 +200,6 @@ impl Sandbox for Qemu {
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
         self.vmm.stop();
-        self.scratch_disk = None;
         Ok(())
     }
 }

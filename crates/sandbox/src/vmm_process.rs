@@ -13,7 +13,8 @@ use std::time::Instant;
 pub struct VmmProcess {
     child: Option<Child>,
     work_dir: Option<PathBuf>,
-    scratch: Option<Scratch>,
+    /// The scratch space and the disk image in it.
+    scratch: Option<(Scratch, PathBuf)>,
     network: Option<crate::net::Network>,
 }
 
@@ -29,13 +30,20 @@ impl VmmProcess {
     /// Creates the sandbox's scratch disk (an empty ext4 image of `scratch_mib`), which
     /// [`VmmProcess::stop`] removes; returns its path.
     pub fn scratch_disk(&mut self, spec: &LaunchSpec) -> Result<PathBuf, SandboxError> {
-        let s = self.scratch.insert(Scratch::create(&spec.id)?);
-        s.disk(spec.env.scratch_mib())
+        let s = Scratch::create(&spec.id)?;
+        let disk = s.disk(spec.env.scratch_mib())?;
+        self.scratch = Some((s, disk.clone()));
+        Ok(disk)
+    }
+
+    /// The scratch disk made by [`VmmProcess::scratch_disk`], if any.
+    pub fn disk(&self) -> Option<&Path> {
+        self.scratch.as_ref().map(|(_, d)| d.as_path())
     }
 
     /// The scratch disk, for the record.
     pub fn scratch_fact(&self, spec: &LaunchSpec) -> Option<String> {
-        self.scratch.as_ref().map(|s| {
+        self.scratch.as_ref().map(|(s, _)| {
             format!(
                 "virtio-blk disk of {} MiB (ext4, same cache mode as the root disk) mounted at /scratch; {}",
                 spec.env.scratch_mib(),
@@ -110,7 +118,7 @@ impl VmmProcess {
         if let Some(d) = self.work_dir.take() {
             let _ = std::fs::remove_dir_all(d);
         }
-        if let Some(s) = self.scratch.take() {
+        if let Some((s, _)) = self.scratch.take() {
             s.remove();
         }
         self.network = None;
