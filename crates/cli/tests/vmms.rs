@@ -8,7 +8,7 @@ use common::*;
 
 fn run_vmm(driver: &str, binary: &str) {
     if let Some(why) = sandbench_sandbox::firecracker::missing(binary, "no release binary installed") {
-        eprintln!("skipped {driver} end to end: {why}");
+        skip(&format!("{driver} end to end"), &why);
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

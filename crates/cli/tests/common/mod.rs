@@ -14,6 +14,12 @@ pub fn sandbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sandbench"))
 }
 
+/// Says that a test is skipped and why, in the form scripts/test-summary.py counts: only for a
+/// prerequisite that cannot exist on this machine.
+pub fn skip(test: &str, why: &str) {
+    eprintln!("sandbench-test: skipped: {test}: {why}");
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
