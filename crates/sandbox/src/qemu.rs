@@ -91,7 +91,7 @@ pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &
         append.push(link.kernel_arg());
     }
     a.extend(["-accel".into(), accel.as_str().into()]);
-    a.extend(["-cpu".into(), if accel == Accel::Kvm { "host".into() } else { "max".into() }]);
+    a.extend(["-cpu".into(), env.cpu_model(accel)]);
     a.extend(["-smp".into(), env.vcpus.to_string(), "-m".into(), env.memory_mib.to_string()]);
     a.extend(["-kernel".into(), kernel.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
     a.extend(["-append".into(), append.join(" ")]);
@@ -151,6 +151,7 @@ impl Qemu {
         let mut facts = BTreeMap::new();
         facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
+        facts.insert("cpu_model".into(), spec.env.cpu_model(accel));
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));

@@ -265,6 +265,9 @@ pub struct Environment {
     /// `qemu` only.
     #[serde(default)]
     pub disk_cache: Option<DiskCache>,
+    /// `qemu` only: the guest CPU model (`-cpu`; default `host` under KVM, `max` under TCG).
+    #[serde(default)]
+    pub cpu_model: Option<String>,
     /// `qemu` only: the QEMU binary (default `qemu-system-x86_64`).
     #[serde(default)]
     pub qemu_binary: Option<String>,
@@ -295,6 +298,11 @@ impl Environment {
     }
     pub fn disk_cache(&self) -> DiskCache {
         self.disk_cache.unwrap_or(DiskCache::None)
+    }
+    /// The QEMU `-cpu` model for `accel`: the campaign's, else `host` under KVM and `max`
+    /// (every feature TCG emulates) under TCG.
+    pub fn cpu_model(&self, accel: Accel) -> String {
+        self.cpu_model.clone().unwrap_or_else(|| if accel == Accel::Kvm { "host".into() } else { "max".into() })
     }
     pub fn scratch_mib(&self) -> u64 {
         self.scratch_mib.unwrap_or(4096)
@@ -396,7 +404,7 @@ impl Campaign {
                 });
             }
             use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 12] = [
+            let keys: [(&str, bool, &[Driver]); 13] = [
                 ("runtime", e.runtime.is_some(), &[Oci, Docker]),
                 ("runtime_args", e.runtime_args.is_some(), &[Oci]),
                 ("shim", e.shim.is_some(), &[Containerd]),
@@ -407,6 +415,7 @@ impl Campaign {
                 ("accel", e.accel.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
                 ("disk_cache", e.disk_cache.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
                 ("qemu_binary", e.qemu_binary.is_some(), &[Qemu]),
+                ("cpu_model", e.cpu_model.is_some(), &[Qemu]),
                 ("extra_args", e.extra_args.is_some(), &[Qemu]),
                 ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
                 ("scratch_mib", e.scratch_mib.is_some(), &[Qemu, Firecracker, CloudHypervisor]),

@@ -51,6 +51,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
             .into());
         }
     }
+    let audio_ctx = p.audio_ctx.unwrap_or(sandbench_workloads::ai::WHISPER_AUDIO_CTX) as usize;
     let t = Instant::now();
     let mut model = whisper::Model::load(&model_dir, threads)?;
     let model_load_ms = ms(t);
@@ -70,7 +71,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
             let mel = model.mel(&samples)?;
             pre.push(ms(t));
             let t = Instant::now();
-            let tokens = model.transcribe(&mel)?;
+            let tokens = model.transcribe(&mel, audio_ctx)?;
             inf.push(ms(t));
             if std::mem::take(&mut first) {
                 sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
@@ -108,6 +109,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
         "model": model_dir.file_name().map(|f| f.to_string_lossy().into_owned()),
         "threads": threads,
         "repetitions": p.repetitions,
+        "audio_ctx": audio_ctx,
         "inputs": results,
     });
     Ok(Outcome { metrics, outputs })

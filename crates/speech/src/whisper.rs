@@ -123,16 +123,18 @@ impl Model {
         Tensor::from_vec(mel, (1, self.cfg.num_mel_bins, frames), &self.device).map_err(err)
     }
 
-    /// Greedy decoding of every 30-second window; returns the text tokens.
-    pub fn transcribe(&mut self, mel: &Tensor) -> Result<Vec<u32>, SpeechError> {
+    /// Greedy decoding of every window of `audio_ctx` encoder positions (two mel frames
+    /// each; Whisper's own window is 1500 positions, 30 s); returns the text tokens.
+    pub fn transcribe(&mut self, mel: &Tensor, audio_ctx: usize) -> Result<Vec<u32>, SpeechError> {
         let (_, _, frames) = mel.dims3().map_err(err)?;
+        let window = (2 * audio_ctx).clamp(2, m::N_FRAMES);
         // pcm_to_mel appends at least 30 s of silence: the content ends a window earlier.
         let content = frames.saturating_sub(m::N_FRAMES).max(1);
         let mut text = Vec::new();
         let mut seek = 0;
         while seek < content {
-            let len = (content - seek).min(m::N_FRAMES);
-            let segment = mel.narrow(2, seek, m::N_FRAMES.min(frames - seek)).map_err(err)?;
+            let len = (content - seek).min(window);
+            let segment = mel.narrow(2, seek, window.min(frames - seek)).map_err(err)?;
             let features = self.whisper.encoder.forward(&segment, true).map_err(err)?;
             let mut tokens = vec![self.sot, self.no_timestamps];
             let start = tokens.len();

@@ -148,6 +148,8 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     };
     let shape = [p.batch, 3, side as usize, side as usize];
     let (mut engine, fallback) = load_engine(p.engine, &root, &model, &shape, threads)?;
+    // The square side the network really runs at (detect: the model's own unless asked).
+    let mut input_side = side;
     let task: Box<dyn Task> = match kind {
         "classify" => {
             let labels_path = require(root.join(sandbench_assets::catalog::IMAGENET_LABELS))?;
@@ -164,8 +166,9 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
                     engine = load_engine(p.engine, &root, &model, &shape, threads)?.0;
                 }
             }
+            input_side = size.or(model_side).unwrap_or(640);
             Box::new(detect::Detect {
-                size: size.or(model_side).unwrap_or(640),
+                size: input_side,
                 names,
                 conf: p.score_threshold.unwrap_or(0.25) as f32,
                 iou: p.iou.unwrap_or(0.7) as f32,
@@ -224,6 +227,7 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
         "model": model.file_name().map(|f| f.to_string_lossy().into_owned()),
         "threads": threads,
         "batch": p.batch,
+        "size": input_side,
         "repetitions": p.repetitions,
         "inputs": names.iter().zip(&per_input).zip(&decoded).map(|((name, x), img)| json!({
             "input": name,

@@ -30,11 +30,32 @@ pub struct AiParams {
     pub iou: Option<f64>,
     /// Square input side for detect (from the model, 640) and face (640).
     pub size: Option<u64>,
+    /// stt: encoder positions per window (20 ms of audio each). Whisper's own window is 1500
+    /// (30 s); fewer positions run the encoder on a shorter window, faster and less accurate,
+    /// as whisper.cpp's `--audio-ctx`.
+    pub audio_ctx: Option<u64>,
 }
+
+/// Whisper's encoder positions per 30-second window.
+pub const WHISPER_AUDIO_CTX: u64 = 1500;
 
 impl AiParams {
     pub fn parse(kind: &str, p: &Params) -> Result<Self, ParamError> {
-        p.only(&["inputs", "model", "engine", "threads", "repetitions", "batch", "score_threshold", "iou", "size"])?;
+        p.only(&[
+            "inputs",
+            "model",
+            "engine",
+            "threads",
+            "repetitions",
+            "batch",
+            "score_threshold",
+            "iou",
+            "size",
+            "audio_ctx",
+        ])?;
+        if kind != "stt" && p.has("audio_ctx") {
+            return Err(ParamError::Invalid { name: "audio_ctx".into(), why: "only the stt workload has it".into() });
+        }
         let engines: &[&'static str] = if kind == "stt" { &["auto", "candle"] } else { &ENGINES[..3] };
         Ok(AiParams {
             inputs: p.list("inputs")?.unwrap_or_default(),
@@ -53,6 +74,10 @@ impl AiParams {
                     })
                 }
                 other => other.map(|s| s as u64),
+            },
+            audio_ctx: match p.u64_in("audio_ctx", 0, 0, WHISPER_AUDIO_CTX)? {
+                0 => None,
+                n => Some(n),
             },
         })
     }

@@ -29,6 +29,11 @@ impl<'a> Params<'a> {
         Ok(())
     }
 
+    /// Whether the table sets `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
     /// An unsigned integer in `[min, max]`, or `default` when absent.
     pub fn u64_in(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ParamError> {
         let Some(v) = self.map.get(name) else {

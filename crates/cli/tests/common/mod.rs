@@ -104,6 +104,12 @@ pub fn native_runc_microvm(
     vm_extra: &str,
     workloads: &str,
 ) -> String {
+    let envs = [native_env(memory_mib), runc_env(memory_mib), microvm_env(vm_memory_mib, vm_extra)];
+    campaign(name, trial_s, &envs, workloads)
+}
+
+/// A one-trial, sequential campaign of `environments` × `workloads`.
+pub fn campaign(name: &str, trial_s: u32, environments: &[String], workloads: &str) -> String {
     format!(
         r#"name = "{name}"
 trials = 1
@@ -112,28 +118,27 @@ order = "sequential"
 [timeouts]
 trial_s = {trial_s}
 boot_s = 240
+{}
+{workloads}"#,
+        environments.join("")
+    )
+}
 
-[[environment]]
-name = "native"
-driver = "native"
-vcpus = 2
-memory_mib = {memory_mib}
+/// The environment `native`.
+pub fn native_env(memory_mib: u64) -> String {
+    format!("\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = 2\nmemory_mib = {memory_mib}\n")
+}
 
-[[environment]]
-name = "runc"
-driver = "oci"
-runtime = "runc"
-vcpus = 2
-memory_mib = {memory_mib}
+/// The environment `runc`: an OCI container under runc.
+pub fn runc_env(memory_mib: u64) -> String {
+    format!(
+        "\n[[environment]]\nname = \"runc\"\ndriver = \"oci\"\nruntime = \"runc\"\nvcpus = 2\nmemory_mib = {memory_mib}\n"
+    )
+}
 
-[[environment]]
-name = "microvm"
-driver = "qemu"
-machine = "microvm"
-accel = "auto"
-vcpus = 2
-memory_mib = {vm_memory_mib}
-{vm_extra}
-{workloads}"#
+/// The environment `microvm`: a QEMU microvm guest (TCG here), with `extra` lines added.
+pub fn microvm_env(memory_mib: u64, extra: &str) -> String {
+    format!(
+        "\n[[environment]]\nname = \"microvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"auto\"\nvcpus = 2\nmemory_mib = {memory_mib}\n{extra}\n"
     )
 }
