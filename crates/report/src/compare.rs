@@ -4,7 +4,7 @@
 
 use crate::model::{headline_metric, latest};
 use sandbench_spec::{Status, TrialRecord};
-use sandbench_stats::{compare, holm, Comparison};
+use sandbench_stats::{adjust_family, compare, Comparison};
 use std::fmt::Write;
 
 /// What makes two series comparable.
@@ -81,7 +81,7 @@ pub fn pairs(a: &[TrialRecord], b: &[TrialRecord], margin: f64, resamples: usize
         }
     }
     let mut refs: Vec<&mut Comparison> = out.iter_mut().map(|p| &mut p.comparison).collect();
-    holm(&mut refs);
+    adjust_family(&mut refs);
     (out, unmatched)
 }
 
@@ -89,8 +89,9 @@ pub fn pairs(a: &[TrialRecord], b: &[TrialRecord], margin: f64, resamples: usize
 pub fn render(a_name: &str, b_name: &str, pairs: &[Pair], unmatched: &[String], margin: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# sandbench compare\n\nA = {a_name}\nB = {b_name}\n");
-    let _ = writeln!(o, "B against A, equivalence margin ±{:.0} %, Holm-corrected.\n", margin * 100.0);
-    let _ = writeln!(o, "| environment | workload | metric | mean A | mean B | B / A | 95 % CI | p (Holm) | verdict |");
+    let note = pairs.first().map(|p| crate::model::family_note(&p.comparison)).unwrap_or_default();
+    let _ = writeln!(o, "B against A, equivalence margin ±{:.0} %; {note}.\n", margin * 100.0);
+    let _ = writeln!(o, "| environment | workload | metric | mean A | mean B | B / A | CI | p (adjusted) | verdict |");
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
     for p in pairs {
         let c = &p.comparison;
@@ -98,7 +99,7 @@ pub fn render(a_name: &str, b_name: &str, pairs: &[Pair], unmatched: &[String], 
         let _ = writeln!(
             o,
             "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {ci} | {:.4} | {:?} |",
-            p.environment, p.workload, p.metric, c.mean_baseline, c.mean, c.ratio, c.p_holm, c.verdict
+            p.environment, p.workload, p.metric, c.mean_baseline, c.mean, c.ratio, c.p_adjusted, c.verdict
         );
     }
     if !unmatched.is_empty() {

@@ -107,16 +107,22 @@ pub fn render(m: &ReportModel) -> String {
         let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
         let _ = writeln!(out, "\n## {wl}: {metric} ({}, {better})\n", first.unit);
         series_table(&mut out, &rows);
+        let stops: Vec<String> =
+            rows.iter().filter_map(|s| s.stop.as_ref().map(|why| format!("{}: {why}", s.environment))).collect();
+        if !stops.is_empty() {
+            let _ = writeln!(out, "\nStopping rule: {}.", stops.join("; "));
+        }
         let comps: Vec<_> = m.comparisons.iter().filter(|c| &c.workload == wl && &c.metric == metric).collect();
         if !comps.is_empty() && headline_metric(&first.kind).0 == metric {
             let _ = writeln!(
                 out,
-                "\nAgainst `{}` (equivalence margin ±{:.0} %, {} resamples, Holm-corrected):\n",
+                "\nAgainst `{}` (equivalence margin ±{:.0} %; {}; permutation checks with {} resamples):\n",
                 comps[0].baseline,
                 m.margin * 100.0,
+                crate::model::family_note(&comps[0].comparison),
                 m.resamples
             );
-            let _ = writeln!(out, "| environment | ratio | 95 % CI | p (Holm) | Hedges' g | TOST p | verdict |");
+            let _ = writeln!(out, "| environment | ratio | CI | p (adjusted) | Hedges' g | TOST p | verdict |");
             let _ = writeln!(out, "|---|---|---|---|---|---|---|");
             for c in comps {
                 let x = &c.comparison;
@@ -129,7 +135,7 @@ pub fn render(m: &ReportModel) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {:.3} | {ci} | {:.4} | {:.2} | {:.4} | {:?}{warn} |",
-                    c.environment, x.ratio, x.p_holm, x.effect_size, x.tost_p, x.verdict
+                    c.environment, x.ratio, x.p_adjusted, x.effect_size, x.tost_p, x.verdict
                 );
             }
         }
@@ -156,21 +162,22 @@ pub fn render(m: &ReportModel) -> String {
     let _ = writeln!(out, "\n## Host CPU and memory\n");
     let _ = writeln!(
         out,
-        "CPU in percent where 100 % is one core, sampled from the host over each trial: from the sandbox's cgroup where it has one (what `docker stats` reads), and from its host processes by /proc.\n"
+        "CPU in percent where 100 % is one core, sampled from the host over each trial: from the sandbox's cgroup where it has one (what `docker stats` reads), and from its host processes by /proc. \"CPU while busy\" is the AI paper's method: the mean of only the samples at or above 100 %, leaving out loading and idle time; it is never lower than the plain mean beside it.\n"
     );
     let _ = writeln!(
         out,
-        "| environment | workload | mean host CPU % | host processes CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB | working set max MiB |"
+        "| environment | workload | mean host CPU % | CPU while busy % (AI paper's method) | host processes CPU % | first ≥ 200 % at | PSS max MiB | cgroup max MiB | working set max MiB |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     for h in &m.host {
         let cpu = h.cpu_mean_pct.as_ref().map(|s| format!("{} ± {}", f(s.mean), f(s.sd))).unwrap_or_else(|| "–".into());
         let cross = h.first_200pct_ms.map(|v| format!("{} ms", f(v))).unwrap_or_else(|| "never".into());
         let _ = writeln!(
             out,
-            "| {} | {} | {cpu} | {} | {cross} | {} | {} | {} |",
+            "| {} | {} | {cpu} | {} | {} | {cross} | {} | {} | {} |",
             h.environment,
             h.workload,
+            crate::model::busy_cell(h),
             opt(h.tree_cpu_mean_pct),
             opt(h.pss_max_mib),
             opt(h.cgroup_mem_max_mib),

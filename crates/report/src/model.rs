@@ -1,12 +1,14 @@
 //! The report model: every number the exporters show, computed once from the records.
 
 use sandbench_spec::{Manifest, Status, TrialKey, TrialRecord};
-use sandbench_stats::{compare, cumulative_sd, holm, outliers, summarize, Ci, Comparison, Outliers, Summary, Verdict};
+use sandbench_stats::{
+    adjust_family, compare, cumulative_sd, outliers, summarize, Ci, Comparison, Outliers, Summary, Verdict,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Version of `summary.json`.
-pub const REPORT_SCHEMA: u32 = 1;
+pub const REPORT_SCHEMA: u32 = 2;
 
 /// Choices of the analysis.
 #[derive(Debug, Clone)]
@@ -26,21 +28,7 @@ impl Default for Options {
     }
 }
 
-/// The metric a workload kind is judged by, and whether higher is better.
-pub fn headline_metric(kind: &str) -> (&'static str, bool) {
-    match kind {
-        "cpu" => ("events_per_s", true),
-        // The AI paper's figure: mean inference time per image (model load is its own metric).
-        "detect" | "classify" | "face" | "stt" => ("inference_ms", false),
-        // sysbench fileio and fio print throughput first; Filebench prints ops/s.
-        "fileio" => ("mib_per_s", true),
-        "filemix" => ("ops_per_s", true),
-        // netperf's TCP_STREAM figure; `rr` trials report transactions/s and latency instead,
-        // shown in the metric tables.
-        "net" => ("mbit_per_s", true),
-        _ => ("host_wall_ms", false),
-    }
-}
+pub use sandbench_workloads::headline_metric;
 
 /// VALID or WARN with reasons.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,6 +64,8 @@ pub struct Series {
     pub cumulative_sd: Vec<(usize, f64)>,
     pub failed: usize,
     pub validity: Validity,
+    /// Under a stopping rule: why the series stopped ("precision reached at n = 17 …").
+    pub stop: Option<String>,
 }
 
 /// One environment against the baseline for one workload's headline metric.
@@ -99,6 +89,11 @@ pub struct HostRow {
     pub cpu_mean_pct: Option<Summary>,
     /// Mean CPU of the host processes by /proc, where it was sampled beside a cgroup.
     pub tree_cpu_mean_pct: Option<f64>,
+    /// The AI paper's method: the mean of the samples at or above 100 % only, averaged over
+    /// the trials that had such samples.
+    pub cpu_busy_mean_pct: Option<f64>,
+    /// The highest CPU sample of any trial.
+    pub cpu_max_pct: Option<f64>,
     pub first_200pct_ms: Option<f64>,
     pub pss_max_mib: Option<f64>,
     pub cgroup_mem_max_mib: Option<f64>,
@@ -153,11 +148,7 @@ pub fn latest(records: &[TrialRecord]) -> Vec<&TrialRecord> {
 }
 
 fn metric_value(r: &TrialRecord, metric: &str) -> Option<f64> {
-    if metric == "host_wall_ms" {
-        Some(r.host_wall_ms)
-    } else {
-        r.metrics.get(metric).map(|m| m.value)
-    }
+    r.metric(metric)
 }
 
 fn first_order(records: &[TrialRecord], f: impl Fn(&TrialRecord) -> String) -> Vec<String> {
@@ -259,6 +250,9 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
                     values,
                     failed: measured.len() - ok.len(),
                     validity: Validity::from(reasons),
+                    stop: (metric == headline)
+                        .then(|| manifest.stops.get(&format!("{env}/{wl}")).map(|s| s.describe()))
+                        .flatten(),
                 });
             }
             let cpu: Vec<f64> = ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct)).collect();
@@ -277,6 +271,12 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
                         ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.tree_cpu_mean_pct)).collect();
                     (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
                 },
+                cpu_busy_mean_pct: {
+                    let b: Vec<f64> =
+                        ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.cpu_busy_mean_pct)).collect();
+                    (!b.is_empty()).then(|| b.iter().sum::<f64>() / b.len() as f64)
+                },
+                cpu_max_pct: ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_max_pct)).reduce(f64::max),
                 first_200pct_ms: (!crossings.is_empty())
                     .then(|| crossings.iter().sum::<f64>() / crossings.len() as f64),
                 pss_max_mib: ok
@@ -362,7 +362,7 @@ fn comparisons(series: &[Series], baseline: Option<&str>, opts: &Options) -> Vec
         });
     }
     let mut refs: Vec<&mut Comparison> = rows.iter_mut().map(|r| &mut r.comparison).collect();
-    holm(&mut refs);
+    adjust_family(&mut refs);
     for r in &mut rows {
         r.sentence = sentence(r);
     }
@@ -383,39 +383,95 @@ pub fn cache_caveat(kind: &str, env: &str, disk_cache: Option<&str>) -> Option<S
     })
 }
 
-/// "runc: slower than native by 8.1 % (95 % CI 6.0–10.2 %, p = 0.0001)".
+/// "runc is worse than native on cpu by 8.1 % (ratio 0.919, 97.5 % CI 0.897–0.940; Welch's t
+/// on log values, p = 0.0001, α = 0.0250: 0.05 over 2 comparisons, g = −3.10)".
 fn sentence(r: &ComparisonRow) -> String {
     let c = &r.comparison;
     let better = |higher: bool| if higher == r.higher_is_better { "better" } else { "worse" };
-    let ci = c.ratio_ci.map(|ci| {
-        format!(
-            "95 % CI {:.1}–{:.1} %",
-            (ci.lo - 1.0).abs().min((ci.hi - 1.0).abs()) * 100.0,
-            (ci.lo - 1.0).abs().max((ci.hi - 1.0).abs()) * 100.0
-        )
-    });
-    let diff = (c.ratio - 1.0).abs() * 100.0;
+    let ci = c
+        .ratio_ci
+        .map(|ci| format!("{} % CI {:.3}–{:.3}", level_pct(ci.level), ci.lo, ci.hi))
+        .unwrap_or_else(|| "no interval of the ratio".into());
+    let alpha = if c.family > 1 {
+        format!("α = {:.4}: 0.05 over {} comparisons", c.alpha, c.family)
+    } else {
+        "α = 0.05".into()
+    };
+    let p = if c.p_value < 1e-4 { "p < 0.0001".to_string() } else { format!("p = {:.4}", c.p_value) };
+    let how = format!("{}, {p}, {alpha}", c.test_name());
+    let by = if c.ratio >= 2.0 {
+        format!("a factor of {:.1}", c.ratio)
+    } else {
+        format!("{:.1} %", (c.ratio - 1.0).abs() * 100.0)
+    };
+    let (who, base, wl) = (&r.environment, &r.baseline, &r.workload);
     match c.verdict {
         Verdict::Equivalent => format!(
-            "{} is equivalent to {} within ±{:.0} % on {} (difference {:.1} %, TOST p = {:.3})",
-            r.environment, r.baseline, c.margin * 100.0, r.workload, diff, c.tost_p
+            "{who} is equivalent to {base} within ±{:.0} % on {wl} (ratio {:.3}, {ci} inside the margin; {})",
+            c.margin * 100.0,
+            c.ratio,
+            c.test_name()
         ),
         Verdict::Higher | Verdict::Lower => format!(
-            "{} is {} than {} on {} by {:.1} % ({}, Holm-adjusted p = {:.4}, g = {:.2})",
-            r.environment,
+            "{who} is {} than {base} on {wl} by {by} (ratio {:.3}, {ci}; {how}, g = {:.2}){}",
             better(c.verdict == Verdict::Higher),
-            r.baseline,
-            r.workload,
-            diff,
-            ci.unwrap_or_default(),
-            c.p_holm,
-            c.effect_size
+            c.ratio,
+            c.effect_size,
+            robustness(c)
         ),
         Verdict::Inconclusive => format!(
-            "{} vs {} on {}: no difference shown and no equivalence within ±{:.0} % (ratio {:.3}, p = {:.3}); more trials needed",
-            r.environment, r.baseline, r.workload, c.margin * 100.0, c.ratio, c.p_holm
+            "{who} vs {base} on {wl}: no difference shown and no equivalence within ±{:.0} % (ratio {:.3}, {ci} holds 1; {how}){}; more trials needed",
+            c.margin * 100.0,
+            c.ratio,
+            robustness(c)
         ),
-        Verdict::NotEnoughData => format!("{} vs {} on {}: fewer than 2 successful trials on a side", r.environment, r.baseline, r.workload),
+        Verdict::NotEnoughData => format!("{who} vs {base} on {wl}: fewer than 2 successful trials on a side"),
+    }
+}
+
+/// The "CPU while busy" cell: the figure, "never ≥ 100 %" when no sample got there, "–" for
+/// records from before it was measured.
+pub fn busy_cell(h: &HostRow) -> String {
+    match (h.cpu_busy_mean_pct, h.cpu_max_pct) {
+        (Some(b), _) => crate::fmt::num(b),
+        (None, Some(max)) if max < 100.0 => "never ≥ 100 %".into(),
+        _ => "–".into(),
+    }
+}
+
+/// How a family of comparisons was decided: "Welch's t; intervals at 99.17 % (1 − 0.05/6,
+/// Bonferroni over 6 comparisons)".
+pub fn family_note(c: &Comparison) -> String {
+    if c.family > 1 {
+        format!(
+            "Welch's t; intervals at {} % (1 − 0.05/{}, Bonferroni over {} comparisons)",
+            level_pct(c.level()),
+            c.family,
+            c.family
+        )
+    } else {
+        "Welch's t; intervals at 95 %".into()
+    }
+}
+
+/// A confidence level as a percentage, to two decimals at most: 0.95 → "95", 1 − 0.05/6 → "99.17".
+pub fn level_pct(level: f64) -> String {
+    let s = format!("{:.2}", level * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// What the permutation check on the same values says: agrees, disagrees, or cannot reach α
+/// at these trial counts.
+fn robustness(c: &Comparison) -> String {
+    match c.permutation {
+        Some(p) if !p.possible => {
+            format!("; a permutation check cannot go below p = {:.3} at {} vs {} trials", p.min_p, c.n, c.n_baseline)
+        }
+        Some(p) if p.agrees == Some(false) => {
+            format!("; WARN: a permutation test on the same values disagrees (p = {:.4})", p.p_value)
+        }
+        Some(p) => format!("; a permutation test agrees (p = {:.4})", p.p_value),
+        None => String::new(),
     }
 }
 

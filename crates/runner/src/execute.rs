@@ -2,6 +2,7 @@
 
 use crate::plan::{plan, PlannedTrial};
 use crate::results::{attempts, ResultsDir};
+use crate::stopping::Stopping;
 use crate::{host, RunError};
 use indicatif::{ProgressBar, ProgressStyle};
 use sandbench_image::{BuildOptions, GuestImage};
@@ -185,6 +186,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 plan: plan(&c).into_iter().map(|t| t.key).collect(),
                 state: "running".into(),
                 resumes: 0,
+                stops: Default::default(),
             };
             dir.write_manifest(&m)?;
             (dir, c, m)
@@ -226,7 +228,9 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     }
     let agent = image.as_ref().map(|i| i.agent()).unwrap_or(base_agent);
     let planned = plan(c);
-    let done = attempts(&dir.records(true)?);
+    let written = dir.records(true)?;
+    let done = attempts(&written);
+    let mut stopping = Stopping::new(c.trials.rule(), &written);
     let todo: Vec<&PlannedTrial> = planned.iter().filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok)).collect();
     let envs: Vec<&Environment> = c.envs().collect();
     let workloads: Vec<&WorkloadSpec> = c.workload_specs().collect();
@@ -265,6 +269,14 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         }
         let env = envs[t.env];
         let wl = workloads[t.workload];
+        if !t.warmup && stopping.judge(&env.name, &wl.name).stopped() {
+            // The series met the stopping rule: its remaining trials are not needed.
+            bar.set_length(bar.length().unwrap_or(1).saturating_sub(1));
+            if last_use[t.env] == i {
+                slots[t.env].retire(&opts.cancel);
+            }
+            continue;
+        }
         bar.set_message(format!(
             "{} · {} · {}",
             env.name,
@@ -348,6 +360,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
             Status::Failed => out.failed += 1,
             Status::Timeout => out.timeout += 1,
         }
+        stopping.record(&record);
+        record.stop = Some(stopping.judge(&env.name, &wl.name)).filter(|s| s.stopped());
         dir.append(&record)?;
         bar.inc(1);
         if !usable || c.mode == Mode::Cold || last_use[t.env] == i {
@@ -356,6 +370,10 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     }
     for s in &mut slots {
         s.retire(&opts.cancel);
+    }
+    if !out.interrupted && !opts.cancel.load(Ordering::SeqCst) {
+        let series = envs.iter().flat_map(|e| workloads.iter().map(move |w| (e.name.as_str(), w.name.as_str())));
+        manifest.stops = stopping.final_stops(series);
     }
     bar.finish_and_clear();
     if opts.cancel.load(Ordering::SeqCst) {
@@ -428,6 +446,7 @@ fn new_record(
         launch: None,
         phases: Vec::new(),
         vmm_metrics: None,
+        stop: None,
     }
 }
 

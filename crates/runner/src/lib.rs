@@ -10,6 +10,7 @@ mod execute;
 pub mod host;
 pub mod plan;
 pub mod results;
+pub mod stopping;
 
 pub use execute::{run, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};

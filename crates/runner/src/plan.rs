@@ -31,7 +31,7 @@ fn planned(c: &Campaign, env: usize, workload: usize, index: u32) -> PlannedTria
 /// Every trial of the campaign in run order. Warm-ups of an environment × workload always come
 /// before its measured trials.
 pub fn plan(c: &Campaign) -> Vec<PlannedTrial> {
-    let (ne, nw, per) = (c.environments.len(), c.workloads.len(), c.warmup + c.trials);
+    let (ne, nw, per) = (c.environments.len(), c.workloads.len(), c.warmup + c.trials.max());
     let mut out = Vec::with_capacity(ne * nw * per as usize);
     match c.order {
         Order::Sequential => {
@@ -78,7 +78,7 @@ pub fn plan(c: &Campaign) -> Vec<PlannedTrial> {
                 out.push(planned(c, e, w, next[pair]));
                 next[pair] += 1;
             }
-            if c.trials == 0 {
+            if c.trials.max() == 0 {
                 for pair in 0..ne * nw {
                     for i in 0..c.warmup {
                         out.push(planned(c, pair / nw, pair % nw, i));

@@ -241,10 +241,28 @@ impl Series {
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
             cgroup_working_set_max_kib: self.samples.iter().filter_map(|s| s.cgroup_working_set_kib).max(),
+            cpu_busy_mean_pct: busy_mean(self.samples.iter().map(|s| s.cpu_pct)),
             first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
             series,
             sampler_cpu_ms: self.own_cpu_ms,
             sampler_error: self.error.clone(),
         }
+    }
+}
+
+/// The AI paper's "CPU while busy": the mean of the samples at or above 100 % (one core), the
+/// others (loading, waiting, idle) left out. `None` when no sample reached 100 %.
+pub fn busy_mean(cpu_pct: impl Iterator<Item = f64>) -> Option<f64> {
+    let busy: Vec<f64> = cpu_pct.filter(|&c| c >= 100.0).collect();
+    (!busy.is_empty()).then(|| busy.iter().sum::<f64>() / busy.len() as f64)
+}
+
+#[cfg(test)]
+mod busy_tests {
+    #[test]
+    fn busy_mean_keeps_only_samples_of_a_busy_core() {
+        let samples = [3.0, 99.9, 100.0, 180.0, 200.0, 40.0];
+        assert_eq!(super::busy_mean(samples.into_iter()), Some(160.0));
+        assert_eq!(super::busy_mean([5.0, 50.0].into_iter()), None);
     }
 }

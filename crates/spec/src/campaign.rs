@@ -4,9 +4,6 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-fn default_trials() -> u32 {
-    5
-}
 fn default_warmup() -> u32 {
     1
 }
@@ -36,9 +33,9 @@ pub struct Campaign {
     /// Name used in the results folder's name.
     #[serde(default)]
     pub name: Option<String>,
-    /// Measured trials per environment × workload.
-    #[serde(default = "default_trials")]
-    pub trials: u32,
+    /// Measured trials per environment × workload: a count, or a stopping rule.
+    #[serde(default)]
+    pub trials: crate::trials::Trials,
     /// Warm-up trials before the measured ones (recorded, flagged, excluded from statistics).
     #[serde(default = "default_warmup")]
     pub warmup: u32,
@@ -373,8 +370,8 @@ impl Campaign {
         if self.workloads.is_empty() {
             out.push(Problem { span: whole.clone(), message: "no [[workload]] table; add at least one".into() });
         }
-        if self.trials == 0 {
-            out.push(Problem { span: whole.clone(), message: "`trials` must be at least 1".into() });
+        if let Some(message) = self.trials.problem() {
+            out.push(Problem { span: whole.clone(), message });
         }
         if self.sampling.interval_ms < 10 {
             out.push(Problem { span: whole.clone(), message: "`sampling.interval_ms` must be at least 10".into() });

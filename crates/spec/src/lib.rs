@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod record;
+pub mod trials;
 
 pub use campaign::{
     Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
@@ -10,3 +11,4 @@ pub use campaign::{
 pub use record::{
     BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialPhase, TrialRecord, SCHEMA_VERSION,
 };
+pub use trials::{Stop, StopRule, Trials};

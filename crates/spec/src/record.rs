@@ -140,6 +140,10 @@ pub struct HostSummary {
     /// stats` shows (page cache the kernel drops first excluded).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cgroup_working_set_max_kib: Option<u64>,
+    /// Mean of the samples at or above 100 % CPU (one core busy): the AI paper's figure, which
+    /// averaged only `top`'s samples while the application was busy. `None` when none reached it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_busy_mean_pct: Option<f64>,
     /// Ms from trial start until the sandbox first used ≥ 200 % CPU (two cores).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub first_200pct_ms: Option<f64>,
@@ -203,6 +207,20 @@ pub struct TrialRecord {
     /// vCPU exits), where the driver has them.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub vmm_metrics: Option<serde_json::Value>,
+    /// Set on the trial after which its series met the stopping rule (or its `max`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stop: Option<crate::trials::Stop>,
+}
+
+impl TrialRecord {
+    /// A metric of the trial by name; `host_wall_ms` is the host-measured wall time.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        if name == "host_wall_ms" {
+            Some(self.host_wall_ms)
+        } else {
+            self.metrics.get(name).map(|m| m.value)
+        }
+    }
 }
 
 /// `manifest.json`: everything that could explain a number.
@@ -228,6 +246,10 @@ pub struct Manifest {
     /// Times this run was resumed.
     #[serde(default)]
     pub resumes: u32,
+    /// Under a stopping rule (`trials = { min, max, precision }`): why each series
+    /// (`environment/workload`) stopped, written when the plan is done.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stops: BTreeMap<String, crate::trials::Stop>,
 }
 
 #[cfg(test)]

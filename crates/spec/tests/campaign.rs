@@ -33,7 +33,7 @@ params = { threads = 2 }
 #[test]
 fn good_file_parses_with_defaults() {
     let c = parse(GOOD).unwrap();
-    assert_eq!(c.trials, 3);
+    assert_eq!(c.trials, sandbench_spec::Trials::Fixed(3));
     assert_eq!(c.warmup, 1);
     assert_eq!(c.order, Order::Randomized);
     let envs: Vec<_> = c.envs().collect();

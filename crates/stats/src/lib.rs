@@ -5,8 +5,10 @@ mod compare;
 mod outliers;
 mod resample;
 mod summary;
+mod welch;
 
-pub use compare::{compare, holm, Comparison, Verdict};
+pub use compare::{adjust_family, compare, permutation_min_p, Comparison, PermutationCheck, Verdict, ALPHA};
 pub use outliers::{outliers, Outliers};
 pub use resample::{bootstrap_mean_ci, bootstrap_ratio_ci, permutation_test, Ci};
 pub use summary::{cumulative_sd, nearest_rank, summarize, Summary};
+pub use welch::{Scale, Welch};

@@ -60,7 +60,13 @@ pub fn bootstrap_ratio_ci(a: &[f64], b: &[f64], level: f64, resamples: usize, se
     (!stats.is_empty()).then(|| percentile_ci(stats, level))
 }
 
-/// Two-sided permutation test of a difference in means: the share of random relabellings whose
+/// The number of ways to choose `n` of `n + m`, as a float.
+pub fn splits(n: usize, m: usize) -> f64 {
+    (1..=n).fold(1.0, |acc, i| acc * (m + i) as f64 / i as f64)
+}
+
+/// Two-sided permutation test of a difference in means. Exact (every relabelling counted) when
+/// there are at most `resamples` of them; else the share of `resamples` random relabellings whose
 /// |mean difference| is at least the observed one, counted as (k + 1) / (resamples + 1).
 pub fn permutation_test(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Option<f64> {
     if a.is_empty() || b.is_empty() {
@@ -69,6 +75,11 @@ pub fn permutation_test(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Op
     let observed = (mean(a) - mean(b)).abs();
     let mut pool: Vec<f64> = a.iter().chain(b).copied().collect();
     let total: f64 = pool.iter().sum();
+    // Tolerance so ties with the observed value count as extreme despite rounding.
+    let extreme_at = observed - 1e-12 * observed.abs().max(1.0);
+    if splits(a.len(), b.len()) <= resamples as f64 {
+        return Some(exact_permutation(&pool, a.len(), total, extreme_at));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = a.len();
     let mut extreme = 0usize;
@@ -81,12 +92,33 @@ pub fn permutation_test(a: &[f64], b: &[f64], resamples: usize, seed: u64) -> Op
             sa += pool[i];
         }
         let diff = (sa / n as f64 - (total - sa) / (pool.len() - n) as f64).abs();
-        // Tolerance so ties with the observed value count as extreme despite rounding.
-        if diff >= observed - 1e-12 * observed.abs().max(1.0) {
+        if diff >= extreme_at {
             extreme += 1;
         }
     }
     Some((extreme + 1) as f64 / (resamples + 1) as f64)
+}
+
+/// Every choice of `n` of `pool` as group a: the share whose |mean difference| reaches
+/// `extreme_at`.
+fn exact_permutation(pool: &[f64], n: usize, total: f64, extreme_at: f64) -> f64 {
+    let m = pool.len() - n;
+    let mut idx: Vec<usize> = (0..n).collect();
+    let (mut extreme, mut all) = (0u64, 0u64);
+    loop {
+        let sa: f64 = idx.iter().map(|&i| pool[i]).sum();
+        if (sa / n as f64 - (total - sa) / m as f64).abs() >= extreme_at {
+            extreme += 1;
+        }
+        all += 1;
+        // The next combination in lexicographic order.
+        let Some(i) = (0..n).rev().find(|&i| idx[i] < pool.len() - n + i) else { break };
+        idx[i] += 1;
+        for j in i + 1..n {
+            idx[j] = idx[j - 1] + 1;
+        }
+    }
+    extreme as f64 / all as f64
 }
 
 #[cfg(test)]
@@ -124,5 +156,11 @@ mod tests {
         // Identical groups: every relabelling is as extreme.
         let p = permutation_test(&[3.0; 6], &[3.0; 6], 1000, 7).unwrap();
         assert_eq!(p, 1.0);
+        // Few relabellings: counted exactly. 3 vs 3 separated: 2 of C(6, 3) = 20.
+        let p = permutation_test(&[1.0, 2.0, 3.0], &[11.0, 12.0, 13.0], 1000, 7).unwrap();
+        assert_eq!(p, 0.1);
+        // 2 vs 3: the one split of {1, 2} (no mirror of the same sizes): 1 of 10.
+        let p = permutation_test(&[1.0, 2.0], &[11.0, 12.0, 13.0], 1000, 7).unwrap();
+        assert_eq!(p, 0.1);
     }
 }

@@ -41,6 +41,22 @@ pub enum WorkloadError {
     Failed(String),
 }
 
+/// The metric a workload kind is judged by, and whether higher is better.
+pub fn headline_metric(kind: &str) -> (&'static str, bool) {
+    match kind {
+        "cpu" => ("events_per_s", true),
+        // The AI paper's figure: mean inference time per image (model load is its own metric).
+        "detect" | "classify" | "face" | "stt" => ("inference_ms", false),
+        // sysbench fileio and fio print throughput first; Filebench prints ops/s.
+        "fileio" => ("mib_per_s", true),
+        "filemix" => ("ops_per_s", true),
+        // netperf's TCP_STREAM figure; `rr` trials report transactions/s and latency instead,
+        // shown in the metric tables.
+        "net" => ("mbit_per_s", true),
+        _ => ("host_wall_ms", false),
+    }
+}
+
 /// Kinds that need a network link to a peer on the host.
 pub const NETWORK_KINDS: &[&str] = &["net", "transfer"];
 
