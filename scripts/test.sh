@@ -27,7 +27,9 @@ scripts/daemons.sh start >/dev/null
 trap '[ "$started_daemons" = 1 ] && scripts/daemons.sh stop' EXIT
 # Every test binary runs even when one fails (one test at a time: integration tests boot VMs
 # under TCG on 2 cores; see .config/nextest.toml), then the time per binary and the counts.
-junit="$CARGO_TARGET_DIR/nextest/ci/junit.xml"
+# nextest keeps its store under the workspace (.config/nextest.toml `[store]`), whatever
+# CARGO_TARGET_DIR says.
+junit="$PWD/target/nextest/ci/junit.xml"
 rm -f "$junit"
 rc=0
 "${nextest[@]}" --no-fail-fast || rc=$?

@@ -98,6 +98,37 @@ fn run_without_a_campaign_uses_the_embedded_quick_campaign() {
     assert_eq!(m["campaign_path"], "<embedded examples/quick.toml>");
     // What was run is recorded in full, so --resume can re-read it.
     assert!(m["campaign_text"].as_str().unwrap().contains("[[environment]]"));
+    // The stopping rule said why each series ended.
+    assert_eq!(m["stops"].as_object().map(|o| o.len()), Some(9), "{}", m["stops"]);
+    // Every verdict agrees with the interval printed beside it.
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let comparisons = summary["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 6);
+    for row in comparisons {
+        let c = &row["comparison"];
+        let (lo, hi, margin) = (
+            c["ratio_ci"]["lo"].as_f64().unwrap(),
+            c["ratio_ci"]["hi"].as_f64().unwrap(),
+            c["margin"].as_f64().unwrap(),
+        );
+        let what = format!("{}: {}", row["sentence"], c);
+        match c["verdict"].as_str().unwrap() {
+            "higher" => assert!(lo > 1.0, "{what}"),
+            "lower" => assert!(hi < 1.0, "{what}"),
+            "equivalent" => assert!(lo > 1.0 - margin && hi < 1.0 + margin, "{what}"),
+            "inconclusive" => assert!(lo <= 1.0 && hi >= 1.0, "{what}"),
+            v => panic!("{v}: {what}"),
+        }
+        // A microvm under TCG does a fraction of native's CPU work: the verdict must say so.
+        let tcg = summary["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["environment"] == "qemu-microvm" && s["accel"] == "tcg");
+        if tcg && row["environment"] == "qemu-microvm" && row["workload"] == "cpu" {
+            assert_eq!(c["verdict"], "lower", "{what}");
+        }
+    }
 }
 
 fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
