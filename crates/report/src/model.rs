@@ -251,7 +251,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
                     failed: measured.len() - ok.len(),
                     validity: Validity::from(reasons),
                     stop: (metric == headline)
-                        .then(|| manifest.stops.get(&format!("{env}/{wl}")).map(|s| s.describe()))
+                        .then(|| manifest.stops.get(&sandbench_spec::trials::series_key(env, wl)).map(|s| s.describe()))
                         .flatten(),
                 });
             }

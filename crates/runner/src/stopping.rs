@@ -6,13 +6,9 @@
 //! Under `interleaved` and `randomized` order a stopped series just drops out of the plan: the
 //! others keep their order, so drift still spreads over every series that is still running.
 
+use sandbench_spec::trials::series_key;
 use sandbench_spec::{Status, Stop, StopRule, TrialRecord};
 use std::collections::BTreeMap;
-
-/// `environment/workload`, the key of a series in the manifest's `stops`.
-pub fn series_key(environment: &str, workload: &str) -> String {
-    format!("{environment}/{workload}")
-}
 
 pub struct Stopping {
     rule: Option<StopRule>,
@@ -43,15 +39,18 @@ impl Stopping {
         }
     }
 
+    /// The series' headline values in trial order.
+    fn values(&self, environment: &str, workload: &str) -> Vec<f64> {
+        self.values
+            .get(&series_key(environment, workload))
+            .map(|v| v.iter().map(|(_, x)| *x).collect())
+            .unwrap_or_default()
+    }
+
     /// Where the series stands: `Continue` under a fixed count.
     pub fn judge(&self, environment: &str, workload: &str) -> Stop {
         let Some(rule) = self.rule else { return Stop::Continue };
-        let values: Vec<f64> = self
-            .values
-            .get(&series_key(environment, workload))
-            .map(|v| v.iter().map(|(_, x)| *x).collect())
-            .unwrap_or_default();
-        rule.judge(&values)
+        rule.judge(&self.values(environment, workload))
     }
 
     /// Why every series of the plan ended, once the plan is done: what the rule said, or that the
@@ -64,11 +63,7 @@ impl Stopping {
             .map(|(e, w)| {
                 let stop = match self.judge(e, w) {
                     Stop::Continue => {
-                        let values: Vec<f64> = self
-                            .values
-                            .get(&series_key(e, w))
-                            .map(|v| v.iter().map(|(_, x)| *x).collect())
-                            .unwrap_or_default();
+                        let values = self.values(e, w);
                         Stop::PlanEnded {
                             n: values.len(),
                             half_width: sandbench_spec::trials::relative_half_width(&values),

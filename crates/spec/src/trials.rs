@@ -96,6 +96,11 @@ impl<'de> Deserialize<'de> for Trials {
     }
 }
 
+/// `environment/workload`, the key of a series in the manifest's `stops`.
+pub fn series_key(environment: &str, workload: &str) -> String {
+    format!("{environment}/{workload}")
+}
+
 /// Where a series stands against the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]

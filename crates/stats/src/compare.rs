@@ -193,7 +193,8 @@ fn decide(c: &mut Comparison, family: usize) {
     } else {
         Verdict::Inconclusive
     };
-    let differs = matches!(c.verdict, Verdict::Higher | Verdict::Lower) || lo > 0.0 || hi < 0.0;
+    // The interval excludes 1 (an equivalent verdict may too).
+    let differs = lo > 0.0 || hi < 0.0;
     if let Some(p) = c.permutation.as_mut() {
         p.possible = p.min_p < c.alpha;
         p.agrees = p.possible.then_some((p.p_value < c.alpha) == differs);
