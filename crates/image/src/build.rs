@@ -377,29 +377,22 @@ fn assemble(
         if src.is_dir() {
             run(Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(&root))?;
         } else {
-            run(Command::new("tar").arg("-xf").arg(src).arg("-C").arg(&root))?;
+            check_tar_members(src)?;
+            run(Command::new("tar").arg("-xf").arg(src).arg("-C").arg(&root).arg("--no-same-owner"))?;
         }
     }
+    // The user's tree may hold any symlink (`etc -> /etc`): every write below resolves inside it.
+    let tree = sandbench_hostfs::Beneath::open(&root, sandbench_hostfs::Links::InRoot)?;
     for d in ["proc", "sys", "dev", "tmp", "run", "etc", "sandbench", "newroot", "scratch"] {
-        let p = root.join(d);
-        std::fs::create_dir_all(&p).map_err(io(&p))?;
+        tree.create_dir_all(Path::new(d))?;
     }
-    std::fs::write(root.join("etc/hostname"), "sandbench-guest\n").map_err(io(root.join("etc/hostname")))?;
-    let agent_dst = root.join(crate::AGENT_PATH.trim_start_matches('/'));
-    std::fs::copy(&opts.agent, &agent_dst).map_err(io(&agent_dst))?;
+    tree.write(Path::new("etc/hostname"), b"sandbench-guest\n")?;
+    tree.copy_from(&opts.agent, Path::new(crate::AGENT_PATH.trim_start_matches('/')))?;
     for lib in closure {
-        let dst = root.join(lib.strip_prefix("/").unwrap_or(lib));
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::copy(lib, &dst).map_err(io(lib))?;
+        tree.copy_from(lib, lib.strip_prefix("/").unwrap_or(lib))?;
     }
     for a in &opts.assets {
-        let dst = root.join("sandbench/assets").join(&a.name);
-        if let Some(parent) = dst.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        std::fs::copy(&a.source, &dst).map_err(io(&a.source))?;
+        tree.copy_from(&a.source, &Path::new("sandbench/assets").join(&a.name))?;
     }
     // ext4 root disk, sized to the tree plus room for metadata.
     let kib = dir_size(&root) / 1024;
@@ -410,6 +403,39 @@ fn assemble(
         .arg(dir.join("rootfs.ext4"))
         .arg(format!("{size_kib}k")))?;
     Ok((pvh, found))
+}
+
+/// Refuses a rootfs tar with a member that would land outside the tree (absolute, `..`).
+/// Symlink members are fine: GNU tar extracts them last, and every later write resolves inside.
+fn check_tar_members(src: &Path) -> Result<(), ImageError> {
+    let out = Command::new("tar")
+        .arg("-tf")
+        .arg(src)
+        .output()
+        .map_err(|e| ImageError::Command { command: "tar -tf".into(), detail: e.to_string() })?;
+    if !out.status.success() {
+        return Err(ImageError::Command {
+            command: format!("tar -tf {}", src.display()),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    for member in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(why) = escaping_member(member) {
+            return Err(ImageError::RootfsMember { path: src.to_path_buf(), member: member.into(), why: why.into() });
+        }
+    }
+    Ok(())
+}
+
+/// Why a tar member's name leaves the tree, if it does.
+pub(crate) fn escaping_member(member: &str) -> Option<&'static str> {
+    if member.starts_with('/') {
+        Some("is an absolute path")
+    } else if Path::new(member).components().any(|c| c == std::path::Component::ParentDir) {
+        Some("climbs out with `..`")
+    } else {
+        None
+    }
 }
 
 fn find_module(dir: &Path, name: &str) -> Option<PathBuf> {

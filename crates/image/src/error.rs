@@ -11,6 +11,10 @@ pub enum ImageError {
     Fetch { package: String, detail: String },
     #[error("{path}: {why}")]
     Kernel { path: PathBuf, why: String },
+    #[error(transparent)]
+    Confined(#[from] sandbench_hostfs::HostFsError),
+    #[error("rootfs {path}: member `{member}` {why}; only relative paths inside the tree are accepted")]
+    RootfsMember { path: PathBuf, member: String, why: String },
     #[error("agent binary {path}: {why}")]
     Agent { path: PathBuf, why: String },
 }

@@ -69,6 +69,48 @@ fn a_users_rootfs_tar_is_extended_with_the_agent() {
     let _ = std::fs::remove_dir_all(&kernel.dir);
 }
 
+/// A hostile rootfs tar (hole 1 of issue 12): links that point at host directories must not
+/// make the image builder, running as root, write there.
+#[test]
+fn a_rootfs_with_links_to_host_directories_gets_nothing_written_outside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // Every directory the builder writes into is a link to the victim, absolute or relative.
+    std::os::unix::fs::symlink(&victim, src.join("etc")).unwrap();
+    std::os::unix::fs::symlink(&victim, src.join("sandbench")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../../..", src.join("lib")).unwrap();
+    let tar = tmp.path().join("rootfs.tar");
+    let st = std::process::Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&src).arg(".").status().unwrap();
+    assert!(st.success());
+    // The dynamic stand-in brings libraries under lib/: those writes meet the `..` link.
+    let r = build(&BuildOptions { agent: PathBuf::from("/bin/ls"), rootfs: Some(tar), ..Default::default() });
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0, "the builder wrote through a link: {r:?}");
+    if let Ok(img) = r {
+        // Resolved inside the tree: the agent sits where the guest will look for it.
+        assert!(img.agent().exists());
+        let _ = std::fs::remove_dir_all(&img.dir);
+    }
+
+    // A member that climbs out is refused before anything is extracted.
+    let evil = tmp.path().join("evil.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&evil)
+        .arg("-C")
+        .arg(&src)
+        .arg("--transform=s,^,../../,")
+        .arg("--show-transformed-names")
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let e = build(&BuildOptions { agent: agent(), rootfs: Some(evil), ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("climbs out"), "{e}");
+}
+
 #[test]
 fn prune_keeps_the_most_recently_used_images() {
     let tmp = tempfile::tempdir().unwrap();

@@ -147,7 +147,7 @@ impl Slot {
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let (dir, campaign, mut manifest) = match &opts.resume {
         Some(path) => {
-            let dir = ResultsDir::open(path)?;
+            let dir = ResultsDir::open(path)?.lock()?;
             let mut m = dir.read_manifest()?;
             let c = Campaign::parse(&m.campaign_text, Path::new(&m.campaign_path))
                 .map_err(|e| RunError::Other(e.to_string()))?;
@@ -171,7 +171,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 n += 1;
                 path = opts.out_root.join(format!("{run_id}-{n}"));
             }
-            let dir = ResultsDir::create(&path)?;
+            let dir = ResultsDir::create(&path)?.lock()?;
             let m = Manifest {
                 schema: SCHEMA_VERSION,
                 run_id: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(run_id),
@@ -198,8 +198,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Ok(_) => "complete".into(),
         Err(e) => format!("failed: {e}"),
     };
-    dir.write_manifest(&manifest)?;
-    result
+    match (dir.write_manifest(&manifest), result) {
+        // The run's own error says more than the manifest's (a full disk fails both).
+        (Err(m), Err(e)) => {
+            tracing::warn!("could not record the run's state in the manifest: {m}");
+            Err(e)
+        }
+        (Err(m), Ok(_)) => Err(m.into()),
+        (Ok(()), result) => result,
+    }
 }
 
 fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
@@ -257,8 +264,13 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     );
     let mut launches = 0u32;
     let work_root = work_root();
+    sandbench_hostfs::private_dir(&work_root).map_err(|e| RunError::Other(e.to_string()))?;
     // A private link to a peer on the host for every sandbox, when a workload needs one.
     let network = c.workload_specs().any(|w| sandbench_workloads::NETWORK_KINDS.contains(&w.kind.as_str()));
+    let peer_limits = sandbench_workloads::PeerLimits::for_workloads(
+        c.workload_specs().map(|w| (w.kind.as_str(), &w.params)),
+        Duration::from_secs_f64(c.timeouts.trial_s),
+    );
     for what in sandbench_sandbox::stale::reap_stale(&work_root) {
         eprintln!("removed stale {what} (left by a sandbench that was killed)");
     }
@@ -309,6 +321,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
                 assets: assets_dir.as_deref(),
                 boot_timeout: Duration::from_secs_f64(c.timeouts.boot_s),
                 network,
+                peer_limits,
                 cancel: opts.cancel.clone(),
             };
             match slot.sandbox.launch(&spec) {
@@ -351,6 +364,13 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
                 break;
             }
             TrialEnd::Done { usable } => usable,
+            TrialEnd::Storage(e) => {
+                dir.append(&record)?;
+                for s in &mut slots {
+                    s.retire(&opts.cancel);
+                }
+                return Err(e.into());
+            }
         };
         if usable {
             record.vmm_metrics = slot.sandbox.vmm_metrics();
@@ -450,12 +470,21 @@ fn new_record(
     }
 }
 
+/// A fresh trial id from the OS's random source.
+fn nonce() -> u64 {
+    use rand::RngCore;
+    rand::rngs::OsRng.next_u64()
+}
+
 /// How a trial ended.
 enum TrialEnd {
     /// Recorded; `usable` is false when the sandbox must be replaced (timeout, crash).
     Done { usable: bool },
     /// Ctrl-C: nothing to record.
     Interrupted,
+    /// The results folder could not take the trial's data: record it (if that still works)
+    /// and stop the run, so `--resume` can finish once there is room.
+    Storage(crate::ResultsError),
 }
 
 /// Runs one trial in a ready sandbox and fills `record`.
@@ -467,7 +496,8 @@ fn run_trial(
     dir: &ResultsDir,
     cancel: &AtomicBool,
 ) -> Result<TrialEnd, RunError> {
-    let id = u64::from(record.seq) + 1;
+    // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
+    let id = nonce();
     let mut params = wl.params.clone();
     if sandbench_workloads::NETWORK_KINDS.contains(&wl.kind.as_str()) && !params.contains_key("peer") {
         match &running.peers {
@@ -487,6 +517,10 @@ fn run_trial(
     }
     let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
     record.started_unix_ms = unix_ms();
+    let stale = running.channel.drain();
+    if stale > 0 {
+        tracing::warn!("dropped {stale} message(s) the agent sent before this trial's run");
+    }
     let t0 = Instant::now();
     let sent = running.channel.send(&HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial });
     let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
@@ -541,10 +575,19 @@ fn run_trial(
         record.console_tail = running.channel.console_tail();
     }
     let (path, rel) = dir.samples_path(&record.key, record.attempt);
-    let file = std::fs::File::create(&path).map_err(|source| crate::ResultsError::Io { path: path.clone(), source })?;
-    series
-        .write_csv(std::io::BufWriter::new(file))
-        .map_err(|source| crate::ResultsError::Io { path: path.clone(), source })?;
+    let written = std::fs::File::create(&path).and_then(|f| {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(f);
+        series.write_csv(&mut w)?;
+        w.flush()
+    });
+    if let Err(source) = written {
+        // Disk full or gone: the trial is recorded as failed with this error, and the run stops.
+        record.status = Status::Failed;
+        record.error = Some(format!("write {}: {source}", path.display()));
+        let _ = std::fs::remove_file(&path);
+        return Ok(TrialEnd::Storage(crate::ResultsError::Io { path, source }));
+    }
     let summary = series.summary(rel);
     record.host = Some(summary);
     Ok(TrialEnd::Done { usable })

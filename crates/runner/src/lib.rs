@@ -7,6 +7,7 @@
 
 pub mod assets;
 mod execute;
+pub mod guard;
 pub mod host;
 pub mod plan;
 pub mod results;

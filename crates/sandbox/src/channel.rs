@@ -4,13 +4,22 @@ use sandbench_protocol::{encode, AgentMsg, Event, HostMsg, LineParser};
 use sandbench_spec::{BootTimeline, Phase};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Lines of non-protocol output kept for failure reports.
 const TAIL_LINES: usize = 40;
+/// Longest console line kept in the tail (the rest is cut).
+const TAIL_LINE_BYTES: usize = 512;
+/// Protocol messages queued and not yet read. When full, the reader stops reading, so a guest
+/// that floods (or a warm sandbox nobody reads) blocks on its own output instead of growing
+/// the host's memory.
+const QUEUE: usize = 32;
+/// Bytes of output a sandbox may send outside protocol messages between two `run`s before it
+/// counts as flooding: its trial fails and the sandbox is replaced.
+pub const FLOOD_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -24,6 +33,8 @@ pub enum ChannelError {
     Write(std::io::Error),
     #[error("protocol version {got} is not {want}")]
     Version { got: u32, want: u32 },
+    #[error("the sandbox flooded its channel: more than {} MiB of non-protocol output", FLOOD_BYTES >> 20)]
+    Flooded,
 }
 
 /// Sends commands to an agent and receives its messages, with deadlines.
@@ -32,15 +43,18 @@ pub struct AgentChannel {
     rx: Receiver<AgentMsg>,
     tail: Arc<Mutex<VecDeque<String>>>,
     first_byte: Arc<OnceLock<Instant>>,
+    /// Non-protocol bytes since the last [`AgentChannel::drain`].
+    noise: Arc<AtomicU64>,
 }
 
 impl AgentChannel {
     /// Starts a reader thread on `reader`; `writer` carries commands.
     pub fn new(reader: impl Read + Send + 'static, writer: impl Write + Send + 'static) -> AgentChannel {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let first_byte = Arc::new(OnceLock::new());
-        let (t, fb) = (tail.clone(), first_byte.clone());
+        let noise = Arc::new(AtomicU64::new(0));
+        let (t, fb, nz) = (tail.clone(), first_byte.clone(), noise.clone());
         let _ = std::thread::Builder::new().name("sandbench-channel".into()).spawn(move || {
             let mut reader = reader;
             let mut parser = LineParser::new();
@@ -51,7 +65,12 @@ impl AgentChannel {
                     Ok(n) => n,
                 };
                 let _ = fb.set(Instant::now());
-                for ev in parser.feed(&buf[..n]) {
+                let events = parser.feed(&buf[..n]);
+                let messages = events.iter().filter(|e| matches!(e, Event::Msg(_))).count();
+                if messages == 0 {
+                    nz.fetch_add(n as u64, Ordering::SeqCst);
+                }
+                for ev in events {
                     if !deliver(ev, &tx, &t) {
                         return;
                     }
@@ -61,7 +80,14 @@ impl AgentChannel {
                 deliver(ev, &tx, &t);
             }
         });
-        AgentChannel { writer: Box::new(writer), rx, tail, first_byte }
+        AgentChannel { writer: Box::new(writer), rx, tail, first_byte, noise }
+    }
+
+    /// Drops every message already queued (answers to nothing asked yet, or to an earlier
+    /// trial) and resets the flood count; returns how many were dropped. Called before `run`.
+    pub fn drain(&self) -> usize {
+        self.noise.store(0, Ordering::SeqCst);
+        std::iter::from_fn(|| self.rx.try_recv().ok()).count()
     }
 
     pub fn send(&mut self, msg: &HostMsg) -> Result<(), ChannelError> {
@@ -74,6 +100,9 @@ impl AgentChannel {
         loop {
             if cancel.load(Ordering::SeqCst) {
                 return Err(ChannelError::Cancelled);
+            }
+            if self.noise.load(Ordering::SeqCst) > FLOOD_BYTES {
+                return Err(ChannelError::Flooded);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -164,12 +193,20 @@ pub fn await_agent_within(
 ) -> Result<BootTimeline, crate::SandboxError> {
     channel.wait_ready(t0, spawned, timeout, &spec.cancel, vm).map_err(|source| {
         let mut tail = channel.console_tail();
-        tail.extend(crate::process::log_tail(log, 20));
+        tail.extend(sandbench_hostfs::tail_of(log, 20, 64 << 10));
         crate::SandboxError::Boot { source, console_tail: tail }
     })
 }
 
-fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
+fn push_tail(tail: &Mutex<VecDeque<String>>, mut line: String) {
+    if line.len() > TAIL_LINE_BYTES {
+        let mut end = TAIL_LINE_BYTES;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push_str(" […]");
+    }
     if let Ok(mut t) = tail.lock() {
         if t.len() == TAIL_LINES {
             t.pop_front();
@@ -179,7 +216,7 @@ fn push_tail(tail: &Mutex<VecDeque<String>>, line: String) {
 }
 
 /// Routes one parsed line; false when the receiving side is gone.
-fn deliver(ev: Event, tx: &mpsc::Sender<AgentMsg>, tail: &Mutex<VecDeque<String>>) -> bool {
+fn deliver(ev: Event, tx: &mpsc::SyncSender<AgentMsg>, tail: &Mutex<VecDeque<String>>) -> bool {
     match ev {
         Event::Msg(m) => tx.send(m).is_ok(),
         Event::Noise(line) => {
@@ -192,5 +229,43 @@ fn deliver(ev: Event, tx: &mpsc::Sender<AgentMsg>, tail: &Mutex<VecDeque<String>
             push_tail(tail, format!("[malformed protocol line] {why}"));
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel_over(bytes: Vec<u8>) -> AgentChannel {
+        AgentChannel::new(std::io::Cursor::new(bytes), std::io::sink())
+    }
+
+    #[test]
+    fn queued_messages_are_bounded_and_drained_before_a_run() {
+        let line = encode_agent(&AgentMsg::Phase { id: 7, name: "x".into(), t_ms: 1.0 });
+        let ch = channel_over(line.repeat(10_000).into_bytes());
+        std::thread::sleep(Duration::from_millis(300));
+        // The reader stopped at the bound instead of queueing all 10,000.
+        let dropped = ch.drain();
+        assert!((1..=QUEUE + 1).contains(&dropped), "{dropped} queued");
+    }
+
+    #[test]
+    fn a_flood_of_console_output_fails_the_wait() {
+        let noise = vec![b'x'; 1 << 20];
+        let mut bytes = Vec::new();
+        for _ in 0..(FLOOD_BYTES >> 20) + 2 {
+            bytes.extend_from_slice(&noise);
+            bytes.push(b'\n');
+        }
+        let ch = channel_over(bytes);
+        let never = AtomicBool::new(false);
+        let e = ch.recv(Instant::now() + Duration::from_secs(20), &never).unwrap_err();
+        assert!(matches!(e, ChannelError::Flooded), "{e}");
+        assert!(ch.console_tail().iter().all(|l| l.len() <= TAIL_LINE_BYTES + 8), "tail lines are cut");
+    }
+
+    fn encode_agent(m: &AgentMsg) -> String {
+        format!("{}{}\n", sandbench_protocol::PREFIX, serde_json::to_string(m).unwrap())
     }
 }

@@ -120,7 +120,7 @@ pub fn attach(
     // into its namespace, as a CNI plugin would put it there.
     let mut peers = None;
     if spec.network && !facts.contains_key("network") {
-        let net = network_slot.insert(crate::net::Network::attach(&spec.id, pid)?);
+        let net = network_slot.insert(crate::net::Network::attach(&spec.id, pid, spec.peer_limits)?);
         facts.insert("network".into(), net.describe());
         peers = Some(net.peers());
     }

@@ -53,6 +53,8 @@ pub struct LaunchSpec<'a> {
     pub boot_timeout: Duration,
     /// Give the sandbox a private link to a peer on the host (`net` workloads); needs root.
     pub network: bool,
+    /// What the link's peers accept at most in one session (from the campaign's workloads).
+    pub peer_limits: sandbench_workloads::PeerLimits,
     /// Set by Ctrl-C: a launch in progress gives up promptly.
     pub cancel: Arc<AtomicBool>,
 }

@@ -43,7 +43,7 @@ impl Sandbox for Native {
         self.scratch = Some(scratch);
         // Without root there is no link; the sandbox still runs its other workloads and its
         // network trials fail with the reason.
-        let network = match spec.network.then(|| Network::create(&spec.id, LinkKind::Veth)) {
+        let network = match spec.network.then(|| Network::create(&spec.id, LinkKind::Veth, spec.peer_limits)) {
             Some(Err(SandboxError::Unsupported { why })) => {
                 facts.insert("network".into(), format!("unsupported: {why}"));
                 None

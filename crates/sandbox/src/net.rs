@@ -11,6 +11,7 @@
 //! removes; one not already on any interface of the host is chosen. Needs root.
 
 use crate::SandboxError;
+use sandbench_workloads::PeerLimits;
 use std::net::Ipv4Addr;
 use std::process::Command;
 
@@ -250,7 +251,8 @@ pub fn reap_stale(is_stale: impl Fn(&str) -> bool) -> Vec<String> {
 pub struct Network {
     peer: sandbench_workloads::net::Peer,
     receiver: Option<sandbench_workloads::transfer::Receiver>,
-    /// Where the receiver stores files; removed with the network.
+    /// Where the receiver stores files: beside the scratch space, never inside anything a
+    /// guest can write; removed with the network.
     store: std::path::PathBuf,
     pub link: Link,
 }
@@ -260,30 +262,26 @@ impl Drop for Network {
         // The receiver stops before its store goes; the link goes last (field drop order).
         drop(self.receiver.take());
         let _ = std::fs::remove_dir_all(&self.store);
-        if let Some(parent) = self.store.parent() {
-            // Only when empty: for native and oci it is the scratch space, removed by its owner.
-            let _ = std::fs::remove_dir(parent);
-        }
     }
 }
 
 impl Network {
-    pub fn create(id: &str, kind: LinkKind) -> Result<Network, SandboxError> {
-        Network::with_link(id, Link::create(id, kind)?)
+    pub fn create(id: &str, kind: LinkKind, limits: PeerLimits) -> Result<Network, SandboxError> {
+        Network::with_link(id, Link::create(id, kind)?, limits)
     }
 
     /// A link into the network namespace of the running process `pid`.
-    pub fn attach(id: &str, pid: u32) -> Result<Network, SandboxError> {
-        Network::with_link(id, Link::attach(id, pid)?)
+    pub fn attach(id: &str, pid: u32, limits: PeerLimits) -> Result<Network, SandboxError> {
+        Network::with_link(id, Link::attach(id, pid)?, limits)
     }
 
-    fn with_link(id: &str, link: Link) -> Result<Network, SandboxError> {
+    fn with_link(id: &str, link: Link, limits: PeerLimits) -> Result<Network, SandboxError> {
         let ip = std::net::IpAddr::V4(link.host_addr);
         let what = |w: &str| format!("start the {w} on {}", link.host_addr);
-        let peer = sandbench_workloads::net::Peer::start(ip)
+        let peer = sandbench_workloads::net::Peer::start(ip, limits.session)
             .map_err(|source| SandboxError::Io { what: what("network peer"), source })?;
-        let store = crate::scratch::root().join(id).join("received");
-        let receiver = sandbench_workloads::transfer::Receiver::start(ip, store.clone())
+        let store = crate::scratch::received_dir(id);
+        let receiver = sandbench_workloads::transfer::Receiver::start(ip, store.clone(), limits)
             .map_err(|source| SandboxError::Io { what: what("transfer receiver"), source })?;
         Ok(Network { peer, receiver: Some(receiver), store, link })
     }
@@ -293,6 +291,7 @@ impl Network {
         let r = self.receiver.as_ref();
         sandbench_workloads::Peers {
             net: self.peer.addr.to_string(),
+            net_token: self.peer.token.clone(),
             transfer: r.map(|r| r.addr.to_string()).unwrap_or_default(),
             transfer_cert_sha256: r.map(|r| r.cert_sha256.clone()).unwrap_or_default(),
             transfer_token: r.map(|r| r.token.clone()).unwrap_or_default(),

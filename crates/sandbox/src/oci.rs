@@ -190,7 +190,7 @@ impl Sandbox for Oci {
             );
         }
         let network = if spec.network && !no_net {
-            let net = crate::net::Network::create(&spec.id, crate::net::LinkKind::Veth)?;
+            let net = crate::net::Network::create(&spec.id, crate::net::LinkKind::Veth, spec.peer_limits)?;
             join_netns(&mut config, &net.link.netns_path().unwrap_or_default());
             facts.insert("network".into(), net.describe());
             Some(net)

@@ -14,14 +14,19 @@ pub struct Spawned {
     pub stdout: ChildStdout,
 }
 
-/// Starts `cmd` with piped stdin/stdout, stderr appended to `stderr_log`, in a new process
-/// group. `hint` tells the user how to get the program when it is missing.
+/// Most bytes a child's stderr log keeps (it is on `/run`, which is memory): past it the log
+/// is rotated, keeping its last half in `<log>.1`.
+pub const LOG_BOUND: u64 = 4 << 20;
+
+/// Starts `cmd` with piped stdin/stdout, stderr appended to `stderr_log` (kept under
+/// [`LOG_BOUND`] by a watcher thread while the file exists), in a new process group. `hint`
+/// tells the user how to get the program when it is missing.
 pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned, SandboxError> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(stderr_log)
+    let bounded = sandbench_hostfs::BoundedLog::new(stderr_log, LOG_BOUND);
+    let log = bounded
+        .open_for_child()
         .map_err(|source| SandboxError::Io { what: format!("open {}", stderr_log.display()), source })?;
+    watch_log(bounded);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).process_group(0);
     // If sandbench itself dies (kill -9), the kernel kills the runtime/VMM too; what survives
     // that (a container's processes, cgroups) is removed by `reap_stale` on the next run.
@@ -65,11 +70,19 @@ pub fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Last lines of a log file, for failure reports.
+/// Keeps `log` under its bound until the file is gone (teardown removes the work dir).
+fn watch_log(log: sandbench_hostfs::BoundedLog) {
+    let _ = std::thread::Builder::new().name("sandbench-log-bound".into()).spawn(move || {
+        while log.path.exists() {
+            log.enforce();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+}
+
+/// Last lines of a log file, for failure reports (reads at most its last 64 KiB).
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|s| s.to_string()).collect()
+    sandbench_hostfs::tail_of(path, n, 64 << 10)
 }
 
 /// First line of `program args…` output, for version facts.

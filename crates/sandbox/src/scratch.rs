@@ -24,6 +24,12 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/tmp/sandbench-scratch"))
 }
 
+/// Where the transfer receiver of sandbox `id` stores files: beside its scratch space (which
+/// a container can write through its bind mount), never inside it.
+pub fn received_dir(id: &str) -> PathBuf {
+    root().join(format!("{id}.received"))
+}
+
 /// One sandbox's scratch space on the host.
 #[derive(Debug)]
 pub struct Scratch {
@@ -34,8 +40,10 @@ impl Scratch {
     /// Creates `root()/<id>` afresh.
     pub fn create(id: &str) -> Result<Scratch, SandboxError> {
         let dir = root().join(id);
+        sandbench_hostfs::private_dir(&root())
+            .map_err(|e| SandboxError::Io { what: "the scratch root".into(), source: std::io::Error::other(e) })?;
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
+        std::fs::create_dir(&dir)
             .map_err(|source| SandboxError::Io { what: format!("create scratch {}", dir.display()), source })?;
         Ok(Scratch { dir })
     }

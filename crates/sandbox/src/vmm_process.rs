@@ -56,7 +56,7 @@ impl VmmProcess {
     /// removes it.
     pub fn tap(&mut self, spec: &LaunchSpec) -> Result<(), SandboxError> {
         if spec.network && self.network.is_none() {
-            self.network = Some(crate::net::Network::create(&spec.id, crate::net::LinkKind::Tap)?);
+            self.network = Some(crate::net::Network::create(&spec.id, crate::net::LinkKind::Tap, spec.peer_limits)?);
         }
         Ok(())
     }

@@ -355,7 +355,9 @@ impl Campaign {
             invalid(path, text, span.start, e.message().to_string())
         })?;
         if let Some(p) = c.problems().into_iter().next() {
-            return Err(invalid(path, text, p.span.start, p.message));
+            // A problem of a top-level key has no span of its own: point at the key it names.
+            let at = if p.span == (0..0) { key_offset(text, &p.message).unwrap_or(0) } else { p.span.start };
+            return Err(invalid(path, text, at, p.message));
         }
         Ok(c)
     }
@@ -376,8 +378,24 @@ impl Campaign {
         if self.sampling.interval_ms < 10 {
             out.push(Problem { span: whole.clone(), message: "`sampling.interval_ms` must be at least 10".into() });
         }
-        if self.timeouts.trial_s <= 0.0 || self.timeouts.boot_s <= 0.0 {
-            out.push(Problem { span: whole, message: "timeouts must be positive".into() });
+        for (key, v) in [("trial_s", self.timeouts.trial_s), ("boot_s", self.timeouts.boot_s)] {
+            if !(v > 0.0 && v <= MAX_TIMEOUT_S) {
+                out.push(Problem {
+                    span: whole.clone(),
+                    message: format!(
+                        "`timeouts.{key}` = {v} must be a number of seconds in (0, {MAX_TIMEOUT_S}] (7 days)"
+                    ),
+                });
+            }
+        }
+        if let Some(name) = self.name.as_deref().filter(|n| !valid_run_name(n)) {
+            out.push(Problem {
+                span: whole,
+                message: format!(
+                    "`name` = {name:?} must be 1-64 characters of A-Z, a-z, 0-9, `.`, `-` or `_`, not starting with `.`: \
+                     it names the results folder under --out"
+                ),
+            });
         }
         let mut names = std::collections::HashSet::new();
         for env in &self.environments {
@@ -476,6 +494,34 @@ impl Campaign {
     pub fn workload_specs(&self) -> impl Iterator<Item = &WorkloadSpec> {
         self.workloads.iter().map(|w| w.get_ref())
     }
+}
+
+/// Longest trial or boot timeout a campaign may ask for.
+pub const MAX_TIMEOUT_S: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A campaign name is a single path component: no `/`, no `..`, nothing hidden.
+fn valid_run_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Where the key a message names first (in backticks, last dotted part) is set in `text`.
+fn key_offset(text: &str, message: &str) -> Option<usize> {
+    let named = message.split('`').nth(1)?;
+    let key = named.rsplit('.').next()?;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start();
+        if let Some(rest) = body.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Some(offset + (line.len() - body.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn valid_name(s: &str) -> bool {

@@ -72,3 +72,22 @@ fn duplicate_names_and_empty_lists_are_rejected() {
     assert!(err(&text).contains("used twice"));
     assert!(err("trials = 1").contains("[[environment]]"));
 }
+
+/// Issue 12, hole 7: values that used to panic (`Duration::from_secs_f64`) or put the results
+/// folder outside `--out` are errors with a location and the valid range.
+#[test]
+fn non_finite_or_huge_timeouts_and_path_like_names_are_refused_with_their_line() {
+    for v in ["nan", "inf", "-inf", "1e300", "0", "-1"] {
+        let text = GOOD.replace("seed = 7", &format!("seed = 7\n[timeouts]\ntrial_s = {v}"));
+        let e = err(&text);
+        assert!(e.starts_with("c.toml:6:1:"), "{v}: {e}");
+        assert!(e.contains("`timeouts.trial_s`") && e.contains("(0, 604800]"), "{v}: {e}");
+    }
+    for name in ["../escape", "a/b", "..", ".hidden", "", "a b", "/etc"] {
+        let text = GOOD.replace("seed = 7", &format!("seed = 7\nname = {name:?}"));
+        let e = err(&text);
+        assert!(e.starts_with("c.toml:5:1:") && e.contains("results folder"), "{name:?}: {e}");
+    }
+    let ok = GOOD.replace("seed = 7", "seed = 7\nname = \"Edge-run_2.v1\"");
+    assert!(parse(&ok).is_ok());
+}

@@ -60,11 +60,58 @@ pub fn headline_metric(kind: &str) -> (&'static str, bool) {
 /// Kinds that need a network link to a peer on the host.
 pub const NETWORK_KINDS: &[&str] = &["net", "transfer"];
 
+/// What a sandbox's peers on the host accept at most, whatever the guest sends: the runner
+/// sets it from the campaign's own `net` and `transfer` workloads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerLimits {
+    /// Files in one transfer session.
+    pub transfer_files: u64,
+    /// Bytes in one transfer session.
+    pub transfer_bytes: u64,
+    /// Longest one connection to a peer may last.
+    pub session: std::time::Duration,
+}
+
+impl Default for PeerLimits {
+    /// The `transfer` defaults (300 files of 48 KiB) and a 10-minute session.
+    fn default() -> Self {
+        PeerLimits {
+            transfer_files: 300,
+            transfer_bytes: 300 * (48 << 10),
+            session: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+impl PeerLimits {
+    /// The largest session any of `workloads` (kind, parameters) asks for; `session` is the
+    /// trial timeout.
+    pub fn for_workloads<'a>(
+        workloads: impl Iterator<Item = (&'a str, &'a serde_json::Map<String, serde_json::Value>)>,
+        session: std::time::Duration,
+    ) -> PeerLimits {
+        let mut l = PeerLimits { transfer_files: 0, transfer_bytes: 0, session };
+        for (kind, params) in workloads {
+            if kind != "transfer" {
+                continue;
+            }
+            if let Ok(t) = transfer::TransferParams::parse(&Params::new(params)) {
+                l.transfer_files = l.transfer_files.max(t.files);
+                // Files of a guest directory have sizes only the guest knows: the per-file cap.
+                let size = if t.source_dir.is_some() { transfer::MAX_FILE } else { t.file_size };
+                l.transfer_bytes = l.transfer_bytes.max(t.files.saturating_mul(size));
+            }
+        }
+        l
+    }
+}
+
 /// Where a sandbox's network workloads find their peers on the host: the runner adds these to
 /// the parameters of `net` and `transfer` trials (unless the campaign set them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Peers {
     pub net: String,
+    pub net_token: String,
     pub transfer: String,
     pub transfer_cert_sha256: String,
     pub transfer_token: String,
@@ -74,7 +121,7 @@ impl Peers {
     /// The parameters `kind` takes from the peers.
     pub fn params(&self, kind: &str) -> Vec<(&'static str, String)> {
         match kind {
-            "net" => vec![("peer", self.net.clone())],
+            "net" => vec![("peer", self.net.clone()), ("token", self.net_token.clone())],
             "transfer" => vec![
                 ("peer", self.transfer.clone()),
                 ("peer_cert_sha256", self.transfer_cert_sha256.clone()),

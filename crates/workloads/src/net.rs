@@ -9,7 +9,7 @@
 //! on its side of the sandbox's private link. The runner gives the agent the peer's address as
 //! the `peer` parameter.
 
-use crate::server::{Server, IDLE};
+use crate::server::{check_token, fresh_token, Limits, Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
 use sandbench_protocol::{Metric, Metrics};
 use std::io::{Read, Write};
@@ -20,7 +20,11 @@ pub const MODES: &[&str] = &["stream", "rr"];
 const STREAM: u8 = b'S';
 const RR: u8 = b'R';
 /// Connections a peer serves at once; more are refused (bounded load).
-const MAX_CONNECTIONS: usize = 64;
+const MAX_CONNECTIONS: usize = 16;
+/// Buffer memory all of a peer's connections may hold together.
+const BUFFER_BUDGET: usize = 64 << 20;
+/// Largest read buffer of one `stream` connection (messages are read in their own size up to it).
+const STREAM_CHUNK: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetParams {
@@ -29,18 +33,21 @@ pub struct NetParams {
     pub time_s: f64,
     /// `ip:port` of the peer; set by the runner from the sandbox's link.
     pub peer: Option<String>,
+    /// The peer's per-sandbox token; set by the runner.
+    pub token: Option<String>,
     pub nodelay: bool,
 }
 
 impl NetParams {
     pub fn parse(p: &Params) -> Result<Self, ParamError> {
-        p.only(&["mode", "msg_size", "time_s", "peer", "nodelay"])?;
+        p.only(&["mode", "msg_size", "time_s", "peer", "token", "nodelay"])?;
         let mode = p.choice("mode", "stream", MODES)?;
         Ok(NetParams {
             mode,
             msg_size: p.size_in("msg_size", 1024, 1, 16 << 20)? as usize,
             time_s: p.f64_in("time_s", 10.0, 0.01, 3600.0)?,
             peer: p.string("peer")?,
+            token: p.string("token")?,
             // netperf leaves Nagle on for streams and the RR test is latency-bound either way.
             nodelay: p.flag("nodelay", mode == "rr")?,
         })
@@ -62,7 +69,8 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
         .map_err(|e| failed(&format!("connect {addr}"), e))?;
     s.set_nodelay(p.nodelay).map_err(|e| failed("TCP_NODELAY", e))?;
     s.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
-    let mut hello = vec![if p.mode == "rr" { RR } else { STREAM }];
+    let mut hello = format!("{}\n", p.token.as_deref().unwrap_or_default()).into_bytes();
+    hello.push(if p.mode == "rr" { RR } else { STREAM });
     hello.extend_from_slice(&(p.msg_size as u32).to_le_bytes());
     s.write_all(&hello).map_err(|e| failed("hello", e))?;
     let buf = crate::scratch::AlignedBuf::new(p.msg_size, 7);
@@ -115,31 +123,62 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
 }
 
 /// The host side: accepts connections on one address and serves `stream` and `rr` until
-/// dropped. Bounded: at most 64 connections at once, each dropped after 60 s of silence.
+/// dropped. Bounded: a token per sandbox (compared in constant time), at most
+/// [`MAX_CONNECTIONS`] connections at once, [`BUFFER_BUDGET`] of buffers among them, each
+/// connection dropped after 60 s of silence or when its session limit passes.
 pub struct Peer {
     pub addr: SocketAddr,
+    pub token: String,
     _server: Server,
 }
 
 impl Peer {
-    /// Listens on `ip` with a free port.
-    pub fn start(ip: std::net::IpAddr) -> std::io::Result<Peer> {
-        let server = Server::start(ip, "sandbench-peer", MAX_CONNECTIONS, |c| {
-            let _ = serve(c);
+    /// Listens on `ip` with a free port; a connection lasts at most `session`.
+    pub fn start(ip: std::net::IpAddr, session: Duration) -> std::io::Result<Peer> {
+        let token = fresh_token()?;
+        let want = token.clone();
+        let budget = std::sync::Arc::new(Budget(std::sync::atomic::AtomicUsize::new(BUFFER_BUDGET)));
+        let limits = Limits { connections: MAX_CONNECTIONS, session };
+        let server = Server::start(ip, "sandbench-peer", limits, move |mut c| {
+            if let Ok(true) = check_token(&mut c, &want) {
+                let _ = serve(c, &budget);
+            }
         })?;
-        Ok(Peer { addr: server.addr, _server: server })
+        Ok(Peer { addr: server.addr, token, _server: server })
     }
 }
 
-fn serve(mut c: TcpStream) -> std::io::Result<()> {
+/// Bytes of buffer the peer's connections may still take.
+struct Budget(std::sync::atomic::AtomicUsize);
+
+impl Budget {
+    fn take(&self, n: usize) -> Option<Taken<'_>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0.fetch_update(SeqCst, SeqCst, |left| left.checked_sub(n)).ok().map(|_| Taken(self, n))
+    }
+}
+
+/// A share of the [`Budget`], given back when dropped.
+struct Taken<'a>(&'a Budget, usize);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.0 .0.fetch_add(self.1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn serve(mut c: TcpStream, budget: &Budget) -> std::io::Result<()> {
     let mut hello = [0u8; 5];
     c.read_exact(&mut hello)?;
     let size = u32::from_le_bytes([hello[1], hello[2], hello[3], hello[4]]) as usize;
+    let over = || std::io::Error::other("the peer's buffer budget is spent");
     match hello[0] {
         STREAM => {
             // Receive in messages of the sender's size, as iperf3 does: the receiver's read
             // size shapes the ACK pattern, and with it small-message throughput under Nagle.
-            let mut buf = vec![0u8; size.clamp(1, 16 << 20)];
+            let len = size.clamp(1, STREAM_CHUNK);
+            let _share = budget.take(len).ok_or_else(over)?;
+            let mut buf = vec![0u8; len];
             let mut total = 0u64;
             loop {
                 match c.read(&mut buf)? {
@@ -150,6 +189,7 @@ fn serve(mut c: TcpStream) -> std::io::Result<()> {
             c.write_all(&total.to_le_bytes())
         }
         RR if size <= 16 << 20 => {
+            let _share = budget.take(size).ok_or_else(over)?;
             let mut msg = vec![0u8; size];
             loop {
                 match c.read_exact(&mut msg) {
@@ -173,10 +213,16 @@ mod tests {
         NetParams::parse(&Params::new(&map)).unwrap()
     }
 
+    fn peer() -> Peer {
+        Peer::start("127.0.0.1".parse().unwrap(), Duration::from_secs(60)).unwrap()
+    }
+
     #[test]
     fn a_stream_moves_bytes_the_peer_confirms() {
-        let peer = Peer::start("127.0.0.1".parse().unwrap()).unwrap();
-        let o = run(&params(json!({"msg_size": 64, "time_s": 0.2, "peer": peer.addr.to_string()}))).unwrap();
+        let peer = peer();
+        let o =
+            run(&params(json!({"msg_size": 64, "time_s": 0.2, "peer": peer.addr.to_string(), "token": peer.token})))
+                .unwrap();
         assert!(o.metrics["bytes"].value > 0.0);
         assert_eq!(o.metrics["bytes"].value, o.metrics["messages"].value * 64.0);
         assert_eq!(o.outputs["bytes_sent"], o.outputs["bytes_received_by_peer"]);
@@ -185,9 +231,11 @@ mod tests {
 
     #[test]
     fn request_response_measures_latency() {
-        let peer = Peer::start("127.0.0.1".parse().unwrap()).unwrap();
-        let o = run(&params(json!({"mode": "rr", "msg_size": "1K", "time_s": 0.2, "peer": peer.addr.to_string()})))
-            .unwrap();
+        let peer = peer();
+        let o = run(&params(
+            json!({"mode": "rr", "msg_size": "1K", "time_s": 0.2, "peer": peer.addr.to_string(), "token": peer.token}),
+        ))
+        .unwrap();
         assert!(o.metrics["transactions"].value > 10.0, "{:?}", o.metrics);
         assert!(o.metrics["lat_p99"].value >= o.metrics["lat_p50"].value);
     }
@@ -198,5 +246,22 @@ mod tests {
         assert!(e.contains("no network link"), "{e}");
         let map = json!({"mode": "udp"}).as_object().cloned().unwrap_or_default();
         assert!(NetParams::parse(&Params::new(&map)).unwrap_err().to_string().contains("stream, rr"));
+    }
+
+    #[test]
+    fn a_sender_without_the_token_is_refused() {
+        let peer = peer();
+        let bad = "0".repeat(64);
+        let e = run(&params(json!({"msg_size": 64, "time_s": 0.2, "peer": peer.addr.to_string(), "token": bad})));
+        assert!(e.is_err(), "{e:?}");
+    }
+
+    #[test]
+    fn buffers_beyond_the_budget_are_refused() {
+        let b = Budget(std::sync::atomic::AtomicUsize::new(10));
+        let one = b.take(6).unwrap();
+        assert!(b.take(6).is_none(), "over budget");
+        drop(one);
+        assert!(b.take(10).is_some(), "given back");
     }
 }

@@ -9,9 +9,10 @@
 //! receiver's address, certificate digest and token as parameters.
 
 use crate::scratch::{self, TrialDir};
-use crate::server::{Server, IDLE};
+use crate::server::{check_token, fresh_token, Limits, Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use sandbench_hostfs::{Beneath, Links};
 use sandbench_protocol::{Metric, Metrics};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 /// The name the receiver's certificate is issued to.
 const SERVER_NAME: &str = "sandbench-peer";
 /// Largest file the receiver accepts.
-const MAX_FILE: u64 = 1 << 30;
+pub const MAX_FILE: u64 = 1 << 30;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransferParams {
@@ -224,7 +225,11 @@ pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
 }
 
 /// The receiver on the host: TLS with a fresh self-signed certificate, a random token, files
-/// stored under `store` (emptied after each session). Bounded like [`crate::net::Peer`].
+/// stored under `store` (emptied after each session). `store` is a directory no guest can
+/// write (the runner keeps it beside the scratch space, never inside it); it is created 0700
+/// and written without following any symlink. Bounded like [`crate::net::Peer`], and by
+/// `limits`: a session that sends more files or bytes than the campaign's workloads ask for,
+/// or lasts longer than the session limit, is cut.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub cert_sha256: String,
@@ -233,7 +238,7 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub fn start(ip: std::net::IpAddr, store: PathBuf) -> std::io::Result<Receiver> {
+    pub fn start(ip: std::net::IpAddr, store: PathBuf, limits: crate::PeerLimits) -> std::io::Result<Receiver> {
         let io = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
         let cert = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()]).map_err(|e| io(&e))?;
         let der = CertificateDer::from(cert.cert.der().to_vec());
@@ -247,30 +252,34 @@ impl Receiver {
             .with_single_cert(vec![der], key)
             .map_err(|e| io(&e))?;
         let config = Arc::new(config);
-        let mut raw = [0u8; 32];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
-        let token = hex(&raw);
+        let token = fresh_token()?;
         let want = token.clone();
         // One session at a time, as an scp target handles one copy.
-        let server = Server::start(ip, "sandbench-receiver", 1, move |c| {
-            let _ = receive(c, config.clone(), &want, &store);
+        let server_limits = Limits { connections: 1, session: limits.session };
+        let server = Server::start(ip, "sandbench-receiver", server_limits, move |c| {
+            let _ = receive(c, config.clone(), &want, &store, &limits);
             let _ = std::fs::remove_dir_all(&store);
         })?;
         Ok(Receiver { addr: server.addr, cert_sha256, token, _server: server })
     }
 }
 
-fn receive(c: TcpStream, config: Arc<rustls::ServerConfig>, token: &str, store: &Path) -> std::io::Result<()> {
+fn receive(
+    c: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    token: &str,
+    store: &Path,
+    limits: &crate::PeerLimits,
+) -> std::io::Result<()> {
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, c);
-    let mut line = [0u8; 65];
-    tls.read_exact(&mut line)?;
-    if line[64] != b'\n' || &line[..64] != token.as_bytes() {
+    if !check_token(&mut tls, token)? {
         return Ok(());
     }
     tls.write_all(b"OK\n")?;
-    std::fs::create_dir_all(store)?;
-    let mut total = 0u64;
+    sandbench_hostfs::private_dir(store).map_err(std::io::Error::other)?;
+    let dir = Beneath::open(store, Links::Refuse).map_err(std::io::Error::other)?;
+    let (mut total, mut files) = (0u64, 0u64);
     loop {
         let mut len = [0u8; 2];
         tls.read_exact(&mut len)?;
@@ -284,18 +293,38 @@ fn receive(c: TcpStream, config: Arc<rustls::ServerConfig>, token: &str, store: 
         let mut size = [0u8; 8];
         tls.read_exact(&mut size)?;
         let size = u64::from_le_bytes(size);
-        if size > MAX_FILE {
-            return Ok(());
+        files += 1;
+        if size > MAX_FILE || files > limits.transfer_files || total.saturating_add(size) > limits.transfer_bytes {
+            return Err(std::io::Error::other(format!(
+                "session over its limits ({} files, {} bytes)",
+                limits.transfer_files, limits.transfer_bytes
+            )));
         }
-        let mut data = vec![0u8; size as usize];
-        tls.read_exact(&mut data)?;
         // Only a plain file name is accepted: nothing can be written outside `store`.
-        let name = String::from_utf8_lossy(&name).replace(['/', '\\'], "_");
-        std::fs::write(store.join(&name), &data)?;
+        let name = String::from_utf8_lossy(&name).replace(['/', '\\', '\0'], "_");
+        let name = if name == "." || name == ".." { "_".to_string() } else { name };
+        let mut file = dir.create(Path::new(&name), 0o600).map_err(std::io::Error::other)?;
+        let digest = copy_hashed(&mut tls, &mut file, size)?;
         total += size;
-        tls.write_all(&Sha256::digest(&data))?;
+        tls.write_all(&digest)?;
         tls.flush()?;
     }
+}
+
+/// Streams `size` bytes from `from` into `to` in 64 KiB pieces (never the whole file in
+/// memory), returning their SHA-256.
+fn copy_hashed(from: &mut impl Read, to: &mut impl Write, size: u64) -> std::io::Result<[u8; 32]> {
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut left = size;
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        from.read_exact(&mut buf[..n])?;
+        hash.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(hash.finalize().into())
 }
 
 #[cfg(test)]
@@ -311,7 +340,7 @@ mod tests {
     fn receiver() -> Receiver {
         let store =
             std::env::temp_dir().join(format!("sb-receiver-{}-{:?}", std::process::id(), std::thread::current().id()));
-        Receiver::start("127.0.0.1".parse().unwrap(), store).unwrap()
+        Receiver::start("127.0.0.1".parse().unwrap(), store, crate::PeerLimits::default()).unwrap()
     }
 
     #[test]
@@ -348,5 +377,28 @@ mod tests {
         let p = params(json!({"files": 1, "file_size": 10, "peer": r.addr.to_string(),
             "peer_cert_sha256": r.cert_sha256, "token": "f".repeat(64)}));
         assert!(run(&p).is_err(), "a sender without the token must be refused");
+    }
+
+    #[test]
+    fn a_session_over_its_limits_is_cut_and_a_planted_link_is_not_followed() {
+        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        let t = std::env::temp_dir().join(format!("sb-receiver-limits-{}", std::process::id()));
+        let (store, outside) = (t.join("store"), t.join("outside"));
+        std::fs::create_dir_all(&outside).unwrap();
+        let limits = crate::PeerLimits { transfer_files: 3, transfer_bytes: 3 * 100, session: Duration::from_secs(60) };
+        let r = Receiver::start("127.0.0.1".parse().unwrap(), store.clone(), limits).unwrap();
+        let send = |files: u64, size: u64| {
+            let p = params(json!({"files": files, "file_size": size, "peer": r.addr.to_string(),
+                "peer_cert_sha256": r.cert_sha256, "token": r.token}));
+            run(&p)
+        };
+        assert!(send(3, 100).is_ok(), "within the limits");
+        assert!(send(4, 10).is_err(), "one file too many");
+        assert!(send(1, 301).is_err(), "too many bytes");
+        // A link standing where the store goes: the receiver refuses rather than follow it.
+        std::os::unix::fs::symlink(&outside, &store).unwrap();
+        assert!(send(1, 10).is_err());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing may land through the link");
+        let _ = std::fs::remove_dir_all(&t);
     }
 }

@@ -33,6 +33,7 @@ fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability 
             assets: None,
             boot_timeout: Duration::from_secs(30),
             network: false,
+            peer_limits: Default::default(),
             cancel: Arc::new(AtomicBool::new(false)),
         };
         sandbench_sandbox::qemu::probe_kvm(&spec)

@@ -55,8 +55,9 @@ pub fn run(a: Args) -> Result<i32> {
     }
     sandbench_workloads::validate(&a.workload, &params)
         .map_err(|e| anyhow::anyhow!("workload `{}`: {e}", a.workload))?;
-    let tmp = std::env::temp_dir().join(format!("sandbench-try-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
+    // mkdtemp: a fresh 0700 directory nobody could have prepared in advance.
+    let tmp_dir = tempfile::Builder::new().prefix("sandbench-try-").tempdir()?;
+    let tmp = tmp_dir.path().to_path_buf();
     let params_toml = params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
     let campaign = format!(
         "name = \"try\"\ntrials = 1\nwarmup = 0\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = {}\nmemory_mib = 4096\n[[workload]]\nname = \"{w}\"\nkind = \"{w}\"\nparams = {{ {params_toml} }}\n",
@@ -78,7 +79,7 @@ pub fn run(a: Args) -> Result<i32> {
     };
     let out = sandbench_runner::run(&opts);
     let records = out.as_ref().ok().map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
-    let _ = std::fs::remove_dir_all(&tmp);
+    drop(tmp_dir);
     let records = records.context("run failed")??;
     out?;
     let Some(r) = records.last() else { bail!("the trial left no record") };
