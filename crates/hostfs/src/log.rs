@@ -4,11 +4,11 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// The stderr log of a runtime, VMM or native agent. The child writes the file directly (it
-/// is its stderr), so the bound is kept from outside: [`BoundedLog::enforce`] truncates it
-/// when it passes `max` bytes, keeping the last `max / 2` bytes in `<file>.1`. At any moment
-/// the two files together hold at most about `max * 1.5` bytes plus what the child wrote
-/// since the last check.
+/// The stderr log of a runtime, VMM or native agent. The child writes into a pipe that
+/// [`BoundedLog::pump`] copies to the file, so the bound holds however fast it writes: when
+/// the file passes `max` bytes its last `max / 2` move to `<file>.1` and it starts afresh. The
+/// two files together never hold more than `max * 1.5` plus one read (64 KiB); a child that
+/// writes faster than the copy waits on its own pipe.
 #[derive(Debug, Clone)]
 pub struct BoundedLog {
     pub path: PathBuf,
@@ -24,6 +24,30 @@ impl BoundedLog {
     pub fn open_for_child(&self) -> std::io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc_nofollow()).open(&self.path)
+    }
+
+    /// Copies `from` (a child's stderr pipe) into the log until end of file, rotating at the
+    /// bound. Returns the bytes copied.
+    pub fn pump(&self, mut from: impl Read) -> std::io::Result<u64> {
+        use std::io::Write;
+        let mut file = self.open_for_child()?;
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0u64;
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            file.write_all(&buf[..n])?;
+            total += n as u64;
+            if !self.path.exists() {
+                // Removed by teardown: stop rather than grow a file nobody can see.
+                return Ok(total);
+            }
+            self.enforce();
+        }
     }
 
     /// Rotates when the file is over its bound; returns true when it did.
@@ -52,9 +76,11 @@ impl BoundedLog {
         PathBuf::from(p)
     }
 
-    /// The last `n` non-empty lines, reading at most `max` bytes from the end.
+    /// The last `n` non-empty lines (of the rotated part too), reading at most 64 KiB of each.
     pub fn tail(&self, n: usize) -> Vec<String> {
-        tail_of(&self.path, n, self.max.max(4096))
+        let mut lines = tail_of(&self.rotated(), n, 64 << 10);
+        lines.extend(tail_of(&self.path, n, 64 << 10));
+        lines.split_off(lines.len().saturating_sub(n))
     }
 }
 

@@ -271,7 +271,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         c.workload_specs().map(|w| (w.kind.as_str(), &w.params)),
         Duration::from_secs_f64(c.timeouts.trial_s),
     );
-    for what in sandbench_sandbox::stale::reap_stale(&work_root) {
+    let sockets: Vec<String> = c.envs().filter_map(|e| e.socket.clone()).collect();
+    for what in sandbench_sandbox::stale::reap_stale(&work_root, &sockets) {
         eprintln!("removed stale {what} (left by a sandbench that was killed)");
     }
     for (i, t) in todo.iter().enumerate() {
@@ -522,8 +523,9 @@ fn run_trial(
         tracing::warn!("dropped {stale} message(s) the agent sent before this trial's run");
     }
     let t0 = Instant::now();
-    let sent = running.channel.send(&HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial });
     let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
+    let run = HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial };
+    let sent = running.channel.send_by(&run, deadline);
     let mut usable = true;
     if let Err(e) = sent {
         record.status = Status::Failed;

@@ -99,7 +99,7 @@ fn write(path: &Path, value: &str) -> std::io::Result<()> {
 
 impl Cgroup {
     /// Creates `sandbench/<id>` with a CPU quota of `vcpus` cores and a memory limit.
-    pub fn create(id: &str, vcpus: u32, memory_mib: u64) -> std::io::Result<Cgroup> {
+    pub fn create(id: &str, vcpus: u32, memory_mib: u64, pids_max: u32) -> std::io::Result<Cgroup> {
         let h = Hierarchy::detect()
             .ok_or_else(|| std::io::Error::other("no cgroup hierarchy with cpu and memory controllers"))?;
         let quota = (vcpus as u64 * CFS_PERIOD_US).to_string();
@@ -127,6 +127,10 @@ impl Cgroup {
                 write(&cpu.join("cpu.cfs_period_us"), &CFS_PERIOD_US.to_string())?;
                 write(&cpu.join("cpu.cfs_quota_us"), &quota)?;
                 write(&PathBuf::from(ROOT).join("memory/sandbench").join(id).join("memory.limit_in_bytes"), &mem)?;
+                let pids = PathBuf::from(ROOT).join("pids/sandbench").join(id);
+                if pids.is_dir() {
+                    write(&pids.join("pids.max"), &pids_max.to_string())?;
+                }
                 Ok(cg)
             }
             Hierarchy::V2 => {
@@ -138,6 +142,7 @@ impl Cgroup {
                 std::fs::create_dir_all(&d)?;
                 write(&d.join("cpu.max"), &format!("{quota} {CFS_PERIOD_US}"))?;
                 write(&d.join("memory.max"), &mem)?;
+                write(&d.join("pids.max"), &pids_max.to_string())?;
                 Ok(Cgroup { hierarchy: h, reference: CgroupRef::V2 { dir: d.clone() }, dirs: vec![d] })
             }
         }

@@ -39,7 +39,9 @@ pub enum ChannelError {
 
 /// Sends commands to an agent and receives its messages, with deadlines.
 pub struct AgentChannel {
-    writer: Box<dyn Write + Send>,
+    /// Lines to the writer thread, which owns the sandbox's input: a guest that stops reading
+    /// blocks that thread, never the caller (see [`AgentChannel::send_by`]).
+    writer: mpsc::SyncSender<(Vec<u8>, mpsc::Sender<std::io::Result<()>>)>,
     rx: Receiver<AgentMsg>,
     tail: Arc<Mutex<VecDeque<String>>>,
     first_byte: Arc<OnceLock<Instant>>,
@@ -80,7 +82,7 @@ impl AgentChannel {
                 deliver(ev, &tx, &t);
             }
         });
-        AgentChannel { writer: Box::new(writer), rx, tail, first_byte, noise }
+        AgentChannel { writer: spawn_writer(writer), rx, tail, first_byte, noise }
     }
 
     /// Drops every message already queued (answers to nothing asked yet, or to an earlier
@@ -90,8 +92,28 @@ impl AgentChannel {
         std::iter::from_fn(|| self.rx.try_recv().ok()).count()
     }
 
+    /// Sends `msg`, waiting at most 10 s for the sandbox to take it.
     pub fn send(&mut self, msg: &HostMsg) -> Result<(), ChannelError> {
-        self.writer.write_all(encode(msg).as_bytes()).and_then(|_| self.writer.flush()).map_err(ChannelError::Write)
+        self.send_by(msg, Instant::now() + Duration::from_secs(10))
+    }
+
+    /// Sends `msg`; a sandbox that has not taken it by `deadline` (it stopped reading and its
+    /// pipe is full) fails with a timeout, and the caller replaces the sandbox.
+    pub fn send_by(&mut self, msg: &HostMsg, deadline: Instant) -> Result<(), ChannelError> {
+        let (done_tx, done_rx) = mpsc::channel();
+        let closed = || ChannelError::Write(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let timeout = || ChannelError::Timeout(wait.as_secs_f64());
+        match self.writer.try_send((encode(msg).into_bytes(), done_tx)) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => return Err(timeout()),
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(closed()),
+        }
+        match done_rx.recv_timeout(wait) {
+            Ok(r) => r.map_err(ChannelError::Write),
+            Err(RecvTimeoutError::Timeout) => Err(timeout()),
+            Err(RecvTimeoutError::Disconnected) => Err(closed()),
+        }
     }
 
     /// Next message, waiting until `deadline`; checks `cancel` every 50 ms.
@@ -111,6 +133,9 @@ impl AgentChannel {
             match self.rx.recv_timeout((deadline - now).min(Duration::from_millis(50))) {
                 Ok(m) => return Ok(m),
                 Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) if self.noise.load(Ordering::SeqCst) > FLOOD_BYTES => {
+                    return Err(ChannelError::Flooded)
+                }
                 Err(RecvTimeoutError::Disconnected) => return Err(ChannelError::Closed),
             }
         }
@@ -198,6 +223,19 @@ pub fn await_agent_within(
     })
 }
 
+/// The thread that writes to the sandbox, one line at a time, reporting each write's result.
+fn spawn_writer(
+    mut writer: impl Write + Send + 'static,
+) -> mpsc::SyncSender<(Vec<u8>, mpsc::Sender<std::io::Result<()>>)> {
+    let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, mpsc::Sender<std::io::Result<()>>)>(1);
+    let _ = std::thread::Builder::new().name("sandbench-channel-writer".into()).spawn(move || {
+        for (line, done) in rx {
+            let _ = done.send(writer.write_all(&line).and_then(|_| writer.flush()));
+        }
+    });
+    tx
+}
+
 fn push_tail(tail: &Mutex<VecDeque<String>>, mut line: String) {
     if line.len() > TAIL_LINE_BYTES {
         let mut end = TAIL_LINE_BYTES;
@@ -267,5 +305,17 @@ mod tests {
 
     fn encode_agent(m: &AgentMsg) -> String {
         format!("{}{}\n", sandbench_protocol::PREFIX, serde_json::to_string(m).unwrap())
+    }
+
+    #[test]
+    fn a_sandbox_that_stops_reading_cannot_block_a_send_past_its_deadline() {
+        // A socket nobody reads: writes block once its buffer is full.
+        let (_reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut ch = AgentChannel::new(std::io::empty(), writer);
+        let big = HostMsg::Run { id: 1, workload: "x".repeat(1 << 20), params: Default::default(), trial: 0 };
+        let t = Instant::now();
+        let e = ch.send_by(&big, Instant::now() + Duration::from_millis(500)).unwrap_err();
+        assert!(matches!(e, ChannelError::Timeout(_)), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }
 }

@@ -10,7 +10,7 @@
 use crate::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 /// containerd namespace of sandbench's containers.
 pub const NAMESPACE: &str = "sandbench";
@@ -82,7 +82,9 @@ impl Sandbox for Containerd {
         facts.insert("scratch".into(), "/scratch in the container's writable overlayfs snapshot".into());
         self.live = Some((socket.clone(), spec.id.clone(), spec.work_dir.clone()));
         let mut cmd = ctr(&socket);
-        cmd.args(["run", "--snapshotter", "overlayfs", "--runtime", &shim])
+        cmd.args(["run", "--snapshotter", "overlayfs", "--runtime", &shim, "--seccomp"])
+            .arg("--label")
+            .arg(format!("{}={}", crate::stale::LABEL, spec.id))
             .arg("--cpus")
             .arg(spec.env.vcpus.to_string())
             .arg("--memory-limit")
@@ -105,8 +107,7 @@ impl Sandbox for Containerd {
     fn teardown(&mut self) -> Result<(), SandboxError> {
         if let Some((socket, id, work)) = self.live.take() {
             let quiet = |args: &[&str]| {
-                let _ =
-                    ctr(&socket).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+                let _ = crate::process::run_bounded(ctr(&socket).args(args));
             };
             quiet(&["task", "kill", "-s", "SIGKILL", &id]);
             stop_client(&mut self.client);

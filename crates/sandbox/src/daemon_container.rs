@@ -106,7 +106,14 @@ pub fn attach(
     let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
     let pid = wait_pid(find_pid, Duration::from_secs(10))
         .ok_or_else(|| SandboxError::Other("the daemon did not report the container's pid".into()))?;
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok().as_deref().and_then(cgroup_from_proc);
+    let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let cgroup = cgroup_from_proc(&proc_cgroup);
+    // `ctr run` has no pids flag: the limit goes straight into the task's cgroup (for docker
+    // it restates --pids-limit).
+    let pids = pids_max_file(&proc_cgroup)
+        .ok_or_else(|| SandboxError::Other(format!("no pids cgroup for the container's pid {pid}")))?;
+    std::fs::write(&pids, spec.env.pids_max().to_string())
+        .map_err(|source| SandboxError::Io { what: format!("limit pids in {}", pids.display()), source })?;
     if let Some(cg) = &cgroup {
         facts.insert("cgroup".into(), format!("{cg:?}"));
     }
@@ -132,6 +139,19 @@ pub fn stop_client(child: &mut Option<Child>) {
     if let Some(mut c) = child.take() {
         kill_group(&mut c);
     }
+}
+
+/// The `pids.max` file of the cgroup a `/proc/<pid>/cgroup` text names (v2, or v1's pids
+/// controller).
+pub fn pids_max_file(proc_cgroup: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let v1 = proc_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        ctrls.split(',').any(|c| c == "pids").then(|| root.join("pids").join(path.trim_start_matches('/')))
+    });
+    let v2 = || proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).map(|p| root.join(p.trim_start_matches('/')));
+    v1.or_else(v2).map(|d| d.join("pids.max"))
 }
 
 #[cfg(test)]
@@ -162,5 +182,13 @@ mod tests {
             Some(CgroupRef::V2 { dir: "/sys/fs/cgroup/system.slice/docker-3f2a9c.scope".into() })
         );
         assert_eq!(cgroup_from_proc("garbage"), None);
+    }
+
+    #[test]
+    fn the_pids_limit_file_of_a_v1_or_v2_task() {
+        let v1 = "9:name=systemd:/x\n8:pids:/system.slice/abc\n0::/\n";
+        assert_eq!(pids_max_file(v1).unwrap(), std::path::Path::new("/sys/fs/cgroup/pids/system.slice/abc/pids.max"));
+        let v2 = "0::/default/abc\n";
+        assert_eq!(pids_max_file(v2).unwrap(), std::path::Path::new("/sys/fs/cgroup/default/abc/pids.max"));
     }
 }

@@ -70,7 +70,15 @@ impl Sandbox for Docker {
                 "unsupported: gVisor's netstack does not see an interface added to its namespace after start".into(),
             );
         }
-        facts.insert("limits".into(), format!("--cpus {} --memory {}m", spec.env.vcpus, spec.env.memory_mib));
+        facts.insert(
+            "limits".into(),
+            format!(
+                "--cpus {} --memory {}m --pids-limit {}; Docker's default seccomp profile",
+                spec.env.vcpus,
+                spec.env.memory_mib,
+                spec.env.pids_max()
+            ),
+        );
         // The image stays as imported; what the agent writes (file workloads, in /scratch)
         // lands in the container's own writable layer, as a workload in Docker writes.
         facts.insert("scratch".into(), "/scratch in the container's writable layer (Docker storage driver)".into());
@@ -82,6 +90,10 @@ impl Sandbox for Docker {
             .arg(spec.env.vcpus.to_string())
             .arg("--memory")
             .arg(format!("{}m", spec.env.memory_mib))
+            .arg("--pids-limit")
+            .arg(spec.env.pids_max().to_string())
+            .arg("--label")
+            .arg(format!("{}={}", crate::stale::LABEL, spec.id))
             .arg(&tag)
             .arg(sandbench_image::AGENT_PATH);
         let (sock, id) = (socket.clone(), spec.id.clone());
@@ -98,7 +110,7 @@ impl Sandbox for Docker {
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
         if let Some((socket, id, work)) = self.live.take() {
-            let _ = docker(&socket).args(["rm", "-f", &id]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = crate::process::run_bounded(docker(&socket).args(["rm", "-f", &id]));
             let _ = std::fs::remove_dir_all(work);
         }
         stop_client(&mut self.client);

@@ -216,7 +216,7 @@ impl Sandbox for Firecracker {
                     self.jail.insert(crate::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
                 facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
                 let mut cmd = Command::new(jailer);
-                cmd.args(jail.command(&bin, &spec.id));
+                cmd.args(jail.command(&bin, &spec.id, spec.env.jailer_ids()));
                 (cmd, jail.inside.clone(), jail.root.join("run/firecracker.socket"), jail.root.join("firecracker.json"))
             }
         };
@@ -230,6 +230,16 @@ impl Sandbox for Firecracker {
         // Firecracker opens the metrics path; it must exist.
         std::fs::write(&metrics_host, b"")
             .map_err(|source| SandboxError::Io { what: format!("create {}", metrics_host.display()), source })?;
+        if let Some(j) = &self.jail {
+            let scratch = j.root.join("scratch.ext4");
+            let mut own = vec![metrics_host.as_path()];
+            if scratch.exists() {
+                own.push(&scratch);
+            }
+            j.hand_over(&own, spec.env.jailer_ids())?;
+            let (uid, gid) = spec.env.jailer_ids();
+            facts.insert("jailer_user".into(), format!("uid {uid} gid {gid}"));
+        }
         self.metrics = Some((metrics_host, 0));
         cmd.current_dir(&spec.work_dir);
         let t0 = Instant::now();

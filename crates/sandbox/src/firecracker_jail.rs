@@ -29,11 +29,11 @@ pub fn chroot_of(base: &Path, exec_file: &str, id: &str) -> PathBuf {
     base.join(name).join(id).join("root")
 }
 
-/// The jailer's arguments (uid and gid 0: sandbench runs as root and keeps the tap and disks
-/// accessible), then Firecracker's after `--`, with paths inside the chroot.
-pub fn jailer_args(exec_file: &str, id: &str, base: &Path) -> Vec<String> {
+/// The jailer's arguments (the VMM drops to `uid`:`gid`, never root: the writable files in the
+/// chroot are chowned to it), then Firecracker's after `--`, with paths inside the chroot.
+pub fn jailer_args(exec_file: &str, id: &str, base: &Path, (uid, gid): (u32, u32)) -> Vec<String> {
     let mut a: Vec<String> = vec!["--id".into(), id.into(), "--exec-file".into(), exec_file.into()];
-    a.extend(["--uid", "0", "--gid", "0", "--chroot-base-dir"].map(String::from));
+    a.extend(["--uid".into(), uid.to_string(), "--gid".into(), gid.to_string(), "--chroot-base-dir".into()]);
     a.push(base.display().to_string());
     a.extend(["--", "--config-file", "/firecracker.json", "--api-sock", "/run/firecracker.socket"].map(String::from));
     a
@@ -102,8 +102,18 @@ impl Jail {
     }
 
     /// The jailer's command line for this chroot.
-    pub fn command(&self, exec_file: &str, id: &str) -> Vec<String> {
-        jailer_args(exec_file, id, &self.base)
+    pub fn command(&self, exec_file: &str, id: &str, ids: (u32, u32)) -> Vec<String> {
+        jailer_args(exec_file, id, &self.base, ids)
+    }
+
+    /// Gives the VMM's uid the files it must write (scratch disk, metrics): nothing else in
+    /// the chroot is its own.
+    pub fn hand_over(&self, files: &[&Path], (uid, gid): (u32, u32)) -> Result<(), SandboxError> {
+        for f in files {
+            std::os::unix::fs::chown(f, Some(uid), Some(gid))
+                .map_err(|source| SandboxError::Io { what: format!("chown {}", f.display()), source })?;
+        }
+        Ok(())
     }
 
     /// Unmounts, removes the chroot and the jailer's cgroups. Idempotent.
@@ -141,10 +151,10 @@ mod tests {
             chroot_of(base, "/usr/local/bin/firecracker", "sb1-fc-1"),
             PathBuf::from("/run/sandbench/work/sb1-fc-1/jail/firecracker/sb1-fc-1/root")
         );
-        let a = jailer_args("/usr/local/bin/firecracker", "sb1-fc-1", base).join(" ");
+        let a = jailer_args("/usr/local/bin/firecracker", "sb1-fc-1", base, (65534, 65534)).join(" ");
         assert_eq!(
             a,
-            "--id sb1-fc-1 --exec-file /usr/local/bin/firecracker --uid 0 --gid 0 --chroot-base-dir \
+            "--id sb1-fc-1 --exec-file /usr/local/bin/firecracker --uid 65534 --gid 65534 --chroot-base-dir \
              /run/sandbench/work/sb1-fc-1/jail -- --config-file /firecracker.json --api-sock /run/firecracker.socket"
         );
     }

@@ -12,6 +12,8 @@ mod daemon_container;
 pub mod docker;
 pub mod firecracker;
 mod firecracker_jail;
+pub mod firewall;
+pub mod hardening;
 pub mod native;
 pub mod net;
 pub mod oci;
@@ -140,3 +142,6 @@ pub fn is_root() -> bool {
 
 /// How long to wait for processes to exit after a kill.
 pub(crate) const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Longest a teardown command (runtime kill/delete, docker rm, ip, nft) may take before it is
+/// killed: a wedged daemon must not hold teardown forever.
+pub const TEARDOWN_WAIT: Duration = Duration::from_secs(20);

@@ -70,7 +70,7 @@ impl Sandbox for Native {
             }
         }
         if is_root() {
-            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib)
+            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib, spec.env.pids_max())
                 .map_err(|source| SandboxError::Io { what: "create native cgroup".into(), source })?;
             facts.insert("limits".into(), cg.describe(spec.env.vcpus, spec.env.memory_mib));
             let files =

@@ -77,7 +77,7 @@ fn ip(args: &[&str]) -> Result<(), SandboxError> {
 }
 
 fn quiet_ip(args: &[&str]) {
-    let _ = Command::new("ip").args(args).output();
+    let _ = crate::process::run_bounded(Command::new("ip").args(args));
 }
 
 impl Link {
@@ -254,6 +254,8 @@ pub struct Network {
     /// Where the receiver stores files: beside the scratch space, never inside anything a
     /// guest can write; removed with the network.
     store: std::path::PathBuf,
+    /// What the guest may reach through the link: the two peers, nothing else.
+    pub filter: crate::firewall::Filter,
     pub link: Link,
 }
 
@@ -283,7 +285,9 @@ impl Network {
         let store = crate::scratch::received_dir(id);
         let receiver = sandbench_workloads::transfer::Receiver::start(ip, store.clone(), limits)
             .map_err(|source| SandboxError::Io { what: what("transfer receiver"), source })?;
-        Ok(Network { peer, receiver: Some(receiver), store, link })
+        let ports = [peer.addr.port(), receiver.addr.port()];
+        let filter = crate::firewall::Filter::install(id, &link.host_if, link.host_addr, &ports)?;
+        Ok(Network { peer, receiver: Some(receiver), store, filter, link })
     }
 
     /// The parameters `net` and `transfer` trials take from this link's peers.
@@ -302,11 +306,12 @@ impl Network {
     pub fn describe(&self) -> String {
         let r = self.receiver.as_ref();
         format!(
-            "{}; net peer {}, transfer receiver {} (TLS 1.3, certificate sha256 {}…)",
+            "{}; net peer {}, transfer receiver {} (TLS 1.3, certificate sha256 {}…); nftables table {} admits only these two",
             self.link.describe(),
             self.peer.addr,
             r.map(|r| r.addr.to_string()).unwrap_or_default(),
-            r.map(|r| r.cert_sha256[..16].to_string()).unwrap_or_default()
+            r.map(|r| r.cert_sha256[..16].to_string()).unwrap_or_default(),
+            self.filter.table
         )
     }
 }

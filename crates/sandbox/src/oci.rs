@@ -16,7 +16,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
 /// State directory of sandbench's containers, apart from any other user of the runtime.
@@ -176,7 +176,17 @@ impl Sandbox for Oci {
         }
         let mut config =
             config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
+        let userns = spec.env.user_namespace == Some(true);
+        let seccomp_on = spec.env.seccomp() == sandbench_spec::campaign::Seccomp::Default;
+        facts
+            .insert("hardening".into(), crate::hardening::harden(&mut config, seccomp_on, spec.env.pids_max(), userns));
         let scratch = crate::scratch::Scratch::create(&spec.id)?;
+        if userns {
+            // The container's root is host uid 100000 there: its scratch must be its own.
+            let id = Some(crate::hardening::USERNS_BASE);
+            std::os::unix::fs::chown(&scratch.dir, id, id)
+                .map_err(|source| SandboxError::Io { what: format!("chown {}", scratch.dir.display()), source })?;
+        }
         add_scratch(&mut config, &scratch.dir);
         facts.insert("scratch".into(), scratch.describe("host directory bind-mounted at /scratch:"));
         let no_net = global.iter().any(|a| a == "--network=none");
@@ -225,13 +235,7 @@ impl Sandbox for Oci {
         };
         let rt = self.runtime;
         let quiet = |args: &[&str]| {
-            let _ = runtime_command(rt)
-                .args(&live.global)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = crate::process::run_bounded(runtime_command(rt).args(&live.global).args(args));
         };
         quiet(&["kill", &live.id, "KILL"]);
         kill_group(&mut live.child);

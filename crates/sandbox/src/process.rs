@@ -18,16 +18,15 @@ pub struct Spawned {
 /// is rotated, keeping its last half in `<log>.1`.
 pub const LOG_BOUND: u64 = 4 << 20;
 
-/// Starts `cmd` with piped stdin/stdout, stderr appended to `stderr_log` (kept under
-/// [`LOG_BOUND`] by a watcher thread while the file exists), in a new process group. `hint`
-/// tells the user how to get the program when it is missing.
+/// Starts `cmd` with piped stdin/stdout and its stderr copied into `stderr_log` by a thread
+/// that keeps the file under [`LOG_BOUND`], in a new process group. `hint` tells the user how
+/// to get the program when it is missing.
 pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned, SandboxError> {
     let bounded = sandbench_hostfs::BoundedLog::new(stderr_log, LOG_BOUND);
-    let log = bounded
+    bounded
         .open_for_child()
         .map_err(|source| SandboxError::Io { what: format!("open {}", stderr_log.display()), source })?;
-    watch_log(bounded);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(log).process_group(0);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     // If sandbench itself dies (kill -9), the kernel kills the runtime/VMM too; what survives
     // that (a container's processes, cgroups) is removed by `reap_stale` on the next run.
     // SAFETY: prctl is async-signal-safe and touches no memory of ours.
@@ -41,10 +40,12 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
     }
     let program = cmd.get_program().to_string_lossy().into_owned();
     let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn { program, source, hint: hint.to_string() })?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
         let _ = child.kill();
-        return Err(SandboxError::Other("child has no stdin/stdout pipe".into()));
+        return Err(SandboxError::Other("child has no stdin/stdout/stderr pipe".into()));
     };
+    let _ = std::thread::Builder::new().name("sandbench-stderr".into()).spawn(move || bounded.pump(stderr));
     Ok(Spawned { child, stdin, stdout })
 }
 
@@ -70,16 +71,6 @@ pub fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Keeps `log` under its bound until the file is gone (teardown removes the work dir).
-fn watch_log(log: sandbench_hostfs::BoundedLog) {
-    let _ = std::thread::Builder::new().name("sandbench-log-bound".into()).spawn(move || {
-        while log.path.exists() {
-            log.enforce();
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    });
-}
-
 /// Last lines of a log file, for failure reports (reads at most its last 64 KiB).
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
     sandbench_hostfs::tail_of(path, n, 64 << 10)
@@ -90,4 +81,42 @@ pub fn version_of(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).stdin(Stdio::null()).output().ok()?;
     let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
     String::from_utf8_lossy(&text).lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+/// Waits for `child` at most `limit`, collecting its output; kills it past the limit.
+pub fn wait_output(
+    mut child: Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> Result<std::process::Output, SandboxError> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => {
+                return child
+                    .wait_with_output()
+                    .map_err(|source| SandboxError::Io { what: format!("wait for {what}"), source })
+            }
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SandboxError::Other(format!("{what} did not finish within {} s; killed", limit.as_secs())));
+            }
+        }
+    }
+}
+
+/// Runs a teardown command (no stdin, output collected) and kills it after
+/// [`crate::TEARDOWN_WAIT`]; None when it could not start or had to be killed.
+pub fn run_bounded(cmd: &mut Command) -> Option<std::process::Output> {
+    let what = cmd.get_program().to_string_lossy().into_owned();
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().ok()?;
+    match wait_output(child, crate::TEARDOWN_WAIT, &what) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            tracing::warn!("teardown: {e}");
+            None
+        }
+    }
 }

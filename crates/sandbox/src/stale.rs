@@ -6,6 +6,10 @@ use sandbench_spec::campaign::Runtime;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// The label sandbench puts on every docker and containerd container it creates (value: the
+/// sandbox id). The sweep removes only containers that carry it.
+pub const LABEL: &str = "sandbench.id";
+
 /// The prefix of every sandbox id this process creates.
 pub fn id_prefix() -> String {
     format!("sb{}-", std::process::id())
@@ -26,7 +30,9 @@ fn stale(id: &str) -> bool {
 
 /// Removes containers, VMM processes, cgroups, work and scratch directories left by dead sandbench
 /// processes. Returns what it removed, for the log.
-pub fn reap_stale(work_root: &Path) -> Vec<String> {
+/// `sockets` are the campaign's own docker/containerd sockets (`socket = …`), swept besides the
+/// usual ones.
+pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
     // Containers in sandbench's own runtime state roots.
     for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
@@ -48,14 +54,20 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
     }
     // Docker containers and containerd tasks named after a sandbox, on the usual sockets and
     // on those of scripts/daemons.sh.
-    for socket in [crate::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"] {
+    let with = |defaults: [&str; 2]| {
+        let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
+        all.extend(sockets.iter().filter(|s| !all.contains(s)).cloned().collect::<Vec<_>>());
+        all
+    };
+    for socket in with([crate::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"]) {
+        let socket = socket.as_str();
         if !Path::new(socket).exists() {
             continue;
         }
         let names = Command::new("docker")
             .arg("-H")
             .arg(format!("unix://{socket}"))
-            .args(["ps", "-a", "--filter", "name=sb", "--format", "{{.Names}}"])
+            .args(["ps", "-a", "--filter", &format!("label={LABEL}"), "--format", "{{.Names}}"])
             .stderr(Stdio::null())
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -71,13 +83,19 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
             removed.push(format!("docker container {id}"));
         }
     }
-    for socket in [crate::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"] {
+    for socket in with([crate::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"]) {
+        let socket = socket.as_str();
         if !Path::new(socket).exists() {
             continue;
         }
         let ids = crate::containerd::ctr(socket).args(["container", "ls", "-q"]).stderr(Stdio::null()).output();
         let ids = ids.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-        for id in ids.lines().map(str::trim).filter(|id| stale(id)) {
+        let labelled = |id: &str| {
+            let info = crate::containerd::ctr(socket).args(["container", "info", id]).stderr(Stdio::null()).output();
+            let info = info.ok().and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
+            info.is_some_and(|v| v["Labels"][LABEL] == id)
+        };
+        for id in ids.lines().map(str::trim).filter(|id| stale(id) && labelled(id)) {
             for args in [
                 &["task", "kill", "-s", "SIGKILL", id][..],
                 &["task", "delete", "-f", id],
@@ -129,9 +147,15 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
         removed.extend(dirs.iter().map(|d| format!("cgroup {}", d.display())));
     }
     removed.extend(crate::net::reap_stale(stale));
+    removed.extend(crate::firewall::reap_stale(stale));
     for (what, dir) in [("work dir", work_root.to_path_buf()), ("scratch", crate::scratch::root())] {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             if e.file_name().to_str().is_some_and(stale) {
+                // The jailer's chroot binds files into the work dir: unmount before removing.
+                for m in mounts_under(&e.path()) {
+                    let _ = crate::process::run_bounded(Command::new("umount").arg("-l").arg(&m));
+                    removed.push(format!("mount {m}"));
+                }
                 let _ = std::fs::remove_dir_all(e.path());
                 removed.push(format!("{what} {}", e.path().display()));
             }
@@ -140,8 +164,36 @@ pub fn reap_stale(work_root: &Path) -> Vec<String> {
     removed
 }
 
+/// Mount points at or below `dir`, deepest first, from /proc/self/mountinfo.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut found = mount_points_under(&text, &dir.display().to_string());
+    found.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    found
+}
+
+/// The mount points (field 5 of mountinfo, octal escapes undone) at or below `dir`.
+pub fn mount_points_under(mountinfo: &str, dir: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| m.replace("\\040", " "))
+        .filter(|m| m == dir || m.starts_with(&format!("{dir}/")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mounts_below_a_dir_are_found() {
+        let info = "36 35 98:0 / /run/sandbench/work/sb1-fc-1/jail/root/vmlinux ro - ext4 /dev/x rw\n\
+                    37 35 98:0 / /run/sandbench/work/sb1-fc-10 rw - ext4 /dev/x rw\n";
+        assert_eq!(
+            super::mount_points_under(info, "/run/sandbench/work/sb1-fc-1"),
+            vec!["/run/sandbench/work/sb1-fc-1/jail/root/vmlinux".to_string()]
+        );
+    }
+
     #[test]
     fn owner_pid_is_parsed_from_ids() {
         assert_eq!(super::owner_of("sb1234-native-3"), Some(1234));

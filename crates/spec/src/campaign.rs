@@ -281,9 +281,46 @@ pub struct Environment {
     /// write there).
     #[serde(default)]
     pub scratch_mib: Option<u64>,
+    /// `native`, `oci`, `docker`, `containerd`: most processes (and threads) the sandbox may
+    /// hold at once, its cgroup's `pids.max` (default [`DEFAULT_PIDS_MAX`]).
+    #[serde(default)]
+    pub pids_max: Option<u32>,
+    /// `oci` only: the syscall filter, `"default"` (the syscalls Docker's default profile
+    /// blocks) or `"unconfined"`.
+    #[serde(default)]
+    pub seccomp: Option<Seccomp>,
+    /// `oci` only: run the container in a user namespace (its root is host uid 100000).
+    #[serde(default)]
+    pub user_namespace: Option<bool>,
+    /// `firecracker` with `jailer`: the uid and gid the jailer drops the VMM to (default
+    /// 65534, nobody).
+    #[serde(default)]
+    pub jailer_uid: Option<u32>,
+    #[serde(default)]
+    pub jailer_gid: Option<u32>,
+}
+
+/// Default `pids_max`: far above what the agent and its workloads start, far below a fork bomb.
+pub const DEFAULT_PIDS_MAX: u32 = 1024;
+
+/// The OCI syscall filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Seccomp {
+    Default,
+    Unconfined,
 }
 
 impl Environment {
+    pub fn pids_max(&self) -> u32 {
+        self.pids_max.unwrap_or(DEFAULT_PIDS_MAX)
+    }
+    pub fn seccomp(&self) -> Seccomp {
+        self.seccomp.unwrap_or(Seccomp::Default)
+    }
+    pub fn jailer_ids(&self) -> (u32, u32) {
+        (self.jailer_uid.unwrap_or(65534), self.jailer_gid.unwrap_or(65534))
+    }
     pub fn runtime(&self) -> Runtime {
         self.runtime.unwrap_or(Runtime::Runc)
     }
@@ -413,13 +450,22 @@ impl Campaign {
                     message: format!("environment name `{}` is used twice", e.name),
                 });
             }
+            if e.pids_max.is_some_and(|p| p < 16) {
+                out.push(Problem {
+                    span: span.clone(),
+                    message: format!(
+                        "`pids_max` = {} is too low: the agent alone needs about 10; use 16 or more",
+                        e.pids_max.unwrap_or(0)
+                    ),
+                });
+            }
             if e.vcpus == 0 || e.memory_mib < 64 {
                 out.push(Problem {
                     span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into()
                 });
             }
             use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 13] = [
+            let keys: [(&str, bool, &[Driver]); 18] = [
                 ("runtime", e.runtime.is_some(), &[Oci, Docker]),
                 ("runtime_args", e.runtime_args.is_some(), &[Oci]),
                 ("shim", e.shim.is_some(), &[Containerd]),
@@ -435,6 +481,11 @@ impl Campaign {
                 ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
                 ("scratch_mib", e.scratch_mib.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
                 ("jailer", e.jailer.is_some(), &[Firecracker]),
+                ("pids_max", e.pids_max.is_some(), &[Native, Oci, Docker, Containerd]),
+                ("seccomp", e.seccomp.is_some(), &[Oci]),
+                ("user_namespace", e.user_namespace.is_some(), &[Oci]),
+                ("jailer_uid", e.jailer_uid.is_some(), &[Firecracker]),
+                ("jailer_gid", e.jailer_gid.is_some(), &[Firecracker]),
             ];
             if matches!(e.driver, Firecracker | CloudHypervisor) {
                 if e.machine.is_some_and(|m| m != Machine::Microvm) {

@@ -18,12 +18,14 @@ pub fn cancel_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let flag = std::sync::Arc::new(AtomicBool::new(false));
     let f = flag.clone();
+    // SIGINT and SIGTERM alike (ctrlc's `termination` feature). A second signal does not cut
+    // teardown short: every teardown command is bounded (sandbox::TEARDOWN_WAIT), so it ends.
     let _ = ctrlc::set_handler(move || {
         if f.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsandbench: second interrupt, exiting without cleanup");
-            std::process::exit(130);
+            eprintln!("\nsandbench: still tearing down sandboxes; each step is bounded, it will end shortly");
+        } else {
+            eprintln!("\nsandbench: interrupted; tearing down sandboxes");
         }
-        eprintln!("\nsandbench: interrupted; tearing down sandboxes (Ctrl-C again to exit now)");
     });
     flag
 }

@@ -67,6 +67,10 @@ pub fn ok_records<'a>(rs: &'a [TrialRecord], env: &str) -> Vec<&'a TrialRecord> 
 
 /// Asserts that nothing of the sandbench process `pid` is left: no VMM or container process,
 /// no container in sandbench's runtime state, no cgroup, no work directory.
+/// The leak audit: everything a sandbench process `pid` may leave behind (processes, cgroups
+/// in every hierarchy, work, scratch and receiver dirs, runtime state, the jailer's chroots
+/// under the work dirs, links by alias, namespaces, nftables tables, mounts, docker and
+/// containerd containers) must be gone.
 pub fn assert_no_leaks(pid: u32) {
     let prefix = format!("sb{pid}-");
     let mut leaks = Vec::new();
@@ -91,7 +95,68 @@ pub fn assert_no_leaks(pid: u32) {
             }
         }
     }
+    leaks.extend(link_leaks(pid));
+    leaks.extend(container_leaks(&prefix));
     assert!(leaks.is_empty(), "leaked after the run: {leaks:#?}");
+}
+
+/// Links, namespaces, nftables tables and mounts of sandbench process `pid`.
+fn link_leaks(pid: u32) -> Vec<String> {
+    let prefix = format!("sb{pid}-");
+    let mut leaks = Vec::new();
+    for e in std::fs::read_dir("/sys/class/net").into_iter().flatten().flatten() {
+        let alias = std::fs::read_to_string(e.path().join("ifalias")).unwrap_or_default();
+        if alias.trim().starts_with(&format!("sandbench {prefix}")) {
+            leaks.push(format!("interface {} ({})", e.file_name().to_string_lossy(), alias.trim()));
+        }
+    }
+    for e in std::fs::read_dir("/var/run/netns").into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&format!("sb-{prefix}")) {
+            leaks.push(format!("netns {}", e.file_name().to_string_lossy()));
+        }
+    }
+    let tables = Command::new("nft").args(["list", "tables"]).output().map(|o| o.stdout).unwrap_or_default();
+    for t in String::from_utf8_lossy(&tables).lines().filter(|l| l.contains(&format!("sandbench_{pid}_"))) {
+        leaks.push(format!("nftables {t}"));
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for m in mounts.lines().filter(|l| l.contains(&prefix)) {
+        leaks.push(format!("mount {m}"));
+    }
+    leaks
+}
+
+/// Docker and containerd containers (on sandbench's daemons and the system ones) named after
+/// one of the sandboxes.
+fn container_leaks(prefix: &str) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for socket in [sandbench_sandbox::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"] {
+        if !Path::new(socket).exists() {
+            continue;
+        }
+        let out = Command::new("docker")
+            .args(["-H", &format!("unix://{socket}"), "ps", "-a", "--format", "{{.Names}}"])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        for n in String::from_utf8_lossy(&out).lines().filter(|n| n.starts_with(prefix)) {
+            leaks.push(format!("docker container {n} on {socket}"));
+        }
+    }
+    for socket in [sandbench_sandbox::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"] {
+        if !Path::new(socket).exists() {
+            continue;
+        }
+        let out = sandbench_sandbox::containerd::ctr(socket)
+            .args(["containers", "ls", "-q"])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        for n in String::from_utf8_lossy(&out).lines().filter(|n| n.starts_with(prefix)) {
+            leaks.push(format!("containerd container {n} on {socket}"));
+        }
+    }
+    leaks
 }
 
 /// A campaign comparing native, a runc container and a QEMU microvm guest (TCG here): one trial
