@@ -35,7 +35,35 @@ fn docker_and_containerd_run_cpu_trials() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let campaign = write(tmp.path(), "d.toml", CAMPAIGN);
+    // Someone else's container with a sandbox-like name (of a dead pid) but no sandbench label:
+    // the stale sweep at the run's start must leave it alone.
+    let docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(["-H", "unix:///run/sandbench/docker.sock"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let foreign = "sb999999999-not-ours-1";
+    let _ = docker(&["rm", "-f", foreign]);
+    // An empty image is enough: the container is created, never started.
+    let empty = tmp.path().join("empty.tar");
+    assert!(std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&empty)
+        .arg("-T")
+        .arg("/dev/null")
+        .status()
+        .unwrap()
+        .success());
+    let imported = docker(&["import", &empty.display().to_string(), "sandbench-test/empty:1"]);
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let created = docker(&["create", "--name", foreign, "sandbench-test/empty:1", "/none"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let (code, run, pid) = run_campaign(&campaign, &tmp.path().join("r"));
+    let names = String::from_utf8_lossy(&docker(&["ps", "-a", "--format", "{{.Names}}"]).stdout).into_owned();
+    let _ = docker(&["rm", "-f", foreign]);
+    assert!(names.lines().any(|n| n == foreign), "the sweep removed a container sandbench did not create");
     let rs = records(&run);
     assert_eq!(code, Some(0), "{:?}", rs.iter().map(|r| &r.error).collect::<Vec<_>>());
     for env in ["docker", "containerd"] {

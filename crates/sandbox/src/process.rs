@@ -120,3 +120,17 @@ pub fn run_bounded(cmd: &mut Command) -> Option<std::process::Output> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    #[test]
+    fn a_wedged_teardown_command_is_killed_at_its_limit() {
+        let child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let t = Instant::now();
+        let e = super::wait_output(child, std::time::Duration::from_millis(200), "sleep").unwrap_err();
+        assert!(e.to_string().contains("did not finish"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+}

@@ -143,6 +143,18 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             dirs.push(e.path());
         }
     }
+    // The jailer's cgroups: <controller>/firecracker/<id> (v1) or firecracker/<id> (v2).
+    let mut jail_bases = vec![PathBuf::from("/sys/fs/cgroup/firecracker")];
+    for ctrl in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        jail_bases.push(ctrl.path().join("firecracker"));
+    }
+    for base in jail_bases {
+        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            if e.path().is_dir() && e.file_name().to_str().is_some_and(stale) && !dirs.contains(&e.path()) {
+                dirs.push(e.path());
+            }
+        }
+    }
     if !dirs.is_empty() && crate::cgroups::remove_dirs(&dirs).is_ok() {
         removed.extend(dirs.iter().map(|d| format!("cgroup {}", d.display())));
     }
