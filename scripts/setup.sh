@@ -52,6 +52,19 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# The suite's gates need rustfmt and clippy.
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null; then
+      echo "setup: adding the Rust component for cargo $tool" >&2
+      rustup component add "$([ "$tool" = fmt ] && echo rustfmt || echo clippy)" >&2
+    else
+      echo "setup: cargo $tool missing and no rustup to add it" >&2
+      exit 1
+    fi
+  fi
+done
+
 # The suite's runner (machines of this kind come with it; elsewhere it is built once).
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest from crates.io" >&2

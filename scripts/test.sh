@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 t0=$SECONDS
 scripts/setup.sh
 . scripts/env.sh
+# Gates before anything is built for the tests: formatting, then lints as errors (the
+# workspace's [workspace.lints] included). Cold, the check of every dependency takes ~5 min.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "test: fmt and clippy clean ($((SECONDS - t0)) s since start)" >&2
 SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
 echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
 # One build of the tests, `sandbench` and the dynamically linked agent (the onnxruntime

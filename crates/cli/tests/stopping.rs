@@ -65,6 +65,7 @@ fn each_series_stops_when_its_mean_is_precise_and_says_so() {
             assert!(report.contains(&format!("{env}: {}", stop.describe())), "{report}");
         }
     }
-    // A steady CPU-bound series natively needs no more than the minimum.
-    assert!(matches!(manifest.stops["native/cpu"], Stop::PrecisionReached { n: 3, .. }), "{:?}", manifest.stops);
+    // A steady CPU-bound series natively reaches ±10 % before the maximum (how soon depends on
+    // the machine's other load: n = 3 alone, n = 4 seen under a parallel build).
+    assert!(matches!(manifest.stops["native/cpu"], Stop::PrecisionReached { .. }), "{:?}", manifest.stops);
 }

@@ -1,7 +1,7 @@
 //! What sandbench sends to Firecracker and Cloud Hypervisor, checked against their published
 //! API specifications (tests/fixtures/specs): every property known to the schema, required
 //! ones present, types and enum values right. These run everywhere; the VMMs themselves need
-//! their binaries and a working KVM (see vmm_boot.rs).
+//! their binaries and a working KVM (see crates/cli/tests/vmms.rs).
 
 use sandbench_image::{GuestImage, ImageManifest};
 use sandbench_sandbox::net::{Link, LinkKind};

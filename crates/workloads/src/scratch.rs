@@ -48,8 +48,9 @@ pub fn filesystem(path: &Path) -> String {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return "unknown".into();
     };
-    // SAFETY: statfs writes into the zeroed struct we own; `c` is a valid C string.
+    // SAFETY: a plain C struct of integers, for which all-zero bytes are a valid value.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statfs writes into the struct we own; `c` is a valid NUL-terminated string.
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
         return "unknown".into();
     }
