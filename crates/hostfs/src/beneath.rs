@@ -33,10 +33,6 @@ impl Beneath {
         Ok(Beneath { fd, root: root.to_path_buf(), links })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn resolve(&self) -> ResolveFlags {
         match self.links {
             Links::InRoot => ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
@@ -102,12 +98,6 @@ impl Beneath {
         if self.links == Links::Refuse {
             flags |= OFlags::NOFOLLOW;
         }
-        Ok(File::from(self.open_at(rel, flags, mode)?))
-    }
-
-    /// Creates `rel` only if nothing is there yet (`O_EXCL`: never through a link).
-    pub fn create_new(&self, rel: &Path, mode: u32) -> Result<File, HostFsError> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
         Ok(File::from(self.open_at(rel, flags, mode)?))
     }
 

@@ -13,7 +13,6 @@
 
 mod beneath;
 mod log;
-pub use log::tail_of;
 mod private;
 
 pub use beneath::{Beneath, Links};

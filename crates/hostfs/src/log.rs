@@ -1,7 +1,8 @@
 //! A log file a child process writes that never grows past a bound.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The stderr log of a runtime, VMM or native agent. The child writes into a pipe that
@@ -9,28 +10,29 @@ use std::path::{Path, PathBuf};
 /// the file passes `max` bytes its last `max / 2` move to `<file>.1` and it starts afresh. The
 /// two files together never hold more than `max * 1.5` plus one read (64 KiB); a child that
 /// writes faster than the copy waits on its own pipe.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BoundedLog {
-    pub path: PathBuf,
-    pub max: u64,
+    path: PathBuf,
+    max: u64,
+    file: File,
 }
 
 impl BoundedLog {
-    pub fn new(path: &Path, max: u64) -> BoundedLog {
-        BoundedLog { path: path.to_path_buf(), max }
-    }
-
-    /// Opens the file for a child's stderr (append; created 0600).
-    pub fn open_for_child(&self) -> std::io::Result<File> {
+    /// Opens `path` (created 0600, never through a symlink) for appending and reading back.
+    pub fn create(path: &Path, max: u64) -> std::io::Result<BoundedLog> {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc_nofollow()).open(&self.path)
+        let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).append(true).read(true).mode(0o600).custom_flags(nofollow);
+        Ok(BoundedLog { path: path.to_path_buf(), max, file: open.open(path)? })
     }
 
     /// Copies `from` (a child's stderr pipe) into the log until end of file, rotating at the
-    /// bound. Returns the bytes copied.
-    pub fn pump(&self, mut from: impl Read) -> std::io::Result<u64> {
-        use std::io::Write;
-        let mut file = self.open_for_child()?;
+    /// bound. The size is counted here, not asked of the file system, and rotation works on
+    /// the open file, so the bound holds even once teardown has removed the path. Returns the
+    /// bytes copied.
+    pub fn pump(mut self, mut from: impl Read) -> std::io::Result<u64> {
+        let mut len = self.file.metadata()?.len();
         let mut buf = vec![0u8; 64 << 10];
         let mut total = 0u64;
         loop {
@@ -40,52 +42,45 @@ impl BoundedLog {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            file.write_all(&buf[..n])?;
+            self.file.write_all(&buf[..n])?;
             total += n as u64;
-            if !self.path.exists() {
-                // Removed by teardown: stop rather than grow a file nobody can see.
-                return Ok(total);
+            len += n as u64;
+            if len > self.max {
+                self.rotate(len)?;
+                len = 0;
             }
-            self.enforce();
         }
     }
 
-    /// Rotates when the file is over its bound; returns true when it did.
-    pub fn enforce(&self) -> bool {
-        let Ok(meta) = std::fs::symlink_metadata(&self.path) else { return false };
-        if !meta.is_file() || meta.len() <= self.max {
-            return false;
-        }
-        let keep = self.max / 2;
-        let mut tail = Vec::new();
-        if let Ok(mut f) = File::open(&self.path) {
-            let _ = f.seek(SeekFrom::Start(meta.len().saturating_sub(keep)));
-            let _ = f.take(keep).read_to_end(&mut tail);
-        }
-        let _ = std::fs::write(self.rotated(), &tail);
-        // Truncating in place: the child's O_APPEND descriptor goes on writing at the new end.
-        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&self.path) {
-            let _ = f.set_len(0);
-        }
-        true
+    /// Moves the last `max / 2` of the file's `len` bytes to `<file>.1` and empties it (the
+    /// O_APPEND writes go on at the new end).
+    fn rotate(&self, len: u64) -> std::io::Result<()> {
+        let keep = (self.max / 2).min(len);
+        let mut tail = vec![0u8; keep as usize];
+        self.file.read_exact_at(&mut tail, len - keep)?;
+        // The work dir is sandbench's own (0700): nothing a guest can link there.
+        std::fs::write(rotated(&self.path), &tail)?;
+        self.file.set_len(0)
     }
 
-    fn rotated(&self) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(".1");
-        PathBuf::from(p)
-    }
-
-    /// The last `n` non-empty lines (of the rotated part too), reading at most 64 KiB of each.
-    pub fn tail(&self, n: usize) -> Vec<String> {
-        let mut lines = tail_of(&self.rotated(), n, 64 << 10);
-        lines.extend(tail_of(&self.path, n, 64 << 10));
+    /// The last `n` non-empty lines of the log at `path` (its rotated part too), reading at
+    /// most 64 KiB of each.
+    pub fn tail(path: &Path, n: usize) -> Vec<String> {
+        let mut lines = tail_of(&rotated(path), n, 64 << 10);
+        lines.extend(tail_of(path, n, 64 << 10));
         lines.split_off(lines.len().saturating_sub(n))
     }
 }
 
+/// Where a log's older half goes at rotation: `<log>.1`.
+fn rotated(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".1");
+    PathBuf::from(p)
+}
+
 /// The last `n` non-empty lines of `path`, reading at most `limit` bytes from its end.
-pub fn tail_of(path: &Path, n: usize, limit: u64) -> Vec<String> {
+fn tail_of(path: &Path, n: usize, limit: u64) -> Vec<String> {
     let Ok(mut f) = File::open(path) else { return Vec::new() };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(limit)));
@@ -93,20 +88,5 @@ pub fn tail_of(path: &Path, n: usize, limit: u64) -> Vec<String> {
     let _ = f.take(limit).read_to_end(&mut bytes);
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].iter().map(|l| truncate(l, 1024)).collect()
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-fn libc_nofollow() -> i32 {
-    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
 }

@@ -12,7 +12,7 @@ mod message;
 mod parser;
 
 pub use message::{AgentMsg, GuestCpu, HostMsg, Metric, Metrics, PROTOCOL_VERSION};
-pub use parser::{Event, LineParser, MAX_LINE};
+pub use parser::{truncate, Event, LineParser, MAX_LINE};
 
 /// The environment variable a driver sets to tell the agent where its scratch space is
 /// (file workloads write there); without it the agent uses [`SCRATCH_DIR`].

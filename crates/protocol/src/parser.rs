@@ -82,7 +82,9 @@ fn decode_line(raw: &[u8]) -> Event {
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary: how the
+/// host cuts any text a guest sent.
+pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -30,9 +30,8 @@ pub fn bound_record(r: &mut TrialRecord) {
     }
     if r.metrics.len() > METRICS || r.metrics.keys().any(|k| k.len() > NAME_BYTES) {
         let n = r.metrics.len();
-        let kept: Vec<_> =
+        r.metrics =
             std::mem::take(&mut r.metrics).into_iter().filter(|(k, _)| k.len() <= NAME_BYTES).take(METRICS).collect();
-        r.metrics = kept.into_iter().collect();
         note(
             r,
             format!("the guest reported {n} metrics; {} kept (names of at most {NAME_BYTES} bytes)", r.metrics.len()),
@@ -57,11 +56,7 @@ fn cut(s: &mut String, max: usize) {
     if s.len() <= max {
         return;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.truncate(end);
+    s.truncate(sandbench_protocol::truncate(s, max).len());
     s.push_str(" […]");
 }
 

@@ -218,7 +218,7 @@ pub fn await_agent_within(
 ) -> Result<BootTimeline, crate::SandboxError> {
     channel.wait_ready(t0, spawned, timeout, &spec.cancel, vm).map_err(|source| {
         let mut tail = channel.console_tail();
-        tail.extend(sandbench_hostfs::tail_of(log, 20, 64 << 10));
+        tail.extend(crate::process::log_tail(log, 20));
         crate::SandboxError::Boot { source, console_tail: tail }
     })
 }
@@ -238,11 +238,7 @@ fn spawn_writer(
 
 fn push_tail(tail: &Mutex<VecDeque<String>>, mut line: String) {
     if line.len() > TAIL_LINE_BYTES {
-        let mut end = TAIL_LINE_BYTES;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        line.truncate(end);
+        line.truncate(sandbench_protocol::truncate(&line, TAIL_LINE_BYTES).len());
         line.push_str(" […]");
     }
     if let Ok(mut t) = tail.lock() {

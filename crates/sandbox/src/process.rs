@@ -22,9 +22,7 @@ pub const LOG_BOUND: u64 = 4 << 20;
 /// that keeps the file under [`LOG_BOUND`], in a new process group. `hint` tells the user how
 /// to get the program when it is missing.
 pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned, SandboxError> {
-    let bounded = sandbench_hostfs::BoundedLog::new(stderr_log, LOG_BOUND);
-    bounded
-        .open_for_child()
+    let bounded = sandbench_hostfs::BoundedLog::create(stderr_log, LOG_BOUND)
         .map_err(|source| SandboxError::Io { what: format!("open {}", stderr_log.display()), source })?;
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     // If sandbench itself dies (kill -9), the kernel kills the runtime/VMM too; what survives
@@ -71,9 +69,9 @@ pub fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Last lines of a log file, for failure reports (reads at most its last 64 KiB).
+/// Last lines of a child's stderr log (rotated part included), for failure reports.
 pub fn log_tail(path: &Path, n: usize) -> Vec<String> {
-    sandbench_hostfs::tail_of(path, n, 64 << 10)
+    sandbench_hostfs::BoundedLog::tail(path, n)
 }
 
 /// First line of `program args…` output, for version facts.
