@@ -14,30 +14,16 @@ use std::time::{Duration, Instant};
 /// The cgroup of a process from its `/proc/<pid>/cgroup` text: the v1 cpuacct and memory
 /// controllers when they are mounted, else the v2 unified path.
 pub fn cgroup_from_proc(text: &str) -> Option<CgroupRef> {
-    let mut cpuacct = None;
-    let mut memory = None;
-    let mut unified = None;
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-        if ctrls.is_empty() {
-            unified = Some(path.to_string());
-        }
-        for c in ctrls.split(',') {
-            match c {
-                "cpuacct" => cpuacct = Some(path.to_string()),
-                "memory" => memory = Some(path.to_string()),
-                _ => {}
-            }
-        }
+    // A line not of the /proc form makes the whole text unusable, as before.
+    if cgroup_lines(text).any(|l| l.is_none()) {
+        return None;
     }
     let root = PathBuf::from("/sys/fs/cgroup");
-    match (cpuacct, memory, unified) {
-        (Some(c), Some(m), _) => Some(CgroupRef::V1 {
-            cpuacct: root.join("cpuacct").join(c.trim_start_matches('/')),
-            memory: root.join("memory").join(m.trim_start_matches('/')),
-        }),
-        (_, _, Some(u)) => Some(CgroupRef::V2 { dir: root.join(u.trim_start_matches('/')) }),
+    match (controller_path(text, "cpuacct"), controller_path(text, "memory"), controller_path(text, "")) {
+        (Some(c), Some(m), _) => {
+            Some(CgroupRef::V1 { cpuacct: root.join("cpuacct").join(c), memory: root.join("memory").join(m) })
+        }
+        (_, _, Some(u)) => Some(CgroupRef::V2 { dir: root.join(u) }),
         _ => None,
     }
 }
@@ -145,13 +131,28 @@ pub fn stop_client(child: &mut Option<Child>) {
 /// controller).
 pub fn pids_max_file(proc_cgroup: &str) -> Option<std::path::PathBuf> {
     let root = std::path::Path::new("/sys/fs/cgroup");
-    let v1 = proc_cgroup.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
+    let v1 = || controller_path(proc_cgroup, "pids").map(|p| root.join("pids").join(p));
+    let v2 = || controller_path(proc_cgroup, "").map(|p| root.join(p));
+    v1().or_else(v2).map(|d| d.join("pids.max"))
+}
+
+/// Each line of a `/proc/<pid>/cgroup` text as (controllers, path without its leading `/`);
+/// v2's unified line has no controllers. None for a line that is not of that form.
+fn cgroup_lines(text: &str) -> impl Iterator<Item = Option<(&str, &str)>> {
+    text.lines().map(|line| {
+        let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-        ctrls.split(',').any(|c| c == "pids").then(|| root.join("pids").join(path.trim_start_matches('/')))
-    });
-    let v2 = || proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).map(|p| root.join(p.trim_start_matches('/')));
-    v1.or_else(v2).map(|d| d.join("pids.max"))
+        Some((ctrls, path.trim_start_matches('/')))
+    })
+}
+
+/// The path of `controller` (v1; `""` for v2's unified hierarchy) in a `/proc/<pid>/cgroup`
+/// text.
+fn controller_path<'a>(text: &'a str, controller: &str) -> Option<&'a str> {
+    cgroup_lines(text).flatten().find_map(|(ctrls, path)| {
+        let hit = if controller.is_empty() { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
+        hit.then_some(path)
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ pub struct Docker {
     network: Option<crate::net::Network>,
 }
 
-fn docker(socket: &str) -> Command {
+/// The docker client on the daemon at `socket`.
+pub fn docker(socket: &str) -> Command {
     let mut c = Command::new("docker");
     c.arg("-H").arg(format!("unix://{socket}"));
     c

@@ -119,7 +119,7 @@ impl Jail {
     /// Unmounts, removes the chroot and the jailer's cgroups. Idempotent.
     pub fn remove(&mut self) {
         for m in self.mounts.drain(..) {
-            let _ = Command::new("umount").arg("-l").arg(&m).output();
+            let _ = crate::process::run_bounded(Command::new("umount").arg("-l").arg(&m));
         }
         let _ = std::fs::remove_dir_all(&self.base);
         // The jailer puts Firecracker in <controller>/firecracker/<id> (cgroup v1) or

@@ -84,7 +84,7 @@ pub fn parse_tables(text: &str) -> Vec<(String, u32)> {
 
 /// Deletes the tables of dead sandbench processes. Returns what it removed.
 pub fn reap_stale(is_stale: impl Fn(&str) -> bool) -> Vec<String> {
-    let Ok(out) = Command::new("nft").args(["list", "tables"]).stderr(Stdio::null()).output() else {
+    let Some(out) = crate::process::run_bounded(Command::new("nft").args(["list", "tables"])) else {
         return Vec::new();
     };
     let mut removed = Vec::new();

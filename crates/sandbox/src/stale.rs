@@ -1,10 +1,13 @@
 //! Cleaning up after a sandbench that was killed (kill -9, power cut): every sandbox id starts
 //! with `sb<pid>-`, so whatever belongs to a pid that no longer runs is stale.
 
+use crate::containerd::ctr;
+use crate::docker::docker;
 use crate::oci::state_root;
+use crate::process::run_bounded;
 use sandbench_spec::campaign::Runtime;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The label sandbench puts on every docker and containerd container it creates (value: the
 /// sandbox id). The sweep removes only containers that carry it.
@@ -40,20 +43,16 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&root) else { continue };
         for id in entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| stale(id)) {
             let mk = |args: &[&str]| {
-                let _ = crate::oci::runtime_command(rt)
-                    .args(args)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+                let _ = run_bounded(crate::oci::runtime_command(rt).args(args));
             };
             mk(&["kill", &id, "KILL"]);
             mk(&["delete", "--force", &id]);
             removed.push(format!("{} container {id}", rt.as_str()));
         }
     }
-    // Docker containers and containerd tasks named after a sandbox, on the usual sockets and
-    // on those of scripts/daemons.sh.
+    // Docker containers and containerd tasks carrying sandbench's label, on the usual sockets,
+    // those of scripts/daemons.sh and the campaign's own. Every daemon call is bounded: a
+    // wedged daemon must not hold the run's start.
     let with = |defaults: [&str; 2]| {
         let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
         all.extend(sockets.iter().filter(|s| !all.contains(s)).cloned().collect::<Vec<_>>());
@@ -64,22 +63,16 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
         if !Path::new(socket).exists() {
             continue;
         }
-        let names = Command::new("docker")
-            .arg("-H")
-            .arg(format!("unix://{socket}"))
-            .args(["ps", "-a", "--filter", &format!("label={LABEL}"), "--format", "{{.Names}}"])
-            .stderr(Stdio::null())
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
+        let names = stdout_of(docker(socket).args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={LABEL}"),
+            "--format",
+            "{{.Names}}",
+        ]));
         for id in names.lines().map(str::trim).filter(|id| stale(id)) {
-            let _ = Command::new("docker")
-                .arg("-H")
-                .arg(format!("unix://{socket}"))
-                .args(["rm", "-f", id])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = run_bounded(docker(socket).args(["rm", "-f", id]));
             removed.push(format!("docker container {id}"));
         }
     }
@@ -88,12 +81,11 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
         if !Path::new(socket).exists() {
             continue;
         }
-        let ids = crate::containerd::ctr(socket).args(["container", "ls", "-q"]).stderr(Stdio::null()).output();
-        let ids = ids.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        let ids = stdout_of(ctr(socket).args(["container", "ls", "-q"]));
         let labelled = |id: &str| {
-            let info = crate::containerd::ctr(socket).args(["container", "info", id]).stderr(Stdio::null()).output();
-            let info = info.ok().and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok());
-            info.is_some_and(|v| v["Labels"][LABEL] == id)
+            let info =
+                serde_json::from_str::<serde_json::Value>(&stdout_of(ctr(socket).args(["container", "info", id])));
+            info.is_ok_and(|v| v["Labels"][LABEL] == id)
         };
         for id in ids.lines().map(str::trim).filter(|id| stale(id) && labelled(id)) {
             for args in [
@@ -101,7 +93,7 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
                 &["task", "delete", "-f", id],
                 &["container", "delete", id],
             ] {
-                let _ = crate::containerd::ctr(socket).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+                let _ = run_bounded(ctr(socket).args(args));
             }
             removed.push(format!("containerd container {id}"));
         }
@@ -165,7 +157,7 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             if e.file_name().to_str().is_some_and(stale) {
                 // The jailer's chroot binds files into the work dir: unmount before removing.
                 for m in mounts_under(&e.path()) {
-                    let _ = crate::process::run_bounded(Command::new("umount").arg("-l").arg(&m));
+                    let _ = run_bounded(Command::new("umount").arg("-l").arg(&m));
                     removed.push(format!("mount {m}"));
                 }
                 let _ = std::fs::remove_dir_all(e.path());
@@ -174,6 +166,11 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
         }
     }
     removed
+}
+
+/// What a bounded command printed on stdout; empty when it failed to start or was killed.
+fn stdout_of(cmd: &mut Command) -> String {
+    run_bounded(cmd).map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
 }
 
 /// Mount points at or below `dir`, deepest first, from /proc/self/mountinfo.

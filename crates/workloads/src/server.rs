@@ -111,7 +111,12 @@ pub fn fresh_token() -> std::io::Result<String> {
     use std::io::Read;
     let mut raw = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&raw))
+}
+
+/// Lower-case hex of `bytes` (tokens, certificate digests).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads the client's `token\n` line and checks it against `want`.

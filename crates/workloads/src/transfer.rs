@@ -9,7 +9,7 @@
 //! receiver's address, certificate digest and token as parameters.
 
 use crate::scratch::{self, TrialDir};
-use crate::server::{check_token, fresh_token, Limits, Server, IDLE};
+use crate::server::{check_token, fresh_token, hex, Limits, Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sandbench_hostfs::{Beneath, Links};
@@ -51,10 +51,6 @@ impl TransferParams {
             token: p.string("token")?,
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> WorkloadError {
