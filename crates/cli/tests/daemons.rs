@@ -178,29 +178,6 @@ fn docker_and_containerd_run_ai_file_and_network_workloads_with_right_answers() 
     assert_eq!(status.code(), Some(0));
 }
 
-/// Starts `campaign`, waits for `n` records, sends `signal`, and returns (pid, results folder).
-fn stop_after(campaign: &std::path::Path, root: &std::path::Path, n: usize, signal: i32) -> (u32, std::path::PathBuf) {
-    let mut child = sandbench().arg("run").arg(campaign).arg("--out").arg(root).arg("--quiet").spawn().unwrap();
-    let pid = child.id();
-    let start = std::time::Instant::now();
-    let run = loop {
-        assert!(start.elapsed() < std::time::Duration::from_secs(240), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be stopped");
-        let run = std::fs::read_dir(root).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path());
-        let lines = run.as_ref().and_then(|r| std::fs::read_to_string(r.join("trials.jsonl")).ok());
-        if lines.is_some_and(|t| t.lines().count() >= n) {
-            break run.unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    // SAFETY: plain kill of our own child.
-    unsafe {
-        libc::kill(pid as i32, signal);
-    }
-    let _ = child.wait();
-    (pid, run)
-}
-
 /// Issue 12's leak audit for the daemon drivers: SIGTERM mid-trial leaves nothing with no later
 /// run needed; kill -9 mid-trial leaves containers in the daemons that the next run's sweep
 /// removes (they carry sandbench's label), and `--resume` finishes every trial.
@@ -211,12 +188,12 @@ fn daemon_containers_survive_neither_sigterm_nor_kill_9_then_resume() {
         .replace("trials = 2\nwarmup = 1\norder = \"sequential\"", "trials = 3\nwarmup = 0\norder = \"interleaved\"")
         .replace("params = { threads = 2, events = 400 }", "params = { threads = 1, time_s = 0.5 }");
     let campaign = write(tmp.path(), "k.toml", &text);
-    let (pid, run) = stop_after(&campaign, &tmp.path().join("term"), 2, libc::SIGTERM);
+    let (pid, run) = start_and_stop(&tmp.path().join("term"), &campaign, 2, libc::SIGTERM);
     assert_no_leaks(pid);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["state"], "interrupted");
 
-    let (pid, run) = stop_after(&campaign, &tmp.path().join("kill"), 3, libc::SIGKILL);
+    let (pid, run) = start_and_stop(&tmp.path().join("kill"), &campaign, 3, libc::SIGKILL);
     let out = sandbench().arg("run").arg("--resume").arg(&run).arg("--quiet").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

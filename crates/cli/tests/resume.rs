@@ -6,7 +6,6 @@ use common::*;
 use sandbench_spec::Status;
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const CAMPAIGN: &str = r#"
 name = "resume"
@@ -33,46 +32,6 @@ name = "cpu"
 kind = "cpu"
 params = { threads = 1, time_s = 0.4 }
 "#;
-
-fn lines(run: &Path) -> usize {
-    std::fs::read_to_string(run.join("trials.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
-}
-
-/// Starts a run, waits for `n` records, sends `signal`, and returns (pid, results folder).
-fn start_and_stop(root: &Path, campaign: &Path, n: usize, signal: i32) -> (u32, std::path::PathBuf) {
-    let mut child = sandbench().arg("run").arg(campaign).arg("--out").arg(root).arg("--quiet").spawn().unwrap();
-    let pid = child.id();
-    let start = Instant::now();
-    let run = loop {
-        assert!(start.elapsed() < Duration::from_secs(300), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "run ended before it could be interrupted");
-        if let Some(run) =
-            std::fs::read_dir(root).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path())
-        {
-            if lines(&run) >= n {
-                break run;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // SAFETY: plain kill of our own child.
-    unsafe {
-        libc::kill(pid as i32, signal);
-    }
-    if signal == libc::SIGTERM {
-        // A second signal while tearing down must not cut teardown short.
-        std::thread::sleep(Duration::from_millis(150));
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(pid as i32, libc::SIGINT);
-        }
-    }
-    let status = child.wait().unwrap();
-    if signal != libc::SIGKILL {
-        assert_eq!(status.code(), Some(130), "an interrupted run exits with 130");
-    }
-    (pid, run)
-}
 
 fn check_complete(run: &Path) {
     let rs = records(run);
@@ -132,16 +91,7 @@ fn a_second_resume_of_a_folder_in_use_is_refused() {
     let campaign = write(tmp.path(), "c.toml", &CAMPAIGN.replace("time_s = 0.4", "time_s = 1.5"));
     let root = tmp.path().join("results");
     let mut first = sandbench().arg("run").arg(&campaign).arg("--out").arg(&root).arg("--quiet").spawn().unwrap();
-    let start = Instant::now();
-    let run = loop {
-        assert!(start.elapsed() < Duration::from_secs(120), "no results folder");
-        if let Some(run) = std::fs::read_dir(&root).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()) {
-            if run.path().join("manifest.json").is_file() {
-                break run.path();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let run = wait_for_run(&root, &mut first, |run| run.join("manifest.json").is_file());
     let second = sandbench().arg("run").arg("--resume").arg(&run).arg("--quiet").output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{stderr}");

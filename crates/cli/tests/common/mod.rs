@@ -207,3 +207,48 @@ pub fn microvm_env(memory_mib: u64, extra: &str) -> String {
         "\n[[environment]]\nname = \"microvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"auto\"\nvcpus = 2\nmemory_mib = {memory_mib}\n{extra}\n"
     )
 }
+
+/// Records written so far in results folder `run`.
+pub fn trial_lines(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("trials.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+/// Waits (at most 300 s, while `child` still runs) for a results folder under `root` that
+/// `ready` accepts, and returns it.
+pub fn wait_for_run(root: &Path, child: &mut std::process::Child, ready: impl Fn(&Path) -> bool) -> PathBuf {
+    let start = std::time::Instant::now();
+    loop {
+        assert!(start.elapsed() < std::time::Duration::from_secs(300), "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be stopped");
+        let run = std::fs::read_dir(root).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path());
+        if let Some(run) = run.filter(|r| ready(r)) {
+            return run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Starts `sandbench run <campaign> --out <root>`, waits for `n` records, sends `signal` (for
+/// SIGTERM a SIGINT follows during teardown, which must not cut it short), checks that an
+/// interrupted run exits 130, and returns (pid, results folder).
+pub fn start_and_stop(root: &Path, campaign: &Path, n: usize, signal: i32) -> (u32, PathBuf) {
+    let mut child = sandbench().arg("run").arg(campaign).arg("--out").arg(root).arg("--quiet").spawn().unwrap();
+    let pid = child.id();
+    let run = wait_for_run(root, &mut child, |run| trial_lines(run) >= n);
+    // SAFETY: plain kill of our own child.
+    unsafe {
+        libc::kill(pid as i32, signal);
+    }
+    if signal == libc::SIGTERM {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGINT);
+        }
+    }
+    let status = child.wait().unwrap();
+    if signal != libc::SIGKILL {
+        assert_eq!(status.code(), Some(130), "an interrupted run exits with 130");
+    }
+    (pid, run)
+}
