@@ -3,11 +3,11 @@
 use crate::plan::{plan, PlannedTrial};
 use crate::results::{attempts, ResultsDir};
 use crate::stopping::Stopping;
+use crate::trial::{run_trial, TrialCtx, TrialEnd};
 use crate::{host, RunError};
 use indicatif::{ProgressBar, ProgressStyle};
 use sandbench_image::{BuildOptions, GuestImage};
 use sandbench_protocol::{AgentMsg, HostMsg};
-use sandbench_sampler::Sampler;
 use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{
@@ -52,7 +52,7 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
-fn unix_ms() -> f64 {
+pub(crate) fn unix_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
 }
 
@@ -275,6 +275,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     for what in sandbench_sandbox::stale::reap_stale(&work_root, &sockets) {
         eprintln!("removed stale {what} (left by a sandbench that was killed)");
     }
+    let power = crate::energy::begin(c, manifest, &opts.cancel)?;
+    dir.write_manifest(manifest)?;
     for (i, t) in todo.iter().enumerate() {
         if opts.cancel.load(Ordering::SeqCst) {
             out.interrupted = true;
@@ -357,7 +359,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         }
         record.launch = Some(slot.launch.clone());
         slot.launch.fresh = false;
-        let usable = match run_trial(running, &mut record, wl, c, dir, &opts.cancel)? {
+        let ctx = TrialCtx { c, dir, power: power.as_ref(), cancel: &opts.cancel };
+        let usable = match run_trial(running, &mut record, wl, &ctx)? {
             TrialEnd::Interrupted => {
                 // Not recorded: a resumed run runs this trial again.
                 out.interrupted = true;
@@ -395,6 +398,9 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     if !out.interrupted && !opts.cancel.load(Ordering::SeqCst) {
         let series = envs.iter().flat_map(|e| workloads.iter().map(move |w| (e.name.as_str(), w.name.as_str())));
         manifest.stops = stopping.final_stops(series);
+        if let Some(p) = &power {
+            crate::energy::finish(p, manifest, &opts.cancel);
+        }
     }
     bar.finish_and_clear();
     if opts.cancel.load(Ordering::SeqCst) {
@@ -469,128 +475,4 @@ fn new_record(
         vmm_metrics: None,
         stop: None,
     }
-}
-
-/// A fresh trial id from the OS's random source.
-fn nonce() -> u64 {
-    use rand::RngCore;
-    rand::rngs::OsRng.next_u64()
-}
-
-/// How a trial ended.
-enum TrialEnd {
-    /// Recorded; `usable` is false when the sandbox must be replaced (timeout, crash).
-    Done { usable: bool },
-    /// Ctrl-C: nothing to record.
-    Interrupted,
-    /// The results folder could not take the trial's data: record it (if that still works)
-    /// and stop the run, so `--resume` can finish once there is room.
-    Storage(crate::ResultsError),
-}
-
-/// Runs one trial in a ready sandbox and fills `record`.
-fn run_trial(
-    running: &mut Running,
-    record: &mut TrialRecord,
-    wl: &WorkloadSpec,
-    c: &Campaign,
-    dir: &ResultsDir,
-    cancel: &AtomicBool,
-) -> Result<TrialEnd, RunError> {
-    // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
-    let id = nonce();
-    let mut params = wl.params.clone();
-    if sandbench_workloads::NETWORK_KINDS.contains(&wl.kind.as_str()) && !params.contains_key("peer") {
-        match &running.peers {
-            Some(peers) => {
-                for (k, v) in peers.params(&wl.kind) {
-                    params.insert(k.into(), v.into());
-                }
-            }
-            None => {
-                record.status = Status::Failed;
-                record.error = Some(
-                    running.facts.get("network").cloned().unwrap_or_else(|| "this sandbox has no network link".into()),
-                );
-                return Ok(TrialEnd::Done { usable: true });
-            }
-        }
-    }
-    let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
-    record.started_unix_ms = unix_ms();
-    let stale = running.channel.drain();
-    if stale > 0 {
-        tracing::warn!("dropped {stale} message(s) the agent sent before this trial's run");
-    }
-    let t0 = Instant::now();
-    let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
-    let run = HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial };
-    let sent = running.channel.send_by(&run, deadline);
-    let mut usable = true;
-    if let Err(e) = sent {
-        record.status = Status::Failed;
-        record.error = Some(e.to_string());
-        usable = false;
-    } else {
-        loop {
-            match running.channel.recv(deadline, cancel) {
-                Ok(AgentMsg::Result { id: rid, wall_ms, metrics, outputs, guest_cpu }) if rid == id => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = Status::Ok;
-                    record.guest_wall_ms = Some(wall_ms);
-                    record.metrics = metrics;
-                    record.outputs = outputs;
-                    record.guest_cpu = guest_cpu;
-                    break;
-                }
-                // Bounded: the guest is untrusted.
-                Ok(AgentMsg::Phase { id: rid, name, t_ms }) if rid == id && record.phases.len() < 64 => {
-                    let host_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.phases.push(sandbench_spec::TrialPhase { name, host_ms, guest_ms: t_ms });
-                }
-                Ok(AgentMsg::Error { id: Some(rid), message }) if rid == id => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = Status::Failed;
-                    record.error = Some(message);
-                    break;
-                }
-                Ok(_) => continue,
-                Err(sandbench_sandbox::ChannelError::Cancelled) => {
-                    let _ = sampler.stop();
-                    return Ok(TrialEnd::Interrupted);
-                }
-                Err(e) => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = match e {
-                        sandbench_sandbox::ChannelError::Timeout(_) => Status::Timeout,
-                        _ => Status::Failed,
-                    };
-                    record.error = Some(e.to_string());
-                    usable = false;
-                    break;
-                }
-            }
-        }
-    }
-    let series = sampler.stop();
-    if record.status != Status::Ok {
-        record.console_tail = running.channel.console_tail();
-    }
-    let (path, rel) = dir.samples_path(&record.key, record.attempt);
-    let written = std::fs::File::create(&path).and_then(|f| {
-        use std::io::Write;
-        let mut w = std::io::BufWriter::new(f);
-        series.write_csv(&mut w)?;
-        w.flush()
-    });
-    if let Err(source) = written {
-        // Disk full or gone: the trial is recorded as failed with this error, and the run stops.
-        record.status = Status::Failed;
-        record.error = Some(format!("write {}: {source}", path.display()));
-        let _ = std::fs::remove_file(&path);
-        return Ok(TrialEnd::Storage(crate::ResultsError::Io { path, source }));
-    }
-    let summary = series.summary(rel);
-    record.host = Some(summary);
-    Ok(TrialEnd::Done { usable })
 }

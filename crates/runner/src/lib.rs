@@ -6,12 +6,14 @@
 //! could explain a number.
 
 pub mod assets;
+pub mod energy;
 mod execute;
 pub mod guard;
 pub mod host;
 pub mod plan;
 pub mod results;
 pub mod stopping;
+mod trial;
 
 pub use execute::{run, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};

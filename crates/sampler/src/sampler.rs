@@ -45,6 +45,9 @@ pub struct Series {
     /// CPU time the sampling thread itself used, in ms.
     pub own_cpu_ms: f64,
     pub wall_ms: f64,
+    /// Host power over each sample's interval, where the run has a power source (filled in
+    /// by the runner, which owns the source); written as the CSV's `power_w`.
+    pub power_w: Vec<Option<f64>>,
 }
 
 /// Samples an [`Accounting`] at a fixed interval on its own thread until stopped.
@@ -185,17 +188,17 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
     s
 }
 
-const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct,tree_cpu_pct";
+const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct,tree_cpu_pct,power_w";
 
 impl Series {
     /// Writes the series as CSV (empty cells for values the sandbox has not got).
     pub fn write_csv(&self, mut w: impl Write) -> std::io::Result<()> {
         writeln!(w, "{CSV_HEADER}")?;
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-        for s in &self.samples {
+        for (i, s) in self.samples.iter().enumerate() {
             writeln!(
                 w,
-                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{}",
+                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{},{}",
                 s.t_ms,
                 s.cpu_pct,
                 s.user_pct,
@@ -211,7 +214,8 @@ impl Series {
                 s.sys_steal_pct,
                 s.sys_guest_pct,
                 s.sys_idle_pct,
-                s.tree_cpu_pct.map(|v| format!("{v:.2}")).unwrap_or_default()
+                s.tree_cpu_pct.map(|v| format!("{v:.2}")).unwrap_or_default(),
+                self.power_w.get(i).copied().flatten().map(|v| format!("{v:.3}")).unwrap_or_default()
             )?;
         }
         Ok(())
@@ -246,6 +250,7 @@ impl Series {
             series,
             sampler_cpu_ms: self.own_cpu_ms,
             sampler_error: self.error.clone(),
+            energy: None,
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct Campaign {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub sampling: Sampling,
+    /// Energy measurement; absent: `source = "auto"` (a sysfs sensor when the host has one).
+    #[serde(default)]
+    pub power: crate::power::PowerSpec,
     #[serde(default)]
     pub image: ImageSpec,
     #[serde(rename = "environment", default)]
@@ -410,6 +413,9 @@ impl Campaign {
             out.push(Problem { span: whole.clone(), message: "no [[workload]] table; add at least one".into() });
         }
         if let Some(message) = self.trials.problem() {
+            out.push(Problem { span: whole.clone(), message });
+        }
+        for message in self.power.problems() {
             out.push(Problem { span: whole.clone(), message });
         }
         if self.sampling.interval_ms < 10 {

@@ -2,12 +2,14 @@
 //! a run writes ([`record`]). Pure data, serde only.
 
 pub mod campaign;
+pub mod power;
 pub mod record;
 pub mod trials;
 
 pub use campaign::{
     Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
 };
+pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{
     BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialPhase, TrialRecord, SCHEMA_VERSION,
 };

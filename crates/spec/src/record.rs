@@ -155,6 +155,9 @@ pub struct HostSummary {
     /// Why sampling stopped before the trial ended (e.g. the sandbox exited).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sampler_error: Option<String>,
+    /// Energy over the trial, where the campaign has a power source.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub energy: Option<crate::power::EnergySummary>,
 }
 
 /// The sandbox a trial ran in.
@@ -213,13 +216,45 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
-    /// A metric of the trial by name; `host_wall_ms` is the host-measured wall time.
+    /// A metric of the trial by name; `host_wall_ms` is the host-measured wall time, and the
+    /// [`ENERGY_METRICS`] come from the host's power source.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        if name == "host_wall_ms" {
-            Some(self.host_wall_ms)
-        } else {
-            self.metrics.get(name).map(|m| m.value)
+        let energy = || self.host.as_ref().and_then(|h| h.energy.as_ref());
+        match name {
+            "host_wall_ms" => Some(self.host_wall_ms),
+            "energy_j" => energy().map(|e| e.energy_j),
+            "power_mean_w" => energy().map(|e| e.power_mean_w),
+            "energy_dynamic_j" => energy().map(|e| e.energy_dynamic_j),
+            "j_per_unit" => energy().and_then(|e| e.work.as_ref()).map(|w| w.j_per_unit),
+            "units_per_j" => energy().and_then(|e| e.work.as_ref()).map(|w| w.units_per_j),
+            _ => self.metrics.get(name).map(|m| m.value),
         }
+    }
+
+    /// The unit of a metric: the agent's for its own, fixed for the host's.
+    pub fn unit(&self, name: &str) -> Option<String> {
+        let work = || self.host.as_ref().and_then(|h| h.energy.as_ref()).and_then(|e| e.work.as_ref());
+        match name {
+            "host_wall_ms" => Some("ms".into()),
+            "energy_j" | "energy_dynamic_j" => Some("J".into()),
+            "power_mean_w" => Some("W".into()),
+            "j_per_unit" => work().map(|w| format!("J/{}", w.unit)),
+            "units_per_j" => work().map(|w| format!("{}/J", plural(&w.unit))),
+            _ => self.metrics.get(name).map(|m| m.unit.clone()),
+        }
+    }
+}
+
+/// Host-measured energy metrics [`TrialRecord::metric`] resolves, with whether higher is better.
+pub const ENERGY_METRICS: [(&str, bool); 4] =
+    [("power_mean_w", false), ("energy_j", false), ("j_per_unit", false), ("units_per_j", true)];
+
+/// `inference` → `inferences`; units (`MiB`) stay as they are.
+pub fn plural(unit: &str) -> String {
+    if unit.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+        format!("{unit}s")
+    } else {
+        unit.to_string()
     }
 }
 

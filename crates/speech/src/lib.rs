@@ -101,6 +101,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     metrics.insert("preprocess_ms".into(), Metric::new(mean(&pre_all), "ms"));
     metrics.insert("inference_ms".into(), Metric::new(mean(&inf_all), "ms"));
     metrics.insert("postprocess_ms".into(), Metric::new(mean(&post_all), "ms"));
+    metrics.insert("inferences".into(), Metric::new(inf_all.len() as f64, "inferences"));
     if audio_s > 0.0 {
         metrics.insert("real_time_factor".into(), Metric::new(inf_s / audio_s, "x"));
     }

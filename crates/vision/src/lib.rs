@@ -220,6 +220,7 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     metrics.insert("inference_ms".into(), Metric::new(mean(&all(|x| &x.inf)), "ms"));
     metrics.insert("postprocess_ms".into(), Metric::new(mean(&all(|x| &x.post)), "ms"));
     metrics.insert("images_per_s".into(), Metric::new(images / (total_ms / 1e3), "images/s"));
+    metrics.insert("inferences".into(), Metric::new(images, "inferences"));
     let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
     let outputs = json!({
         "engine": engine.name(),

@@ -57,6 +57,23 @@ pub fn headline_metric(kind: &str) -> (&'static str, bool) {
     }
 }
 
+/// The work a trial of `kind` did, for energy per unit: the unit's name and how many the
+/// trial's metrics say were done. `None` for kinds without a count (`noop`).
+pub fn work_units(kind: &str, metrics: &Metrics) -> Option<(&'static str, f64)> {
+    let get = |name: &str| metrics.get(name).map(|m| m.value);
+    match kind {
+        "cpu" => get("events").map(|n| ("event", n)),
+        "detect" | "classify" | "face" | "stt" => get("inferences").map(|n| ("inference", n)),
+        // `rr` trials move little data: their count is transactions.
+        "net" => {
+            get("bytes").map(|b| ("MiB", b / (1u64 << 20) as f64)).or(get("transactions").map(|n| ("transaction", n)))
+        }
+        "fileio" | "filemix" | "transfer" => get("bytes").map(|b| ("MiB", b / (1u64 << 20) as f64)),
+        _ => None,
+    }
+    .filter(|(_, n)| *n > 0.0)
+}
+
 /// Kinds that need a network link to a peer on the host.
 pub const NETWORK_KINDS: &[&str] = &["net", "transfer"];
 

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""sandbench's test meter: a TEST STAND-IN for a real power meter, never a measurement.
+
+It prints the waveform of an imaginary board: IDLE watts, and BUSY watts while any process
+named sandbench-agent is running (state R in /proc), one line per period with its own Unix
+timestamp, in the `command` source's format (docs/ENERGY.md). The integration tests check that
+sandbench integrates it to the known answer: BUSY W x the trial's duration for a CPU trial.
+
+    test-meter.py [--idle 4.0] [--busy 9.0] [--period-ms 10] [--poll-ms 2] [--no-timestamps]
+"""
+import argparse
+import os
+import sys
+import time
+
+COMM = b"sandbench-agent"
+
+
+def agents():
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm", "rb") as f:
+                    if f.read().strip() == COMM:
+                        pids.append(d)
+            except OSError:
+                pass
+    return pids
+
+
+def running(pids):
+    """Whether any thread of any agent is running or runnable (workloads run in threads)."""
+    for p in pids:
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{p}/task/{t}/stat", "rb") as f:
+                    stat = f.read()
+                # The state follows the parenthesised command name.
+                if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R":
+                    return True
+            except (OSError, ValueError):
+                pass
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--idle", type=float, default=4.0)
+    ap.add_argument("--busy", type=float, default=9.0)
+    ap.add_argument("--period-ms", type=float, default=10.0)
+    ap.add_argument("--poll-ms", type=float, default=2.0)
+    ap.add_argument("--no-timestamps", action="store_true")
+    a = ap.parse_args()
+    print(f"# sandbench test meter: a TEST STAND-IN, not a measurement "
+          f"({a.idle} W idle, {a.busy} W while a sandbench-agent runs)", flush=True)
+    pids, rescan = [], 0.0
+    period, poll = a.period_ms / 1e3, a.poll_ms / 1e3
+    next_print = time.monotonic() + period
+    busy = polls = 0
+    while True:
+        now = time.monotonic()
+        if now >= rescan:
+            pids, rescan = agents(), now + 0.025
+        busy += running(pids)
+        polls += 1
+        if now >= next_print:
+            watts = a.idle + (a.busy - a.idle) * busy / max(polls, 1)
+            line = f"{watts:.4f} W" if a.no_timestamps else f"{time.time():.6f} {watts:.4f} W"
+            try:
+                print(line, flush=True)
+            except BrokenPipeError:
+                return
+            busy = polls = 0
+            next_print += period
+            if next_print < now:
+                next_print = now + period
+        time.sleep(poll)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
