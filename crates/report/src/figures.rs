@@ -191,52 +191,82 @@ pub fn histogram(title: &str, unit: &str, values: &[f64], idx: usize) -> Result<
     Ok(svg)
 }
 
+/// Named lines of (seconds, value) points.
+pub type Lines = [(String, Vec<(f64, f64)>)];
+
 /// Lines of (seconds, value) per named series, with an optional horizontal threshold.
-pub fn lines(
-    title: &str,
-    y_desc: &str,
-    series: &[(String, Vec<(f64, f64)>)],
-    threshold: Option<f64>,
-) -> Result<String, FigureError> {
+pub fn lines(title: &str, y_desc: &str, series: &Lines, threshold: Option<f64>) -> Result<String, FigureError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
         root.fill(&WHITE).map_err(err(title))?;
         let xmax = series.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).fold(0.0f64, f64::max).max(0.1);
-        let ymax =
-            series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(threshold.unwrap_or(0.0), f64::max).max(1.0)
-                * 1.1;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(52)
-            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
-            .map_err(err(title))?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds into the trial")
-            .y_desc(y_desc)
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(err(title))?;
-        if let Some(t) = threshold {
-            chart
-                .draw_series(LineSeries::new(vec![(0.0, t), (xmax, t)], GREY_400.stroke_width(1)))
-                .map_err(err(title))?;
-        }
-        for (i, (name, pts)) in series.iter().enumerate() {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                .map_err(err(title))?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperRight, title)?;
+        draw_lines(&root, title, y_desc, series, threshold, xmax)?;
         root.present().map_err(err(title))?;
     }
     Ok(svg)
+}
+
+/// Panels of lines stacked on one time axis (e.g. host CPU above power): the same seconds
+/// line up vertically.
+pub fn panels(title: &str, panels: &[(&str, &Lines, Option<f64>)]) -> Result<String, FigureError> {
+    let mut svg = String::new();
+    {
+        let height = 300 * panels.len().max(1) as u32;
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err(title))?;
+        let xmax = panels
+            .iter()
+            .flat_map(|(_, s, _)| s.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)))
+            .fold(0.0f64, f64::max)
+            .max(0.1);
+        for (i, (area, (y_desc, series, threshold))) in
+            root.split_evenly((panels.len().max(1), 1)).iter().zip(panels).enumerate()
+        {
+            let caption = if i == 0 { title } else { "" };
+            draw_lines(area, caption, y_desc, series, *threshold, xmax)?;
+        }
+        root.present().map_err(err(title))?;
+    }
+    Ok(svg)
+}
+
+fn draw_lines(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    title: &str,
+    y_desc: &str,
+    series: &Lines,
+    threshold: Option<f64>,
+    xmax: f64,
+) -> Result<(), FigureError> {
+    let ymax =
+        series.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(threshold.unwrap_or(0.0), f64::max).max(1.0) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+        .map_err(err(title))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds into the trial")
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err(title))?;
+    if let Some(t) = threshold {
+        chart.draw_series(LineSeries::new(vec![(0.0, t), (xmax, t)], GREY_400.stroke_width(1))).map_err(err(title))?;
+    }
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(err(title))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight, title)
 }
 
 /// Stacked horizontal bars: one row per category, one colour per part (e.g. boot phases).

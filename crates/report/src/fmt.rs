@@ -10,3 +10,13 @@ pub fn num(x: f64) -> String {
         format!("{x:.3}")
     }
 }
+
+/// Like [`num`], with three significant digits below 0.01 too (0.000513 J/event).
+pub fn small(x: f64) -> String {
+    if x != 0.0 && x.abs() < 0.01 {
+        let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+        format!("{x:.digits$}")
+    } else {
+        num(x)
+    }
+}

@@ -50,10 +50,14 @@ fn figure(out: &mut String, svg: Result<String, figures::FigureError>, caption: 
 
 /// (seconds, cpu %) from a samples CSV.
 pub fn cpu_series(csv: &str) -> Vec<(f64, f64)> {
+    column(csv, "cpu_pct")
+}
+
+/// (seconds, value) of one column of a samples CSV; rows with an empty cell are left out.
+pub fn column(csv: &str, name: &str) -> Vec<(f64, f64)> {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let (Some(t), Some(c)) = (header.iter().position(|h| *h == "t_ms"), header.iter().position(|h| *h == "cpu_pct"))
-    else {
+    let (Some(t), Some(c)) = (header.iter().position(|h| *h == "t_ms"), header.iter().position(|h| *h == name)) else {
         return Vec::new();
     };
     lines
@@ -71,6 +75,82 @@ figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}figcapti
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.88em;margin:.6em 0}th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top;white-space:nowrap}td.long{white-space:normal;min-width:16em}
 th{background:#f4f4f4}.warn{color:#9a4a00}.ok{color:#17702e}ul.head li{margin:.3em 0}
 @media print{body{max-width:none}h2{page-break-before:auto}figure{page-break-inside:avoid}}";
+
+/// Host CPU over the median trial of every environment, with the host's power below it on the
+/// same time axis where the run measured power (power follows CPU: the MASCOTS finding).
+fn cpu_and_power_figure(o: &mut String, m: &ReportModel, dir: &Path, wl: &str) {
+    let csvs: Vec<(String, String)> = m
+        .host
+        .iter()
+        .filter(|h| h.workload == wl)
+        .filter_map(|h| {
+            Some((h.environment.clone(), std::fs::read_to_string(dir.join(h.representative_series.as_ref()?)).ok()?))
+        })
+        .collect();
+    let of = |name: &str| -> Vec<(String, Vec<(f64, f64)>)> {
+        csvs.iter().map(|(e, csv)| (e.clone(), column(csv, name))).filter(|(_, p)| p.len() > 1).collect()
+    };
+    let (cpu, power) = (of("cpu_pct"), of("power_w"));
+    if cpu.is_empty() {
+        return;
+    }
+    let cpu_axis = "CPU % (100 % = one core)";
+    if power.is_empty() {
+        figure(
+            o,
+            figures::lines(&format!("{wl}: host CPU over a trial"), cpu_axis, &cpu, Some(200.0)),
+            "Host CPU of each sandbox during its median trial; the grey line is 200 % (two cores).",
+        );
+    } else {
+        figure(
+            o,
+            figures::panels(
+                &format!("{wl}: host CPU and power over a trial"),
+                &[(cpu_axis, &cpu, Some(200.0)), ("host power W", &power, None)],
+            ),
+            "Host CPU of each sandbox (top) and the host's power (bottom) during its median trial, on one time axis.",
+        );
+    }
+}
+
+/// The energy table, a bar chart of energy per unit of work per workload, and the verdicts.
+fn energy_section(o: &mut String, m: &ReportModel) {
+    if m.energy.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Energy</h2>");
+    let _ = write!(o, "<p>Source: {}</p>", esc(&m.energy[0].source));
+    let (headers, rows) = crate::energy::table(m);
+    table(o, &headers, &rows);
+    let mut workloads: Vec<&str> = Vec::new();
+    for r in &m.energy {
+        if !workloads.contains(&r.workload.as_str()) {
+            workloads.push(&r.workload);
+        }
+    }
+    o.push_str("<div class=\"grid\">");
+    for wl in workloads {
+        let rows: Vec<&crate::energy::EnergyRow> = m.energy.iter().filter(|r| r.workload == wl).collect();
+        let bars: Vec<figures::Bar> = rows
+            .iter()
+            .filter_map(|r| {
+                r.j_per_unit.as_ref().map(|s| (r.environment.clone(), s.mean, r.j_per_unit_ci.map(|c| (c.lo, c.hi))))
+            })
+            .collect();
+        if let (false, Some(first)) = (bars.is_empty(), rows.first()) {
+            figure(
+                o,
+                figures::bars(&format!("{wl}: energy per {}", first.unit), &format!("J/{}", first.unit), &bars),
+                "Mean energy per unit of work over the working interval, with its 95 % bootstrap CI.",
+            );
+        }
+    }
+    o.push_str("</div><ul>");
+    for s in m.energy_comparisons.iter().map(|c| &c.sentence).chain(m.efficiency.iter().map(|e| &e.sentence)) {
+        let _ = write!(o, "<li>{}</li>", esc(s));
+    }
+    o.push_str("</ul>");
+}
 
 /// Renders the report; `dir` is the results folder (for the sample series).
 pub fn render(m: &ReportModel, dir: &Path) -> String {
@@ -181,29 +261,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             );
             table(&mut o, &["environment", "ratio", "CI", "p (adjusted)", "Hedges' g", "TOST p", "verdict"], &comps);
         }
-        // CPU over time: the median trial of every environment.
-        let series: Vec<(String, Vec<(f64, f64)>)> = m
-            .host
-            .iter()
-            .filter(|h| &h.workload == wl)
-            .filter_map(|h| {
-                let csv = std::fs::read_to_string(dir.join(h.representative_series.as_ref()?)).ok()?;
-                Some((h.environment.clone(), cpu_series(&csv)))
-            })
-            .filter(|(_, p)| p.len() > 1)
-            .collect();
-        if !series.is_empty() {
-            figure(
-                &mut o,
-                figures::lines(
-                    &format!("{wl}: host CPU over a trial"),
-                    "CPU % (100 % = one core)",
-                    &series,
-                    Some(200.0),
-                ),
-                "Host CPU of each sandbox during its median trial; the grey line is 200 % (two cores).",
-            );
-        }
+        cpu_and_power_figure(&mut o, m, dir, wl);
     }
     for sw in &m.sweeps {
         let _ = write!(o, "<h2>{} by {}</h2>", esc(&sw.kind), esc(&sw.parameter));
@@ -223,6 +281,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             "Mean per environment at each parameter value.",
         );
     }
+    energy_section(&mut o, m);
     o.push_str("<h2>Host CPU and memory</h2>");
     for wl in &workloads {
         let cpu: Vec<figures::Bar> = m

@@ -5,11 +5,13 @@
 
 pub mod compare;
 pub mod csv;
+pub mod energy;
 pub mod figures;
 mod fmt;
 pub mod html;
 pub mod markdown;
 pub mod model;
+mod sentences;
 pub mod sweep;
 
 pub use model::{build, Options, ReportModel, REPORT_SCHEMA};

@@ -52,6 +52,30 @@ fn series_table(out: &mut String, rows: &[&Series]) {
     }
 }
 
+/// Power, energy per unit of work and efficiency, where the run measured power.
+fn energy(out: &mut String, m: &ReportModel) {
+    if m.energy.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Energy\n");
+    let _ = writeln!(out, "Source: {}\n", m.energy[0].source);
+    let (headers, rows) = crate::energy::table(m);
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
+    for r in rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    if !m.energy_comparisons.is_empty() || !m.efficiency.is_empty() {
+        let _ = writeln!(out);
+    }
+    for c in &m.energy_comparisons {
+        let _ = writeln!(out, "- {}", c.sentence);
+    }
+    for e in &m.efficiency {
+        let _ = writeln!(out, "- {}", e.sentence);
+    }
+}
+
 /// One line per environment × workload: the headline metric, start-up, host CPU, memory.
 fn overview(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "\n## Overview\n");
@@ -159,6 +183,7 @@ pub fn render(m: &ReportModel) -> String {
             let _ = writeln!(out, "| {env} | {} |", cells.join(" | "));
         }
     }
+    energy(&mut out, m);
     let _ = writeln!(out, "\n## Host CPU and memory\n");
     let _ = writeln!(
         out,

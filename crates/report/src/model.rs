@@ -28,6 +28,8 @@ impl Default for Options {
     }
 }
 
+use crate::sentences::sentence;
+pub use crate::sentences::{family_note, level_pct};
 pub use sandbench_workloads::headline_metric;
 
 /// VALID or WARN with reasons.
@@ -38,7 +40,7 @@ pub struct Validity {
 }
 
 impl Validity {
-    fn from(reasons: Vec<String>) -> Validity {
+    pub(crate) fn from(reasons: Vec<String>) -> Validity {
         Validity { status: if reasons.is_empty() { "VALID" } else { "WARN" }, reasons }
     }
 }
@@ -125,6 +127,14 @@ pub struct ReportModel {
     pub warnings: Vec<String>,
     pub series: Vec<Series>,
     pub comparisons: Vec<ComparisonRow>,
+    /// Energy per unit of work against the baseline (its own Bonferroni family).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub energy_comparisons: Vec<ComparisonRow>,
+    /// Power, energy and efficiency per environment × workload, where a power source measured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub energy: Vec<crate::energy::EnergyRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub efficiency: Vec<crate::energy::Efficiency>,
     pub host: Vec<HostRow>,
     pub boot: Vec<BootRow>,
     /// Headline metric against a parameter that varies across workloads of one kind.
@@ -187,13 +197,15 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
             if headline != "host_wall_ms" {
                 metrics.push(("host_wall_ms".into(), false));
             }
+            // Host-measured energy, where the run had a power source.
+            for (m, higher) in sandbench_spec::record::ENERGY_METRICS {
+                if ok.iter().any(|r| r.metric(m).is_some()) {
+                    metrics.push((m.to_string(), higher));
+                }
+            }
             for (metric, higher) in metrics {
                 let values: Vec<f64> = ok.iter().filter_map(|r| metric_value(r, &metric)).collect();
-                let unit = if metric == "host_wall_ms" {
-                    "ms".to_string()
-                } else {
-                    ok.iter().find_map(|r| r.metrics.get(&metric).map(|m| m.unit.clone())).unwrap_or_default()
-                };
+                let unit = ok.iter().find_map(|r| r.unit(&metric)).unwrap_or_default();
                 seed = seed.wrapping_add(1);
                 let summary = summarize(&values);
                 let outl = outliers(&values);
@@ -301,7 +313,11 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
             });
         }
     }
-    let comparisons = comparisons(&series, baseline.as_deref(), opts);
+    // Energy per unit of work: a family of its own, so it does not widen the headline's intervals.
+    let energy_comparisons = comparisons(&series, baseline.as_deref(), opts, |s| s.metric == "j_per_unit");
+    let comparisons = comparisons(&series, baseline.as_deref(), opts, |s| headline_metric(&s.kind).0 == s.metric);
+    let energy = crate::energy::rows(&latest, &series, manifest);
+    let efficiency = crate::energy::efficiency(&energy, baseline.as_deref());
     let boot = envs.iter().map(|env| boot_row(&latest, env)).collect();
     let sweeps = crate::sweep::sweeps(records, &series);
     let mut model = ReportModel {
@@ -315,6 +331,9 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
         warnings: Vec::new(),
         series,
         comparisons,
+        energy_comparisons,
+        energy,
+        efficiency,
         host,
         boot,
         sweeps,
@@ -327,10 +346,15 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     model
 }
 
-fn comparisons(series: &[Series], baseline: Option<&str>, opts: &Options) -> Vec<ComparisonRow> {
+fn comparisons(
+    series: &[Series],
+    baseline: Option<&str>,
+    opts: &Options,
+    which: impl Fn(&Series) -> bool,
+) -> Vec<ComparisonRow> {
     let Some(base) = baseline else { return Vec::new() };
     let mut rows = Vec::new();
-    for s in series.iter().filter(|s| s.environment != base && headline_metric(&s.kind).0 == s.metric) {
+    for s in series.iter().filter(|s| s.environment != base && which(s)) {
         let Some(b) = series.iter().find(|b| b.environment == base && b.workload == s.workload && b.metric == s.metric)
         else {
             continue;
@@ -366,6 +390,17 @@ fn comparisons(series: &[Series], baseline: Option<&str>, opts: &Options) -> Vec
     for r in &mut rows {
         r.sentence = sentence(r);
     }
+    for (r, s) in rows.iter_mut().zip(series.iter().filter(|s| s.environment != base && which(s))) {
+        if s.metric == "j_per_unit" {
+            // "… on classify energy per inference …": the workload alone would read as its headline.
+            let unit = s.unit.trim_start_matches("J/");
+            r.sentence = r.sentence.replacen(
+                &format!(" on {}", r.workload),
+                &format!(" on {} energy per {unit}", r.workload),
+                1,
+            );
+        }
+    }
     rows
 }
 
@@ -383,52 +418,6 @@ pub fn cache_caveat(kind: &str, env: &str, disk_cache: Option<&str>) -> Option<S
     })
 }
 
-/// "runc is worse than native on cpu by 8.1 % (ratio 0.919, 97.5 % CI 0.897–0.940; Welch's t
-/// on log values, p = 0.0001, α = 0.0250: 0.05 over 2 comparisons, g = −3.10)".
-fn sentence(r: &ComparisonRow) -> String {
-    let c = &r.comparison;
-    let better = |higher: bool| if higher == r.higher_is_better { "better" } else { "worse" };
-    let ci = c
-        .ratio_ci
-        .map(|ci| format!("{} % CI {:.3}–{:.3}", level_pct(ci.level), ci.lo, ci.hi))
-        .unwrap_or_else(|| "no interval of the ratio".into());
-    let alpha = if c.family > 1 {
-        format!("α = {:.4}: 0.05 over {} comparisons", c.alpha, c.family)
-    } else {
-        "α = 0.05".into()
-    };
-    let p = if c.p_value < 1e-4 { "p < 0.0001".to_string() } else { format!("p = {:.4}", c.p_value) };
-    let how = format!("{}, {p}, {alpha}", c.test_name());
-    let by = if c.ratio >= 2.0 {
-        format!("a factor of {:.1}", c.ratio)
-    } else {
-        format!("{:.1} %", (c.ratio - 1.0).abs() * 100.0)
-    };
-    let (who, base, wl) = (&r.environment, &r.baseline, &r.workload);
-    match c.verdict {
-        Verdict::Equivalent => format!(
-            "{who} is equivalent to {base} within ±{:.0} % on {wl} (ratio {:.3}, {ci} inside the margin; {})",
-            c.margin * 100.0,
-            c.ratio,
-            c.test_name()
-        ),
-        Verdict::Higher | Verdict::Lower => format!(
-            "{who} is {} than {base} on {wl} by {by} (ratio {:.3}, {ci}; {how}, g = {:.2}){}",
-            better(c.verdict == Verdict::Higher),
-            c.ratio,
-            c.effect_size,
-            robustness(c)
-        ),
-        Verdict::Inconclusive => format!(
-            "{who} vs {base} on {wl}: no difference shown and no equivalence within ±{:.0} % (ratio {:.3}, {ci} holds 1; {how}){}; more trials needed",
-            c.margin * 100.0,
-            c.ratio,
-            robustness(c)
-        ),
-        Verdict::NotEnoughData => format!("{who} vs {base} on {wl}: fewer than 2 successful trials on a side"),
-    }
-}
-
 /// The "CPU while busy" cell: the figure, "never ≥ 100 %" when no sample got there, "–" for
 /// records from before it was measured.
 pub fn busy_cell(h: &HostRow) -> String {
@@ -436,42 +425,6 @@ pub fn busy_cell(h: &HostRow) -> String {
         (Some(b), _) => crate::fmt::num(b),
         (None, Some(max)) if max < 100.0 => "never ≥ 100 %".into(),
         _ => "–".into(),
-    }
-}
-
-/// How a family of comparisons was decided: "Welch's t; intervals at 99.17 % (1 − 0.05/6,
-/// Bonferroni over 6 comparisons)".
-pub fn family_note(c: &Comparison) -> String {
-    if c.family > 1 {
-        format!(
-            "Welch's t; intervals at {} % (1 − 0.05/{}, Bonferroni over {} comparisons)",
-            level_pct(c.level()),
-            c.family,
-            c.family
-        )
-    } else {
-        "Welch's t; intervals at 95 %".into()
-    }
-}
-
-/// A confidence level as a percentage, to two decimals at most: 0.95 → "95", 1 − 0.05/6 → "99.17".
-pub fn level_pct(level: f64) -> String {
-    let s = format!("{:.2}", level * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// What the permutation check on the same values says: agrees, disagrees, or cannot reach α
-/// at these trial counts.
-fn robustness(c: &Comparison) -> String {
-    match c.permutation {
-        Some(p) if !p.possible => {
-            format!("; a permutation check cannot go below p = {:.3} at {} vs {} trials", p.min_p, c.n, c.n_baseline)
-        }
-        Some(p) if p.agrees == Some(false) => {
-            format!("; WARN: a permutation test on the same values disagrees (p = {:.4})", p.p_value)
-        }
-        Some(p) => format!("; a permutation test agrees (p = {:.4})", p.p_value),
-        None => String::new(),
     }
 }
 
@@ -543,11 +496,12 @@ fn headlines(m: &ReportModel) -> Vec<String> {
             ));
         }
     }
-    for c in &m.comparisons {
+    for c in m.comparisons.iter().chain(&m.energy_comparisons) {
         if c.comparison.verdict != Verdict::NotEnoughData {
             out.push(c.sentence.clone());
         }
     }
+    out.extend(m.efficiency.iter().map(|e| e.sentence.clone()));
     out
 }
 
@@ -603,6 +557,17 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     if let Some(p) = manifest.host.get("power") {
         if p.starts_with("unsupported") {
             w.push(format!("power: {p}"));
+        } else if p.contains("TEST STAND-IN") {
+            w.push(format!("power comes from a test stand-in meter, not a measurement: {p}"));
+        }
+    }
+    if let Some(d) = manifest.host.get("power_idle_drift_pct").and_then(|d| d.parse::<f64>().ok()) {
+        if d > crate::energy::MAX_IDLE_DRIFT_PCT {
+            w.push(format!(
+                "idle power drifted {d:.1} % between the run's start ({} W) and end ({} W): energy figures may be off by as much",
+                manifest.host.get("power_idle_w").map(String::as_str).unwrap_or("?"),
+                manifest.host.get("power_idle_end_w").map(String::as_str).unwrap_or("?")
+            ));
         }
     }
     w

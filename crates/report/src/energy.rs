@@ -1,0 +1,196 @@
+//! Energy in the report: per environment and workload, the power drawn, the energy per unit
+//! of work and the work per joule; against the baseline, the MASCOTS sentence ("X draws N %
+//! more power than Y and delivers M× its throughput: K× the work per joule").
+
+use crate::model::{Series, Validity};
+use sandbench_spec::record::plural;
+use sandbench_spec::{EnergySummary, Manifest, Status, TrialRecord};
+use sandbench_stats::{summarize, Ci, Summary};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Energy of one environment × workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnergyRow {
+    pub environment: String,
+    pub workload: String,
+    /// `inference`, `MiB`, `event`; empty for kinds without a count.
+    pub unit: String,
+    pub source: String,
+    pub power_mean_w: Option<Summary>,
+    pub power_max_w: Option<f64>,
+    pub energy_j: Option<Summary>,
+    pub energy_dynamic_j: Option<f64>,
+    /// The attribution estimate (CPU share × dynamic energy), never a measurement.
+    pub energy_attributed_j: Option<f64>,
+    pub j_per_unit: Option<Summary>,
+    pub j_per_unit_ci: Option<Ci>,
+    pub units_per_j: Option<f64>,
+    /// Units per second over the working interval.
+    pub throughput_per_s: Option<f64>,
+    pub validity: Validity,
+}
+
+/// One environment's efficiency against the baseline's on a workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Efficiency {
+    pub workload: String,
+    pub environment: String,
+    pub baseline: String,
+    pub power_ratio: f64,
+    pub throughput_ratio: f64,
+    pub work_per_joule_ratio: f64,
+    pub sentence: String,
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The energy rows of every environment × workload that has measured energy.
+pub fn rows(latest: &[&TrialRecord], series: &[Series], manifest: &Manifest) -> Vec<EnergyRow> {
+    let mut groups: BTreeMap<(String, String), Vec<(&TrialRecord, &EnergySummary)>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for r in latest.iter().filter(|r| !r.dims.warmup && r.status == Status::Ok) {
+        let Some(e) = r.host.as_ref().and_then(|h| h.energy.as_ref()) else { continue };
+        let key = (r.key.environment.clone(), r.key.workload.clone());
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push((r, e));
+    }
+    let drift = manifest.host.get("power_idle_drift_pct").and_then(|d| d.parse::<f64>().ok());
+    order
+        .into_iter()
+        .map(|key| {
+            let g = &groups[&key];
+            let (env, wl) = key;
+            let col =
+                |f: &dyn Fn(&EnergySummary) -> Option<f64>| g.iter().filter_map(|(_, e)| f(e)).collect::<Vec<f64>>();
+            let j_series = series.iter().find(|s| s.environment == env && s.workload == wl && s.metric == "j_per_unit");
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for (_, e) in g {
+                for w in &e.warnings {
+                    *reasons.entry(w.clone()).or_default() += 1;
+                }
+            }
+            let mut reasons: Vec<String> =
+                reasons.into_iter().map(|(w, n)| format!("{n} of {} trials: {w}", g.len())).collect();
+            if let Some(d) = drift.filter(|d| *d > crate::energy::MAX_IDLE_DRIFT_PCT) {
+                reasons.push(format!("idle power drifted {d:.1} % between the run's start and end (> 5 %)"));
+            }
+            EnergyRow {
+                unit: g.iter().find_map(|(_, e)| e.work.as_ref().map(|w| w.unit.clone())).unwrap_or_default(),
+                source: g[0].1.source.clone(),
+                power_mean_w: summarize(&col(&|e| Some(e.power_mean_w))),
+                power_max_w: col(&|e| Some(e.power_max_w)).into_iter().reduce(f64::max),
+                energy_j: summarize(&col(&|e| Some(e.energy_j))),
+                energy_dynamic_j: mean(&col(&|e| Some(e.energy_dynamic_j))),
+                energy_attributed_j: mean(&col(&|e| e.energy_attributed_j)),
+                j_per_unit: j_series.and_then(|s| s.summary.clone()),
+                j_per_unit_ci: j_series.and_then(|s| s.ci),
+                units_per_j: mean(&col(&|e| e.work.as_ref().map(|w| w.units_per_j))),
+                throughput_per_s: mean(&col(&|e| {
+                    e.work.as_ref().filter(|w| w.duration_ms > 0.0).map(|w| w.units / (w.duration_ms / 1e3))
+                })),
+                validity: Validity::from(reasons),
+                environment: env,
+                workload: wl,
+            }
+        })
+        .collect()
+}
+
+/// Idle drift (percent) above which a run's energy is flagged.
+pub const MAX_IDLE_DRIFT_PCT: f64 = 5.0;
+
+/// Every environment against the baseline on each workload with energy per unit.
+pub fn efficiency(rows: &[EnergyRow], baseline: Option<&str>) -> Vec<Efficiency> {
+    let Some(base) = baseline else { return Vec::new() };
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| r.environment != base) {
+        let Some(b) = rows.iter().find(|b| b.environment == base && b.workload == r.workload) else { continue };
+        let (Some(p), Some(pb)) = (r.power_mean_w.as_ref().map(|s| s.mean), b.power_mean_w.as_ref().map(|s| s.mean))
+        else {
+            continue;
+        };
+        let (Some(t), Some(tb), Some(k), Some(kb)) =
+            (r.throughput_per_s, b.throughput_per_s, r.units_per_j, b.units_per_j)
+        else {
+            continue;
+        };
+        if pb <= 0.0 || tb <= 0.0 || kb <= 0.0 {
+            continue;
+        }
+        let (power_ratio, throughput_ratio, work_per_joule_ratio) = (p / pb, t / tb, k / kb);
+        let draws = if power_ratio >= 1.0 {
+            format!("draws {:.1} % more power than {base}", (power_ratio - 1.0) * 100.0)
+        } else {
+            format!("draws {:.1} % less power than {base}", (1.0 - power_ratio) * 100.0)
+        };
+        out.push(Efficiency {
+            sentence: format!(
+                "{} on {} {draws} and delivers {throughput_ratio:.2}× its throughput: {work_per_joule_ratio:.2}× the work per joule ({} vs {} {}/J)",
+                r.environment,
+                r.workload,
+                crate::fmt::small(k),
+                crate::fmt::small(kb),
+                plural(&r.unit),
+            ),
+            workload: r.workload.clone(),
+            environment: r.environment.clone(),
+            baseline: base.to_string(),
+            power_ratio,
+            throughput_ratio,
+            work_per_joule_ratio,
+        });
+    }
+    out
+}
+
+/// The energy table both exporters print: headers and one row per environment × workload.
+pub fn table(m: &crate::ReportModel) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    use crate::fmt::{num, small};
+    let opt = |x: Option<f64>| x.map(num).unwrap_or_else(|| "–".into());
+    let headers = vec![
+        "environment",
+        "workload",
+        "power W (mean ± sd)",
+        "max W",
+        "energy J / trial",
+        "J per unit (95 % CI)",
+        "units per J",
+        "attributed J (estimate)",
+        "validity",
+    ];
+    let rows = m
+        .energy
+        .iter()
+        .map(|r| {
+            let unit = if r.unit.is_empty() { String::new() } else { format!(" /{}", r.unit) };
+            vec![
+                r.environment.clone(),
+                r.workload.clone(),
+                r.power_mean_w
+                    .as_ref()
+                    .map(|s| format!("{} ± {}", num(s.mean), num(s.sd)))
+                    .unwrap_or_else(|| "–".into()),
+                opt(r.power_max_w),
+                opt(r.energy_j.as_ref().map(|s| s.mean)),
+                match (&r.j_per_unit, r.j_per_unit_ci) {
+                    (Some(s), Some(ci)) => format!("{}{unit} ({}–{})", small(s.mean), small(ci.lo), small(ci.hi)),
+                    (Some(s), None) => format!("{}{unit}", small(s.mean)),
+                    _ => "–".into(),
+                },
+                r.units_per_j.map(|k| format!("{} {}/J", num(k), plural(&r.unit))).unwrap_or_else(|| "–".into()),
+                opt(r.energy_attributed_j),
+                if r.validity.reasons.is_empty() {
+                    "VALID".into()
+                } else {
+                    format!("WARN: {}", r.validity.reasons.join("; "))
+                },
+            ]
+        })
+        .collect();
+    (headers, rows)
+}
