@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """sandbench's test meter: a TEST STAND-IN for a real power meter, never a measurement.
 
-It prints the waveform of an imaginary board: IDLE watts, and BUSY watts while any process
-named sandbench-agent is running (state R in /proc), one line per period with its own Unix
+It prints the waveform of an imaginary board: IDLE watts, and BUSY watts while any
+sandbench-agent started by its own sandbench (its parent) is running (state R in /proc), one line per period with its own Unix
 timestamp, in the `command` source's format (docs/ENERGY.md). The integration tests check that
 sandbench integrates it to the known answer: BUSY W x the trial's duration for a CPU trial.
 
-    test-meter.py [--idle 4.0] [--busy 9.0] [--period-ms 10] [--poll-ms 2] [--no-timestamps]
+    test-meter.py [--idle 4.0] [--busy 9.0] [--period-ms 10] [--poll-ms 2] [--no-timestamps] [--tag T]
 """
 import argparse
 import os
@@ -16,13 +16,34 @@ import time
 COMM = b"sandbench-agent"
 
 
-def agents():
+def parent(pid):
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2:].split()[1])
+
+
+def descends_from(pid, root):
+    try:
+        for _ in range(64):
+            if pid == root:
+                return True
+            if pid <= 1:
+                return False
+            pid = parent(pid)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def agents(root):
+    """The agents started by the sandbench that started this meter (its parent): another
+    sandbench's agents on the same host are not this board's load."""
     pids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/comm", "rb") as f:
-                    if f.read().strip() == COMM:
+                    if f.read().strip() == COMM and descends_from(int(d), root):
                         pids.append(d)
             except OSError:
                 pass
@@ -55,17 +76,18 @@ def main():
     ap.add_argument("--period-ms", type=float, default=10.0)
     ap.add_argument("--poll-ms", type=float, default=2.0)
     ap.add_argument("--no-timestamps", action="store_true")
+    ap.add_argument("--tag", default="", help="ignored: lets a test find this process")
     a = ap.parse_args()
     print(f"# sandbench test meter: a TEST STAND-IN, not a measurement "
           f"({a.idle} W idle, {a.busy} W while a sandbench-agent runs)", flush=True)
-    pids, rescan = [], 0.0
+    pids, rescan, root = [], 0.0, os.getppid()
     period, poll = a.period_ms / 1e3, a.poll_ms / 1e3
     next_print = time.monotonic() + period
     busy = polls = 0
     while True:
         now = time.monotonic()
         if now >= rescan:
-            pids, rescan = agents(), now + 0.025
+            pids, rescan = agents(root), now + 0.025
         busy += running(pids)
         polls += 1
         if now >= next_print:

@@ -89,7 +89,7 @@ impl PowerSpec {
         let mut out = Vec::new();
         match (self.source, self.command.is_empty()) {
             (PowerSourceKind::Command, true) => out.push(
-                "`power.command` is needed with `power.source = \"command\"`: the meter program and its arguments, \
+                "`power.source` is \"command\" but `power.command` is missing: the meter program and its arguments, \
                  e.g. command = [\"my-meter\", \"--port\", \"/dev/ttyUSB0\"]"
                     .into(),
             ),
