@@ -244,3 +244,25 @@ fn a_power_source_that_cannot_work_is_said_before_any_trial_and_a_dying_meter_is
     let last = rs.last().unwrap().host.as_ref().unwrap().energy.as_ref().unwrap();
     assert!(last.warnings.iter().any(|w| w.contains("the power source stopped")), "{:?}", last.warnings);
 }
+
+#[test]
+fn doctor_lists_every_power_source_with_its_domains_or_why_not() {
+    let json = |sysfs: &Path| -> Vec<serde_json::Value> {
+        let out = run_ok(sandbench().args(["doctor", "--power", "--json"]).env("SANDBENCH_SYSFS_ROOT", sysfs));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let get = |v: &[serde_json::Value], c: &str| v.iter().find(|x| x["component"] == c).cloned().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let none = json(tmp.path());
+    for c in ["power-rapl", "power-hwmon", "power-vcgencmd"] {
+        let x = get(&none, c);
+        assert_eq!(x["verdict"], "unsupported", "{x}");
+        assert!(x["detail"].as_str().unwrap().starts_with("unsupported: "), "{x}");
+    }
+    // The Jetson Orin fixture (a stand-in for the board's sysfs).
+    let jetson = repo().join("crates/power/tests/fixtures/jetson-ina3221");
+    let x = get(&json(&jetson), "power-hwmon");
+    assert_eq!(x["verdict"], "ok", "{x}");
+    let detail = x["detail"].as_str().unwrap();
+    assert!(detail.contains("ina3221/VDD_IN") && detail.contains("VDD_SOC") && detail.contains("updates"), "{detail}");
+}

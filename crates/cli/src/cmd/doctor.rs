@@ -17,6 +17,9 @@ pub struct Args {
     /// Skip the checks that boot a guest or start containers (fast, versions only).
     #[arg(long)]
     quick: bool,
+    /// Only the power sources (RAPL, hwmon, vcgencmd), each read for about a second.
+    #[arg(long)]
+    power: bool,
 }
 
 fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability {
@@ -48,7 +51,58 @@ fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability 
     Availability { component: "kvm".into(), driver: "qemu".into(), verdict: v, version: None, detail, hint: None }
 }
 
+/// Every power source this host has (with its domains, resolution and measured update
+/// interval), or why not; a meter command is named in a campaign, not found.
+fn power_checks() -> Vec<Availability> {
+    let mut out: Vec<Availability> = sandbench_power::probe_all()
+        .into_iter()
+        .map(|p| match p.verdict {
+            Ok(found) => Availability {
+                component: format!("power-{}", p.kind),
+                driver: "power".into(),
+                verdict: Verdict::Ok,
+                version: None,
+                detail: format!(
+                    "{}; domains: {}; resolution {}; updates {}",
+                    found.describe,
+                    found.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+                    found.resolution,
+                    found
+                        .update_ms
+                        .map(|ms| format!("every {ms:.1} ms (measured)"))
+                        .unwrap_or_else(|| "not seen within 1 s (an idle or static sensor)".into())
+                ),
+                hint: None,
+            },
+            Err(why) => Availability {
+                component: format!("power-{}", p.kind),
+                driver: "power".into(),
+                verdict: Verdict::Unsupported,
+                version: None,
+                detail: format!("unsupported: {why}"),
+                hint: None,
+            },
+        })
+        .collect();
+    out.push(Availability {
+        component: "power-command".into(),
+        driver: "power".into(),
+        verdict: Verdict::Unknown,
+        version: None,
+        detail: "an external meter (USB meter, smart plug, PTDaemon) named by [power] command; see docs/ENERGY.md"
+            .into(),
+        hint: None,
+    });
+    out
+}
+
 pub fn run(a: Args) -> Result<i32> {
+    let all = if a.power { power_checks() } else { environment_checks(&a) };
+    print(&all, a.json)?;
+    Ok(0)
+}
+
+fn environment_checks(a: &Args) -> Vec<Availability> {
     let mut all = probe::static_checks();
     let agent = agent_path::resolve(None);
     let image = match (&agent, a.quick) {
@@ -99,12 +153,17 @@ pub fn run(a: Args) -> Result<i32> {
         }
     }
     let _ = std::fs::remove_dir_all(&work);
-    if a.json {
+    all.extend(power_checks());
+    all
+}
+
+fn print(all: &[Availability], json: bool) -> Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&all)?);
-        return Ok(0);
+        return Ok(());
     }
     println!("{:<18} {:<17} {:<12} {:<40} detail", "component", "driver", "verdict", "version");
-    for x in &all {
+    for x in all {
         let verdict = match x.verdict {
             Verdict::Ok => "ok",
             Verdict::Missing => "missing",
@@ -120,7 +179,7 @@ pub fn run(a: Args) -> Result<i32> {
         }
     }
     if !sandbench_sandbox::is_root() {
-        println!("\nnote: not root — the oci driver, cgroup limits for native and KVM need root.");
+        println!("\nnote: not root — the oci driver, cgroup limits for native, KVM and RAPL need root.");
     }
-    Ok(0)
+    Ok(())
 }
