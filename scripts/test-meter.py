@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """sandbench's test meter: a TEST STAND-IN for a real power meter, never a measurement.
 
-It prints the waveform of an imaginary board: IDLE watts, and BUSY watts while any
-sandbench-agent started by its own sandbench (its parent) is running (state R in /proc), one line per period with its own Unix
+It prints the waveform of an imaginary board: IDLE watts, and BUSY watts while any thread of a
+sandbench-agent or of a VMM (QEMU, Firecracker, Cloud Hypervisor: a guest's agent runs inside
+it) is running (state R in /proc; with --own, only those under its own sandbench), one line per period with its own Unix
 timestamp, in the `command` source's format (docs/ENERGY.md). The integration tests check that
 sandbench integrates it to the known answer: BUSY W x the trial's duration for a CPU trial.
 
-    test-meter.py [--idle 4.0] [--busy 9.0] [--period-ms 10] [--poll-ms 2] [--no-timestamps] [--tag T]
+    test-meter.py [--idle 4.0] [--busy 9.0] [--period-ms 10] [--poll-ms 2] [--no-timestamps] [--own] [--tag T]
 """
 import argparse
 import os
 import sys
 import time
 
-COMM = b"sandbench-agent"
+# The agent, and the VMMs a guest's agent runs in (comm is cut at 15 characters).
+COMMS = {b"sandbench-agent", b"qemu-system-x86", b"qemu-system-aar", b"firecracker", b"cloud-hyperviso"}
 
 
 def parent(pid):
@@ -36,14 +38,14 @@ def descends_from(pid, root):
 
 
 def agents(root):
-    """The agents started by the sandbench that started this meter (its parent): another
-    sandbench's agents on the same host are not this board's load."""
+    """Agents and VMMs on the host; with `root`, only those under it (the sandbench that
+    started this meter), so that another sandbench's sandboxes are not this board's load."""
     pids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/comm", "rb") as f:
-                    if f.read().strip() == COMM and descends_from(int(d), root):
+                    if f.read().strip() in COMMS and (root is None or descends_from(int(d), root)):
                         pids.append(d)
             except OSError:
                 pass
@@ -77,10 +79,13 @@ def main():
     ap.add_argument("--poll-ms", type=float, default=2.0)
     ap.add_argument("--no-timestamps", action="store_true")
     ap.add_argument("--tag", default="", help="ignored: lets a test find this process")
+    ap.add_argument("--own", action="store_true",
+                    help="count only agents and VMMs started by this meter's sandbench (tests run in parallel); "
+                         "without it, any on the host (a docker or containerd agent is the daemon's child)")
     a = ap.parse_args()
     print(f"# sandbench test meter: a TEST STAND-IN, not a measurement "
           f"({a.idle} W idle, {a.busy} W while a sandbench-agent runs)", flush=True)
-    pids, rescan, root = [], 0.0, os.getppid()
+    pids, rescan, root = [], 0.0, (os.getppid() if a.own else None)
     period, poll = a.period_ms / 1e3, a.poll_ms / 1e3
     next_print = time.monotonic() + period
     busy = polls = 0

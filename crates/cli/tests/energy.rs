@@ -54,7 +54,7 @@ warmup = 1
 order = "sequential"
 [power]
 source = "command"
-command = ["python3", "{}", "--idle", "4.0", "--busy", "9.0", "--tag", "{tag}"]
+command = ["python3", "{}", "--idle", "4.0", "--busy", "9.0", "--own", "--tag", "{tag}"]
 idle_s = 1
 [[environment]]
 name = "native"
