@@ -97,14 +97,4 @@ pub(crate) fn read_trimmed(path: &std::path::Path) -> Result<String, PowerError>
         .map_err(|source| PowerError::Read { path: path.display().to_string(), source })
 }
 
-/// CPU time the calling thread has used, in ms.
-pub fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: ts is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc == 0 {
-        ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
-    } else {
-        0.0
-    }
-}
+pub use sandbench_sampler::thread_cpu_ms;

@@ -10,7 +10,7 @@ mod sampler;
 mod snapshot;
 
 pub use cgroup::CgroupRef;
-pub use sampler::{Sample, Sampler, Series};
+pub use sampler::{thread_cpu_ms, Sample, Sampler, Series};
 pub use snapshot::{read_snapshot, Snapshot};
 
 /// What to account to a sandbox.

@@ -82,7 +82,8 @@ impl Drop for Sampler {
     }
 }
 
-fn thread_cpu_ms() -> f64 {
+/// CPU time the calling thread has used, in ms (0 where the clock is unavailable).
+pub fn thread_cpu_ms() -> f64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
