@@ -194,3 +194,23 @@ pub fn table(m: &crate::ReportModel) -> (Vec<&'static str>, Vec<Vec<String>>) {
         .collect();
     (headers, rows)
 }
+
+/// The efficiency table both exporters print: each environment against the baseline.
+pub fn efficiency_table(m: &crate::ReportModel) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let headers = vec!["environment", "workload", "baseline", "power ×", "throughput ×", "work per joule ×"];
+    let rows = m
+        .efficiency
+        .iter()
+        .map(|e| {
+            vec![
+                e.environment.clone(),
+                e.workload.clone(),
+                e.baseline.clone(),
+                format!("{:.3}", e.power_ratio),
+                format!("{:.3}", e.throughput_ratio),
+                format!("{:.3}", e.work_per_joule_ratio),
+            ]
+        })
+        .collect();
+    (headers, rows)
+}

@@ -59,11 +59,17 @@ fn energy(out: &mut String, m: &ReportModel) {
     }
     let _ = writeln!(out, "\n## Energy\n");
     let _ = writeln!(out, "Source: {}\n", m.energy[0].source);
-    let (headers, rows) = crate::energy::table(m);
-    let _ = writeln!(out, "| {} |", headers.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
-    for r in rows {
-        let _ = writeln!(out, "| {} |", r.join(" | "));
+    let table = |out: &mut String, (headers, rows): (Vec<&str>, Vec<Vec<String>>)| {
+        let _ = writeln!(out, "| {} |", headers.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
+        for r in rows {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
+    };
+    table(out, crate::energy::table(m));
+    if !m.efficiency.is_empty() {
+        let _ = writeln!(out, "\nEfficiency against the baseline (throughput over the working interval):\n");
+        table(out, crate::energy::efficiency_table(m));
     }
     if !m.energy_comparisons.is_empty() || !m.efficiency.is_empty() {
         let _ = writeln!(out);
