@@ -84,7 +84,7 @@ def main():
                          "without it, any on the host (a docker or containerd agent is the daemon's child)")
     a = ap.parse_args()
     print(f"# sandbench test meter: a TEST STAND-IN, not a measurement "
-          f"({a.idle} W idle, {a.busy} W while a sandbench-agent runs)", flush=True)
+          f"({a.idle} W idle, {a.busy} W while an agent or VMM runs)", flush=True)
     pids, rescan, root = [], 0.0, (os.getppid() if a.own else None)
     period, poll = a.period_ms / 1e3, a.poll_ms / 1e3
     next_print = time.monotonic() + period

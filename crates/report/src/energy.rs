@@ -68,14 +68,7 @@ pub fn rows(latest: &[&TrialRecord], series: &[Series], manifest: &Manifest) -> 
             let col =
                 |f: &dyn Fn(&EnergySummary) -> Option<f64>| g.iter().filter_map(|(_, e)| f(e)).collect::<Vec<f64>>();
             let j_series = series.iter().find(|s| s.environment == env && s.workload == wl && s.metric == "j_per_unit");
-            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-            for (_, e) in g {
-                for w in &e.warnings {
-                    *reasons.entry(w.clone()).or_default() += 1;
-                }
-            }
-            let mut reasons: Vec<String> =
-                reasons.into_iter().map(|(w, n)| format!("{n} of {} trials: {w}", g.len())).collect();
+            let mut reasons = grouped_warnings(g.iter().map(|(_, e)| e.warnings.as_slice()), g.len());
             if let Some(d) = drift.filter(|d| *d > crate::energy::MAX_IDLE_DRIFT_PCT) {
                 reasons.push(format!("idle power drifted {d:.1} % between the run's start and end (> 5 %)"));
             }
@@ -101,8 +94,48 @@ pub fn rows(latest: &[&TrialRecord], series: &[Series], manifest: &Manifest) -> 
         .collect()
 }
 
+/// The trials' warnings once per kind (the same words with other numbers), with how many
+/// trials had it: "3 of 3 trials, e.g.: other host load 156 % of a core …".
+fn grouped_warnings<'a>(per_trial: impl Iterator<Item = &'a [String]>, trials: usize) -> Vec<String> {
+    let shape = |w: &str| w.chars().filter(|c| !c.is_ascii_digit() && *c != '.').collect::<String>();
+    let mut kinds: Vec<(String, String, usize)> = Vec::new();
+    for warnings in per_trial {
+        let mut seen = Vec::new();
+        for w in warnings {
+            let k = shape(w);
+            if seen.contains(&k) {
+                continue;
+            }
+            match kinds.iter_mut().find(|(kind, _, _)| *kind == k) {
+                Some((_, _, n)) => *n += 1,
+                None => kinds.push((k.clone(), w.clone(), 1)),
+            }
+            seen.push(k);
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|(_, first, n)| {
+            if n > 1 {
+                format!("{n} of {trials} trials, e.g.: {first}")
+            } else {
+                format!("1 of {trials} trials: {first}")
+            }
+        })
+        .collect()
+}
+
 /// Idle drift (percent) above which a run's energy is flagged.
 pub const MAX_IDLE_DRIFT_PCT: f64 = 5.0;
+
+/// A ratio to two decimals, or to three significant digits when that would print 0.00.
+fn ratio(x: f64) -> String {
+    if x < 0.01 {
+        crate::fmt::small(x)
+    } else {
+        format!("{x:.2}")
+    }
+}
 
 /// Every environment against the baseline on each workload with energy per unit.
 pub fn efficiency(rows: &[EnergyRow], baseline: Option<&str>) -> Vec<Efficiency> {
@@ -130,9 +163,11 @@ pub fn efficiency(rows: &[EnergyRow], baseline: Option<&str>) -> Vec<Efficiency>
         };
         out.push(Efficiency {
             sentence: format!(
-                "{} on {} {draws} and delivers {throughput_ratio:.2}× its throughput: {work_per_joule_ratio:.2}× the work per joule ({} vs {} {}/J)",
+                "{} on {} {draws} and delivers {}× its throughput: {}× the work per joule ({} vs {} {}/J)",
                 r.environment,
                 r.workload,
+                ratio(throughput_ratio),
+                ratio(work_per_joule_ratio),
                 crate::fmt::small(k),
                 crate::fmt::small(kb),
                 plural(&r.unit),

@@ -496,7 +496,8 @@ fn headlines(m: &ReportModel) -> Vec<String> {
             ));
         }
     }
-    for c in m.comparisons.iter().chain(&m.energy_comparisons) {
+    // Energy per unit's verdicts are in the energy section; the summary keeps its sentence.
+    for c in &m.comparisons {
         if c.comparison.verdict != Verdict::NotEnoughData {
             out.push(c.sentence.clone());
         }

@@ -83,7 +83,11 @@ fn the_efficiency_sentence_and_energy_verdicts_come_from_the_records() {
     // The trial with few updates and the run's idle drift make the row WARN, saying why.
     let runc = model.energy.iter().find(|r| r.environment == "runc").unwrap();
     assert_eq!(runc.validity.status, "WARN");
-    assert!(runc.validity.reasons.iter().any(|w| w.starts_with("1 of 3 trials: the power source changed 3 times")));
+    assert!(
+        runc.validity.reasons.iter().any(|w| w.starts_with("1 of 3 trials: the power source changed 3 times")),
+        "{:?}",
+        runc.validity.reasons
+    );
     assert!(runc.validity.reasons.iter().any(|w| w.contains("idle power drifted 7.5 %")));
     assert!(model.warnings.iter().any(|w| w.contains("idle power drifted 7.5 %")));
     // The series of energy metrics exist with their units.
