@@ -39,7 +39,13 @@ pub struct RunOptions {
     pub progress: bool,
     /// The git revision sandbench was built from, for the manifest.
     pub git_revision: Option<String>,
+    /// Makes each environment's sandbox; `None`: the environment's own driver
+    /// (`sandbox::driver_for`). Tests pass a fake sandbox here to drive the loop without root.
+    pub drivers: Option<DriverFactory>,
 }
+
+/// Makes the sandbox of an environment.
+pub type DriverFactory = Arc<dyn Fn(&Environment) -> Box<dyn Sandbox> + Send + Sync>;
 
 /// What a run did.
 #[derive(Debug)]
@@ -247,7 +253,12 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     }
     let mut slots: Vec<Slot> = envs
         .iter()
-        .map(|e| Slot { sandbox: driver_for(e), running: None, launch: LaunchInfo::default(), launch_failures: 0 })
+        .map(|e| Slot {
+            sandbox: opts.drivers.as_ref().map(|make| make(e)).unwrap_or_else(|| driver_for(e)),
+            running: None,
+            launch: LaunchInfo::default(),
+            launch_failures: 0,
+        })
         .collect();
     let mut out = RunOutcome {
         dir: dir.path.clone(),

@@ -15,7 +15,7 @@ pub mod results;
 pub mod stopping;
 mod trial;
 
-pub use execute::{run, RunOptions, RunOutcome};
+pub use execute::{run, DriverFactory, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};
 pub use results::{ResultsDir, ResultsError};
 

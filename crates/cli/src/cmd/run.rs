@@ -86,6 +86,7 @@ pub fn run(a: Args) -> Result<i32> {
         cancel: super::cancel_flag(),
         progress: !a.quiet && std::io::stderr().is_terminal(),
         git_revision: super::git_revision(),
+        drivers: None,
     };
     let out = sandbench_runner::run(&opts)?;
     let wrong = if a.verify { verify(&out.dir)? } else { 0 };

@@ -76,6 +76,7 @@ pub fn run(a: Args) -> Result<i32> {
         cancel: super::cancel_flag(),
         progress: false,
         git_revision: super::git_revision(),
+        drivers: None,
     };
     let out = sandbench_runner::run(&opts);
     let records = out.as_ref().ok().map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
