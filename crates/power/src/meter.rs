@@ -100,15 +100,20 @@ impl Meter {
     /// that prints on its own clock may be a reading behind), waiting at most `patience`.
     pub fn window(&self, from: Instant, to: Instant, patience: Duration) -> Window {
         let give_up = Instant::now() + patience;
+        let mut marked = false;
         loop {
-            self.mark();
             let l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
             let reached = l.last_t().is_some_and(|t| l.epoch() + Duration::from_secs_f64(t) >= to);
-            if reached || Instant::now() >= give_up || self.error().is_some() {
+            if reached || (marked && Instant::now() >= give_up) || self.error().is_some() {
                 return l.window(from, to);
             }
             drop(l);
-            std::thread::sleep(Duration::from_millis(5));
+            if marked {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // A sysfs source is read at once; a meter's next line may take a period.
+            self.mark();
+            marked = true;
         }
     }
 

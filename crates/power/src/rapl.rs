@@ -68,6 +68,9 @@ fn zone_name(dir: &Path) -> Option<String> {
     read_trimmed(&dir.join("name")).ok()
 }
 
+/// The shortest interval a power estimate (for the wrap check) is taken over.
+const MIN_RATE_SPAN_S: f64 = 0.01;
+
 /// Energy since `prev` of a counter that wraps at `max` (one wrap at most can be seen).
 pub fn delta_uj(prev: u64, now: u64, max: u64) -> u64 {
     if now >= prev {
@@ -137,7 +140,9 @@ impl Source for Rapl {
             if let Some((t, prev)) = self.last[i] {
                 let dt = at.duration_since(t).as_secs_f64();
                 let d = delta_uj(prev, now, z.max_range_uj) as f64 / 1e6;
-                if dt > 0.0 {
+                // Over at least 10 ms: two polls a few µs apart that straddle one update of
+                // the counter (about every ms) would read as kilowatts.
+                if dt >= MIN_RATE_SPAN_S {
                     self.max_w_seen[i] = self.max_w_seen[i].max(d / dt);
                 }
                 // At the highest power seen, could the counter have gone round more than once?

@@ -67,6 +67,31 @@ fn rapl_zones_are_named_by_package_and_a_wrap_between_two_samples_is_unwrapped()
 }
 
 #[test]
+fn two_polls_straddling_one_counter_update_do_not_count_as_a_wrap_a_long_gap_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zone = tmp.path().join("class/powercap/intel-rapl:0");
+    std::fs::create_dir_all(&zone).unwrap();
+    std::fs::write(zone.join("name"), "package-0\n").unwrap();
+    // A 1 J range: 10 W goes round it in 100 ms.
+    std::fs::write(zone.join("max_energy_range_uj"), "1000000\n").unwrap();
+    let set = |uj: u64| std::fs::write(zone.join("energy_uj"), format!("{uj}\n")).unwrap();
+    set(0);
+    let mut src = rapl::Rapl::open(tmp.path()).unwrap();
+    poll(&mut src);
+    // One update of the counter between two polls microseconds apart: kilowatts over that
+    // instant, but no reason to think the counter went round twice at the next 20 ms poll.
+    set(10_000);
+    assert!(!poll(&mut src).ambiguous);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    set(210_000);
+    assert!(!poll(&mut src).ambiguous);
+    // 150 ms later at the 10 W seen: more than the range, so one wrap seen may hide another.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    set(710_000);
+    assert!(poll(&mut src).ambiguous);
+}
+
+#[test]
 fn with_psys_only_the_platform_domain_is_summed() {
     let zones = rapl::discover(&fixture("rapl-psys")).unwrap();
     let top: Vec<&str> = zones.iter().filter(|z| z.top_level).map(|z| z.name.as_str()).collect();
