@@ -277,7 +277,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     let work_root = work_root();
     sandbench_hostfs::private_dir(&work_root).map_err(|e| RunError::Other(e.to_string()))?;
     // A private link to a peer on the host for every sandbox, when a workload needs one.
-    let network = c.workload_specs().any(|w| sandbench_workloads::NETWORK_KINDS.contains(&w.kind.as_str()));
+    let network = c.workload_specs().any(|w| sandbench_workloads::needs_link(&w.kind));
     let peer_limits = sandbench_workloads::PeerLimits::for_workloads(
         c.workload_specs().map(|w| (w.kind.as_str(), &w.params)),
         Duration::from_secs_f64(c.timeouts.trial_s),

@@ -47,7 +47,7 @@ pub(crate) fn run_trial(
     // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
     let id = nonce();
     let mut params = wl.params.clone();
-    if sandbench_workloads::NETWORK_KINDS.contains(&wl.kind.as_str()) && !params.contains_key("peer") {
+    if sandbench_workloads::needs_link(&wl.kind) && !params.contains_key("peer") {
         match &running.peers {
             Some(peers) => {
                 for (k, v) in peers.params(&wl.kind) {

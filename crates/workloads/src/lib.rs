@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod expect;
 pub mod fileio;
 pub mod filemix;
+pub mod kind;
 pub mod latency;
 pub mod net;
 pub mod noop;
@@ -18,6 +19,7 @@ pub mod scratch;
 pub mod server;
 pub mod transfer;
 
+pub use kind::Kind;
 pub use params::{parse_size, ParamError, Params};
 use sandbench_protocol::Metrics;
 
@@ -41,41 +43,22 @@ pub enum WorkloadError {
     Failed(String),
 }
 
-/// The metric a workload kind is judged by, and whether higher is better.
+/// The metric a workload kind is judged by, and whether higher is better; a kind this build
+/// does not know (a record from another version) is judged by the host's round trip.
 pub fn headline_metric(kind: &str) -> (&'static str, bool) {
-    match kind {
-        "cpu" => ("events_per_s", true),
-        // The AI paper's figure: mean inference time per image (model load is its own metric).
-        "detect" | "classify" | "face" | "stt" => ("inference_ms", false),
-        // sysbench fileio and fio print throughput first; Filebench prints ops/s.
-        "fileio" => ("mib_per_s", true),
-        "filemix" => ("ops_per_s", true),
-        // netperf's TCP_STREAM figure; `rr` trials report transactions/s and latency instead,
-        // shown in the metric tables.
-        "net" => ("mbit_per_s", true),
-        _ => ("host_wall_ms", false),
-    }
+    Kind::parse(kind).map(Kind::headline).unwrap_or(("host_wall_ms", false))
 }
 
 /// The work a trial of `kind` did, for energy per unit: the unit's name and how many the
 /// trial's metrics say were done. `None` for kinds without a count (`noop`).
 pub fn work_units(kind: &str, metrics: &Metrics) -> Option<(&'static str, f64)> {
-    let get = |name: &str| metrics.get(name).map(|m| m.value);
-    match kind {
-        "cpu" => get("events").map(|n| ("event", n)),
-        "detect" | "classify" | "face" | "stt" => get("inferences").map(|n| ("inference", n)),
-        // `rr` trials move little data: their count is transactions.
-        "net" => {
-            get("bytes").map(|b| ("MiB", b / (1u64 << 20) as f64)).or(get("transactions").map(|n| ("transaction", n)))
-        }
-        "fileio" | "filemix" | "transfer" => get("bytes").map(|b| ("MiB", b / (1u64 << 20) as f64)),
-        _ => None,
-    }
-    .filter(|(_, n)| *n > 0.0)
+    Kind::parse(kind).ok()?.work_units(metrics)
 }
 
-/// Kinds that need a network link to a peer on the host.
-pub const NETWORK_KINDS: &[&str] = &["net", "transfer"];
+/// Whether a kind (by name) needs a network link to a peer on the host.
+pub fn needs_link(kind: &str) -> bool {
+    Kind::parse(kind).is_ok_and(Kind::needs_link)
+}
 
 /// What a sandbox's peers on the host accept at most, whatever the guest sends: the runner
 /// sets it from the campaign's own `net` and `transfer` workloads.
@@ -150,40 +133,39 @@ impl Peers {
 }
 
 /// Every workload kind this build knows.
-pub const KINDS: &[&str] =
-    &["cpu", "noop", "fileio", "filemix", "net", "transfer", "detect", "classify", "face", "stt"];
+pub const KINDS: [&str; 10] = kind::NAMES;
 
 /// Checks a workload's parameters without running it (host side, at campaign load).
 pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
     let p = Params::new(params);
-    match kind {
-        "cpu" => cpu::CpuParams::parse(&p).map(|_| ()).map_err(Into::into),
-        "noop" => noop::parse(&p).map_err(Into::into),
-        "fileio" => fileio::FileioParams::parse(&p).map(|_| ()).map_err(Into::into),
-        "filemix" => filemix::FilemixParams::parse(&p).map(|_| ()).map_err(Into::into),
-        "net" => net::NetParams::parse(&p).map(|_| ()).map_err(Into::into),
-        "transfer" => transfer::TransferParams::parse(&p).map(|_| ()).map_err(Into::into),
-        k if ai::AI_KINDS.contains(&k) => ai::AiParams::parse(k, &p).map(|_| ()).map_err(Into::into),
-        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
-    }
+    let checked = match Kind::parse(kind)? {
+        Kind::Cpu => cpu::CpuParams::parse(&p).map(|_| ()),
+        Kind::Noop => noop::parse(&p),
+        Kind::Fileio => fileio::FileioParams::parse(&p).map(|_| ()),
+        Kind::Filemix => filemix::FilemixParams::parse(&p).map(|_| ()),
+        Kind::Net => net::NetParams::parse(&p).map(|_| ()),
+        Kind::Transfer => transfer::TransferParams::parse(&p).map(|_| ()),
+        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => ai::AiParams::parse(k.name(), &p).map(|_| ()),
+    };
+    checked.map_err(Into::into)
 }
 
 /// Runs one trial of `kind` with `params` in this process.
 pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
     let p = Params::new(params);
-    match kind {
-        "cpu" => Ok(cpu::run(&cpu::CpuParams::parse(&p)?)),
-        "noop" => {
+    match Kind::parse(kind)? {
+        Kind::Cpu => Ok(cpu::run(&cpu::CpuParams::parse(&p)?)),
+        Kind::Noop => {
             noop::parse(&p)?;
             Ok(Outcome::default())
         }
-        "fileio" => fileio::run(&fileio::FileioParams::parse(&p)?),
-        "filemix" => filemix::run(&filemix::FilemixParams::parse(&p)?),
-        "net" => net::run(&net::NetParams::parse(&p)?),
-        "transfer" => transfer::run(&transfer::TransferParams::parse(&p)?),
-        k if ai::AI_KINDS.contains(&k) => {
-            Err(WorkloadError::Failed(format!("`{k}` runs only in sandbench-agent (built with the inference engines)")))
-        }
-        other => Err(WorkloadError::UnknownKind { kind: other.to_string() }),
+        Kind::Fileio => fileio::run(&fileio::FileioParams::parse(&p)?),
+        Kind::Filemix => filemix::run(&filemix::FilemixParams::parse(&p)?),
+        Kind::Net => net::run(&net::NetParams::parse(&p)?),
+        Kind::Transfer => transfer::run(&transfer::TransferParams::parse(&p)?),
+        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::Failed(format!(
+            "`{}` runs only in sandbench-agent (built with the inference engines)",
+            k.name()
+        ))),
     }
 }
