@@ -442,7 +442,7 @@ fn new_record(
     seq: u32,
 ) -> TrialRecord {
     let qemu = env.driver == Driver::Qemu;
-    let vm = matches!(env.driver, Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor);
+    let vm = env.driver.is_vm();
     TrialRecord {
         schema: SCHEMA_VERSION,
         key: t.key.clone(),
@@ -454,7 +454,7 @@ fn new_record(
             runtime: match env.driver {
                 Driver::Oci | Driver::Docker => Some(env.runtime().as_str().into()),
                 Driver::Containerd => Some(env.shim()),
-                _ => None,
+                Driver::Native | Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor => None,
             },
             machine: qemu.then(|| env.machine().as_str().into()),
             accel: if qemu { Some(env.accel().as_str().into()) } else { vm.then(|| "kvm".into()) },

@@ -155,6 +155,15 @@ impl Driver {
             Driver::CloudHypervisor => "cloud-hypervisor",
         }
     }
+
+    /// A virtual machine with a guest kernel of its own: records carry its accelerator and
+    /// disk cache mode. An exhaustive match, so a new driver must say.
+    pub fn is_vm(self) -> bool {
+        match self {
+            Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor => true,
+            Driver::Native | Driver::Oci | Driver::Docker | Driver::Containerd => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
