@@ -57,7 +57,7 @@ pub fn needed_by(kind: &str, params: &serde_json::Map<String, serde_json::Value>
 pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunError> {
     let mut names = Vec::new();
     for w in c.workload_specs() {
-        names.extend(needed_by(&w.kind, &w.params).map_err(RunError::Other)?);
+        names.extend(needed_by(&w.kind, &w.params).map_err(RunError::AssetChoice)?);
     }
     names.sort();
     names.dedup();
@@ -65,9 +65,7 @@ pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunEr
         return Ok((None, Vec::new()));
     }
     let store = Store::new(Store::default_root());
-    let paths = store
-        .fetch(&names, &mut |line| tracing::info!("{line}"))
-        .map_err(|e| RunError::Other(format!("assets: {e}")))?;
+    let paths = store.fetch(&names, &mut |line| tracing::info!("{line}"))?;
     let files = names
         .iter()
         .zip(paths)

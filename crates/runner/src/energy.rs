@@ -36,10 +36,10 @@ pub fn start(c: &Campaign, campaign_dir: &Path) -> Result<(Option<PowerSession>,
     let source = match sandbench_power::open(kind, &spec.command, campaign_dir) {
         Ok(s) => s,
         Err(e) if spec.source == PowerSourceKind::Auto => return Ok((None, format!("unsupported: {e}"))),
-        Err(e) => return Err(RunError::Other(format!("[power] source = \"{kind}\": {e}"))),
+        Err(source) => return Err(RunError::Power { kind, source }),
     };
     let summed = sandbench_power::probe::select(source.domains(), &spec.domains, source.kind())
-        .map_err(|e| RunError::Other(e.to_string()))?;
+        .map_err(|source| RunError::Power { kind, source })?;
     let interval = Duration::from_millis(spec.interval_ms.unwrap_or(c.sampling.interval_ms));
     let meter = Meter::start(source, interval);
     let fact = meter.describe().to_string();

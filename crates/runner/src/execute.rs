@@ -155,18 +155,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         Some(path) => {
             let dir = ResultsDir::open(path)?.lock()?;
             let mut m = dir.read_manifest()?;
-            let c = Campaign::parse(&m.campaign_text, Path::new(&m.campaign_path))
-                .map_err(|e| RunError::Other(e.to_string()))?;
+            let c = Campaign::parse(&m.campaign_text, Path::new(&m.campaign_path))?;
             m.resumes += 1;
             (dir, c, m)
         }
         None => {
             let (c, text) = match &opts.campaign_text {
-                Some(text) => (
-                    Campaign::parse(text, &opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?,
-                    text.clone(),
-                ),
-                None => Campaign::load(&opts.campaign_path).map_err(|e| RunError::Other(e.to_string()))?,
+                Some(text) => (Campaign::parse(text, &opts.campaign_path)?, text.clone()),
+                None => Campaign::load(&opts.campaign_path)?,
             };
             check_workloads(&c, &opts.campaign_path, &text)?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -220,13 +216,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     let wants_ort = image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB);
     let base_agent = match (&opts.agent_dynamic, wants_ort) {
         (Some(dynamic), true) => dynamic.clone(),
-        (None, true) if crate::assets::insists_on_onnxruntime(c) => {
-            return Err(RunError::Other(
-                "engine `onnxruntime` needs the dynamically linked sandbench-agent (next to `sandbench`); \
-                 build it with scripts/build-agent.sh, or use engine = \"tract\""
-                    .into(),
-            ))
-        }
+        (None, true) if crate::assets::insists_on_onnxruntime(c) => return Err(RunError::NeedsDynamicAgent),
         (None, true) => {
             // `auto` then runs tract in the static agent and records why.
             image_assets.retain(|a| a.name != sandbench_assets::catalog::ONNXRUNTIME_LIB);
@@ -275,7 +265,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     );
     let mut launches = 0u32;
     let work_root = work_root();
-    sandbench_hostfs::private_dir(&work_root).map_err(|e| RunError::Other(e.to_string()))?;
+    sandbench_hostfs::private_dir(&work_root)?;
     // A private link to a peer on the host for every sandbox, when a workload needs one.
     let network = c.workload_specs().any(|w| sandbench_workloads::needs_link(&w.kind));
     let peer_limits = sandbench_workloads::PeerLimits::for_workloads(

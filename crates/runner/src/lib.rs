@@ -28,6 +28,20 @@ pub enum RunError {
     Image(#[from] sandbench_image::ImageError),
     #[error("{path}: workload `{workload}`: {why}")]
     Workload { path: String, workload: String, why: String },
+    #[error(transparent)]
+    Campaign(#[from] sandbench_spec::CampaignError),
+    /// A workload names an asset (model, input) the catalog cannot give.
     #[error("{0}")]
-    Other(String),
+    AssetChoice(String),
+    #[error("assets: {0}")]
+    Assets(#[from] sandbench_assets::AssetError),
+    #[error("[power] source = \"{kind}\": {source}")]
+    Power { kind: &'static str, source: sandbench_power::PowerError },
+    #[error(
+        "engine `onnxruntime` needs the dynamically linked sandbench-agent (next to `sandbench`); \
+         build it with scripts/build-agent.sh, or use engine = \"tract\""
+    )]
+    NeedsDynamicAgent,
+    #[error("work directory: {0}")]
+    WorkDir(#[from] sandbench_hostfs::HostFsError),
 }

@@ -108,16 +108,20 @@ impl Sandbox for CloudHypervisor {
             match request(&api, "PUT", path, body.as_deref()) {
                 Ok((code, _)) if (200..300).contains(&code) => {}
                 Ok((code, text)) => {
-                    return Err(SandboxError::Other(format!("cloud-hypervisor {path}: HTTP {code}: {text}")))
+                    return Err(SandboxError::Api {
+                        vmm: "cloud-hypervisor",
+                        request: path.into(),
+                        detail: format!("HTTP {code}: {text}"),
+                    })
                 }
                 Err(e) => {
                     let mut tail = process::log_tail(&log, 10);
                     tail.insert(0, format!("{path}: {e}"));
-                    return Err(SandboxError::Other(format!(
-                        "cloud-hypervisor API at {}: {}",
-                        api.display(),
-                        tail.join(" | ")
-                    )));
+                    return Err(SandboxError::Api {
+                        vmm: "cloud-hypervisor",
+                        request: format!("API at {}", api.display()),
+                        detail: tail.join(" | "),
+                    });
                 }
             }
         }

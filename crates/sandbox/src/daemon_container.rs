@@ -45,9 +45,15 @@ pub fn prepare(spec: &LaunchSpec, daemon: &str) -> Result<String, SandboxError> 
 /// Runs a client command to completion, returning its trimmed stdout or a described error.
 pub fn output(cmd: &mut Command) -> Result<String, SandboxError> {
     let shown = format!("{cmd:?}");
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| SandboxError::Other(format!("{shown}: {e}")))?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| SandboxError::Command { command: shown.to_string(), detail: e.to_string() })?;
     if !out.status.success() {
-        return Err(SandboxError::Other(format!("{shown}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(SandboxError::Command {
+            command: shown.to_string(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -91,13 +97,13 @@ pub fn attach(
     let channel = AgentChannel::new(stdout, stdin);
     let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, false)?;
     let pid = wait_pid(find_pid, Duration::from_secs(10))
-        .ok_or_else(|| SandboxError::Other("the daemon did not report the container's pid".into()))?;
+        .ok_or_else(|| SandboxError::ContainerState("the daemon did not report the container's pid".into()))?;
     let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let cgroup = cgroup_from_proc(&proc_cgroup);
     // `ctr run` has no pids flag: the limit goes straight into the task's cgroup (for docker
     // it restates --pids-limit).
     let pids = pids_max_file(&proc_cgroup)
-        .ok_or_else(|| SandboxError::Other(format!("no pids cgroup for the container's pid {pid}")))?;
+        .ok_or_else(|| SandboxError::ContainerState(format!("no pids cgroup for the container's pid {pid}")))?;
     std::fs::write(&pids, spec.env.pids_max().to_string())
         .map_err(|source| SandboxError::Io { what: format!("limit pids in {}", pids.display()), source })?;
     if let Some(cg) = &cgroup {

@@ -40,14 +40,19 @@ fn ensure_image(socket: &str, rootfs: &std::path::Path, key: &str) -> Result<Str
         .args(["-c", "."])
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| SandboxError::Other(format!("tar of the rootfs: {e}")))?;
-    let Some(tar_out) = tar.stdout.take() else { return Err(SandboxError::Other("tar has no stdout".into())) };
+        .map_err(|e| SandboxError::Command { command: "tar of the rootfs".into(), detail: e.to_string() })?;
+    let Some(tar_out) = tar.stdout.take() else {
+        return Err(SandboxError::Command { command: "tar".into(), detail: "no stdout".into() });
+    };
     let imported = docker(socket).args(["import", "-", &tag]).stdin(tar_out).output();
     let _ = tar.wait();
     match imported {
         Ok(o) if o.status.success() => Ok(tag),
-        Ok(o) => Err(SandboxError::Other(format!("docker import: {}", String::from_utf8_lossy(&o.stderr).trim()))),
-        Err(e) => Err(SandboxError::Other(format!("docker import: {e}"))),
+        Ok(o) => Err(SandboxError::Command {
+            command: "docker import".into(),
+            detail: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        }),
+        Err(e) => Err(SandboxError::Command { command: "docker import".into(), detail: e.to_string() }),
     }
 }
 

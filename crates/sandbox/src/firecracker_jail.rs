@@ -49,7 +49,10 @@ fn bind(src: &Path, dst: &Path, read_only: bool) -> Result<(), SandboxError> {
         if out.status.success() {
             Ok(())
         } else {
-            Err(SandboxError::Other(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr).trim())))
+            Err(SandboxError::Command {
+                command: format!("{cmd:?}"),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
         }
     };
     run(&mut cmd)?;

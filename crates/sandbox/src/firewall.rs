@@ -62,7 +62,10 @@ fn nft_stdin(rules: &str) -> Result<(), SandboxError> {
     }
     let out = crate::process::wait_output(child, crate::TEARDOWN_WAIT, "nft -f -")?;
     if !out.status.success() {
-        return Err(SandboxError::Other(format!("nft: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(SandboxError::Command {
+            command: "nft".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }

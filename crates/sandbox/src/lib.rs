@@ -84,8 +84,20 @@ pub enum SandboxError {
     Boot { source: ChannelError, console_tail: Vec<String> },
     #[error("unsupported: {why}")]
     Unsupported { why: String },
+    /// A command sandbench ran (tar, docker import, ip, nft, mount, ctr) failed.
+    #[error("{command}: {detail}")]
+    Command { command: String, detail: String },
+    /// A command that must end did not, and was killed.
+    #[error("{what} did not finish within {secs} s; killed")]
+    Wedged { what: String, secs: u64 },
+    #[error("driver `{driver}` needs the guest image; none was built")]
+    NoImage { driver: &'static str },
+    /// A VMM's API refused or failed a request.
+    #[error("{vmm} {request}: {detail}")]
+    Api { vmm: &'static str, request: String, detail: String },
+    /// A daemon's container is not in the state its driver needs (no pid, no cgroup).
     #[error("{0}")]
-    Other(String),
+    ContainerState(String),
 }
 
 impl SandboxError {
@@ -128,9 +140,7 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
 impl LaunchSpec<'_> {
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
-        self.image.ok_or_else(|| {
-            SandboxError::Other(format!("driver `{}` needs the guest image; none was built", self.env.driver.as_str()))
-        })
+        self.image.ok_or_else(|| SandboxError::NoImage { driver: self.env.driver.as_str() })
     }
 }
 

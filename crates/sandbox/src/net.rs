@@ -72,7 +72,10 @@ fn ip(args: &[&str]) -> Result<(), SandboxError> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(SandboxError::Other(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+        Err(SandboxError::Command {
+            command: format!("ip {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 

@@ -28,7 +28,7 @@ pub fn write_layout(rootfs: &Path, reference: &str, dir: &Path) -> Result<PathBu
     let st =
         Command::new("tar").arg("-C").arg(rootfs).arg("-cf").arg(&layer).arg(".").status().map_err(io("tar".into()))?;
     if !st.success() {
-        return Err(SandboxError::Other(format!("tar of {} failed", rootfs.display())));
+        return Err(SandboxError::Command { command: format!("tar of {}", rootfs.display()), detail: "failed".into() });
     }
     let layer_hex = sandbench_image::cache::sha256_file(&layer).map_err(io(format!("hash {}", layer.display())))?;
     let layer_size = std::fs::metadata(&layer).map_err(io(format!("stat {}", layer.display())))?.len();
@@ -66,7 +66,7 @@ pub fn write_layout(rootfs: &Path, reference: &str, dir: &Path) -> Result<PathBu
         Command::new("tar").arg("-C").arg(&layout).arg("-cf").arg(&tar).arg(".").status().map_err(io("tar".into()))?;
     let _ = std::fs::remove_dir_all(&layout);
     if !st.success() {
-        return Err(SandboxError::Other("tar of the OCI layout failed".into()));
+        return Err(SandboxError::Command { command: "tar of the OCI layout".into(), detail: "failed".into() });
     }
     Ok(tar)
 }

@@ -41,7 +41,10 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         let _ = child.kill();
-        return Err(SandboxError::Other("child has no stdin/stdout/stderr pipe".into()));
+        return Err(SandboxError::Command {
+            command: cmd.get_program().to_string_lossy().into_owned(),
+            detail: "child has no stdin/stdout/stderr pipe".into(),
+        });
     };
     let _ = std::thread::Builder::new().name("sandbench-stderr".into()).spawn(move || bounded.pump(stderr));
     Ok(Spawned { child, stdin, stdout })
@@ -99,7 +102,7 @@ pub fn wait_output(
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SandboxError::Other(format!("{what} did not finish within {} s; killed", limit.as_secs())));
+                return Err(SandboxError::Wedged { what: what.to_string(), secs: limit.as_secs() });
             }
         }
     }

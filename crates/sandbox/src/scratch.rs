@@ -67,11 +67,10 @@ impl Scratch {
                 hint: "install it: apt-get install e2fsprogs".into(),
             })?;
         if !out.status.success() {
-            return Err(SandboxError::Other(format!(
-                "mkfs.ext4 {}: {}",
-                img.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(SandboxError::Command {
+                command: format!("mkfs.ext4 {}", img.display()),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         Ok(img)
     }
