@@ -120,11 +120,11 @@ fn energy_section(o: &mut String, m: &ReportModel) {
     }
     o.push_str("<h2>Energy</h2>");
     let _ = write!(o, "<p>Source: {}</p>", esc(&m.energy[0].source));
-    let (headers, rows) = crate::energy::table(m);
+    let (headers, rows) = crate::cells::energy_table(m);
     table(o, &headers, &rows);
     if !m.efficiency.is_empty() {
         o.push_str("<p>Efficiency against the baseline (throughput over the working interval):</p>");
-        let (headers, rows) = crate::energy::efficiency_table(m);
+        let (headers, rows) = crate::cells::efficiency_table(m);
         table(o, &headers, &rows);
     }
     let mut workloads: Vec<&str> = Vec::new();

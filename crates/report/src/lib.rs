@@ -3,6 +3,7 @@
 //! [`model::build`] computes everything once into a [`ReportModel`] (also `summary.json`);
 //! each exporter (one file each) only formats it.
 
+pub mod cells;
 pub mod compare;
 pub mod csv;
 pub mod energy;
@@ -13,5 +14,6 @@ pub mod markdown;
 pub mod model;
 mod sentences;
 pub mod sweep;
+pub mod types;
 
 pub use model::{build, Options, ReportModel, REPORT_SCHEMA};

@@ -66,10 +66,10 @@ fn energy(out: &mut String, m: &ReportModel) {
             let _ = writeln!(out, "| {} |", r.join(" | "));
         }
     };
-    table(out, crate::energy::table(m));
+    table(out, crate::cells::energy_table(m));
     if !m.efficiency.is_empty() {
         let _ = writeln!(out, "\nEfficiency against the baseline (throughput over the working interval):\n");
-        table(out, crate::energy::efficiency_table(m));
+        table(out, crate::cells::efficiency_table(m));
     }
     if !m.energy_comparisons.is_empty() || !m.efficiency.is_empty() {
         let _ = writeln!(out);

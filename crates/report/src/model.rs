@@ -1,9 +1,7 @@
 //! The report model: every number the exporters show, computed once from the records.
 
 use sandbench_spec::{Manifest, Status, TrialKey, TrialRecord};
-use sandbench_stats::{
-    adjust_family, compare, cumulative_sd, outliers, summarize, Ci, Comparison, Outliers, Summary, Verdict,
-};
+use sandbench_stats::{adjust_family, compare, cumulative_sd, outliers, summarize, Comparison, Summary, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -30,58 +28,8 @@ impl Default for Options {
 
 use crate::sentences::sentence;
 pub use crate::sentences::{family_note, level_pct};
+pub use crate::types::{ComparisonRow, Series, Validity};
 pub use sandbench_workloads::headline_metric;
-
-/// VALID or WARN with reasons.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Validity {
-    pub status: &'static str,
-    pub reasons: Vec<String>,
-}
-
-impl Validity {
-    pub(crate) fn from(reasons: Vec<String>) -> Validity {
-        Validity { status: if reasons.is_empty() { "VALID" } else { "WARN" }, reasons }
-    }
-}
-
-/// One environment × workload × metric.
-#[derive(Debug, Clone, Serialize)]
-pub struct Series {
-    pub environment: String,
-    pub workload: String,
-    pub kind: String,
-    pub driver: String,
-    pub accel: Option<String>,
-    pub disk_cache: Option<String>,
-    pub metric: String,
-    pub unit: String,
-    pub higher_is_better: bool,
-    /// Measured, ok trials in trial order.
-    pub values: Vec<f64>,
-    pub summary: Option<Summary>,
-    pub ci: Option<Ci>,
-    pub outliers: Option<Outliers>,
-    /// (n, sd) for n = 10, 20, …
-    pub cumulative_sd: Vec<(usize, f64)>,
-    pub failed: usize,
-    pub validity: Validity,
-    /// Under a stopping rule: why the series stopped ("precision reached at n = 17 …").
-    pub stop: Option<String>,
-}
-
-/// One environment against the baseline for one workload's headline metric.
-#[derive(Debug, Clone, Serialize)]
-pub struct ComparisonRow {
-    pub workload: String,
-    pub metric: String,
-    pub environment: String,
-    pub baseline: String,
-    pub higher_is_better: bool,
-    pub comparison: Comparison,
-    pub sentence: String,
-    pub validity: Validity,
-}
 
 /// Host view of an environment × workload: CPU and memory.
 #[derive(Debug, Clone, Serialize)]

@@ -1,6 +1,6 @@
 //! The words of a verdict: one sentence per comparison, and how its family was decided.
 
-use crate::model::ComparisonRow;
+use crate::types::ComparisonRow;
 use sandbench_stats::{Comparison, Verdict};
 
 /// "runc is worse than native on cpu by 8.1 % (ratio 0.919, 97.5 % CI 0.897–0.940; Welch's t

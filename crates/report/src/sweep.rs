@@ -2,8 +2,9 @@
 //! size, message size, threads, …) become one figure of the headline metric against that
 //! parameter, a line per environment (the papers' Fig. 8–9 and the network figure).
 
-use crate::model::{headline_metric, Series};
+use crate::types::Series;
 use sandbench_spec::TrialRecord;
+use sandbench_workloads::headline_metric;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -2,16 +2,14 @@
 //! (`vm.create` with a `VmConfig`, then `vm.boot`) on a private API socket; the serial port on
 //! the VMM's stdio is the agent channel. Needs a working KVM.
 
-use crate::firecracker::missing;
 use crate::process;
+use crate::vmm_process::missing;
 use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
 use sandbench_spec::{DiskCache, Environment};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,7 +22,7 @@ pub fn vm_config(
     scratch: Option<&Path>,
     net: Option<&crate::net::Link>,
 ) -> serde_json::Value {
-    let mut cmdline = crate::qemu::guest_kernel_args();
+    let mut cmdline = crate::vmm_process::guest_kernel_args();
     cmdline.extend(net.map(crate::net::Link::kernel_arg));
     let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
     let mut disks =
@@ -50,24 +48,7 @@ pub fn vm_config(
 
 /// One request to Cloud Hypervisor's REST API (`/api/v1/<path>`).
 pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
-    http(socket, method, &format!("/api/v1/{path}"), body)
-}
-
-/// One HTTP/1.1 request over a VMM's unix API socket; returns the status code and body.
-pub fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
-    let mut s = UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let code = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let text = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((code, text))
+    crate::vmm_api::http(socket, method, &format!("/api/v1/{path}"), body)
 }
 
 #[derive(Default)]

@@ -4,7 +4,9 @@
 //! console as the agent channel. Needs a working KVM; where the binary or KVM is missing the
 //! launch says so as `unsupported`.
 
+pub use crate::firecracker_jail::VmFiles;
 use crate::process;
+pub use crate::vmm_process::missing;
 use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_spec::{DiskCache, Environment};
@@ -23,21 +25,9 @@ pub fn cache_type(c: DiskCache) -> &'static str {
     }
 }
 
-/// The files a microVM uses, as Firecracker sees them: host paths, or paths inside the
-/// jailer's chroot.
-#[derive(Debug, Clone)]
-pub struct VmFiles {
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
-    pub rootfs: PathBuf,
-    pub scratch: Option<PathBuf>,
-    /// Where Firecracker flushes its metrics (a file created before start).
-    pub metrics: Option<PathBuf>,
-}
-
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
 pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>) -> serde_json::Value {
-    let mut args = crate::qemu::guest_kernel_args();
+    let mut args = crate::vmm_process::guest_kernel_args();
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
     args.extend(net.map(crate::net::Link::kernel_arg));
@@ -144,18 +134,6 @@ pub fn binary(env: &Environment) -> String {
     env.binary.clone().unwrap_or_else(|| "firecracker".into())
 }
 
-/// Why this host cannot run a VMM that needs KVM, if it cannot.
-pub fn missing(bin: &str, hint: &str) -> Option<String> {
-    let found = if bin.contains('/') { Path::new(bin).is_file() } else { crate::probe::on_path(bin).is_some() };
-    if !found {
-        return Some(format!("{bin} not found ({hint})"));
-    }
-    if !Path::new("/dev/kvm").exists() {
-        return Some("no /dev/kvm: this VMM runs only with KVM".into());
-    }
-    None
-}
-
 #[derive(Default)]
 pub struct Firecracker {
     vmm: VmmProcess,
@@ -211,7 +189,7 @@ impl Sandbox for Firecracker {
                 }
                 // The jailer wants the binary's absolute path (it copies it into the chroot).
                 let bin =
-                    if bin.contains('/') { bin.clone() } else { crate::probe::on_path(&bin).unwrap_or(bin.clone()) };
+                    if bin.contains('/') { bin.clone() } else { crate::process::on_path(&bin).unwrap_or(bin.clone()) };
                 let jail =
                     self.jail.insert(crate::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
                 facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
@@ -264,7 +242,7 @@ impl Sandbox for Firecracker {
         // Ask the guest to go first; whatever is left is killed by stop().
         if let Some(api) = self.api.take().filter(|a| a.exists()) {
             let body = ctrl_alt_del().to_string();
-            let _ = crate::cloud_hypervisor::http(&api, "PUT", "/actions", Some(&body));
+            let _ = crate::vmm_api::http(&api, "PUT", "/actions", Some(&body));
         }
         self.vmm.stop();
         self.metrics = None;
@@ -277,7 +255,7 @@ impl Sandbox for Firecracker {
     fn vmm_metrics(&mut self) -> Option<serde_json::Value> {
         let api = self.api.as_ref()?;
         let body = json!({ "action_type": "FlushMetrics" }).to_string();
-        crate::cloud_hypervisor::http(api, "PUT", "/actions", Some(&body)).ok()?;
+        crate::vmm_api::http(api, "PUT", "/actions", Some(&body)).ok()?;
         let (path, offset) = self.metrics.as_mut()?;
         let text = std::fs::read(&*path).ok()?;
         let new = text.get(*offset as usize..).unwrap_or_default();

@@ -5,10 +5,21 @@
 //! metrics file and API socket live there too. Teardown unmounts, removes the chroot and the
 //! jailer's cgroups.
 
-use crate::firecracker::VmFiles;
 use crate::SandboxError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The files a microVM uses, as Firecracker sees them: host paths, or paths inside the
+/// jailer's chroot.
+#[derive(Debug, Clone)]
+pub struct VmFiles {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub rootfs: PathBuf,
+    pub scratch: Option<PathBuf>,
+    /// Where Firecracker flushes its metrics (a file created before start).
+    pub metrics: Option<PathBuf>,
+}
 
 /// A prepared chroot.
 #[derive(Debug)]

@@ -23,6 +23,7 @@ mod process;
 pub mod qemu;
 pub mod scratch;
 pub mod stale;
+pub mod vmm_api;
 mod vmm_process;
 
 use channel::AgentChannel;

@@ -31,13 +31,6 @@ pub struct Availability {
     pub hint: Option<String>,
 }
 
-/// The full path of `program` on PATH.
-pub fn on_path(program: &str) -> Option<String> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).map(|d| d.join(program)).find(|f| f.is_file()).map(|f| f.display().to_string())
-    })
-}
-
 fn avail(
     component: &str,
     driver: &str,
@@ -67,13 +60,15 @@ pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
             if !crate::is_root() {
                 return Err(format!("{rt} needs root"));
             }
-            on_path(rt)
+            crate::process::on_path(rt)
                 .map(|_| ())
                 .ok_or_else(|| format!("{rt} not found (apt-get install {})", if rt == "runsc" { "runsc" } else { rt }))
         }
         Driver::Qemu => {
             let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
-            on_path(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
+            crate::process::on_path(&bin)
+                .map(|_| ())
+                .ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
         }
         Driver::Firecracker | Driver::CloudHypervisor => {
             let (bin, name) = if env.driver == Driver::Firecracker {
@@ -81,7 +76,7 @@ pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
             } else {
                 (env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into()), "cloud-hypervisor")
             };
-            match crate::firecracker::missing(&bin, &format!("install the {name} release binary")) {
+            match crate::vmm_process::missing(&bin, &format!("install the {name} release binary")) {
                 Some(why) => Err(why),
                 None => Ok(()),
             }
@@ -89,7 +84,7 @@ pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
         Driver::Docker | Driver::Containerd => {
             let (client, pkg) =
                 if env.driver == Driver::Docker { ("docker", "docker.io") } else { ("ctr", "containerd") };
-            on_path(client).ok_or_else(|| format!("{client} not found (apt-get install {pkg})"))?;
+            crate::process::on_path(client).ok_or_else(|| format!("{client} not found (apt-get install {pkg})"))?;
             let socket = env.socket();
             if !std::path::Path::new(&socket).exists() {
                 return Err(format!("no daemon at {socket} (scripts/daemons.sh start)"));
@@ -111,7 +106,7 @@ pub const SANDBENCH_CONTAINERD_SOCKET: &str = "/run/sandbench/containerd/contain
 fn daemon_check(name: &str, socket: &str) -> Availability {
     let (client, pkg) = if name == "docker" { ("docker", "docker.io") } else { ("ctr", "containerd") };
     let hint = Some(format!("apt-get install {pkg}; start it with scripts/daemons.sh start (or set `socket`)"));
-    if on_path(client).is_none() {
+    if crate::process::on_path(client).is_none() {
         return Availability {
             component: name.into(),
             driver: name.into(),
@@ -228,7 +223,7 @@ pub fn static_checks() -> Vec<Availability> {
         },
         None,
     ));
-    let q = on_path("qemu-system-x86_64");
+    let q = crate::process::on_path("qemu-system-x86_64");
     let qv = q.as_ref().and_then(|_| version_of("qemu-system-x86_64", &["--version"]));
     let machines = q.as_ref().and_then(|_| {
         Command::new("qemu-system-x86_64")
@@ -268,8 +263,8 @@ pub fn static_checks() -> Vec<Availability> {
         let hint = format!(
             "no Debian package: install the {name} release binary on a host with working KVM; see docs/VMMS.md"
         );
-        let version = on_path(bin).and_then(|_| version_of(bin, &["--version"]));
-        let (verdict, detail) = match crate::firecracker::missing(bin, "not on PATH") {
+        let version = crate::process::on_path(bin).and_then(|_| version_of(bin, &["--version"]));
+        let (verdict, detail) = match crate::vmm_process::missing(bin, "not on PATH") {
             Some(why) if version.is_none() => (Verdict::Missing, why),
             Some(why) => (Verdict::Unsupported, why),
             None => (
@@ -287,7 +282,7 @@ pub fn static_checks() -> Vec<Availability> {
             hint: Some(hint),
         });
     }
-    let kata = on_path("kata-runtime").or_else(|| on_path("containerd-shim-kata-v2"));
+    let kata = crate::process::on_path("kata-runtime").or_else(|| crate::process::on_path("containerd-shim-kata-v2"));
     v.push(Availability {
         component: "kata".into(),
         driver: "containerd".into(),
@@ -313,7 +308,7 @@ pub fn runtime_checks(rootfs: Option<&Path>, work: &Path) -> Vec<Availability> {
     for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
         let pkg = if rt == Runtime::Runsc { "runsc" } else { rt.as_str() };
         let hint = Some(format!("apt-get install {pkg}"));
-        let Some(_) = on_path(rt.as_str()) else {
+        let Some(_) = crate::process::on_path(rt.as_str()) else {
             v.push(Availability {
                 component: rt.as_str().into(),
                 driver: "oci".into(),

@@ -122,6 +122,13 @@ pub fn run_bounded(cmd: &mut Command) -> Option<std::process::Output> {
     }
 }
 
+/// The full path of `program` on PATH.
+pub fn on_path(program: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p).map(|d| d.join(program)).find(|f| f.is_file()).map(|f| f.display().to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;

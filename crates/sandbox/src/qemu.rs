@@ -26,12 +26,6 @@ pub struct Qemu {
     vmm: VmmProcess,
 }
 
-/// The guest kernel command line every VMM driver starts from: the agent's console, quiet
-/// boot, no reboot loops, and the root disk the initramfs mounts.
-pub fn guest_kernel_args() -> Vec<String> {
-    ["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"].map(String::from).to_vec()
-}
-
 /// The host TSC frequency in kHz, from /proc/cpuinfo.
 fn host_tsc_khz() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
@@ -56,7 +50,7 @@ pub struct GuestFiles<'a> {
 pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
     let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
     let machine = env.machine();
-    let mut append = guest_kernel_args();
+    let mut append = crate::vmm_process::guest_kernel_args();
     let mut a: Vec<String> = vec![
         "-name".into(),
         name.into(),

@@ -130,3 +130,21 @@ impl Drop for VmmProcess {
         self.stop();
     }
 }
+
+/// Why this host cannot run a VMM that needs KVM, if it cannot.
+pub fn missing(bin: &str, hint: &str) -> Option<String> {
+    let found = if bin.contains('/') { Path::new(bin).is_file() } else { crate::process::on_path(bin).is_some() };
+    if !found {
+        return Some(format!("{bin} not found ({hint})"));
+    }
+    if !Path::new("/dev/kvm").exists() {
+        return Some("no /dev/kvm: this VMM runs only with KVM".into());
+    }
+    None
+}
+
+/// The guest kernel command line every VMM driver starts from: the agent's console, quiet
+/// boot, no reboot loops, and the root disk the initramfs mounts.
+pub fn guest_kernel_args() -> Vec<String> {
+    ["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"].map(String::from).to_vec()
+}
