@@ -113,6 +113,20 @@ fn overview(out: &mut String, m: &ReportModel) {
 /// Renders the whole Markdown report.
 pub fn render(m: &ReportModel) -> String {
     let mut out = String::new();
+    summary(&mut out, m);
+    overview(&mut out, m);
+    metric_sections(&mut out, m);
+    sweeps(&mut out, m);
+    energy(&mut out, m);
+    host(&mut out, m);
+    boot(&mut out, m);
+    cumulative_sd(&mut out, m);
+    system(&mut out, m);
+    out
+}
+
+/// The title, the headline sentences and the run's warnings.
+fn summary(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "# sandbench report: {} ({})\n", m.run_id, m.state);
     let _ = writeln!(out, "## Summary\n");
     for h in &m.headlines {
@@ -124,7 +138,10 @@ pub fn render(m: &ReportModel) -> String {
             let _ = writeln!(out, "- {w}");
         }
     }
-    overview(&mut out, m);
+}
+
+/// One section per workload × metric: the series table, why it stopped, the verdicts.
+fn metric_sections(out: &mut String, m: &ReportModel) {
     let mut workloads: Vec<(String, String)> = Vec::new();
     for s in &m.series {
         if !workloads.iter().any(|(w, mt)| *w == s.workload && *mt == s.metric) {
@@ -136,40 +153,49 @@ pub fn render(m: &ReportModel) -> String {
         let first = rows[0];
         let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
         let _ = writeln!(out, "\n## {wl}: {metric} ({}, {better})\n", first.unit);
-        series_table(&mut out, &rows);
+        series_table(out, &rows);
         let stops: Vec<String> =
             rows.iter().filter_map(|s| s.stop.as_ref().map(|why| format!("{}: {why}", s.environment))).collect();
         if !stops.is_empty() {
             let _ = writeln!(out, "\nStopping rule: {}.", stops.join("; "));
         }
-        let comps: Vec<_> = m.comparisons.iter().filter(|c| &c.workload == wl && &c.metric == metric).collect();
-        if !comps.is_empty() && headline_metric(&first.kind).0 == metric {
+        comparisons_table(out, m, wl, metric, first);
+    }
+}
+
+/// The comparisons of one workload's headline metric against the baseline.
+fn comparisons_table(out: &mut String, m: &ReportModel, wl: &str, metric: &str, first: &Series) {
+    let comps: Vec<_> = m.comparisons.iter().filter(|c| c.workload == wl && c.metric == metric).collect();
+    if !comps.is_empty() && headline_metric(&first.kind).0 == metric {
+        let _ = writeln!(
+            out,
+            "\nAgainst `{}` (equivalence margin ±{:.0} %; {}; permutation checks with {} resamples):\n",
+            comps[0].baseline,
+            m.margin * 100.0,
+            crate::model::family_note(&comps[0].comparison),
+            m.resamples
+        );
+        let _ = writeln!(out, "| environment | ratio | CI | p (adjusted) | Hedges' g | TOST p | verdict |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for c in comps {
+            let x = &c.comparison;
+            let ci = x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into());
+            let warn = if c.validity.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" (WARN: {})", c.validity.reasons.join("; "))
+            };
             let _ = writeln!(
                 out,
-                "\nAgainst `{}` (equivalence margin ±{:.0} %; {}; permutation checks with {} resamples):\n",
-                comps[0].baseline,
-                m.margin * 100.0,
-                crate::model::family_note(&comps[0].comparison),
-                m.resamples
+                "| {} | {:.3} | {ci} | {:.4} | {:.2} | {:.4} | {:?}{warn} |",
+                c.environment, x.ratio, x.p_adjusted, x.effect_size, x.tost_p, x.verdict
             );
-            let _ = writeln!(out, "| environment | ratio | CI | p (adjusted) | Hedges' g | TOST p | verdict |");
-            let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-            for c in comps {
-                let x = &c.comparison;
-                let ci = x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into());
-                let warn = if c.validity.reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (WARN: {})", c.validity.reasons.join("; "))
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {:.3} | {ci} | {:.4} | {:.2} | {:.4} | {:?}{warn} |",
-                    c.environment, x.ratio, x.p_adjusted, x.effect_size, x.tost_p, x.verdict
-                );
-            }
         }
     }
+}
+
+/// Metric by parameter, where workloads of one kind differ in one number.
+fn sweeps(out: &mut String, m: &ReportModel) {
     for sw in &m.sweeps {
         let _ = writeln!(out, "\n## {} by {} ({} in {})\n", sw.kind, sw.parameter, sw.metric, sw.unit);
         if !sw.fixed.is_empty() {
@@ -189,7 +215,10 @@ pub fn render(m: &ReportModel) -> String {
             let _ = writeln!(out, "| {env} | {} |", cells.join(" | "));
         }
     }
-    energy(&mut out, m);
+}
+
+/// Host CPU and memory per environment × workload.
+fn host(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "\n## Host CPU and memory\n");
     let _ = writeln!(
         out,
@@ -215,6 +244,10 @@ pub fn render(m: &ReportModel) -> String {
             opt(h.cgroup_working_set_max_mib)
         );
     }
+}
+
+/// Start-up of each environment's sandboxes.
+fn boot(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "\n## Start-up (launch → agent ready)\n");
     let _ = writeln!(out, "| environment | launches | total ms | before kernel ms | kernel ms | guest userspace ms |");
     let _ = writeln!(out, "|---|---|---|---|---|---|");
@@ -235,6 +268,10 @@ pub fn render(m: &ReportModel) -> String {
             part("guest_userspace_ms")
         );
     }
+}
+
+/// The standard deviation as trials accumulate.
+fn cumulative_sd(out: &mut String, m: &ReportModel) {
     let steps = m.series.iter().map(|s| s.cumulative_sd.len()).max().unwrap_or(0);
     if steps > 0 {
         let _ = writeln!(out, "\n## Standard deviation as trials accumulate\n");
@@ -248,10 +285,13 @@ pub fn render(m: &ReportModel) -> String {
             let _ = writeln!(out, "| {} | {} | {} | {} |", s.environment, s.workload, s.metric, cells.join(" | "));
         }
     }
+}
+
+/// The host, versions and image the run used.
+fn system(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "\n## System\n");
     let _ = writeln!(out, "| | |\n|---|---|");
     for (k, v) in m.system.iter().chain(m.versions.iter()).chain(m.image.iter()) {
         let _ = writeln!(out, "| {k} | {} |", v.replace('|', "/"));
     }
-    out
 }
