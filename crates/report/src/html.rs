@@ -160,6 +160,22 @@ fn energy_section(o: &mut String, m: &ReportModel) {
 /// Renders the report; `dir` is the results folder (for the sample series).
 pub fn render(m: &ReportModel, dir: &Path) -> String {
     let mut o = String::new();
+    head_and_summary(&mut o, m);
+    let workloads = workloads(m);
+    for wl in &workloads {
+        workload_section(&mut o, m, dir, wl);
+    }
+    sweeps(&mut o, m);
+    energy_section(&mut o, m);
+    host_section(&mut o, m, &workloads);
+    startup(&mut o, m);
+    cumulative_sd(&mut o, m);
+    system(&mut o, m);
+    o
+}
+
+/// The document head, the title, the headline sentences and the warnings.
+fn head_and_summary(o: &mut String, m: &ReportModel) {
     let _ = write!(
         o,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>sandbench {}</title><style>{CSS}</style></head><body>",
@@ -178,96 +194,107 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         }
         o.push_str("</ul>");
     }
+}
+
+/// The workloads in the order the series list them.
+fn workloads(m: &ReportModel) -> Vec<String> {
     let mut workloads: Vec<String> = Vec::new();
     for s in &m.series {
         if !workloads.contains(&s.workload) {
             workloads.push(s.workload.clone());
         }
     }
-    for wl in &workloads {
-        let heads: Vec<_> =
-            m.series.iter().filter(|s| &s.workload == wl && headline_metric(&s.kind).0 == s.metric).collect();
-        let Some(first) = heads.first() else { continue };
-        let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
-        let _ = write!(o, "<h2>{}: {} ({better})</h2>", esc(wl), esc(&first.metric));
-        let bars: Vec<figures::Bar> = heads
-            .iter()
-            .filter_map(|s| s.summary.as_ref().map(|x| (s.environment.clone(), x.mean, s.ci.map(|c| (c.lo, c.hi)))))
-            .collect();
+    workloads
+}
+
+/// One workload: its headline metric per environment, distributions, verdicts, CPU and power.
+fn workload_section(o: &mut String, m: &ReportModel, dir: &Path, wl: &str) {
+    let heads: Vec<_> =
+        m.series.iter().filter(|s| s.workload == wl && headline_metric(&s.kind).0 == s.metric).collect();
+    let Some(first) = heads.first() else { return };
+    let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
+    let _ = write!(o, "<h2>{}: {} ({better})</h2>", esc(wl), esc(&first.metric));
+    let bars: Vec<figures::Bar> = heads
+        .iter()
+        .filter_map(|s| s.summary.as_ref().map(|x| (s.environment.clone(), x.mean, s.ci.map(|c| (c.lo, c.hi)))))
+        .collect();
+    figure(
+        o,
+        figures::bars(&format!("{wl}: mean {}", first.metric), &first.unit, &bars),
+        "Mean per environment with its 95 % bootstrap confidence interval.",
+    );
+    o.push_str("<div class=\"grid\">");
+    for (i, s) in heads.iter().enumerate().filter(|(_, s)| s.values.len() > 1) {
         figure(
-            &mut o,
-            figures::bars(&format!("{wl}: mean {}", first.metric), &first.unit, &bars),
-            "Mean per environment with its 95 % bootstrap confidence interval.",
+            o,
+            figures::histogram(&s.environment, &s.unit, &s.values, i),
+            &format!("{}: distribution of {} trials with the fitted normal curve", s.environment, s.values.len()),
         );
-        o.push_str("<div class=\"grid\">");
-        for (i, s) in heads.iter().enumerate().filter(|(_, s)| s.values.len() > 1) {
-            figure(
-                &mut o,
-                figures::histogram(&s.environment, &s.unit, &s.values, i),
-                &format!("{}: distribution of {} trials with the fitted normal curve", s.environment, s.values.len()),
-            );
-        }
-        o.push_str("</div>");
-        let rows: Vec<Vec<String>> = heads
-            .iter()
-            .map(|s| {
-                let x = s.summary.as_ref();
-                vec![
-                    s.environment.clone(),
-                    s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
-                    match (x, &s.stop) {
-                        (Some(x), Some(why)) => format!("{} ({})", x.n, why),
-                        (Some(x), None) => x.n.to_string(),
-                        (None, _) => "0".into(),
-                    },
-                    x.map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into()),
-                    s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into()),
-                    x.map(|x| f(x.median)).unwrap_or_default(),
-                    x.map(|x| f(x.p95)).unwrap_or_default(),
-                    x.map(|x| format!("{:.1} %", x.cv * 100.0)).unwrap_or_default(),
-                    if s.validity.reasons.is_empty() {
-                        "VALID".into()
-                    } else {
-                        format!("WARN: {}", s.validity.reasons.join("; "))
-                    },
-                ]
-            })
-            .collect();
-        table(&mut o, &["environment", "driver", "n", "mean ± sd", "CI", "median", "p95", "CV", "validity"], &rows);
-        let comps: Vec<Vec<String>> = m
-            .comparisons
-            .iter()
-            .filter(|c| &c.workload == wl)
-            .map(|c| {
-                let x = &c.comparison;
-                vec![
-                    c.environment.clone(),
-                    format!("{:.3}", x.ratio),
-                    x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into()),
-                    format!("{:.4}", x.p_adjusted),
-                    format!("{:.2}", x.effect_size),
-                    format!("{:.4}", x.tost_p),
-                    c.sentence.clone(),
-                ]
-            })
-            .collect();
-        if !comps.is_empty() {
-            let _ = write!(
-                o,
-                "<p>Against <b>{}</b> (equivalence margin ±{:.0} %; {}):</p>",
-                esc(m.baseline.as_deref().unwrap_or("")),
-                m.margin * 100.0,
-                esc(&m
-                    .comparisons
-                    .iter()
-                    .find(|c| &c.workload == wl)
-                    .map(|c| crate::model::family_note(&c.comparison))
-                    .unwrap_or_default())
-            );
-            table(&mut o, &["environment", "ratio", "CI", "p (adjusted)", "Hedges' g", "TOST p", "verdict"], &comps);
-        }
-        cpu_and_power_figure(&mut o, m, dir, wl);
     }
+    o.push_str("</div>");
+    let rows: Vec<Vec<String>> = heads
+        .iter()
+        .map(|s| {
+            let x = s.summary.as_ref();
+            vec![
+                s.environment.clone(),
+                s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
+                match (x, &s.stop) {
+                    (Some(x), Some(why)) => format!("{} ({})", x.n, why),
+                    (Some(x), None) => x.n.to_string(),
+                    (None, _) => "0".into(),
+                },
+                x.map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into()),
+                s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into()),
+                x.map(|x| f(x.median)).unwrap_or_default(),
+                x.map(|x| f(x.p95)).unwrap_or_default(),
+                x.map(|x| format!("{:.1} %", x.cv * 100.0)).unwrap_or_default(),
+                if s.validity.reasons.is_empty() {
+                    "VALID".into()
+                } else {
+                    format!("WARN: {}", s.validity.reasons.join("; "))
+                },
+            ]
+        })
+        .collect();
+    table(o, &["environment", "driver", "n", "mean ± sd", "CI", "median", "p95", "CV", "validity"], &rows);
+    let comps: Vec<Vec<String>> = m
+        .comparisons
+        .iter()
+        .filter(|c| c.workload == wl)
+        .map(|c| {
+            let x = &c.comparison;
+            vec![
+                c.environment.clone(),
+                format!("{:.3}", x.ratio),
+                x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into()),
+                format!("{:.4}", x.p_adjusted),
+                format!("{:.2}", x.effect_size),
+                format!("{:.4}", x.tost_p),
+                c.sentence.clone(),
+            ]
+        })
+        .collect();
+    if !comps.is_empty() {
+        let _ = write!(
+            o,
+            "<p>Against <b>{}</b> (equivalence margin ±{:.0} %; {}):</p>",
+            esc(m.baseline.as_deref().unwrap_or("")),
+            m.margin * 100.0,
+            esc(&m
+                .comparisons
+                .iter()
+                .find(|c| c.workload == wl)
+                .map(|c| crate::model::family_note(&c.comparison))
+                .unwrap_or_default())
+        );
+        table(o, &["environment", "ratio", "CI", "p (adjusted)", "Hedges' g", "TOST p", "verdict"], &comps);
+    }
+    cpu_and_power_figure(o, m, dir, wl);
+}
+
+/// Metric by parameter, where workloads of one kind differ in one number.
+fn sweeps(o: &mut String, m: &ReportModel) {
     for sw in &m.sweeps {
         let _ = write!(o, "<h2>{} by {}</h2>", esc(&sw.kind), esc(&sw.parameter));
         if !sw.fixed.is_empty() {
@@ -276,7 +303,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         let lines: Vec<(String, Vec<(f64, f64)>)> =
             sw.lines.iter().map(|(e, p)| (e.clone(), p.iter().map(|x| (x.0, x.1)).collect())).collect();
         figure(
-            &mut o,
+            o,
             figures::sweep(
                 &format!("{}: {} by {}", sw.kind, sw.metric, sw.parameter),
                 &sw.parameter,
@@ -286,9 +313,12 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             "Mean per environment at each parameter value.",
         );
     }
-    energy_section(&mut o, m);
+}
+
+/// Host CPU per workload, memory footprint and the host table.
+fn host_section(o: &mut String, m: &ReportModel, workloads: &[String]) {
     o.push_str("<h2>Host CPU and memory</h2>");
-    for wl in &workloads {
+    for wl in workloads {
         let cpu: Vec<figures::Bar> = m
             .host
             .iter()
@@ -299,7 +329,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             .collect();
         if !cpu.is_empty() {
             figure(
-                &mut o,
+                o,
                 figures::bars(&format!("{wl}: mean host CPU"), "% (100 % = one core)", &cpu),
                 "Mean host CPU per trial, ± one standard deviation.",
             );
@@ -319,7 +349,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
     };
     if !mem.is_empty() {
         figure(
-            &mut o,
+            o,
             figures::bars("memory footprint: peak PSS of host-side processes", "MiB", &mem),
             "Peak proportional set size of every host-side process of the sandbox (VMM, runtime, agent).",
         );
@@ -342,7 +372,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         })
         .collect();
     table(
-        &mut o,
+        o,
         &[
             "environment",
             "workload",
@@ -356,6 +386,10 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         ],
         &rows,
     );
+}
+
+/// Start-up phases per environment.
+fn startup(o: &mut String, m: &ReportModel) {
     o.push_str("<h2>Start-up</h2>");
     let parts = ["before_kernel_ms", "kernel_ms", "guest_userspace_ms"];
     let boot_rows: Vec<(String, Vec<f64>)> = m
@@ -373,7 +407,7 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         .collect();
     if !boot_rows.is_empty() {
         figure(
-            &mut o,
+            o,
             figures::stacked(
                 "start-up phases (launch → agent ready)",
                 "ms",
@@ -383,6 +417,10 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             "Mean start-up per environment; VM phases are split with the guest's own uptime.",
         );
     }
+}
+
+/// The standard deviation as trials accumulate.
+fn cumulative_sd(o: &mut String, m: &ReportModel) {
     let mut steps = 0;
     for s in &m.series {
         steps = steps.max(s.cumulative_sd.len());
@@ -402,8 +440,12 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
             })
             .collect();
         let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        table(&mut o, &h, &rows);
+        table(o, &h, &rows);
     }
+}
+
+/// The host, versions and image the run used, and the footer.
+fn system(o: &mut String, m: &ReportModel) {
     o.push_str("<h2>System</h2>");
     let rows: Vec<Vec<String>> = m
         .system
@@ -412,7 +454,6 @@ pub fn render(m: &ReportModel, dir: &Path) -> String {
         .chain(m.image.iter())
         .map(|(k, v)| vec![k.clone(), v.clone()])
         .collect();
-    table(&mut o, &["", ""], &rows);
+    table(o, &["", ""], &rows);
     o.push_str("<p><small>Generated by sandbench; statistics: Welch's t on log values with Bonferroni-simultaneous intervals, permutation checks, bootstrap CIs of means (see docs).</small></p></body></html>");
-    o
 }
