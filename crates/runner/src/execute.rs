@@ -1,22 +1,19 @@
 //! Drives sandboxes through a plan and records every trial as it ends.
 
 use crate::plan::{plan, PlannedTrial};
-use crate::results::{attempts, ResultsDir};
-use crate::stopping::Stopping;
-use crate::trial::{run_trial, TrialCtx, TrialEnd};
+use crate::results::ResultsDir;
+use crate::session::Session;
 use crate::{host, RunError};
-use indicatif::{ProgressBar, ProgressStyle};
 use sandbench_image::{BuildOptions, GuestImage};
-use sandbench_protocol::{AgentMsg, HostMsg};
-use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
+use sandbench_sandbox::Sandbox;
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{
     Campaign, Dimensions, Driver, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION,
 };
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How to run.
 pub struct RunOptions {
@@ -118,37 +115,6 @@ pub fn image_for(
     Ok(Some(sandbench_image::build(&opts)?))
 }
 
-struct Slot {
-    sandbox: Box<dyn Sandbox>,
-    running: Option<Running>,
-    launch: LaunchInfo,
-    launch_failures: u32,
-}
-
-impl Slot {
-    /// Asks the agent to stop, then tears the sandbox down whatever it answered.
-    fn retire(&mut self, cancel: &AtomicBool) {
-        if let Some(mut r) = self.running.take() {
-            if r.channel.send(&HostMsg::Shutdown).is_ok() {
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while let Ok(m) = r.channel.recv(deadline, cancel) {
-                    if m == AgentMsg::Bye {
-                        // Let it exit on its own (a VM syncs and powers off): wait for the
-                        // channel to close before teardown kills whatever is left.
-                        let closing = Instant::now() + Duration::from_secs(3);
-                        while r.channel.recv(closing, cancel).is_ok() {}
-                        break;
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.sandbox.teardown() {
-            tracing::warn!("teardown: {e}");
-            eprintln!("warning: teardown failed: {e}");
-        }
-    }
-}
-
 /// Runs (or resumes) a campaign.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let (dir, campaign, mut manifest) = match &opts.resume {
@@ -212,6 +178,31 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 }
 
 fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
+    let guest = prepare_guest(opts, c, dir, manifest)?;
+    let mut session = Session::new(opts, dir, c, guest)?;
+    session.sweep_stale();
+    session.power = crate::energy::begin(c, manifest, &opts.cancel)?;
+    dir.write_manifest(manifest)?;
+    session.run_plan()?;
+    Ok(session.finish(manifest))
+}
+
+/// What every sandbox of the run starts from: the agent, the guest image (when a driver needs
+/// one) and the host's asset folder.
+pub(crate) struct Guest {
+    pub agent: PathBuf,
+    pub image: Option<GuestImage>,
+    pub assets_dir: Option<PathBuf>,
+}
+
+/// Fetches the assets, picks the agent (the dynamic one where onnxruntime is wanted) and
+/// builds or finds the guest image, recording it in the manifest.
+fn prepare_guest(
+    opts: &RunOptions,
+    c: &Campaign,
+    dir: &ResultsDir,
+    manifest: &mut Manifest,
+) -> Result<Guest, RunError> {
     let (assets_dir, mut image_assets) = crate::assets::prepare(c)?;
     let wants_ort = image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB);
     let base_agent = match (&opts.agent_dynamic, wants_ort) {
@@ -230,184 +221,7 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
         dir.write_manifest(manifest)?;
     }
     let agent = image.as_ref().map(|i| i.agent()).unwrap_or(base_agent);
-    let planned = plan(c);
-    let written = dir.records(true)?;
-    let done = attempts(&written);
-    let mut stopping = Stopping::new(c.trials.rule(), &written);
-    let todo: Vec<&PlannedTrial> = planned.iter().filter(|t| !done.get(&t.key).is_some_and(|(_, ok)| *ok)).collect();
-    let envs: Vec<&Environment> = c.envs().collect();
-    let workloads: Vec<&WorkloadSpec> = c.workload_specs().collect();
-    let mut last_use = vec![usize::MAX; envs.len()];
-    for (i, t) in todo.iter().enumerate() {
-        last_use[t.env] = i;
-    }
-    let mut slots: Vec<Slot> = envs
-        .iter()
-        .map(|e| Slot {
-            sandbox: opts.drivers.as_ref().map(|make| make(e)).unwrap_or_else(|| driver_for(e)),
-            running: None,
-            launch: LaunchInfo::default(),
-            launch_failures: 0,
-        })
-        .collect();
-    let mut out = RunOutcome {
-        dir: dir.path.clone(),
-        ok: 0,
-        failed: 0,
-        timeout: 0,
-        skipped_done: planned.len() - todo.len(),
-        interrupted: false,
-    };
-    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut launches = 0u32;
-    let work_root = work_root();
-    sandbench_hostfs::private_dir(&work_root)?;
-    // A private link to a peer on the host for every sandbox, when a workload needs one.
-    let network = c.workload_specs().any(|w| sandbench_workloads::needs_link(&w.kind));
-    let peer_limits = sandbench_workloads::PeerLimits::for_workloads(
-        c.workload_specs().map(|w| (w.kind.as_str(), &w.params)),
-        Duration::from_secs_f64(c.timeouts.trial_s),
-    );
-    let sockets: Vec<String> = c.envs().filter_map(|e| e.socket.clone()).collect();
-    for what in sandbench_sandbox::stale::reap_stale(&work_root, &sockets) {
-        eprintln!("removed stale {what} (left by a sandbench that was killed)");
-    }
-    let power = crate::energy::begin(c, manifest, &opts.cancel)?;
-    dir.write_manifest(manifest)?;
-    for (i, t) in todo.iter().enumerate() {
-        if opts.cancel.load(Ordering::SeqCst) {
-            out.interrupted = true;
-            break;
-        }
-        let env = envs[t.env];
-        let wl = workloads[t.workload];
-        if !t.warmup && stopping.judge(&env.name, &wl.name).stopped() {
-            // The series met the stopping rule: its remaining trials are not needed.
-            bar.set_length(bar.length().unwrap_or(1).saturating_sub(1));
-            if last_use[t.env] == i {
-                slots[t.env].retire(&opts.cancel);
-            }
-            continue;
-        }
-        bar.set_message(format!(
-            "{} · {} · {}",
-            env.name,
-            wl.name,
-            if t.warmup { "warm-up".to_string() } else { format!("trial {}", t.trial) }
-        ));
-        let attempt = done.get(&t.key).map(|(a, _)| a + 1).unwrap_or(1);
-        let slot = &mut slots[t.env];
-        let mut record = new_record(t, attempt, env, wl, c.mode, i as u32);
-        if c.mode == Mode::Cold {
-            slot.retire(&opts.cancel);
-        }
-        if slot.running.is_none() {
-            if slot.launch_failures >= 2 {
-                record.status = Status::Failed;
-                record.error = Some(format!("not run: environment `{}` failed to launch twice", env.name));
-                dir.append(&record)?;
-                out.failed += 1;
-                bar.inc(1);
-                continue;
-            }
-            launches += 1;
-            let id = format!("{}{}-{launches}", sandbench_sandbox::stale::id_prefix(), env.name);
-            let spec = LaunchSpec {
-                id: id.clone(),
-                env,
-                agent: &agent,
-                image: image.as_ref(),
-                work_dir: work_root.join(&id),
-                assets: assets_dir.as_deref(),
-                boot_timeout: Duration::from_secs_f64(c.timeouts.boot_s),
-                network,
-                peer_limits,
-                cancel: opts.cancel.clone(),
-            };
-            match slot.sandbox.launch(&spec) {
-                Ok(r) => {
-                    slot.launch =
-                        LaunchInfo { launch_id: launches, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
-                    slot.running = Some(r);
-                    slot.launch_failures = 0;
-                }
-                Err(e) => {
-                    let _ = slot.sandbox.teardown();
-                    if opts.cancel.load(Ordering::SeqCst) {
-                        out.interrupted = true;
-                        break;
-                    }
-                    slot.launch_failures += 1;
-                    record.status = Status::Failed;
-                    record.error = Some(format!("launch failed: {e}"));
-                    record.console_tail = e.console_tail();
-                    dir.append(&record)?;
-                    out.failed += 1;
-                    bar.inc(1);
-                    continue;
-                }
-            }
-        }
-        let Some(running) = slot.running.as_mut() else {
-            continue;
-        };
-        if let Some(a) = running_accel(&slot.launch) {
-            record.dims.accel = Some(a);
-        }
-        record.launch = Some(slot.launch.clone());
-        slot.launch.fresh = false;
-        let ctx = TrialCtx { c, dir, power: power.as_ref(), cancel: &opts.cancel };
-        let usable = match run_trial(running, &mut record, wl, &ctx)? {
-            TrialEnd::Interrupted => {
-                // Not recorded: a resumed run runs this trial again.
-                out.interrupted = true;
-                slot.retire(&opts.cancel);
-                break;
-            }
-            TrialEnd::Done { usable } => usable,
-            TrialEnd::Storage(e) => {
-                dir.append(&record)?;
-                for s in &mut slots {
-                    s.retire(&opts.cancel);
-                }
-                return Err(e.into());
-            }
-        };
-        if usable {
-            record.vmm_metrics = slot.sandbox.vmm_metrics();
-        }
-        match record.status {
-            Status::Ok => out.ok += 1,
-            Status::Failed => out.failed += 1,
-            Status::Timeout => out.timeout += 1,
-        }
-        stopping.record(&record);
-        record.stop = Some(stopping.judge(&env.name, &wl.name)).filter(|s| s.stopped());
-        dir.append(&record)?;
-        bar.inc(1);
-        if !usable || c.mode == Mode::Cold || last_use[t.env] == i {
-            slot.retire(&opts.cancel);
-        }
-    }
-    for s in &mut slots {
-        s.retire(&opts.cancel);
-    }
-    if !out.interrupted && !opts.cancel.load(Ordering::SeqCst) {
-        let series = envs.iter().flat_map(|e| workloads.iter().map(move |w| (e.name.as_str(), w.name.as_str())));
-        manifest.stops = stopping.final_stops(series);
-        if let Some(p) = &power {
-            crate::energy::finish(p, manifest, &opts.cancel);
-        }
-    }
-    bar.finish_and_clear();
-    if opts.cancel.load(Ordering::SeqCst) {
-        out.interrupted = true;
-    }
-    Ok(out)
+    Ok(Guest { agent, image, assets_dir })
 }
 
 /// Scratch space of live sandboxes (bundles, VMM logs).
@@ -419,11 +233,11 @@ pub fn work_root() -> PathBuf {
     }
 }
 
-fn running_accel(l: &LaunchInfo) -> Option<String> {
+pub(crate) fn running_accel(l: &LaunchInfo) -> Option<String> {
     l.facts.get("accel").cloned()
 }
 
-fn new_record(
+pub(crate) fn new_record(
     t: &PlannedTrial,
     attempt: u32,
     env: &Environment,

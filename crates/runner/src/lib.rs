@@ -12,6 +12,7 @@ pub mod guard;
 pub mod host;
 pub mod plan;
 pub mod results;
+mod session;
 pub mod stopping;
 mod trial;
 
