@@ -12,6 +12,7 @@ mod fmt;
 pub mod html;
 pub mod markdown;
 pub mod model;
+mod rows;
 mod sentences;
 pub mod sweep;
 pub mod types;

@@ -1,7 +1,7 @@
 //! The report model: every number the exporters show, computed once from the records.
 
-use sandbench_spec::{Manifest, Status, TrialKey, TrialRecord};
-use sandbench_stats::{adjust_family, compare, cumulative_sd, outliers, summarize, Comparison, Summary, Verdict};
+use sandbench_spec::{Manifest, TrialKey, TrialRecord};
+use sandbench_stats::{adjust_family, compare, summarize, Comparison, Summary, Verdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -105,10 +105,6 @@ pub fn latest(records: &[TrialRecord]) -> Vec<&TrialRecord> {
     v
 }
 
-fn metric_value(r: &TrialRecord, metric: &str) -> Option<f64> {
-    r.metric(metric)
-}
-
 fn first_order(records: &[TrialRecord], f: impl Fn(&TrialRecord) -> String) -> Vec<String> {
     first_order_str(records.iter().map(f))
 }
@@ -130,135 +126,16 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
         .clone()
         .or_else(|| envs.iter().find(|e| *e == "native").cloned())
         .or_else(|| envs.first().cloned());
-    let mut series = Vec::new();
-    let mut host = Vec::new();
+    let (mut series, mut host) = (Vec::new(), Vec::new());
     let mut seed = opts.seed;
     for wl in &workloads {
         for env in &envs {
-            let group: Vec<&TrialRecord> =
-                latest.iter().copied().filter(|r| &r.key.workload == wl && &r.key.environment == env).collect();
-            let Some(first) = group.first() else { continue };
-            let measured: Vec<&TrialRecord> = group.iter().copied().filter(|r| !r.dims.warmup).collect();
-            let ok: Vec<&TrialRecord> = measured.iter().copied().filter(|r| r.status == Status::Ok).collect();
-            let (headline, hib) = headline_metric(&first.dims.kind);
-            let mut metrics = vec![(headline.to_string(), hib)];
-            if headline != "host_wall_ms" {
-                metrics.push(("host_wall_ms".into(), false));
-            }
-            // Host-measured energy, where the run had a power source.
-            for (m, higher) in sandbench_spec::record::ENERGY_METRICS {
-                if ok.iter().any(|r| r.metric(m).is_some()) {
-                    metrics.push((m.to_string(), higher));
-                }
-            }
-            for (metric, higher) in metrics {
-                let values: Vec<f64> = ok.iter().filter_map(|r| metric_value(r, &metric)).collect();
-                let unit = ok.iter().find_map(|r| r.unit(&metric)).unwrap_or_default();
+            let Some(group) = crate::rows::Group::of(&latest, env, wl) else { continue };
+            for (metric, higher) in group.metrics() {
                 seed = seed.wrapping_add(1);
-                let summary = summarize(&values);
-                let outl = outliers(&values);
-                let mut reasons = Vec::new();
-                if let Some(s) = &summary {
-                    if s.n < 64 {
-                        reasons.push(format!("p90/p95 need ≥ 64 samples at 99 % confidence (have {})", s.n));
-                    } else if s.n < 662 {
-                        reasons.push(format!("p99 needs ≥ 662 samples at 99 % confidence (have {})", s.n));
-                    }
-                    if s.cv >= 0.03 {
-                        reasons.push(format!("CV {} ≥ 3 %: more trials would tighten the estimate", pct(s.cv)));
-                    }
-                } else {
-                    reasons.push("no successful measured trial".into());
-                }
-                if measured.len() > ok.len() {
-                    reasons.push(format!(
-                        "{} of {} measured trials did not succeed",
-                        measured.len() - ok.len(),
-                        measured.len()
-                    ));
-                }
-                if warmup == 0 {
-                    reasons.push("no warm-up trials: the first trial includes cold caches".into());
-                }
-                if let Some(o) = &outl {
-                    if !o.mad.is_empty() || !o.tukey.is_empty() {
-                        reasons.push(format!(
-                            "outliers (kept): {} by modified z-score, {} by Tukey fences",
-                            o.mad.len(),
-                            o.tukey.len()
-                        ));
-                    }
-                }
-                let accels = first_order_str(ok.iter().map(|r| r.dims.accel.clone().unwrap_or_default()));
-                if accels.len() > 1 {
-                    reasons.push(format!("mixed accelerators in one series: {}", accels.join(", ")));
-                }
-                series.push(Series {
-                    environment: env.clone(),
-                    workload: wl.clone(),
-                    kind: first.dims.kind.clone(),
-                    driver: first.dims.driver.clone(),
-                    accel: ok.first().and_then(|r| r.dims.accel.clone()).or_else(|| first.dims.accel.clone()),
-                    disk_cache: first.dims.disk_cache.clone(),
-                    metric: metric.clone(),
-                    unit,
-                    higher_is_better: higher,
-                    ci: sandbench_stats::bootstrap_mean_ci(&values, 0.95, opts.resamples, seed),
-                    outliers: outl,
-                    cumulative_sd: cumulative_sd(&values, 10),
-                    summary,
-                    values,
-                    failed: measured.len() - ok.len(),
-                    validity: Validity::from(reasons),
-                    stop: (metric == headline)
-                        .then(|| manifest.stops.get(&sandbench_spec::trials::series_key(env, wl)).map(|s| s.describe()))
-                        .flatten(),
-                });
+                series.push(group.series(&metric, higher, warmup, manifest, opts, seed));
             }
-            let cpu: Vec<f64> = ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct)).collect();
-            let crossings: Vec<f64> =
-                ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.first_200pct_ms)).collect();
-            let mut by_metric: Vec<&&TrialRecord> = ok.iter().filter(|r| metric_value(r, headline).is_some()).collect();
-            by_metric.sort_by(|a, b| {
-                metric_value(a, headline).unwrap_or(0.0).total_cmp(&metric_value(b, headline).unwrap_or(0.0))
-            });
-            host.push(HostRow {
-                environment: env.clone(),
-                workload: wl.clone(),
-                cpu_mean_pct: summarize(&cpu),
-                tree_cpu_mean_pct: {
-                    let t: Vec<f64> =
-                        ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.tree_cpu_mean_pct)).collect();
-                    (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
-                },
-                cpu_busy_mean_pct: {
-                    let b: Vec<f64> =
-                        ok.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.cpu_busy_mean_pct)).collect();
-                    (!b.is_empty()).then(|| b.iter().sum::<f64>() / b.len() as f64)
-                },
-                cpu_max_pct: ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_max_pct)).reduce(f64::max),
-                first_200pct_ms: (!crossings.is_empty())
-                    .then(|| crossings.iter().sum::<f64>() / crossings.len() as f64),
-                pss_max_mib: ok
-                    .iter()
-                    .filter_map(|r| r.host.as_ref().and_then(|h| h.pss_max_kib))
-                    .max()
-                    .map(|k| k as f64 / 1024.0),
-                cgroup_mem_max_mib: ok
-                    .iter()
-                    .filter_map(|r| r.host.as_ref().and_then(|h| h.cgroup_mem_max_kib))
-                    .max()
-                    .map(|k| k as f64 / 1024.0),
-                cgroup_working_set_max_mib: ok
-                    .iter()
-                    .filter_map(|r| r.host.as_ref().and_then(|h| h.cgroup_working_set_max_kib))
-                    .max()
-                    .map(|k| k as f64 / 1024.0),
-                representative_series: by_metric
-                    .get(by_metric.len() / 2)
-                    .and_then(|r| r.host.as_ref().map(|h| h.series.clone()))
-                    .filter(|s| !s.is_empty()),
-            });
+            host.push(group.host_row());
         }
     }
     // Energy per unit of work: a family of its own, so it does not widen the headline's intervals.
@@ -454,7 +331,7 @@ fn headlines(m: &ReportModel) -> Vec<String> {
     out
 }
 
-fn first_order_str(it: impl Iterator<Item = String>) -> Vec<String> {
+pub(crate) fn first_order_str(it: impl Iterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in it {
         if !out.contains(&s) {
