@@ -44,25 +44,7 @@ pub(crate) fn run_trial(
     ctx: &TrialCtx<'_>,
 ) -> Result<TrialEnd, RunError> {
     let TrialCtx { c, dir, power, cancel } = *ctx;
-    // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
-    let id = nonce();
-    let mut params = wl.params.clone();
-    if sandbench_workloads::needs_link(&wl.kind) && !params.contains_key("peer") {
-        match &running.peers {
-            Some(peers) => {
-                for (k, v) in peers.params(&wl.kind) {
-                    params.insert(k.into(), v.into());
-                }
-            }
-            None => {
-                record.status = Status::Failed;
-                record.error = Some(
-                    running.facts.get("network").cloned().unwrap_or_else(|| "this sandbox has no network link".into()),
-                );
-                return Ok(TrialEnd::Done { usable: true });
-            }
-        }
-    }
+    let Some(params) = params_with_peers(running, record, wl) else { return Ok(TrialEnd::Done { usable: true }) };
     let sampler_start = Instant::now();
     let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
     record.started_unix_ms = crate::execute::unix_ms();
@@ -77,54 +59,15 @@ pub(crate) fn run_trial(
     }
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
-    let run = HostMsg::Run { id, workload: wl.kind.clone(), params, trial: record.dims.trial };
-    let sent = running.channel.send_by(&run, deadline);
-    let mut usable = true;
-    if let Err(e) = sent {
-        record.status = Status::Failed;
-        record.error = Some(e.to_string());
-        usable = false;
-    } else {
-        loop {
-            match running.channel.recv(deadline, cancel) {
-                Ok(AgentMsg::Result { id: rid, wall_ms, metrics, outputs, guest_cpu }) if rid == id => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = Status::Ok;
-                    record.guest_wall_ms = Some(wall_ms);
-                    record.metrics = metrics;
-                    record.outputs = outputs;
-                    record.guest_cpu = guest_cpu;
-                    break;
-                }
-                // Bounded: the guest is untrusted.
-                Ok(AgentMsg::Phase { id: rid, name, t_ms }) if rid == id && record.phases.len() < 64 => {
-                    let host_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.phases.push(sandbench_spec::TrialPhase { name, host_ms, guest_ms: t_ms });
-                }
-                Ok(AgentMsg::Error { id: Some(rid), message }) if rid == id => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = Status::Failed;
-                    record.error = Some(message);
-                    break;
-                }
-                Ok(_) => continue,
-                Err(sandbench_sandbox::ChannelError::Cancelled) => {
-                    let _ = sampler.stop();
-                    return Ok(TrialEnd::Interrupted);
-                }
-                Err(e) => {
-                    record.host_wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    record.status = match e {
-                        sandbench_sandbox::ChannelError::Timeout(_) => Status::Timeout,
-                        _ => Status::Failed,
-                    };
-                    record.error = Some(e.to_string());
-                    usable = false;
-                    break;
-                }
-            }
+    // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
+    let run = HostMsg::Run { id: nonce(), workload: wl.kind.clone(), params, trial: record.dims.trial };
+    let usable = match exchange(running, record, &run, t0, deadline, cancel) {
+        Some(usable) => usable,
+        None => {
+            let _ = sampler.stop();
+            return Ok(TrialEnd::Interrupted);
         }
-    }
+    };
     let t1 = Instant::now();
     let mut series = sampler.stop();
     if let Some(p) = power {
@@ -135,6 +78,100 @@ pub(crate) fn run_trial(
     if record.status != Status::Ok {
         record.console_tail = running.channel.console_tail();
     }
+    if let Err(e) = write_series(dir, record, &series) {
+        return Ok(TrialEnd::Storage(e));
+    }
+    Ok(TrialEnd::Done { usable })
+}
+
+/// The workload's parameters plus, for a kind that needs a link, the addresses and secrets of
+/// the sandbox's peers; `None` (the trial recorded as failed) when the sandbox has no link.
+fn params_with_peers(
+    running: &Running,
+    record: &mut TrialRecord,
+    wl: &WorkloadSpec,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut params = wl.params.clone();
+    if !sandbench_workloads::needs_link(&wl.kind) || params.contains_key("peer") {
+        return Some(params);
+    }
+    match &running.peers {
+        Some(peers) => {
+            for (k, v) in peers.params(&wl.kind) {
+                params.insert(k.into(), v.into());
+            }
+            Some(params)
+        }
+        None => {
+            record.status = Status::Failed;
+            record.error = Some(
+                running.facts.get("network").cloned().unwrap_or_else(|| "this sandbox has no network link".into()),
+            );
+            None
+        }
+    }
+}
+
+/// Sends `run` and waits for its answer, recording the outcome, the phases and the host's
+/// wall time. Returns whether the sandbox can serve another trial, or `None` on Ctrl-C.
+fn exchange(
+    running: &mut Running,
+    record: &mut TrialRecord,
+    run: &HostMsg,
+    t0: Instant,
+    deadline: Instant,
+    cancel: &AtomicBool,
+) -> Option<bool> {
+    let HostMsg::Run { id, .. } = *run else { return Some(true) };
+    if let Err(e) = running.channel.send_by(run, deadline) {
+        record.status = Status::Failed;
+        record.error = Some(e.to_string());
+        return Some(false);
+    }
+    let since_run = || t0.elapsed().as_secs_f64() * 1e3;
+    loop {
+        match running.channel.recv(deadline, cancel) {
+            Ok(AgentMsg::Result { id: rid, wall_ms, metrics, outputs, guest_cpu }) if rid == id => {
+                record.host_wall_ms = since_run();
+                record.status = Status::Ok;
+                record.guest_wall_ms = Some(wall_ms);
+                record.metrics = metrics;
+                record.outputs = outputs;
+                record.guest_cpu = guest_cpu;
+                return Some(true);
+            }
+            // Bounded: the guest is untrusted.
+            Ok(AgentMsg::Phase { id: rid, name, t_ms }) if rid == id && record.phases.len() < 64 => {
+                record.phases.push(sandbench_spec::TrialPhase { name, host_ms: since_run(), guest_ms: t_ms });
+            }
+            Ok(AgentMsg::Error { id: Some(rid), message }) if rid == id => {
+                record.host_wall_ms = since_run();
+                record.status = Status::Failed;
+                record.error = Some(message);
+                return Some(true);
+            }
+            Ok(_) => continue,
+            Err(sandbench_sandbox::ChannelError::Cancelled) => return None,
+            Err(e) => {
+                record.host_wall_ms = since_run();
+                record.status = match e {
+                    sandbench_sandbox::ChannelError::Timeout(_) => Status::Timeout,
+                    _ => Status::Failed,
+                };
+                record.error = Some(e.to_string());
+                return Some(false);
+            }
+        }
+    }
+}
+
+/// Writes the trial's samples CSV and puts its summary (and energy) in the record. A disk
+/// that is full or gone fails the trial with that error, and the run stops.
+fn write_series(
+    dir: &ResultsDir,
+    record: &mut TrialRecord,
+    series: &sandbench_sampler::Series,
+) -> Result<(), crate::ResultsError> {
     let (path, rel) = dir.samples_path(&record.key, record.attempt);
     let written = std::fs::File::create(&path).and_then(|f| {
         use std::io::Write;
@@ -143,13 +180,12 @@ pub(crate) fn run_trial(
         w.flush()
     });
     if let Err(source) = written {
-        // Disk full or gone: the trial is recorded as failed with this error, and the run stops.
         record.status = Status::Failed;
         record.error = Some(format!("write {}: {source}", path.display()));
         let _ = std::fs::remove_file(&path);
-        return Ok(TrialEnd::Storage(crate::ResultsError::Io { path, source }));
+        return Err(crate::ResultsError::Io { path, source });
     }
     let energy = record.host.take().and_then(|h| h.energy);
     record.host = Some(sandbench_spec::HostSummary { energy, ..series.summary(rel) });
-    Ok(TrialEnd::Done { usable })
+    Ok(())
 }
