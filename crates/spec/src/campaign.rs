@@ -413,6 +413,19 @@ impl Campaign {
 
     /// Checks that do not depend on the host: names, counts, options per driver.
     pub fn problems(&self) -> Vec<Problem> {
+        let mut out = self.top_level_problems();
+        let mut names = std::collections::HashSet::new();
+        for env in &self.environments {
+            out.extend(crate::checks::environment_problems(env.get_ref(), env.span(), &mut names));
+            out.extend(crate::checks::driver_key_problems(env.get_ref(), env.span()));
+        }
+        out.extend(self.workload_problems());
+        out
+    }
+
+    /// The top-level keys: at least one environment and workload, trials, sampling, timeouts,
+    /// the run's name, `[power]`.
+    fn top_level_problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         let whole = 0..0;
         if self.environments.is_empty() {
@@ -449,94 +462,12 @@ impl Campaign {
                 ),
             });
         }
-        let mut names = std::collections::HashSet::new();
-        for env in &self.environments {
-            let e = env.get_ref();
-            let span = env.span();
-            if !valid_name(&e.name) {
-                out.push(Problem {
-                    span: span.clone(),
-                    message: format!("environment name `{}` must be 1-40 characters of a-z, 0-9, `-` or `_`", e.name),
-                });
-            }
-            if !names.insert(e.name.clone()) {
-                out.push(Problem {
-                    span: span.clone(),
-                    message: format!("environment name `{}` is used twice", e.name),
-                });
-            }
-            if e.pids_max.is_some_and(|p| p < 16) {
-                out.push(Problem {
-                    span: span.clone(),
-                    message: format!(
-                        "`pids_max` = {} is too low: the agent alone needs about 10; use 16 or more",
-                        e.pids_max.unwrap_or(0)
-                    ),
-                });
-            }
-            if e.vcpus == 0 || e.memory_mib < 64 {
-                out.push(Problem {
-                    span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into()
-                });
-            }
-            use Driver::*;
-            let keys: [(&str, bool, &[Driver]); 18] = [
-                ("runtime", e.runtime.is_some(), &[Oci, Docker]),
-                ("runtime_args", e.runtime_args.is_some(), &[Oci]),
-                ("shim", e.shim.is_some(), &[Containerd]),
-                ("socket", e.socket.is_some(), &[Docker, Containerd]),
-                // Firecracker and Cloud Hypervisor are KVM microVMs: `machine = "microvm"` and
-                // `accel = "kvm"`/"auto" stay valid so an environment switches VMM in one line.
-                ("machine", e.machine.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
-                ("accel", e.accel.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
-                ("disk_cache", e.disk_cache.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
-                ("qemu_binary", e.qemu_binary.is_some(), &[Qemu]),
-                ("cpu_model", e.cpu_model.is_some(), &[Qemu]),
-                ("extra_args", e.extra_args.is_some(), &[Qemu]),
-                ("binary", e.binary.is_some(), &[Firecracker, CloudHypervisor]),
-                ("scratch_mib", e.scratch_mib.is_some(), &[Qemu, Firecracker, CloudHypervisor]),
-                ("jailer", e.jailer.is_some(), &[Firecracker]),
-                ("pids_max", e.pids_max.is_some(), &[Native, Oci, Docker, Containerd]),
-                ("seccomp", e.seccomp.is_some(), &[Oci]),
-                ("user_namespace", e.user_namespace.is_some(), &[Oci]),
-                ("jailer_uid", e.jailer_uid.is_some(), &[Firecracker]),
-                ("jailer_gid", e.jailer_gid.is_some(), &[Firecracker]),
-            ];
-            if matches!(e.driver, Firecracker | CloudHypervisor) {
-                if e.machine.is_some_and(|m| m != Machine::Microvm) {
-                    out.push(Problem {
-                        span: span.clone(),
-                        message: format!(
-                            "driver = \"{}\" boots only microVMs: `machine` must be \"microvm\" or absent",
-                            e.driver.as_str()
-                        ),
-                    });
-                }
-                if e.accel == Some(Accel::Tcg) {
-                    out.push(Problem {
-                        span: span.clone(),
-                        message: format!(
-                            "driver = \"{}\" needs KVM: `accel` must be \"kvm\", \"auto\" or absent",
-                            e.driver.as_str()
-                        ),
-                    });
-                }
-            }
-            for (key, set, drivers) in keys {
-                if set && !drivers.contains(&e.driver) {
-                    let valid: Vec<String> = drivers.iter().map(|d| format!("\"{}\"", d.as_str())).collect();
-                    out.push(Problem {
-                        span: span.clone(),
-                        message: format!(
-                            "key `{key}` applies only to driver = {} (environment `{}` has driver = \"{}\")",
-                            valid.join(" or "),
-                            e.name,
-                            e.driver.as_str()
-                        ),
-                    });
-                }
-            }
-        }
+        out
+    }
+
+    /// Workload names: valid and unique.
+    fn workload_problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
         let mut wnames = std::collections::HashSet::new();
         for w in &self.workloads {
             let name = &w.get_ref().name;
@@ -590,7 +521,7 @@ fn key_offset(text: &str, message: &str) -> Option<usize> {
     None
 }
 
-fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')

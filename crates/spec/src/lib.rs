@@ -2,6 +2,7 @@
 //! a run writes ([`record`]). Pure data, serde only.
 
 pub mod campaign;
+mod checks;
 pub mod power;
 pub mod record;
 pub mod trials;
