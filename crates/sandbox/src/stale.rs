@@ -36,8 +36,34 @@ fn stale(id: &str) -> bool {
 /// `sockets` are the campaign's own docker/containerd sockets (`socket = …`), swept besides the
 /// usual ones.
 pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
+    let mut removed = runtime_containers();
+    // Every daemon call is bounded: a wedged daemon must not hold the run's start.
+    removed.extend(docker_containers(&with_defaults(
+        [crate::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"],
+        sockets,
+    )));
+    removed.extend(containerd_containers(&with_defaults(
+        [crate::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"],
+        sockets,
+    )));
+    removed.extend(vmm_processes());
+    removed.extend(cgroups());
+    removed.extend(crate::net::reap_stale(stale));
+    removed.extend(crate::firewall::reap_stale(stale));
+    removed.extend(directories(work_root));
+    removed
+}
+
+/// The usual sockets, those of scripts/daemons.sh, and the campaign's own.
+fn with_defaults(defaults: [&str; 2], sockets: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
+    all.extend(sockets.iter().filter(|s| !all.contains(s)).cloned().collect::<Vec<_>>());
+    all
+}
+
+/// Containers in sandbench's own runtime state roots (runc, crun, runsc).
+fn runtime_containers() -> Vec<String> {
     let mut removed = Vec::new();
-    // Containers in sandbench's own runtime state roots.
     for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
         let root = state_root(rt);
         let Ok(entries) = std::fs::read_dir(&root) else { continue };
@@ -50,15 +76,13 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             removed.push(format!("{} container {id}", rt.as_str()));
         }
     }
-    // Docker containers and containerd tasks carrying sandbench's label, on the usual sockets,
-    // those of scripts/daemons.sh and the campaign's own. Every daemon call is bounded: a
-    // wedged daemon must not hold the run's start.
-    let with = |defaults: [&str; 2]| {
-        let mut all: Vec<String> = defaults.iter().map(|s| s.to_string()).collect();
-        all.extend(sockets.iter().filter(|s| !all.contains(s)).cloned().collect::<Vec<_>>());
-        all
-    };
-    for socket in with([crate::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"]) {
+    removed
+}
+
+/// Docker containers carrying sandbench's label.
+fn docker_containers(sockets: &[String]) -> Vec<String> {
+    let mut removed = Vec::new();
+    for socket in sockets {
         let socket = socket.as_str();
         if !Path::new(socket).exists() {
             continue;
@@ -76,7 +100,13 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             removed.push(format!("docker container {id}"));
         }
     }
-    for socket in with([crate::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"]) {
+    removed
+}
+
+/// containerd containers (and their tasks) carrying sandbench's label.
+fn containerd_containers(sockets: &[String]) -> Vec<String> {
+    let mut removed = Vec::new();
+    for socket in sockets {
         let socket = socket.as_str();
         if !Path::new(socket).exists() {
             continue;
@@ -98,7 +128,12 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             removed.push(format!("containerd container {id}"));
         }
     }
-    // VMM processes named after a sandbox (`-name sandbench-<id>`).
+    removed
+}
+
+/// VMM processes named after a sandbox (`-name sandbench-<id>`).
+fn vmm_processes() -> Vec<String> {
+    let mut removed = Vec::new();
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for pid in procs.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()) {
             let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
@@ -117,6 +152,12 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
             }
         }
     }
+    removed
+}
+
+/// cgroups under sandbench/ in every hierarchy, and the jailer's.
+fn cgroups() -> Vec<String> {
+    let mut removed = Vec::new();
     // cgroups under sandbench/ in every hierarchy.
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") {
@@ -150,8 +191,12 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
     if !dirs.is_empty() && crate::cgroups::remove_dirs(&dirs).is_ok() {
         removed.extend(dirs.iter().map(|d| format!("cgroup {}", d.display())));
     }
-    removed.extend(crate::net::reap_stale(stale));
-    removed.extend(crate::firewall::reap_stale(stale));
+    removed
+}
+
+/// Work dirs and scratch space, unmounting what the jailer bound into them first.
+fn directories(work_root: &Path) -> Vec<String> {
+    let mut removed = Vec::new();
     for (what, dir) in [("work dir", work_root.to_path_buf()), ("scratch", crate::scratch::root())] {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             if e.file_name().to_str().is_some_and(stale) {
