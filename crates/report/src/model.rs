@@ -28,7 +28,7 @@ impl Default for Options {
 
 use crate::sentences::sentence;
 pub use crate::sentences::{family_note, level_pct};
-pub use crate::types::{ComparisonRow, Series, Validity};
+pub use crate::types::{ComparisonRow, Series, Status, Validity};
 pub use sandbench_workloads::headline_metric;
 
 /// Host view of an environment × workload: CPU and memory.
@@ -373,10 +373,10 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
             }
         }
     }
-    for c in m.comparisons.iter().filter(|c| c.validity.status == "WARN") {
+    for c in m.comparisons.iter().filter(|c| c.validity.status == Status::Warn) {
         w.push(format!("{} vs {} on {}: {}", c.environment, c.baseline, c.workload, c.validity.reasons.join("; ")));
     }
-    let warn_series = m.series.iter().filter(|s| s.validity.status == "WARN").count();
+    let warn_series = m.series.iter().filter(|s| s.validity.status == Status::Warn).count();
     if warn_series > 0 {
         w.push(format!("{warn_series} of {} series have validity warnings (see the tables)", m.series.len()));
     }

@@ -5,16 +5,45 @@
 use sandbench_stats::{Ci, Comparison, Outliers, Summary};
 use serde::Serialize;
 
+/// Whether a row can be taken as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Valid,
+    Warn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "VALID",
+            Status::Warn => "WARN",
+        }
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// VALID or WARN with reasons.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Validity {
-    pub status: &'static str,
+    pub status: Status,
     pub reasons: Vec<String>,
 }
 
 impl Validity {
     pub(crate) fn from(reasons: Vec<String>) -> Validity {
-        Validity { status: if reasons.is_empty() { "VALID" } else { "WARN" }, reasons }
+        Validity { status: if reasons.is_empty() { Status::Valid } else { Status::Warn }, reasons }
     }
 }
 
