@@ -148,7 +148,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     let mut model = ReportModel {
         schema: REPORT_SCHEMA,
         run_id: manifest.run_id.clone(),
-        state: manifest.state.clone(),
+        state: manifest.state.to_string(),
         baseline,
         margin: opts.margin,
         resamples: opts.resamples,
@@ -354,7 +354,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
             ));
         }
     }
-    if manifest.state != "complete" {
+    if manifest.state != sandbench_spec::RunState::Complete {
         w.push(format!("the run is {}: results are partial", manifest.state));
     }
     let accels = first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));

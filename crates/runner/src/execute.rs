@@ -8,7 +8,8 @@ use sandbench_image::{BuildOptions, GuestImage};
 use sandbench_sandbox::Sandbox;
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{
-    Campaign, Dimensions, Driver, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION,
+    Campaign, Dimensions, Driver, Environment, Manifest, Mode, RunState, Status, TrialRecord, WorkloadSpec,
+    SCHEMA_VERSION,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -152,7 +153,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 versions: host::versions(&c),
                 image: Default::default(),
                 plan: plan(&c).into_iter().map(|t| t.key).collect(),
-                state: "running".into(),
+                state: RunState::Running,
                 resumes: 0,
                 stops: Default::default(),
             };
@@ -162,9 +163,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     };
     let result = execute(opts, &dir, &campaign, &mut manifest);
     manifest.state = match &result {
-        Ok(o) if o.interrupted => "interrupted".into(),
-        Ok(_) => "complete".into(),
-        Err(e) => format!("failed: {e}"),
+        Ok(o) if o.interrupted => RunState::Interrupted,
+        Ok(_) => RunState::Complete,
+        Err(e) => RunState::Failed(e.to_string()),
     };
     match (dir.write_manifest(&manifest), result) {
         // The run's own error says more than the manifest's (a full disk fails both).

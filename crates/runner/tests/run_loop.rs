@@ -237,7 +237,7 @@ fn a_cancelled_run_is_interrupted_and_resume_runs_exactly_what_is_left() {
     let keys: std::collections::BTreeSet<String> = all.iter().map(|r| r.key.slug()).collect();
     assert_eq!((all.len(), keys.len()), (8, 8), "every planned trial once");
     let m = manifest(&first.dir);
-    assert_eq!((m.state.as_str(), m.resumes), ("complete", 1));
+    assert_eq!((m.state.to_string().as_str(), m.resumes), ("complete", 1));
     let s = h.stats.lock().unwrap();
     assert_eq!(s.launches, s.teardowns, "{s:?}");
     // Resume runs the interrupted trial again and no finished one: a3 twice, a2 once.

@@ -12,6 +12,7 @@ pub use campaign::{
 };
 pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{
-    BootTimeline, Dimensions, HostSummary, Manifest, Phase, Status, TrialKey, TrialPhase, TrialRecord, SCHEMA_VERSION,
+    BootTimeline, Dimensions, HostSummary, Manifest, Phase, RunState, Status, TrialKey, TrialPhase, TrialRecord,
+    SCHEMA_VERSION,
 };
 pub use trials::{Stop, StopRule, Trials};

@@ -277,7 +277,7 @@ pub struct Manifest {
     /// The planned trial order, as keys.
     pub plan: Vec<TrialKey>,
     /// `running`, `complete`, `interrupted` or `failed: …`, updated as the run goes.
-    pub state: String,
+    pub state: RunState,
     /// Times this run was resumed.
     #[serde(default)]
     pub resumes: u32,
@@ -287,9 +287,81 @@ pub struct Manifest {
     pub stops: BTreeMap<String, crate::trials::Stop>,
 }
 
+/// Where a run is. In JSON, the strings `running`, `complete`, `interrupted` and
+/// `failed: <why>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Complete,
+    Interrupted,
+    Failed(String),
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunState::Running => f.write_str("running"),
+            RunState::Complete => f.write_str("complete"),
+            RunState::Interrupted => f.write_str("interrupted"),
+            RunState::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+impl std::str::FromStr for RunState {
+    type Err = std::convert::Infallible;
+
+    /// Any text that is not one of the three states is a failure with that text as its reason.
+    fn from_str(s: &str) -> Result<RunState, Self::Err> {
+        Ok(match s {
+            "running" => RunState::Running,
+            "complete" => RunState::Complete,
+            "interrupted" => RunState::Interrupted,
+            other => RunState::Failed(other.strip_prefix("failed: ").unwrap_or(other).to_string()),
+        })
+    }
+}
+
+impl PartialEq<&str> for RunState {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            RunState::Running => *other == "running",
+            RunState::Complete => *other == "complete",
+            RunState::Interrupted => *other == "interrupted",
+            RunState::Failed(why) => other.strip_prefix("failed: ") == Some(why.as_str()),
+        }
+    }
+}
+
+impl Serialize for RunState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RunState, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(text.parse().unwrap_or(RunState::Failed(text)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_states_keep_their_json_strings() {
+        for (state, json) in [
+            (RunState::Running, "\"running\""),
+            (RunState::Complete, "\"complete\""),
+            (RunState::Interrupted, "\"interrupted\""),
+            (RunState::Failed("disk full".into()), "\"failed: disk full\""),
+        ] {
+            assert_eq!(serde_json::to_string(&state).unwrap(), json);
+            assert_eq!(serde_json::from_str::<RunState>(json).unwrap(), state);
+        }
+    }
 
     #[test]
     fn boot_split_uses_guest_uptime() {
