@@ -3,19 +3,12 @@
 //! sentence, energy per unit against the baseline, validity from the trials' warnings and the
 //! run's idle drift.
 
+mod common;
 use sandbench_report::{markdown, model, Options};
 use sandbench_spec::{EnergySummary, Manifest, Status, TrialRecord, WorkEnergy};
-use std::path::Path;
 
 fn load() -> (Manifest, Vec<TrialRecord>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run");
-    let m: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let recs = std::fs::read_to_string(dir.join("trials.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (m, recs)
+    common::load(&common::fixture())
 }
 
 /// Native at 5 W and 100 events/s, runc at 5.95 W (19 % more) and 300 events/s (3×), each over

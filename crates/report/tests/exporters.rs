@@ -2,23 +2,10 @@
 //! Markdown and JSON output, and structural checks of HTML and CSV.
 //! `UPDATE_SNAPSHOTS=1 cargo test -p sandbench-report` rewrites the snapshots after a reviewed change.
 
+mod common;
+use common::{fixture, load};
 use sandbench_report::{csv, html, markdown, model, Options};
-use sandbench_spec::{Manifest, TrialRecord};
-use std::path::{Path, PathBuf};
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run")
-}
-
-fn load(dir: &Path) -> (Manifest, Vec<TrialRecord>) {
-    let m: Manifest = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let recs = std::fs::read_to_string(dir.join("trials.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (m, recs)
-}
+use std::path::Path;
 
 fn snapshot(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
