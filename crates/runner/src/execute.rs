@@ -8,8 +8,7 @@ use sandbench_image::{BuildOptions, GuestImage};
 use sandbench_sandbox::Sandbox;
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{
-    Campaign, Dimensions, Driver, Environment, Manifest, Mode, RunState, Status, TrialRecord, WorkloadSpec,
-    SCHEMA_VERSION,
+    Campaign, Dimensions, Environment, Manifest, Mode, RunState, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -102,7 +101,7 @@ pub fn image_for(
     agent: &Path,
     assets: Vec<sandbench_image::ImageAsset>,
 ) -> Result<Option<GuestImage>, RunError> {
-    if c.envs().all(|e| e.driver == Driver::Native) {
+    if !c.envs().any(|e| e.driver.needs_image()) {
         return Ok(None);
     }
     let opts = BuildOptions {
@@ -246,8 +245,7 @@ pub(crate) fn new_record(
     mode: Mode,
     seq: u32,
 ) -> TrialRecord {
-    let qemu = env.driver == Driver::Qemu;
-    let vm = env.driver.is_vm();
+    let driver = sandbench_sandbox::dimensions(env);
     TrialRecord {
         schema: SCHEMA_VERSION,
         key: t.key.clone(),
@@ -256,14 +254,10 @@ pub(crate) fn new_record(
         dims: Dimensions {
             environment: env.name.clone(),
             driver: env.driver.as_str().into(),
-            runtime: match env.driver {
-                Driver::Oci | Driver::Docker => Some(env.runtime().as_str().into()),
-                Driver::Containerd => Some(env.shim()),
-                Driver::Native | Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor => None,
-            },
-            machine: qemu.then(|| env.machine().as_str().into()),
-            accel: if qemu { Some(env.accel().as_str().into()) } else { vm.then(|| "kvm".into()) },
-            disk_cache: vm.then(|| env.disk_cache().as_str().into()),
+            runtime: driver.runtime,
+            machine: driver.machine,
+            accel: driver.accel,
+            disk_cache: driver.disk_cache,
             vcpus: env.vcpus,
             memory_mib: env.memory_mib,
             workload: wl.name.clone(),

@@ -1,7 +1,6 @@
 //! Facts about the host that could explain a number, for `manifest.json`.
 
-use sandbench_sandbox::probe::version_of;
-use sandbench_spec::{Campaign, Driver};
+use sandbench_spec::Campaign;
 use std::collections::BTreeMap;
 
 fn read(path: &str) -> Option<String> {
@@ -49,40 +48,5 @@ pub fn host_facts() -> BTreeMap<String, String> {
 
 /// Versions of everything the campaign's environments use.
 pub fn versions(c: &Campaign) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for e in c.envs() {
-        match e.driver {
-            Driver::Native => {}
-            Driver::Oci => {
-                let rt = e.runtime().as_str();
-                m.insert(rt.to_string(), version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()));
-            }
-            Driver::Docker => {
-                let v = version_of(
-                    "docker",
-                    &["-H", &format!("unix://{}", e.socket()), "version", "--format", "{{.Server.Version}}"],
-                );
-                m.insert("docker".into(), v.unwrap_or_else(|| "missing".into()));
-            }
-            Driver::Containerd => {
-                m.insert(
-                    "containerd".into(),
-                    version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
-                );
-                m.insert("containerd_shim".into(), e.shim());
-            }
-            Driver::Firecracker | Driver::CloudHypervisor => {
-                let bin = e.binary.clone().unwrap_or_else(|| e.driver.as_str().to_string());
-                m.insert(
-                    e.driver.as_str().into(),
-                    version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
-                );
-            }
-            Driver::Qemu => {
-                let bin = e.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
-                m.insert(bin.clone(), version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()));
-            }
-        }
-    }
-    m
+    c.envs().flat_map(sandbench_sandbox::versions).collect()
 }

@@ -135,6 +135,17 @@ impl Drop for Containerd {
     }
 }
 
+/// containerd's version and the shim the environment runs.
+pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+    vec![
+        (
+            "containerd".into(),
+            crate::process::version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
+        ),
+        ("containerd_shim".into(), env.shim()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -130,3 +130,12 @@ impl Drop for Docker {
         let _ = self.teardown();
     }
 }
+
+/// The daemon's version on the environment's socket.
+pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+    let v = crate::process::version_of(
+        "docker",
+        &["-H", &format!("unix://{}", env.socket()), "version", "--format", "{{.Server.Version}}"],
+    );
+    vec![("docker".into(), v.unwrap_or_else(|| "missing".into()))]
+}

@@ -138,6 +138,55 @@ pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
     }
 }
 
+/// Versions of what an environment's driver runs (runtime, daemon, shim, VMM), for the
+/// manifest: each driver answers for itself.
+pub fn versions(env: &Environment) -> Vec<(String, String)> {
+    match env.driver {
+        Driver::Native => Vec::new(),
+        Driver::Oci => oci::versions(env),
+        Driver::Docker => docker::versions(env),
+        Driver::Containerd => containerd::versions(env),
+        Driver::Qemu => qemu::versions(env),
+        Driver::Firecracker | Driver::CloudHypervisor => vmm_process::vmm_versions(env),
+    }
+}
+
+/// The dimensions of a trial record that its driver decides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriverDims {
+    /// The OCI runtime (oci, docker) or the containerd shim.
+    pub runtime: Option<String>,
+    /// QEMU's machine type.
+    pub machine: Option<String>,
+    /// The accelerator as configured (QEMU's `auto` is resolved when the VM runs); `kvm` for
+    /// the KVM-only VMMs.
+    pub accel: Option<String>,
+    /// A VM's disk cache mode.
+    pub disk_cache: Option<String>,
+}
+
+/// What an environment's records carry of its driver.
+pub fn dimensions(env: &Environment) -> DriverDims {
+    let vm = env.driver.is_vm();
+    let disk_cache = vm.then(|| env.disk_cache().as_str().to_string());
+    match env.driver {
+        Driver::Oci | Driver::Docker => {
+            DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
+        }
+        Driver::Containerd => DriverDims { runtime: Some(env.shim()), ..Default::default() },
+        Driver::Qemu => DriverDims {
+            machine: Some(env.machine().as_str().into()),
+            accel: Some(env.accel().as_str().into()),
+            disk_cache,
+            ..Default::default()
+        },
+        Driver::Firecracker | Driver::CloudHypervisor => {
+            DriverDims { accel: Some("kvm".into()), disk_cache, ..Default::default() }
+        }
+        Driver::Native => DriverDims::default(),
+    }
+}
+
 impl LaunchSpec<'_> {
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {

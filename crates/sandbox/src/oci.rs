@@ -280,6 +280,12 @@ impl Drop for Oci {
     }
 }
 
+/// What the record's manifest says of this environment's runtime.
+pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+    let rt = env.runtime().as_str();
+    vec![(rt.to_string(), crate::process::version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

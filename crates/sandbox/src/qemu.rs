@@ -228,3 +228,10 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
     let _ = q.teardown();
     out
 }
+
+/// The QEMU binary's version.
+pub fn versions(env: &Environment) -> Vec<(String, String)> {
+    let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
+    let v = crate::process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into());
+    vec![(bin, v)]
+}

@@ -148,3 +148,12 @@ pub fn missing(bin: &str, hint: &str) -> Option<String> {
 pub fn guest_kernel_args() -> Vec<String> {
     ["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"].map(String::from).to_vec()
 }
+
+/// A KVM-only VMM's version (Firecracker, Cloud Hypervisor), by its configured binary.
+pub fn vmm_versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+    let bin = env.binary.clone().unwrap_or_else(|| env.driver.as_str().to_string());
+    vec![(
+        env.driver.as_str().into(),
+        crate::process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
+    )]
+}

@@ -156,6 +156,15 @@ impl Driver {
         }
     }
 
+    /// Runs the agent from the guest image (every driver but `native`, which runs the host's).
+    pub fn needs_image(self) -> bool {
+        match self {
+            Driver::Native => false,
+            Driver::Oci | Driver::Docker | Driver::Containerd => true,
+            Driver::Qemu | Driver::Firecracker | Driver::CloudHypervisor => true,
+        }
+    }
+
     /// A virtual machine with a guest kernel of its own: records carry its accelerator and
     /// disk cache mode. An exhaustive match, so a new driver must say.
     pub fn is_vm(self) -> bool {
