@@ -121,6 +121,7 @@ impl Sandbox for Containerd {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
+            crate::daemon_container::reap_shims(&id, std::time::Duration::from_secs(5));
             let _ = std::fs::remove_dir_all(work);
         }
         stop_client(&mut self.client);

@@ -161,6 +161,36 @@ fn controller_path<'a>(text: &'a str, controller: &str) -> Option<&'a str> {
     })
 }
 
+/// Pids of the containerd shims serving container `id` (`containerd-shim-* … -id <id>`).
+fn shims_of(id: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_shim = args.first().is_some_and(|a| String::from_utf8_lossy(a).contains("containerd-shim"));
+        if is_shim && args.windows(2).any(|w| w[0] == b"-id" && w[1] == id.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// After its container is deleted, a shim exits on its own, a moment later: wait for that
+/// (at most `within`), then kill what is left, so teardown ends with nothing of the sandbox.
+pub fn reap_shims(id: &str, within: Duration) {
+    let give_up = Instant::now() + within;
+    while !shims_of(id).is_empty() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in shims_of(id) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is this sandbox's own shim.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
