@@ -138,8 +138,13 @@ impl Ledger {
         let covered = self.points.front().is_some_and(|p| p.t <= a) && self.points.back().is_some_and(|p| p.t >= b);
         let mut power_max_w = vec![0.0f64; self.domains];
         let (mut updates, mut ambiguous) = (0, 0);
-        for (p, q) in self.points.iter().zip(self.points.iter().skip(1)) {
-            // Intervals overlapping (a, b].
+        // Only the intervals between readings that overlap (a, b]: from the last reading at or
+        // before `a` to the first at or after `b`, found by bisection (the power column asks for
+        // a window per sample, over a history as long as the trial).
+        let lo = self.points.partition_point(|p| p.t <= a).saturating_sub(1);
+        let hi = (self.points.partition_point(|p| p.t < b) + 1).min(self.points.len());
+        let span = self.points.range(lo..hi);
+        for (p, q) in span.clone().zip(span.skip(1)) {
             if q.t <= a || p.t >= b {
                 continue;
             }
