@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 fn run_vmm(driver: &str, binary: &str) {
-    if let Some(why) = sandbench_sandbox::firecracker::missing(binary, "no release binary installed") {
+    if let Some(why) = sandbench_sandbox::driver::firecracker::missing(binary, "no release binary installed") {
         skip(&format!("{driver} end to end"), &why);
         return;
     }

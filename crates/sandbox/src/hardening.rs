@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_hardened_config_is_a_valid_oci_spec() {
-        let mut v = crate::oci::config_json(std::path::Path::new("/r"), "abc", 1, 256, true);
+        let mut v = crate::driver::oci::config_json(std::path::Path::new("/r"), "abc", 1, 256, true);
         let line = harden(&mut v, true, 64, true);
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         let linux = spec.linux().as_ref().unwrap();

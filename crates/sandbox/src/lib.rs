@@ -6,30 +6,19 @@
 
 pub mod cgroups;
 pub mod channel;
-pub mod cloud_hypervisor;
-pub mod containerd;
-mod daemon_container;
-pub mod docker;
-pub mod firecracker;
-mod firecracker_jail;
+pub mod driver;
 pub mod firewall;
 pub mod hardening;
-pub mod native;
 pub mod net;
-pub mod oci;
-mod oci_image;
 pub mod probe;
 mod process;
-pub mod qemu;
 pub mod scratch;
 pub mod stale;
-pub mod vmm_api;
-mod vmm_process;
 
 use channel::AgentChannel;
 use sandbench_image::GuestImage;
 use sandbench_sampler::Accounting;
-use sandbench_spec::{BootTimeline, Driver, Environment};
+use sandbench_spec::{BootTimeline, Environment};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -37,7 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use channel::ChannelError;
-pub use daemon_container::cgroup_from_proc;
+pub use driver::daemon_container::cgroup_from_proc;
+pub use driver::{DoctorContext, DriverDims, Technology};
 
 /// Everything a driver needs to start one sandbox.
 pub struct LaunchSpec<'a> {
@@ -127,64 +117,18 @@ pub trait Sandbox: Send {
 
 /// The driver for an environment.
 pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
-    match env.driver {
-        Driver::Native => Box::new(native::Native::default()),
-        Driver::Oci => Box::new(oci::Oci::new(env.runtime())),
-        Driver::Docker => Box::new(docker::Docker::default()),
-        Driver::Containerd => Box::new(containerd::Containerd::default()),
-        Driver::Qemu => Box::new(qemu::Qemu::default()),
-        Driver::Firecracker => Box::new(firecracker::Firecracker::default()),
-        Driver::CloudHypervisor => Box::new(cloud_hypervisor::CloudHypervisor::default()),
-    }
+    driver::technology(env.driver).sandbox(env)
 }
 
 /// Versions of what an environment's driver runs (runtime, daemon, shim, VMM), for the
 /// manifest: each driver answers for itself.
 pub fn versions(env: &Environment) -> Vec<(String, String)> {
-    match env.driver {
-        Driver::Native => Vec::new(),
-        Driver::Oci => oci::versions(env),
-        Driver::Docker => docker::versions(env),
-        Driver::Containerd => containerd::versions(env),
-        Driver::Qemu => qemu::versions(env),
-        Driver::Firecracker | Driver::CloudHypervisor => vmm_process::vmm_versions(env),
-    }
-}
-
-/// The dimensions of a trial record that its driver decides.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DriverDims {
-    /// The OCI runtime (oci, docker) or the containerd shim.
-    pub runtime: Option<String>,
-    /// QEMU's machine type.
-    pub machine: Option<String>,
-    /// The accelerator as configured (QEMU's `auto` is resolved when the VM runs); `kvm` for
-    /// the KVM-only VMMs.
-    pub accel: Option<String>,
-    /// A VM's disk cache mode.
-    pub disk_cache: Option<String>,
+    driver::technology(env.driver).versions(env)
 }
 
 /// What an environment's records carry of its driver.
 pub fn dimensions(env: &Environment) -> DriverDims {
-    let vm = env.driver.is_vm();
-    let disk_cache = vm.then(|| env.disk_cache().as_str().to_string());
-    match env.driver {
-        Driver::Oci | Driver::Docker => {
-            DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
-        }
-        Driver::Containerd => DriverDims { runtime: Some(env.shim()), ..Default::default() },
-        Driver::Qemu => DriverDims {
-            machine: Some(env.machine().as_str().into()),
-            accel: Some(env.accel().as_str().into()),
-            disk_cache,
-            ..Default::default()
-        },
-        Driver::Firecracker | Driver::CloudHypervisor => {
-            DriverDims { accel: Some("kvm".into()), disk_cache, ..Default::default() }
-        }
-        Driver::Native => DriverDims::default(),
-    }
+    driver::technology(env.driver).dimensions(env)
 }
 
 impl LaunchSpec<'_> {

@@ -104,14 +104,14 @@ fn firecracker_config_file_matches_full_vm_configuration() {
     for cache in ["none", "unsafe", "writeback"] {
         let e = env("firecracker", &format!("disk_cache = \"{cache}\""));
         let img = image();
-        let files = sandbench_sandbox::firecracker::VmFiles {
+        let files = sandbench_sandbox::driver::firecracker::VmFiles {
             kernel: img.vmlinux.clone().unwrap(),
             initrd: img.initramfs.clone(),
             rootfs: img.rootfs_ext4.clone(),
             scratch: Some("/s/scratch.ext4".into()),
             metrics: Some("/w/firecracker.metrics".into()),
         };
-        let cfg = sandbench_sandbox::firecracker::config(&e, &files, Some(&tap));
+        let cfg = sandbench_sandbox::driver::firecracker::config(&e, &files, Some(&tap));
         let mut errors = Vec::new();
         validate(&root, &schema, &cfg, "config", &mut errors);
         assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
@@ -124,21 +124,21 @@ fn firecracker_config_file_matches_full_vm_configuration() {
     }
     // The jailed variant points every path inside the chroot and still validates.
     let e = env("firecracker", "jailer = \"/usr/local/bin/jailer\"");
-    let jailed = sandbench_sandbox::firecracker::VmFiles {
+    let jailed = sandbench_sandbox::driver::firecracker::VmFiles {
         kernel: "/vmlinux".into(),
         initrd: "/initramfs".into(),
         rootfs: "/rootfs.ext4".into(),
         scratch: Some("/scratch.ext4".into()),
         metrics: Some("/metrics".into()),
     };
-    let cfg = sandbench_sandbox::firecracker::config(&e, &jailed, None);
+    let cfg = sandbench_sandbox::driver::firecracker::config(&e, &jailed, None);
     let mut errors = Vec::new();
     validate(&root, &schema, &cfg, "config", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
     assert_eq!(cfg["drives"][0]["path_on_host"], "/rootfs.ext4");
     // Only the non-Unsafe cache type makes a guest's flushes reach the disk.
-    assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::None), "Writeback");
-    assert_eq!(sandbench_sandbox::firecracker::cache_type(DiskCache::Unsafe), "Unsafe");
+    assert_eq!(sandbench_sandbox::driver::firecracker::cache_type(DiskCache::None), "Writeback");
+    assert_eq!(sandbench_sandbox::driver::firecracker::cache_type(DiskCache::Unsafe), "Unsafe");
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn firecracker_metrics_lines_are_summed_per_trial() {
 {"utc_timestamp_ms":2,"block":{"read_bytes":8192,"write_bytes":512,"flush_count":0},"net":{"rx_bytes_count":1,"tx_bytes_count":2},"vcpu":{"exit_io_out":1,"exit_mmio_read":0,"exit_mmio_write":0}}
 not json
 "#;
-    let m = sandbench_sandbox::firecracker::sum_metrics(lines);
+    let m = sandbench_sandbox::driver::firecracker::sum_metrics(lines);
     assert_eq!(m["block_read_bytes"], 12288);
     assert_eq!(m["block_write_bytes"], 512);
     assert_eq!(m["net_tx_bytes_count"], 52);
@@ -163,7 +163,7 @@ fn cloud_hypervisor_vm_create_body_matches_vm_config() {
     let schema = resolve(&root, "#/components/schemas/VmConfig").clone();
     let e = env("cloud-hypervisor", "disk_cache = \"none\"");
     let img = image();
-    let cfg = sandbench_sandbox::cloud_hypervisor::vm_config(
+    let cfg = sandbench_sandbox::driver::cloud_hypervisor::vm_config(
         &e,
         &img,
         img.vmlinux.as_ref().unwrap(),
@@ -210,13 +210,13 @@ fn firecracker_shutdown_action_matches_instance_action_info() {
     let root = spec("firecracker-api.yaml");
     let schema = resolve(&root, "#/definitions/InstanceActionInfo").clone();
     let mut errors = Vec::new();
-    validate(&root, &schema, &sandbench_sandbox::firecracker::ctrl_alt_del(), "action", &mut errors);
+    validate(&root, &schema, &sandbench_sandbox::driver::firecracker::ctrl_alt_del(), "action", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[test]
 fn firecracker_version_against_the_guest_kernel() {
-    use sandbench_sandbox::firecracker::{kernel_compat, parse_version};
+    use sandbench_sandbox::driver::firecracker::{kernel_compat, parse_version};
     assert_eq!(parse_version("Firecracker v1.7.0\n"), Some((1, 7)));
     assert_eq!(parse_version("Firecracker v1.10.1"), Some((1, 10)));
     assert_eq!(parse_version("nonsense"), None);

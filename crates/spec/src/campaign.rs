@@ -144,6 +144,17 @@ pub enum Driver {
 }
 
 impl Driver {
+    /// Every driver, in the order doctor lists them.
+    pub const ALL: [Driver; 7] = [
+        Driver::Native,
+        Driver::Oci,
+        Driver::Docker,
+        Driver::Containerd,
+        Driver::Qemu,
+        Driver::Firecracker,
+        Driver::CloudHypervisor,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Driver::Native => "native",

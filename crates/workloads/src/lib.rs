@@ -120,9 +120,9 @@ pub struct Peers {
 impl Peers {
     /// The parameters `kind` takes from the peers.
     pub fn params(&self, kind: &str) -> Vec<(&'static str, String)> {
-        match kind {
-            "net" => vec![("peer", self.net.clone()), ("token", self.net_token.clone())],
-            "transfer" => vec![
+        match Kind::parse(kind) {
+            Ok(Kind::Net) => vec![("peer", self.net.clone()), ("token", self.net_token.clone())],
+            Ok(Kind::Transfer) => vec![
                 ("peer", self.transfer.clone()),
                 ("peer_cert_sha256", self.transfer_cert_sha256.clone()),
                 ("token", self.transfer_token.clone()),

@@ -3,11 +3,7 @@
 use crate::agent_path;
 use anyhow::Result;
 use sandbench_sandbox::probe::{self, Availability, Verdict};
-use sandbench_spec::{Accel, Campaign, Machine};
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::Duration;
+use sandbench_sandbox::DoctorContext;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,35 +16,6 @@ pub struct Args {
     /// Only the power sources (RAPL, hwmon, vcgencmd), each read for about a second.
     #[arg(long)]
     power: bool,
-}
-
-fn kvm_check(image: &sandbench_image::GuestImage, agent: &Path) -> Availability {
-    let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"kvm\"\nvcpus = 1\nmemory_mib = 256\n[[workload]]\nname = \"n\"\nkind = \"noop\"\n";
-    let verdict = Campaign::parse(text, Path::new("<doctor>")).map_err(|e| e.to_string()).and_then(|c| {
-        let env = c.envs().next().cloned().ok_or("no environment")?;
-        debug_assert_eq!((env.machine(), env.accel()), (Machine::Microvm, Accel::Kvm));
-        let spec = sandbench_sandbox::LaunchSpec {
-            id: format!("sbdoctor-{}", std::process::id()),
-            env: &env,
-            agent,
-            image: Some(image),
-            work_dir: std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id())),
-            assets: None,
-            boot_timeout: Duration::from_secs(30),
-            network: false,
-            peer_limits: Default::default(),
-            cancel: Arc::new(AtomicBool::new(false)),
-        };
-        sandbench_sandbox::qemu::probe_kvm(&spec)
-    });
-    let (v, detail) = match verdict {
-        Ok(ms) => (Verdict::Ok, format!("a KVM microvm guest booted to the agent in {ms:.0} ms")),
-        Err(e) => (
-            Verdict::Unsupported,
-            format!("{e}; qemu environments with accel = \"auto\" use TCG (software CPU, several times slower)"),
-        ),
-    };
-    Availability { component: "kvm".into(), driver: "qemu".into(), verdict: v, version: None, detail, hint: None }
 }
 
 /// Every power source this host has (with its domains, resolution and measured update
@@ -102,8 +69,9 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// Every driver's rows, with a real guest image to start containers and boot a KVM guest
+/// from unless `--quick`.
 fn environment_checks(a: &Args) -> Vec<Availability> {
-    let mut all = probe::static_checks();
     let agent = agent_path::resolve(None);
     let image = match (&agent, a.quick) {
         (Ok(agent), false) => {
@@ -111,47 +79,22 @@ fn environment_checks(a: &Args) -> Vec<Availability> {
         }
         _ => None,
     };
+    let no_image = match (&image, &agent) {
+        (Some(Err(e)), _) => format!("the guest image could not be built: {e}"),
+        (_, Err(e)) => e.to_string(),
+        _ => "not probed (--quick)".into(),
+    };
     let work = std::env::temp_dir().join(format!("sandbench-doctor-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&work);
-    match &image {
-        Some(Ok(img)) => {
-            all.extend(probe::runtime_checks(Some(&img.rootfs_dir), &work));
-            if let Ok(agent) = &agent {
-                all.push(kvm_check(img, agent));
-            }
-            // A Firecracker binary must also be able to find the image kernel's devices.
-            if let Some(fc) = all.iter_mut().find(|x| x.component == "firecracker") {
-                let version = fc.version.as_deref().and_then(sandbench_sandbox::firecracker::parse_version);
-                if let Some(v) = version {
-                    if let Err(why) = sandbench_sandbox::firecracker::kernel_compat(v, img.kernel_config().as_deref()) {
-                        fc.verdict = Verdict::Unsupported;
-                        fc.detail = why;
-                    }
-                }
-            }
-        }
-        other => {
-            all.extend(probe::runtime_checks(None, &work));
-            let why = match (other, &agent) {
-                (Some(Err(e)), _) => format!("not probed: the guest image could not be built: {e}"),
-                (_, Err(e)) => format!("not probed: {e}"),
-                _ => "not probed (--quick)".into(),
-            };
-            let present = Path::new("/dev/kvm").exists();
-            all.push(Availability {
-                component: "kvm".into(),
-                driver: "qemu".into(),
-                verdict: if present { Verdict::Unknown } else { Verdict::Missing },
-                version: None,
-                detail: if present {
-                    format!("/dev/kvm exists, which is not enough; {why}")
-                } else {
-                    "no /dev/kvm".into()
-                },
-                hint: None,
-            });
-        }
-    }
+    let cx = DoctorContext {
+        image: match &image {
+            Some(Ok(img)) => Ok(img),
+            _ => Err(no_image.as_str()),
+        },
+        agent: agent.as_deref().ok(),
+        work: &work,
+    };
+    let mut all = probe::doctor(&cx);
     let _ = std::fs::remove_dir_all(&work);
     all.extend(power_checks());
     all

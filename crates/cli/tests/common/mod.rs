@@ -130,7 +130,7 @@ fn link_leaks(pid: u32) -> Vec<String> {
 /// one of the sandboxes.
 fn container_leaks(prefix: &str) -> Vec<String> {
     let mut leaks = Vec::new();
-    for socket in [sandbench_sandbox::probe::SANDBENCH_DOCKER_SOCKET, "/var/run/docker.sock"] {
+    for socket in [sandbench_sandbox::driver::docker::SANDBENCH_SOCKET, "/var/run/docker.sock"] {
         if !Path::new(socket).exists() {
             continue;
         }
@@ -143,11 +143,11 @@ fn container_leaks(prefix: &str) -> Vec<String> {
             leaks.push(format!("docker container {n} on {socket}"));
         }
     }
-    for socket in [sandbench_sandbox::probe::SANDBENCH_CONTAINERD_SOCKET, "/run/containerd/containerd.sock"] {
+    for socket in [sandbench_sandbox::driver::containerd::SANDBENCH_SOCKET, "/run/containerd/containerd.sock"] {
         if !Path::new(socket).exists() {
             continue;
         }
-        let out = sandbench_sandbox::containerd::ctr(socket)
+        let out = sandbench_sandbox::driver::containerd::ctr(socket)
             .args(["containers", "ls", "-q"])
             .output()
             .map(|o| o.stdout)

@@ -4,10 +4,10 @@
 //! console as the agent channel. Needs a working KVM; where the binary or KVM is missing the
 //! launch says so as `unsupported`.
 
-pub use crate::firecracker_jail::VmFiles;
+pub use super::firecracker_jail::VmFiles;
+pub use super::vmm_process::missing;
+use super::vmm_process::VmmProcess;
 use crate::process;
-pub use crate::vmm_process::missing;
-use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_spec::{DiskCache, Environment};
 use serde_json::json;
@@ -27,7 +27,7 @@ pub fn cache_type(c: DiskCache) -> &'static str {
 
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
 pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>) -> serde_json::Value {
-    let mut args = crate::vmm_process::guest_kernel_args();
+    let mut args = super::vmm_process::guest_kernel_args();
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
     args.extend(net.map(crate::net::Link::kernel_arg));
@@ -140,7 +140,7 @@ pub struct Firecracker {
     api: Option<PathBuf>,
     /// The metrics file on the host, and how much of it earlier trials have read.
     metrics: Option<(PathBuf, u64)>,
-    jail: Option<crate::firecracker_jail::Jail>,
+    jail: Option<super::firecracker_jail::Jail>,
 }
 
 impl Sandbox for Firecracker {
@@ -191,7 +191,7 @@ impl Sandbox for Firecracker {
                 let bin =
                     if bin.contains('/') { bin.clone() } else { crate::process::on_path(&bin).unwrap_or(bin.clone()) };
                 let jail =
-                    self.jail.insert(crate::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
+                    self.jail.insert(super::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
                 facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
                 let mut cmd = Command::new(jailer);
                 cmd.args(jail.command(&bin, &spec.id, spec.env.jailer_ids()));
@@ -242,7 +242,7 @@ impl Sandbox for Firecracker {
         // Ask the guest to go first; whatever is left is killed by stop().
         if let Some(api) = self.api.take().filter(|a| a.exists()) {
             let body = ctrl_alt_del().to_string();
-            let _ = crate::vmm_api::http(&api, "PUT", "/actions", Some(&body));
+            let _ = super::vmm_api::http(&api, "PUT", "/actions", Some(&body));
         }
         self.vmm.stop();
         self.metrics = None;
@@ -255,11 +255,79 @@ impl Sandbox for Firecracker {
     fn vmm_metrics(&mut self) -> Option<serde_json::Value> {
         let api = self.api.as_ref()?;
         let body = json!({ "action_type": "FlushMetrics" }).to_string();
-        crate::vmm_api::http(api, "PUT", "/actions", Some(&body)).ok()?;
+        super::vmm_api::http(api, "PUT", "/actions", Some(&body)).ok()?;
         let (path, offset) = self.metrics.as_mut()?;
         let text = std::fs::read(&*path).ok()?;
         let new = text.get(*offset as usize..).unwrap_or_default();
         *offset = text.len() as u64;
         Some(sum_metrics(&String::from_utf8_lossy(new)))
+    }
+}
+
+/// The jailer's cgroups of dead sandboxes: `<controller>/firecracker/<id>` (v1) or
+/// `firecracker/<id>` (v2).
+fn reap_jail_cgroups() -> Vec<String> {
+    let mut bases = vec![PathBuf::from("/sys/fs/cgroup/firecracker")];
+    for ctrl in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        bases.push(ctrl.path().join("firecracker"));
+    }
+    crate::stale::remove_stale_cgroups(&bases)
+}
+
+/// The VMM process of a sandbox: Firecracker and its jailer run with `--id <id>`.
+fn sandbox_of(args: &[String]) -> Option<String> {
+    args.windows(2).find(|w| w[0] == "--id").map(|w| w[1].clone())
+}
+
+/// What `firecracker` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
+        Box::new(Firecracker::default())
+    }
+
+    fn can_run(&self, env: &Environment) -> Result<(), String> {
+        missing(&binary(env), "install the firecracker release binary").map_or(Ok(()), Err)
+    }
+
+    /// The binary's row; with an image, also whether this version finds the kernel's devices.
+    fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        let mut row = super::vmm_process::doctor_row("firecracker");
+        let version = row.version.as_deref().and_then(parse_version);
+        if let (Some(v), Ok(image)) = (version, cx.image) {
+            if let Err(why) = kernel_compat(v, image.kernel_config().as_deref()) {
+                row.verdict = crate::probe::Verdict::Unsupported;
+                row.detail = why;
+            }
+        }
+        vec![row]
+    }
+
+    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
+        super::vmm_process::vmm_versions(env)
+    }
+
+    fn dimensions(&self, env: &Environment) -> super::DriverDims {
+        super::vmm_process::vmm_dimensions(env)
+    }
+
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        let mut removed = crate::stale::kill_processes(sandbox_of);
+        removed.extend(reap_jail_cgroups());
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_vmm_process_is_known_by_its_id() {
+        let argv = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::sandbox_of(&argv(&["jailer", "--id", "sb9-fc-2", "--exec-file", "/x"])),
+            Some("sb9-fc-2".into())
+        );
+        assert_eq!(super::sandbox_of(&argv(&["firecracker", "--api-sock", "/s"])), None);
     }
 }

@@ -157,3 +157,31 @@ pub fn vmm_versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> 
         crate::process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
     )]
 }
+
+/// Doctor's row for a KVM-only VMM (`name` is also its binary): found or not, and whether
+/// /dev/kvm is there; only a launch shows whether KVM really boots a guest.
+pub fn doctor_row(name: &str) -> crate::probe::Availability {
+    use crate::probe::{avail, Verdict};
+    let hint =
+        format!("no Debian package: install the {name} release binary on a host with working KVM; see docs/VMMS.md");
+    let version = crate::process::on_path(name).and_then(|_| crate::process::version_of(name, &["--version"]));
+    let (verdict, detail) = match missing(name, "not on PATH") {
+        Some(why) if version.is_none() => (Verdict::Missing, why),
+        Some(why) => (Verdict::Unsupported, why),
+        None => (
+            Verdict::Unknown,
+            "binary and /dev/kvm present; whether KVM really boots a guest is shown by a launch (see the kvm row)"
+                .into(),
+        ),
+    };
+    avail(name, name, verdict, version, detail, Some(&hint))
+}
+
+/// The record dimensions of a KVM-only VMM.
+pub fn vmm_dimensions(env: &sandbench_spec::Environment) -> super::DriverDims {
+    super::DriverDims {
+        accel: Some("kvm".into()),
+        disk_cache: Some(env.disk_cache().as_str().into()),
+        ..Default::default()
+    }
+}

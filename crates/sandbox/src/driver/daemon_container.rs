@@ -191,6 +191,84 @@ pub fn reap_shims(id: &str, within: Duration) {
     }
 }
 
+/// A daemon-backed driver as doctor, the host trim and the stale sweep see it.
+pub struct Daemon {
+    /// The driver's name (`docker`, `containerd`).
+    pub name: &'static str,
+    /// The client sandbench runs (`docker`, `ctr`).
+    pub client: &'static str,
+    /// The Debian package with the daemon and its client.
+    pub package: &'static str,
+    /// The socket of the daemon `scripts/daemons.sh` starts, then the distribution's usual one.
+    pub sockets: [&'static str; 2],
+    /// Asks the daemon at a socket for its version: `None` when it does not answer.
+    pub server_version: fn(&str) -> Option<String>,
+}
+
+impl Daemon {
+    /// The client is installed, the environment's daemon socket exists, and we are root.
+    pub fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+        process::on_path(self.client)
+            .ok_or_else(|| format!("{} not found (apt-get install {})", self.client, self.package))?;
+        let socket = env.socket();
+        if !std::path::Path::new(&socket).exists() {
+            return Err(format!("no daemon at {socket} (scripts/daemons.sh start)"));
+        }
+        if !crate::is_root() {
+            return Err(format!("{} needs root", self.name));
+        }
+        Ok(())
+    }
+
+    /// Doctor's row: the first of the usual sockets whose daemon answers, else the last one tried.
+    pub fn doctor_row(&self) -> crate::probe::Availability {
+        let rows: Vec<_> = self.sockets.iter().map(|s| self.check(s)).collect();
+        let ok = rows.iter().position(|r| r.verdict == crate::probe::Verdict::Ok);
+        rows[ok.unwrap_or(rows.len() - 1)].clone()
+    }
+
+    fn check(&self, socket: &str) -> crate::probe::Availability {
+        use crate::probe::{avail, Verdict};
+        let hint =
+            format!("apt-get install {}; start it with scripts/daemons.sh start (or set `socket`)", self.package);
+        if process::on_path(self.client).is_none() {
+            return avail(
+                self.name,
+                self.name,
+                Verdict::Missing,
+                None,
+                format!("{} not found", self.client),
+                Some(&hint),
+            );
+        }
+        // A socket that is not there has no daemon; asking would wait for the client's timeout.
+        let answer = if std::path::Path::new(socket).exists() { (self.server_version)(socket) } else { None };
+        match answer {
+            Some(v) => avail(self.name, self.name, Verdict::Ok, Some(v), format!("daemon answers at {socket}"), None),
+            None => avail(
+                self.name,
+                self.name,
+                Verdict::Missing,
+                process::version_of(self.client, &["--version"]),
+                format!("{} is installed but no daemon answers at {socket}", self.client),
+                Some(&hint),
+            ),
+        }
+    }
+
+    /// The usual sockets and the campaign's own, each once, that exist on this host.
+    pub fn live_sockets(&self, campaign: &[String]) -> Vec<String> {
+        let mut all: Vec<String> = self.sockets.iter().map(|s| s.to_string()).collect();
+        for s in campaign {
+            if !all.contains(s) {
+                all.push(s.clone());
+            }
+        }
+        all.retain(|s| std::path::Path::new(s).exists());
+        all
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -281,9 +281,119 @@ impl Drop for Oci {
 }
 
 /// What the record's manifest says of this environment's runtime.
-pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-    let rt = env.runtime().as_str();
-    vec![(rt.to_string(), crate::process::version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()))]
+/// The Debian package that installs `rt`.
+fn package(rt: Runtime) -> &'static str {
+    match rt {
+        Runtime::Runsc => "runsc",
+        other => other.as_str(),
+    }
+}
+
+/// Runs the agent's `--version` in a real container of `runtime` built on `rootfs`.
+pub fn smoke(runtime: Runtime, rootfs: &Path, work: &Path) -> Result<String, String> {
+    let id = format!("sbprobe-{}-{}", runtime.as_str(), std::process::id());
+    let bundle = work.join(&id);
+    std::fs::create_dir_all(&bundle).map_err(|e| e.to_string())?;
+    let mut cfg = config_json(rootfs, &id, 1, 256, false);
+    cfg["process"]["args"] = json!([sandbench_image::AGENT_PATH, "--version"]);
+    std::fs::write(bundle.join("config.json"), cfg.to_string()).map_err(|e| e.to_string())?;
+    let global = default_runtime_args(runtime);
+    let _ = std::fs::create_dir_all(state_root(runtime));
+    let child = runtime_command(runtime)
+        .args(&global)
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let out = process::wait_output(child, std::time::Duration::from_secs(60), "the probe container");
+    let _ = process::run_bounded(runtime_command(runtime).args(&global).args(["delete", "--force", &id]));
+    let _ = std::fs::remove_dir_all(&bundle);
+    let out = out.map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !(out.status.success() && stdout.starts_with("sandbench-agent")) {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").trim().to_string());
+    }
+    Ok(if needs_unified_hidden(runtime) {
+        format!("{stdout} (in a mount namespace without the cgroup2 mount: hybrid cgroup host)")
+    } else {
+        stdout
+    })
+}
+
+/// One runtime's doctor row: a real container started from the image where there is one.
+fn doctor_row(rt: Runtime, rootfs: Result<&Path, &str>, work: &Path) -> crate::probe::Availability {
+    use crate::probe::{avail, Verdict};
+    let hint = format!("apt-get install {}", package(rt));
+    if process::on_path(rt.as_str()).is_none() {
+        return avail(rt.as_str(), "oci", Verdict::Missing, None, format!("{} not found", rt.as_str()), Some(&hint));
+    }
+    let version = process::version_of(rt.as_str(), &["--version"]);
+    let (verdict, detail) = match (crate::is_root(), rootfs) {
+        (false, _) => (Verdict::Unsupported, "needs root".to_string()),
+        (true, Err(why)) => (Verdict::Unknown, format!("not started: {why}")),
+        (true, Ok(r)) => match smoke(rt, r, work) {
+            Ok(out) => (Verdict::Ok, format!("started a real container: {out}")),
+            Err(e) => (Verdict::Unsupported, format!("a real container failed: {e}")),
+        },
+    };
+    avail(rt.as_str(), "oci", verdict, version, detail, Some(&hint))
+}
+
+/// Containers in sandbench's own runtime state roots (runc, crun, runsc).
+fn reap_runtime_containers() -> Vec<String> {
+    let mut removed = Vec::new();
+    for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
+        let Ok(entries) = std::fs::read_dir(state_root(rt)) else { continue };
+        for id in
+            entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| crate::stale::stale(id))
+        {
+            let _ = process::run_bounded(runtime_command(rt).args(["kill", &id, "KILL"]));
+            let _ = process::run_bounded(runtime_command(rt).args(["delete", "--force", &id]));
+            removed.push(format!("{} container {id}", rt.as_str()));
+        }
+    }
+    removed
+}
+
+/// What `oci` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
+        Box::new(Oci::new(env.runtime()))
+    }
+
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+        let rt = env.runtime();
+        if !crate::is_root() {
+            return Err(format!("{} needs root", rt.as_str()));
+        }
+        process::on_path(rt.as_str())
+            .map(|_| ())
+            .ok_or_else(|| format!("{} not found (apt-get install {})", rt.as_str(), package(rt)))
+    }
+
+    fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        let rootfs = cx.image.map(|i| i.rootfs_dir.as_path());
+        [Runtime::Runc, Runtime::Crun, Runtime::Runsc].into_iter().map(|rt| doctor_row(rt, rootfs, cx.work)).collect()
+    }
+
+    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+        let rt = env.runtime().as_str();
+        vec![(rt.to_string(), process::version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()))]
+    }
+
+    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
+        super::DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
+    }
+
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        reap_runtime_containers()
+    }
 }
 
 #[cfg(test)]

@@ -150,3 +150,34 @@ impl Drop for Native {
         let _ = self.teardown();
     }
 }
+
+/// What `native` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
+        Box::new(Native::default())
+    }
+
+    fn can_run(&self, _env: &sandbench_spec::Environment) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        use crate::probe::{avail, Verdict};
+        let detail = match (is_root(), crate::cgroups::Hierarchy::detect()) {
+            (true, Some(h)) => format!("limits through cgroup {}", h.as_str()),
+            (false, _) => "runs, but vcpus/memory limits need root (cgroups)".into(),
+            (true, None) => "runs, but no cgroup hierarchy with cpu+memory: no limits".into(),
+        };
+        vec![avail("native", "native", Verdict::Ok, None, detail, None)]
+    }
+
+    fn versions(&self, _env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn dimensions(&self, _env: &sandbench_spec::Environment) -> super::DriverDims {
+        super::DriverDims::default()
+    }
+}

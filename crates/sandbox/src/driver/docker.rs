@@ -3,7 +3,7 @@
 //! runtime is the campaign's (`--runtime`, as registered with the daemon), and CPU is accounted
 //! from the container's cgroup (what `docker stats` reads) plus the shim's process tree.
 
-use crate::daemon_container::{attach, output, prepare, stop_client};
+use super::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -131,11 +131,64 @@ impl Drop for Docker {
     }
 }
 
-/// The daemon's version on the environment's socket.
-pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-    let v = crate::process::version_of(
-        "docker",
-        &["-H", &format!("unix://{}", env.socket()), "version", "--format", "{{.Server.Version}}"],
-    );
-    vec![("docker".into(), v.unwrap_or_else(|| "missing".into()))]
+/// Socket of the Docker daemon `scripts/daemons.sh` starts.
+pub const SANDBENCH_SOCKET: &str = "/run/sandbench/docker.sock";
+
+/// The Docker daemon's version at `socket`, if it answers.
+fn server_version(socket: &str) -> Option<String> {
+    let out = crate::process::run_bounded(docker(socket).args(["version", "--format", "{{.Server.Version}}"]))?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+const DAEMON: super::daemon_container::Daemon = super::daemon_container::Daemon {
+    name: "docker",
+    client: "docker",
+    package: "docker.io",
+    sockets: [SANDBENCH_SOCKET, "/var/run/docker.sock"],
+    server_version,
+};
+
+/// Docker containers carrying sandbench's label whose owner is dead.
+fn reap_containers(sockets: &[String]) -> Vec<String> {
+    let mut removed = Vec::new();
+    for socket in DAEMON.live_sockets(sockets) {
+        let filter = format!("label={}", crate::stale::LABEL);
+        let names =
+            crate::stale::stdout_of(docker(&socket).args(["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]));
+        for id in names.lines().map(str::trim).filter(|id| crate::stale::stale(id)) {
+            let _ = crate::process::run_bounded(docker(&socket).args(["rm", "-f", id]));
+            removed.push(format!("docker container {id}"));
+        }
+    }
+    removed
+}
+
+/// What `docker` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
+        Box::new(Docker::default())
+    }
+
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+        DAEMON.can_run(env)
+    }
+
+    fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        vec![DAEMON.doctor_row()]
+    }
+
+    /// The daemon's version on the environment's socket.
+    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+        vec![("docker".into(), server_version(&env.socket()).unwrap_or_else(|| "missing".into()))]
+    }
+
+    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
+        super::DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
+    }
+
+    fn reap_stale(&self, sweep: &super::Sweep) -> Vec<String> {
+        reap_containers(sweep.sockets)
+    }
 }

@@ -2,9 +2,9 @@
 //! (`vm.create` with a `VmConfig`, then `vm.boot`) on a private API socket; the serial port on
 //! the VMM's stdio is the agent channel. Needs a working KVM.
 
+use super::vmm_process::missing;
+use super::vmm_process::VmmProcess;
 use crate::process;
-use crate::vmm_process::missing;
-use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
 use sandbench_spec::{DiskCache, Environment};
@@ -22,7 +22,7 @@ pub fn vm_config(
     scratch: Option<&Path>,
     net: Option<&crate::net::Link>,
 ) -> serde_json::Value {
-    let mut cmdline = crate::vmm_process::guest_kernel_args();
+    let mut cmdline = super::vmm_process::guest_kernel_args();
     cmdline.extend(net.map(crate::net::Link::kernel_arg));
     let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
     let mut disks =
@@ -48,7 +48,7 @@ pub fn vm_config(
 
 /// One request to Cloud Hypervisor's REST API (`/api/v1/<path>`).
 pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
-    crate::vmm_api::http(socket, method, &format!("/api/v1/{path}"), body)
+    super::vmm_api::http(socket, method, &format!("/api/v1/{path}"), body)
 }
 
 #[derive(Default)]
@@ -60,7 +60,7 @@ impl Sandbox for CloudHypervisor {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let bin = spec.env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into());
+        let bin = binary(spec.env);
         if let Some(why) = missing(
             &bin,
             "no Debian package: install the release binary from the Cloud Hypervisor project on a host with KVM",
@@ -122,9 +122,57 @@ impl Sandbox for CloudHypervisor {
     }
 }
 
+/// The binary an environment runs.
+fn binary(env: &Environment) -> String {
+    env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into())
+}
+
+/// The VMM process of a sandbox: its API socket lies in the sandbox's work dir, named by id.
+fn sandbox_of(args: &[String]) -> Option<String> {
+    let path = args.windows(2).find(|w| w[0] == "--api-socket")?[1].strip_prefix("path=")?.to_string();
+    Path::new(&path).parent()?.file_name()?.to_str().map(str::to_string)
+}
+
+/// What `cloud-hypervisor` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
+        Box::new(CloudHypervisor::default())
+    }
+
+    fn can_run(&self, env: &Environment) -> Result<(), String> {
+        missing(&binary(env), "install the cloud-hypervisor release binary").map_or(Ok(()), Err)
+    }
+
+    fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        vec![super::vmm_process::doctor_row("cloud-hypervisor")]
+    }
+
+    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
+        super::vmm_process::vmm_versions(env)
+    }
+
+    fn dimensions(&self, env: &Environment) -> super::DriverDims {
+        super::vmm_process::vmm_dimensions(env)
+    }
+
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        crate::stale::kill_processes(sandbox_of)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead, BufReader, Write};
+
+    #[test]
+    fn a_vmm_process_is_known_by_its_api_socket() {
+        let argv = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let args = argv(&["cloud-hypervisor", "--api-socket", "path=/run/sandbench/work/sb7-ch-1/api.sock"]);
+        assert_eq!(super::sandbox_of(&args), Some("sb7-ch-1".into()));
+        assert_eq!(super::sandbox_of(&argv(&["cloud-hypervisor", "--api-socket", "fd=3"])), None);
+    }
 
     #[test]
     fn http_over_a_unix_socket() {

@@ -7,7 +7,7 @@
 //! CPU and memory are accounted from the shim's whole process tree (shim, and for Kata the
 //! VMM and virtiofsd) and the container's cgroup, since the cgroup alone misses a VM runtime.
 
-use crate::daemon_container::{attach, output, prepare, stop_client};
+use super::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
@@ -39,7 +39,7 @@ fn ensure_image(
     if have.lines().any(|l| l.trim() == reference) {
         return Ok(reference);
     }
-    let tar = crate::oci_image::write_layout(&image.rootfs_dir, &reference, work)?;
+    let tar = super::oci_image::write_layout(&image.rootfs_dir, &reference, work)?;
     let imported = output(ctr(socket).args(["images", "import"]).arg(&tar));
     let _ = std::fs::remove_file(&tar);
     imported?;
@@ -121,7 +121,7 @@ impl Sandbox for Containerd {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            crate::daemon_container::reap_shims(&id, std::time::Duration::from_secs(5));
+            super::daemon_container::reap_shims(&id, std::time::Duration::from_secs(5));
             let _ = std::fs::remove_dir_all(work);
         }
         stop_client(&mut self.client);
@@ -136,15 +136,92 @@ impl Drop for Containerd {
     }
 }
 
-/// containerd's version and the shim the environment runs.
-pub fn versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-    vec![
-        (
-            "containerd".into(),
-            crate::process::version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into()),
+/// Socket of the containerd `scripts/daemons.sh` starts.
+pub const SANDBENCH_SOCKET: &str = "/run/sandbench/containerd/containerd.sock";
+
+/// containerd's `Version:` line at `socket`, if it answers.
+fn answering_version(socket: &str) -> Option<String> {
+    let out = crate::process::run_bounded(ctr(socket).arg("version"))?;
+    out.status.success().then(|| server_version(&String::from_utf8_lossy(&out.stdout)))
+}
+
+const DAEMON: super::daemon_container::Daemon = super::daemon_container::Daemon {
+    name: "containerd",
+    client: "ctr",
+    package: "containerd",
+    sockets: [SANDBENCH_SOCKET, "/run/containerd/containerd.sock"],
+    server_version: answering_version,
+};
+
+/// containerd containers (and their tasks and shims) carrying sandbench's label whose owner is dead.
+fn reap_containers(sockets: &[String]) -> Vec<String> {
+    let mut removed = Vec::new();
+    for socket in DAEMON.live_sockets(sockets) {
+        let ids = crate::stale::stdout_of(ctr(&socket).args(["container", "ls", "-q"]));
+        let labelled = |id: &str| {
+            let info = crate::stale::stdout_of(ctr(&socket).args(["container", "info", id]));
+            serde_json::from_str::<serde_json::Value>(&info).is_ok_and(|v| v["Labels"][crate::stale::LABEL] == id)
+        };
+        for id in ids.lines().map(str::trim).filter(|id| crate::stale::stale(id) && labelled(id)) {
+            for args in [
+                &["task", "kill", "-s", "SIGKILL", id][..],
+                &["task", "delete", "-f", id],
+                &["container", "delete", id],
+            ] {
+                let _ = crate::process::run_bounded(ctr(&socket).args(args));
+            }
+            super::daemon_container::reap_shims(id, std::time::Duration::from_secs(5));
+            removed.push(format!("containerd container {id}"));
+        }
+    }
+    removed
+}
+
+/// Kata Containers, which runs through this driver as a shim: doctor's row for it.
+fn kata_row() -> crate::probe::Availability {
+    use crate::probe::{avail, Verdict};
+    let found = crate::process::on_path("kata-runtime").or_else(|| crate::process::on_path("containerd-shim-kata-v2"));
+    let version = found.as_ref().and_then(|_| crate::process::version_of("kata-runtime", &["--version"]));
+    let (verdict, detail) = match found {
+        Some(p) => (
+            Verdict::Unknown,
+            format!("{p} found: use driver = \"containerd\" with shim = \"io.containerd.kata.v2\" (needs working KVM)"),
         ),
-        ("containerd_shim".into(), env.shim()),
-    ]
+        None => (Verdict::Missing, "containerd-shim-kata-v2 not found: Kata Containers has no Debian package".into()),
+    };
+    let hint = "install Kata Containers' release on a host with working KVM, then shim = \"io.containerd.kata.v2\"";
+    avail("kata", "containerd", verdict, version, detail, Some(hint))
+}
+
+/// What `containerd` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
+        Box::new(Containerd::default())
+    }
+
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+        DAEMON.can_run(env)
+    }
+
+    fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        vec![DAEMON.doctor_row(), kata_row()]
+    }
+
+    /// containerd's version and the shim the environment runs.
+    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+        let v = crate::process::version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into());
+        vec![("containerd".into(), v), ("containerd_shim".into(), env.shim())]
+    }
+
+    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
+        super::DriverDims { runtime: Some(env.shim()), ..Default::default() }
+    }
+
+    fn reap_stale(&self, sweep: &super::Sweep) -> Vec<String> {
+        reap_containers(sweep.sockets)
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! `accel = "auto"` really boots with KVM first; if that guest does not come up (as on hosts
 //! whose /dev/kvm cannot run a stock kernel), it boots with TCG and records why.
 
+use super::vmm_process::VmmProcess;
 use crate::process;
-use crate::vmm_process::VmmProcess;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_spec::{Accel, Environment, Machine};
 use std::collections::{BTreeMap, HashMap};
@@ -50,7 +50,7 @@ pub struct GuestFiles<'a> {
 pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
     let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
     let machine = env.machine();
-    let mut append = crate::vmm_process::guest_kernel_args();
+    let mut append = super::vmm_process::guest_kernel_args();
     let mut a: Vec<String> = vec![
         "-name".into(),
         name.into(),
@@ -127,7 +127,7 @@ impl Qemu {
             })?,
             Machine::Q35 => image.vmlinuz.clone(),
         };
-        let binary = spec.env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
+        let binary = binary(spec.env);
         let files = GuestFiles {
             kernel: &kernel,
             initramfs: &image.initramfs,
@@ -229,9 +229,154 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
     out
 }
 
-/// The QEMU binary's version.
-pub fn versions(env: &Environment) -> Vec<(String, String)> {
-    let bin = env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into());
-    let v = crate::process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into());
-    vec![(bin, v)]
+/// The QEMU binary an environment runs.
+fn binary(env: &Environment) -> String {
+    env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into())
+}
+
+/// Doctor's rows for the machine types sandbench drives.
+fn machine_rows() -> Vec<crate::probe::Availability> {
+    use crate::probe::{avail, Verdict};
+    let bin = "qemu-system-x86_64";
+    let found = process::on_path(bin);
+    let version = found.as_ref().and_then(|_| process::version_of(bin, &["--version"]));
+    let help = found
+        .as_ref()
+        .and_then(|_| process::run_bounded(Command::new(bin).args(["-machine", "help"])))
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    [Machine::Microvm, Machine::Q35]
+        .into_iter()
+        .map(|m| {
+            let m = m.as_str();
+            let has = help.as_deref().is_some_and(|t| t.lines().any(|l| l.split_whitespace().next() == Some(m)));
+            let (verdict, detail) = match (&found, has) {
+                (None, _) => (Verdict::Missing, format!("{bin} not found")),
+                (Some(_), false) => (Verdict::Unsupported, format!("this QEMU has no `{m}` machine")),
+                (Some(_), true) => (Verdict::Ok, format!("machine {m} available")),
+            };
+            avail(
+                &format!("qemu-{m}"),
+                "qemu",
+                verdict,
+                version.clone(),
+                detail,
+                Some("apt-get install qemu-system-x86"),
+            )
+        })
+        .collect()
+}
+
+/// Doctor's KVM row: decided by booting the image with KVM, not by /dev/kvm existing.
+fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
+    use crate::probe::{avail, Verdict};
+    let present = Path::new("/dev/kvm").exists();
+    let (image, agent) = match (cx.image, cx.agent) {
+        (Ok(image), Some(agent)) => (image, agent),
+        (image, _) => {
+            let why = image.err().unwrap_or("no static agent");
+            let (verdict, detail) = if present {
+                (Verdict::Unknown, format!("/dev/kvm exists, which is not enough; not probed: {why}"))
+            } else {
+                (Verdict::Missing, "no /dev/kvm".into())
+            };
+            return avail("kvm", "qemu", verdict, None, detail, None);
+        }
+    };
+    let (verdict, detail) = match kvm_probe_env().and_then(|env| boot_with_kvm(&env, image, agent, cx.work)) {
+        Ok(ms) => (Verdict::Ok, format!("a KVM microvm guest booted to the agent in {ms:.0} ms")),
+        Err(e) => (
+            Verdict::Unsupported,
+            format!("{e}; qemu environments with accel = \"auto\" use TCG (software CPU, several times slower)"),
+        ),
+    };
+    avail("kvm", "qemu", verdict, None, detail, None)
+}
+
+/// The smallest KVM microvm: what the doctor boots.
+fn kvm_probe_env() -> Result<Environment, String> {
+    let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"kvm\"\n\
+                vcpus = 1\nmemory_mib = 256\n[[workload]]\nname = \"n\"\nkind = \"noop\"\n";
+    let campaign = sandbench_spec::Campaign::parse(text, Path::new("<doctor>")).map_err(|e| e.to_string())?;
+    let env = campaign.envs().next().cloned();
+    env.ok_or_else(|| "no environment".into())
+}
+
+fn boot_with_kvm(
+    env: &Environment,
+    image: &sandbench_image::GuestImage,
+    agent: &Path,
+    work: &Path,
+) -> Result<f64, String> {
+    let spec = LaunchSpec {
+        id: format!("sbdoctor-{}", std::process::id()),
+        env,
+        agent,
+        image: Some(image),
+        work_dir: work.join("kvm"),
+        assets: None,
+        boot_timeout: KVM_PROBE_TIMEOUT,
+        network: false,
+        peer_limits: Default::default(),
+        cancel: Default::default(),
+    };
+    probe_kvm(&spec)
+}
+
+/// The VMM process of a sandbox: QEMU runs as `-name sandbench-<id>`.
+fn sandbox_of(args: &[String]) -> Option<String> {
+    args.windows(2).find(|w| w[0] == "-name").and_then(|w| w[1].strip_prefix("sandbench-").map(str::to_string))
+}
+
+/// What `qemu` knows of itself.
+pub struct Tech;
+
+impl super::Technology for Tech {
+    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
+        Box::new(Qemu::default())
+    }
+
+    fn can_run(&self, env: &Environment) -> Result<(), String> {
+        let bin = binary(env);
+        process::on_path(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
+    }
+
+    fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        let mut rows = machine_rows();
+        rows.push(kvm_row(cx));
+        rows
+    }
+
+    /// The QEMU binary's version.
+    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
+        let bin = binary(env);
+        let v = process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into());
+        vec![(bin, v)]
+    }
+
+    fn dimensions(&self, env: &Environment) -> super::DriverDims {
+        super::DriverDims {
+            machine: Some(env.machine().as_str().into()),
+            accel: Some(env.accel().as_str().into()),
+            disk_cache: Some(env.disk_cache().as_str().into()),
+            ..Default::default()
+        }
+    }
+
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        crate::stale::kill_processes(sandbox_of)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_vmm_process_is_known_by_its_name() {
+        let argv = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::sandbox_of(&argv(&["qemu", "-name", "sandbench-sb12-q-1", "-m", "256"])),
+            Some("sb12-q-1".into())
+        );
+        assert_eq!(super::sandbox_of(&argv(&["qemu", "-name", "other"])), None);
+        assert_eq!(super::sandbox_of(&argv(&["qemu"])), None);
+    }
 }
