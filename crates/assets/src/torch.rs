@@ -86,137 +86,168 @@ impl<'a> Reader<'a> {
     }
 
     /// Runs one pickle to its STOP opcode and returns the value it built.
+    /// Runs the pickle machine to its STOP: opcodes that read a value, that use the memo, and
+    /// that build containers or call a reduction.
     fn pickle(&mut self) -> Result<V, TorchError> {
         let mut stack: Vec<V> = Vec::new();
         let mut memo: BTreeMap<u32, V> = BTreeMap::new();
         loop {
             let at = self.c.pos;
             let op = self.u8()?;
-            match op {
-                0x80 => {
-                    self.u8()?;
-                }
-                0x95 => {
-                    self.take(8)?;
-                }
-                b'.' => return stack.pop().ok_or_else(|| TorchError::Malformed("empty stack at STOP".into())),
-                b'N' => stack.push(V::None),
-                0x88 | 0x89 => stack.push(V::Object),
-                b'J' => stack.push(V::Int(self.u32()? as i32 as i64)),
-                b'K' => stack.push(V::Int(self.u8()? as i64)),
-                b'M' => {
-                    let b = self.take(2)?;
-                    stack.push(V::Int(u16::from_le_bytes([b[0], b[1]]) as i64));
-                }
-                0x8a => {
-                    let n = self.u8()? as usize;
-                    let b = self.take(n)?;
-                    let mut v: i128 = 0;
-                    for (i, byte) in b.iter().enumerate().take(16) {
-                        v |= (*byte as i128) << (8 * i);
-                    }
-                    if n > 0 && n < 16 && b[n - 1] & 0x80 != 0 {
-                        v -= 1i128 << (8 * n);
-                    }
-                    stack.push(V::Int(v as i64));
-                }
-                b'G' => {
-                    self.take(8)?;
-                    stack.push(V::Object);
-                }
-                b'X' => {
-                    let n = self.u32()? as usize;
-                    stack.push(V::Str(self.string(n)?));
-                }
-                0x8c | b'U' => {
-                    let n = self.u8()? as usize;
-                    stack.push(V::Str(self.string(n)?));
-                }
-                b'T' => {
-                    let n = self.u32()? as usize;
-                    stack.push(V::Str(self.string(n)?));
-                }
-                b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    stack.push(V::Global(module, name));
-                }
-                b'(' => stack.push(V::Mark),
-                b')' => stack.push(V::Tuple(Vec::new())),
-                b']' => stack.push(V::List(Vec::new())),
-                b'}' => stack.push(V::Dict(Vec::new())),
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let items = split_top(&mut stack, n)?;
-                    stack.push(V::Tuple(items));
-                }
-                b't' => {
-                    let items = pop_mark(&mut stack)?;
-                    stack.push(V::Tuple(items));
-                }
-                b'q' => {
-                    let k = self.u8()? as u32;
-                    memo.insert(k, top(&stack)?.clone());
-                }
-                b'r' => {
-                    let k = self.u32()?;
-                    memo.insert(k, top(&stack)?.clone());
-                }
-                0x94 => {
-                    let k = memo.len() as u32;
-                    memo.insert(k, top(&stack)?.clone());
-                }
-                b'h' | b'j' => {
-                    let k = if op == b'h' { self.u8()? as u32 } else { self.u32()? };
-                    let v = memo.get(&k).ok_or_else(|| TorchError::Malformed(format!("memo {k} unset")))?;
-                    stack.push(v.clone());
-                }
-                b'0' => {
-                    stack.pop();
-                }
-                b'2' => {
-                    let v = top(&stack)?.clone();
-                    stack.push(v);
-                }
-                b'a' => {
-                    let v = stack.pop().ok_or(TorchError::Eof(at))?;
-                    if let Some(V::List(l)) = stack.last_mut() {
-                        l.push(v);
-                    }
-                }
-                b'e' => {
-                    let items = pop_mark(&mut stack)?;
-                    if let Some(V::List(l)) = stack.last_mut() {
-                        l.extend(items);
-                    }
-                }
-                b's' => {
-                    let kv = split_top(&mut stack, 2)?;
-                    set_items(&mut stack, kv)?;
-                }
-                b'u' => {
-                    let kv = pop_mark(&mut stack)?;
-                    set_items(&mut stack, kv)?;
-                }
-                b'Q' => {
-                    let pid = stack.pop().ok_or(TorchError::Eof(at))?;
-                    let st = storage(pid)?;
-                    if let V::Storage { key, dtype } = &st {
-                        self.dtypes.insert(key.clone(), dtype.clone());
-                    }
-                    stack.push(st);
-                }
-                b'R' | 0x81 => {
-                    let args = stack.pop().ok_or(TorchError::Eof(at))?;
-                    let callable = stack.pop().ok_or(TorchError::Eof(at))?;
-                    stack.push(reduce(callable, args)?);
-                }
-                b'b' => {
-                    stack.pop();
-                }
-                _ => return Err(TorchError::Opcode { op, at }),
+            if op == b'.' {
+                return stack.pop().ok_or_else(|| TorchError::Malformed("empty stack at STOP".into()));
+            }
+            if !(self.literal(op, &mut stack)?
+                || self.memo_op(op, &mut stack, &mut memo)?
+                || self.build(op, at, &mut stack)?)
+            {
+                return Err(TorchError::Opcode { op, at });
             }
         }
+    }
+
+    /// Opcodes that read a value from the stream (or skip a header); false for any other.
+    fn literal(&mut self, op: u8, stack: &mut Vec<V>) -> Result<bool, TorchError> {
+        match op {
+            0x80 => {
+                self.u8()?;
+            }
+            0x95 => {
+                self.take(8)?;
+            }
+            b'N' => stack.push(V::None),
+            0x88 | 0x89 => stack.push(V::Object),
+            b'J' => stack.push(V::Int(self.u32()? as i32 as i64)),
+            b'K' => stack.push(V::Int(self.u8()? as i64)),
+            b'M' => {
+                let b = self.take(2)?;
+                stack.push(V::Int(u16::from_le_bytes([b[0], b[1]]) as i64));
+            }
+            0x8a => {
+                let n = self.u8()? as usize;
+                let b = self.take(n)?;
+                let mut v: i128 = 0;
+                for (i, byte) in b.iter().enumerate().take(16) {
+                    v |= (*byte as i128) << (8 * i);
+                }
+                if n > 0 && n < 16 && b[n - 1] & 0x80 != 0 {
+                    v -= 1i128 << (8 * n);
+                }
+                stack.push(V::Int(v as i64));
+            }
+            b'G' => {
+                self.take(8)?;
+                stack.push(V::Object);
+            }
+            b'X' => {
+                let n = self.u32()? as usize;
+                stack.push(V::Str(self.string(n)?));
+            }
+            0x8c | b'U' => {
+                let n = self.u8()? as usize;
+                stack.push(V::Str(self.string(n)?));
+            }
+            b'T' => {
+                let n = self.u32()? as usize;
+                stack.push(V::Str(self.string(n)?));
+            }
+            b'c' => {
+                let module = self.line()?;
+                let name = self.line()?;
+                stack.push(V::Global(module, name));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Opcodes of the memo and of stack copies; false for any other.
+    fn memo_op(&mut self, op: u8, stack: &mut Vec<V>, memo: &mut BTreeMap<u32, V>) -> Result<bool, TorchError> {
+        match op {
+            b'q' => {
+                let k = self.u8()? as u32;
+                memo.insert(k, top(stack)?.clone());
+            }
+            b'r' => {
+                let k = self.u32()?;
+                memo.insert(k, top(stack)?.clone());
+            }
+            0x94 => {
+                let k = memo.len() as u32;
+                memo.insert(k, top(stack)?.clone());
+            }
+            b'h' | b'j' => {
+                let k = if op == b'h' { self.u8()? as u32 } else { self.u32()? };
+                let v = memo.get(&k).ok_or_else(|| TorchError::Malformed(format!("memo {k} unset")))?;
+                stack.push(v.clone());
+            }
+            b'0' => {
+                stack.pop();
+            }
+            b'2' => {
+                let v = top(stack)?.clone();
+                stack.push(v);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Opcodes that build tuples, lists and dicts, load storages and reduce; false for any other.
+    fn build(&mut self, op: u8, at: usize, stack: &mut Vec<V>) -> Result<bool, TorchError> {
+        match op {
+            b'(' => stack.push(V::Mark),
+            b')' => stack.push(V::Tuple(Vec::new())),
+            b']' => stack.push(V::List(Vec::new())),
+            b'}' => stack.push(V::Dict(Vec::new())),
+            0x85..=0x87 => {
+                let n = (op - 0x84) as usize;
+                let items = split_top(stack, n)?;
+                stack.push(V::Tuple(items));
+            }
+            b't' => {
+                let items = pop_mark(stack)?;
+                stack.push(V::Tuple(items));
+            }
+            b'a' => {
+                let v = stack.pop().ok_or(TorchError::Eof(at))?;
+                if let Some(V::List(l)) = stack.last_mut() {
+                    l.push(v);
+                }
+            }
+            b'e' => {
+                let items = pop_mark(stack)?;
+                if let Some(V::List(l)) = stack.last_mut() {
+                    l.extend(items);
+                }
+            }
+            b's' => {
+                let kv = split_top(stack, 2)?;
+                set_items(stack, kv)?;
+            }
+            b'u' => {
+                let kv = pop_mark(stack)?;
+                set_items(stack, kv)?;
+            }
+            b'Q' => {
+                let pid = stack.pop().ok_or(TorchError::Eof(at))?;
+                let st = storage(pid)?;
+                if let V::Storage { key, dtype } = &st {
+                    self.dtypes.insert(key.clone(), dtype.clone());
+                }
+                stack.push(st);
+            }
+            b'R' | 0x81 => {
+                let args = stack.pop().ok_or(TorchError::Eof(at))?;
+                let callable = stack.pop().ok_or(TorchError::Eof(at))?;
+                stack.push(reduce(callable, args)?);
+            }
+            b'b' => {
+                stack.pop();
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 

@@ -183,35 +183,7 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         Vec::new()
     };
     let agent_sha = cache::sha256_file(&opts.agent).map_err(io(&opts.agent))?;
-    let arch = debian::host_arch();
-    let (kernel_file, modules_dir, kernel_source, kernel_release, kernel_sha, kernel_config) = match &opts.kernel {
-        Some(k) => {
-            let sha = cache::sha256_file(k).map_err(io(k))?;
-            let release = opts
-                .modules
-                .as_ref()
-                .and_then(|m| m.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "user-supplied".into());
-            (k.clone(), opts.modules.clone(), format!("file {}", k.display()), release, sha, None)
-        }
-        None => {
-            let pkg = debian::resolve_meta(&format!("linux-image-cloud-{arch}"))?;
-            let deb = debian::fetch(&pkg)?;
-            let dir = unpacked(&deb)?;
-            let release = pkg.trim_start_matches("linux-image-").to_string();
-            let vmlinuz = dir.join(format!("boot/vmlinuz-{release}"));
-            let modules = dir.join(format!("lib/modules/{release}"));
-            (
-                vmlinuz,
-                Some(modules),
-                format!("{} {}", deb.package, deb.version),
-                release.clone(),
-                deb.sha256,
-                Some(dir.join(format!("boot/config-{release}"))),
-            )
-        }
-    };
+    let kernel = Kernel::of(opts)?;
     let bb = debian::fetch("busybox-static")?;
     let bb_dir = unpacked(&bb)?;
     let (rootfs_source, rootfs_key) = match &opts.rootfs {
@@ -219,57 +191,29 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
         Some(p) if p.is_dir() => (format!("directory {}", p.display()), dir_fingerprint(p)),
         Some(p) => (format!("tar {}", p.display()), cache::sha256_file(p).map_err(io(p))?),
     };
-    // A user's modules directory is an input too (Debian's is covered by the package hash).
-    let modules_key = match (&opts.kernel, &opts.modules) {
-        (Some(_), Some(m)) => dir_fingerprint(m),
-        _ => String::new(),
-    };
-    let mut assets_key: Vec<String> = opts.assets.iter().map(|a| format!("{} {}", a.name, a.sha256)).collect();
-    for lib in &closure {
-        assets_key.push(format!("{} {}", lib.display(), cache::sha256_file(lib).map_err(io(lib))?));
-    }
-    assets_key.sort();
-    let assets_key = assets_key.join("\n");
-    let key = cache::sha256_bytes(
-        format!(
-            "{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{}\n{rootfs_key}\n{modules_key}\n{assets_key}",
-            bb.sha256
-        )
-        .as_bytes(),
-    )[..16]
-        .to_string();
+    let key = cache_key(opts, &closure, &agent_sha, &kernel.sha256, &bb.sha256, &rootfs_key)?;
     let images = cache::cache_dir().join("images");
     let dir = images.join(&key);
-    let manifest_path = dir.join("image.json");
-    if !opts.force {
-        if let Some(m) =
-            std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
-        {
-            touch(&manifest_path);
-            prune(&images, KEEP_IMAGES);
-            return Ok(GuestImage::at(dir, m, true));
-        }
+    if let Some(m) = (!opts.force).then(|| cached(&dir.join("image.json"))).flatten() {
+        prune(&images, KEEP_IMAGES);
+        return Ok(GuestImage::at(dir, m, true));
     }
     let tmp = images.join(format!(".{key}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let result = assemble(&tmp, opts, &kernel_file, modules_dir.as_deref(), &bb_dir, &closure);
+    let result = assemble(&tmp, opts, &kernel.file, kernel.modules.as_deref(), &bb_dir, &closure);
     // The kernel's build configuration goes along, for VMM compatibility checks (doctor).
-    if let Some(cfg) = kernel_config.filter(|c| c.is_file()) {
+    if let Some(cfg) = kernel.config.filter(|c| c.is_file()) {
         let _ = std::fs::copy(cfg, tmp.join("kernel.config"));
     }
-    let (pvh, modules) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
+    let (pvh, modules) = result.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&tmp);
+    })?;
     let manifest = ImageManifest {
         key: key.clone(),
         format: FORMAT.into(),
-        kernel_source,
-        kernel_release,
+        kernel_source: kernel.source,
+        kernel_release: kernel.release,
         busybox: format!("busybox-static {}", bb.version),
         agent_sha256: agent_sha,
         rootfs_source,
@@ -284,6 +228,84 @@ pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
     prune(&images, KEEP_IMAGES);
     Ok(GuestImage::at(dir, manifest, false))
+}
+
+/// The guest kernel: the user's file, or Debian's cloud kernel for this architecture.
+struct Kernel {
+    file: PathBuf,
+    modules: Option<PathBuf>,
+    /// Where it came from, for the manifest.
+    source: String,
+    release: String,
+    sha256: String,
+    /// Its build configuration, where known (Debian's `boot/config-*`).
+    config: Option<PathBuf>,
+}
+
+impl Kernel {
+    fn of(opts: &BuildOptions) -> Result<Kernel, ImageError> {
+        if let Some(k) = &opts.kernel {
+            let release = opts
+                .modules
+                .as_ref()
+                .and_then(|m| m.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "user-supplied".into());
+            return Ok(Kernel {
+                file: k.clone(),
+                modules: opts.modules.clone(),
+                source: format!("file {}", k.display()),
+                release,
+                sha256: cache::sha256_file(k).map_err(io(k))?,
+                config: None,
+            });
+        }
+        let pkg = debian::resolve_meta(&format!("linux-image-cloud-{}", debian::host_arch()))?;
+        let deb = debian::fetch(&pkg)?;
+        let dir = unpacked(&deb)?;
+        let release = pkg.trim_start_matches("linux-image-").to_string();
+        Ok(Kernel {
+            file: dir.join(format!("boot/vmlinuz-{release}")),
+            modules: Some(dir.join(format!("lib/modules/{release}"))),
+            source: format!("{} {}", deb.package, deb.version),
+            config: Some(dir.join(format!("boot/config-{release}"))),
+            release,
+            sha256: deb.sha256,
+        })
+    }
+}
+
+/// The image's cache key: a hash of everything that goes into it.
+fn cache_key(
+    opts: &BuildOptions,
+    closure: &[PathBuf],
+    agent_sha: &str,
+    kernel_sha: &str,
+    busybox_sha: &str,
+    rootfs_key: &str,
+) -> Result<String, ImageError> {
+    // A user's modules directory is an input too (Debian's is covered by the package hash).
+    let modules_key = match (&opts.kernel, &opts.modules) {
+        (Some(_), Some(m)) => dir_fingerprint(m),
+        _ => String::new(),
+    };
+    let mut assets_key: Vec<String> = opts.assets.iter().map(|a| format!("{} {}", a.name, a.sha256)).collect();
+    for lib in closure {
+        assets_key.push(format!("{} {}", lib.display(), cache::sha256_file(lib).map_err(io(lib))?));
+    }
+    assets_key.sort();
+    let assets_key = assets_key.join("\n");
+    let text = format!(
+        "{FORMAT}\n{INIT}\n{agent_sha}\n{kernel_sha}\n{busybox_sha}\n{rootfs_key}\n{modules_key}\n{assets_key}"
+    );
+    Ok(cache::sha256_bytes(text.as_bytes())[..16].to_string())
+}
+
+/// The manifest of an image already in the cache, marked as used just now.
+fn cached(manifest_path: &Path) -> Option<ImageManifest> {
+    let m = serde_json::from_slice::<ImageManifest>(&std::fs::read(manifest_path).ok()?).ok()?;
+    touch(manifest_path);
+    Some(m)
 }
 
 /// Images kept in the cache; older ones (by last use) are removed, since every rebuilt agent

@@ -2,6 +2,7 @@
 //! of work and the work per joule; against the baseline, the MASCOTS sentence ("X draws N %
 //! more power than Y and delivers M× its throughput: K× the work per joule").
 
+use crate::fmt::mean;
 use crate::types::{Series, Validity};
 use sandbench_spec::record::plural;
 use sandbench_spec::{EnergySummary, Manifest, Status, TrialRecord};
@@ -41,10 +42,6 @@ pub struct Efficiency {
     pub throughput_ratio: f64,
     pub work_per_joule_ratio: f64,
     pub sentence: String,
-}
-
-fn mean(v: &[f64]) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 /// The energy rows of every environment × workload that has measured energy.

@@ -20,3 +20,8 @@ pub fn small(x: f64) -> String {
         num(x)
     }
 }
+
+/// The mean of `v`, or `None` when it is empty.
+pub fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}

@@ -232,49 +232,9 @@ fn workload_section(o: &mut String, m: &ReportModel, dir: &Path, wl: &str) {
         );
     }
     o.push_str("</div>");
-    let rows: Vec<Vec<String>> = heads
-        .iter()
-        .map(|s| {
-            let x = s.summary.as_ref();
-            vec![
-                s.environment.clone(),
-                s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
-                match (x, &s.stop) {
-                    (Some(x), Some(why)) => format!("{} ({})", x.n, why),
-                    (Some(x), None) => x.n.to_string(),
-                    (None, _) => "0".into(),
-                },
-                x.map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into()),
-                s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into()),
-                x.map(|x| f(x.median)).unwrap_or_default(),
-                x.map(|x| f(x.p95)).unwrap_or_default(),
-                x.map(|x| format!("{:.1} %", x.cv * 100.0)).unwrap_or_default(),
-                if s.validity.reasons.is_empty() {
-                    "VALID".into()
-                } else {
-                    format!("WARN: {}", s.validity.reasons.join("; "))
-                },
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> = heads.iter().map(|s| series_row(s)).collect();
     table(o, &["environment", "driver", "n", "mean ± sd", "CI", "median", "p95", "CV", "validity"], &rows);
-    let comps: Vec<Vec<String>> = m
-        .comparisons
-        .iter()
-        .filter(|c| c.workload == wl)
-        .map(|c| {
-            let x = &c.comparison;
-            vec![
-                c.environment.clone(),
-                format!("{:.3}", x.ratio),
-                x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into()),
-                format!("{:.4}", x.p_adjusted),
-                format!("{:.2}", x.effect_size),
-                format!("{:.4}", x.tost_p),
-                c.sentence.clone(),
-            ]
-        })
-        .collect();
+    let comps = comparison_rows(m, wl);
     if !comps.is_empty() {
         let _ = write!(
             o,
@@ -291,6 +251,46 @@ fn workload_section(o: &mut String, m: &ReportModel, dir: &Path, wl: &str) {
         table(o, &["environment", "ratio", "CI", "p (adjusted)", "Hedges' g", "TOST p", "verdict"], &comps);
     }
     cpu_and_power_figure(o, m, dir, wl);
+}
+
+/// One environment's row of a workload's headline table.
+fn series_row(s: &crate::model::Series) -> Vec<String> {
+    let x = s.summary.as_ref();
+    vec![
+        s.environment.clone(),
+        s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
+        match (x, &s.stop) {
+            (Some(x), Some(why)) => format!("{} ({})", x.n, why),
+            (Some(x), None) => x.n.to_string(),
+            (None, _) => "0".into(),
+        },
+        x.map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into()),
+        s.ci.map(|c| format!("{}–{}", f(c.lo), f(c.hi))).unwrap_or_else(|| "–".into()),
+        x.map(|x| f(x.median)).unwrap_or_default(),
+        x.map(|x| f(x.p95)).unwrap_or_default(),
+        x.map(|x| format!("{:.1} %", x.cv * 100.0)).unwrap_or_default(),
+        if s.validity.reasons.is_empty() { "VALID".into() } else { format!("WARN: {}", s.validity.reasons.join("; ")) },
+    ]
+}
+
+/// The rows of a workload's comparisons against the baseline.
+fn comparison_rows(m: &ReportModel, wl: &str) -> Vec<Vec<String>> {
+    m.comparisons
+        .iter()
+        .filter(|c| c.workload == wl)
+        .map(|c| {
+            let x = &c.comparison;
+            vec![
+                c.environment.clone(),
+                format!("{:.3}", x.ratio),
+                x.ratio_ci.map(|ci| format!("{:.3}–{:.3}", ci.lo, ci.hi)).unwrap_or_else(|| "–".into()),
+                format!("{:.4}", x.p_adjusted),
+                format!("{:.2}", x.effect_size),
+                format!("{:.4}", x.tost_p),
+                c.sentence.clone(),
+            ]
+        })
+        .collect()
 }
 
 /// Metric by parameter, where workloads of one kind differ in one number.

@@ -1,6 +1,7 @@
 //! The rows of one environment × workload: a series per metric (summary, interval, outliers,
 //! validity) and the host row (CPU, memory, the median trial's samples).
 
+use crate::fmt::mean;
 use crate::model::{first_order_str, headline_metric, HostRow, Options};
 use crate::types::{Series, Validity};
 use sandbench_spec::{Manifest, Status, TrialRecord};
@@ -17,10 +18,6 @@ pub(crate) struct Group<'r> {
 
 fn pct(x: f64) -> String {
     format!("{:.1} %", x * 100.0)
-}
-
-fn mean(v: &[f64]) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 impl<'r> Group<'r> {

@@ -38,69 +38,28 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     let threads =
         if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
     let model_dir = resolve(assets, p.model.as_deref().unwrap_or(sandbench_assets::catalog::WHISPER_DIR), "models");
-    let samples = sandbench_assets::catalog::sample_inputs("stt");
-    let names: Vec<String> =
-        if p.inputs.is_empty() { samples.iter().map(|s| s.to_string()).collect() } else { p.inputs.clone() };
-    let inputs: Vec<PathBuf> = names.iter().map(|n| resolve(assets, n, "inputs")).collect();
-    for i in &inputs {
-        if !i.is_file() {
-            return Err(SpeechError::Asset {
-                path: i.clone(),
-                why: "not found (run `sandbench assets fetch stt`)".into(),
-            }
-            .into());
-        }
-    }
+    let (names, inputs) = input_files(&p, assets)?;
     let audio_ctx = p.audio_ctx.unwrap_or(sandbench_workloads::ai::WHISPER_AUDIO_CTX) as usize;
     let t = Instant::now();
     let mut model = whisper::Model::load(&model_dir, threads)?;
     let model_load_ms = ms(t);
     sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
 
-    let mut results = Vec::new();
     let mut first = true;
-    let (mut pre_all, mut inf_all, mut post_all, mut audio_s, mut inf_s) = (vec![], vec![], vec![], 0.0, 0.0);
-    for (name, path) in names.iter().zip(&inputs) {
-        let (mut pre, mut inf, mut post) = (vec![], vec![], vec![]);
-        let mut text = String::new();
-        let mut duration = 0.0;
-        for _ in 0..p.repetitions {
-            let t = Instant::now();
-            let samples = audio::load_wav(path).map_err(SpeechError::from)?;
-            duration = samples.len() as f64 / audio::SAMPLE_RATE as f64;
-            let mel = model.mel(&samples)?;
-            pre.push(ms(t));
-            let t = Instant::now();
-            let tokens = model.transcribe(&mel, audio_ctx)?;
-            inf.push(ms(t));
-            if std::mem::take(&mut first) {
-                sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
-            }
-            let t = Instant::now();
-            text = model.decode(&tokens);
-            post.push(ms(t));
-            audio_s += duration;
-            inf_s += inf.last().copied().unwrap_or(0.0) / 1e3;
-        }
-        let wer = expect::reference_transcript(name).map(|r| expect::wer(r, &text));
-        pre_all.extend(&pre);
-        inf_all.extend(&inf);
-        post_all.extend(&post);
-        let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
-        results.push(json!({
-            "input": name,
-            "duration_s": duration,
-            "preprocess_ms": round(&pre),
-            "inference_ms": round(&inf),
-            "postprocess_ms": round(&post),
-            "result": { "transcript": text.trim(), "wer": wer },
-        }));
-    }
+    let runs: Vec<ClipRun> = names
+        .iter()
+        .zip(&inputs)
+        .map(|(name, path)| transcribe_clip(&mut model, name, path, p.repetitions, audio_ctx, &mut first))
+        .collect::<Result<_, _>>()?;
+    let all = |f: fn(&ClipRun) -> &Vec<f64>| -> Vec<f64> { runs.iter().flat_map(|r| f(r).clone()).collect() };
+    let inf_all = all(|r| &r.inf);
+    let audio_s: f64 = runs.iter().map(|r| r.duration * r.inf.len() as f64).sum();
+    let inf_s: f64 = inf_all.iter().sum::<f64>() / 1e3;
     let mut metrics = sandbench_protocol::Metrics::new();
     metrics.insert("model_load_ms".into(), Metric::new(model_load_ms, "ms"));
-    metrics.insert("preprocess_ms".into(), Metric::new(mean(&pre_all), "ms"));
+    metrics.insert("preprocess_ms".into(), Metric::new(mean(&all(|r| &r.pre)), "ms"));
     metrics.insert("inference_ms".into(), Metric::new(mean(&inf_all), "ms"));
-    metrics.insert("postprocess_ms".into(), Metric::new(mean(&post_all), "ms"));
+    metrics.insert("postprocess_ms".into(), Metric::new(mean(&all(|r| &r.post)), "ms"));
     metrics.insert("inferences".into(), Metric::new(inf_all.len() as f64, "inferences"));
     if audio_s > 0.0 {
         metrics.insert("real_time_factor".into(), Metric::new(inf_s / audio_s, "x"));
@@ -111,7 +70,78 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
         "threads": threads,
         "repetitions": p.repetitions,
         "audio_ctx": audio_ctx,
-        "inputs": results,
+        "inputs": runs.iter().map(ClipRun::to_json).collect::<Vec<_>>(),
     });
     Ok(Outcome { metrics, outputs })
+}
+
+/// The clips' names and paths: the parameters' or the sample clips, each of which must exist.
+fn input_files(p: &AiParams, assets: &Path) -> Result<(Vec<String>, Vec<PathBuf>), SpeechError> {
+    let samples = sandbench_assets::catalog::sample_inputs("stt");
+    let names: Vec<String> =
+        if p.inputs.is_empty() { samples.iter().map(|s| s.to_string()).collect() } else { p.inputs.clone() };
+    let inputs: Vec<PathBuf> = names.iter().map(|n| resolve(assets, n, "inputs")).collect();
+    if let Some(missing) = inputs.iter().find(|i| !i.is_file()) {
+        return Err(SpeechError::Asset {
+            path: missing.clone(),
+            why: "not found (run `sandbench assets fetch stt`)".into(),
+        });
+    }
+    Ok((names, inputs))
+}
+
+/// One clip's timings (ms, one per repetition) and its last transcript.
+struct ClipRun {
+    name: String,
+    duration: f64,
+    pre: Vec<f64>,
+    inf: Vec<f64>,
+    post: Vec<f64>,
+    text: String,
+}
+
+impl ClipRun {
+    fn to_json(&self) -> Value {
+        let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
+        let wer = expect::reference_transcript(&self.name).map(|r| expect::wer(r, &self.text));
+        json!({
+            "input": self.name,
+            "duration_s": self.duration,
+            "preprocess_ms": round(&self.pre),
+            "inference_ms": round(&self.inf),
+            "postprocess_ms": round(&self.post),
+            "result": { "transcript": self.text.trim(), "wer": wer },
+        })
+    }
+}
+
+/// Transcribes one clip `repetitions` times: loading and log-mel (pre-processing), the
+/// encoder and greedy decoding (inference), detokenizing (post-processing).
+fn transcribe_clip(
+    model: &mut whisper::Model,
+    name: &str,
+    path: &Path,
+    repetitions: usize,
+    audio_ctx: usize,
+    first: &mut bool,
+) -> Result<ClipRun, SpeechError> {
+    let mut run =
+        ClipRun { name: name.to_string(), duration: 0.0, pre: vec![], inf: vec![], post: vec![], text: String::new() };
+    for _ in 0..repetitions {
+        let t = Instant::now();
+        let samples = audio::load_wav(path)?;
+        run.duration = samples.len() as f64 / audio::SAMPLE_RATE as f64;
+        let mel = model.mel(&samples)?;
+        run.pre.push(ms(t));
+        let t = Instant::now();
+        let tokens = model.transcribe(&mel, audio_ctx)?;
+        run.inf.push(ms(t));
+        if std::mem::take(first) {
+            sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
+        }
+        let t = Instant::now();
+        run.text = model.decode(&tokens);
+        run.post.push(ms(t));
+    }
+    Ok(run)
 }

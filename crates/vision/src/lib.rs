@@ -138,24 +138,69 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     let inputs: Vec<PathBuf> = names.iter().map(|n| require(resolve(&root, n, "inputs"))).collect::<Result<_, _>>()?;
 
     let t_load = Instant::now();
-    // The input side of detect comes from the model's metadata: load once to read it. Tract
-    // needs the shape up front, so a detect model is first opened by the default size.
+    let mut loaded = load(kind, &p, &root, &model, threads)?;
+    let model_load_ms = ms(t_load);
+    sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
+
+    let decoded: Vec<RgbImage> = inputs.iter().map(|i| preprocess::load_rgb(i)).collect::<Result<_, _>>()?;
+    let t_all = Instant::now();
+    let per_input = run_inputs(&p, loaded.task.as_ref(), loaded.engine.as_mut(), &decoded)?;
+    let total_ms = ms(t_all);
+    let all = |f: fn(&InputRun) -> &Vec<f64>| -> Vec<f64> { per_input.iter().flat_map(|x| f(x).clone()).collect() };
+    let images = (names.len() * p.repetitions) as f64;
+    let mut metrics = sandbench_protocol::Metrics::new();
+    metrics.insert("model_load_ms".into(), Metric::new(model_load_ms, "ms"));
+    metrics.insert("preprocess_ms".into(), Metric::new(mean(&all(|x| &x.pre)), "ms"));
+    metrics.insert("inference_ms".into(), Metric::new(mean(&all(|x| &x.inf)), "ms"));
+    metrics.insert("postprocess_ms".into(), Metric::new(mean(&all(|x| &x.post)), "ms"));
+    metrics.insert("images_per_s".into(), Metric::new(images / (total_ms / 1e3), "images/s"));
+    metrics.insert("inferences".into(), Metric::new(images, "inferences"));
+    let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
+    let outputs = json!({
+        "engine": loaded.engine.name(),
+        "engine_fallback": loaded.fallback,
+        "model": model.file_name().map(|f| f.to_string_lossy().into_owned()),
+        "threads": threads,
+        "batch": p.batch,
+        "size": loaded.side,
+        "repetitions": p.repetitions,
+        "inputs": names.iter().zip(&per_input).zip(&decoded).map(|((name, x), img)| json!({
+            "input": name,
+            "width": img.width(),
+            "height": img.height(),
+            "preprocess_ms": round(&x.pre),
+            "inference_ms": round(&x.inf),
+            "postprocess_ms": round(&x.post),
+            "result": x.result,
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Outcome { metrics, outputs })
+}
+
+/// A loaded model and the task around it.
+struct Loaded {
+    engine: Box<dyn Engine>,
+    /// Why `auto` fell back to tract, if it did.
+    fallback: Option<String>,
+    task: Box<dyn Task>,
+    /// The square side the network really runs at (detect: the model's own unless asked).
+    side: u32,
+}
+
+/// Loads the model and builds its task. The input side of detect comes from the model's
+/// metadata: tract needs the shape up front, so a detect model is first opened by the default
+/// size and reopened if its own differs.
+fn load(kind: &str, p: &AiParams, root: &Path, model: &Path, threads: usize) -> Result<Loaded, VisionError> {
     let size = p.size.map(|s| s as u32);
-    let side = match kind {
-        "classify" => 224,
-        "detect" => size.unwrap_or(640),
-        _ => size.unwrap_or(640),
-    };
+    let side = if kind == "classify" { 224 } else { size.unwrap_or(640) };
     let shape = [p.batch, 3, side as usize, side as usize];
-    let (mut engine, fallback) = load_engine(p.engine, &root, &model, &shape, threads)?;
-    // The square side the network really runs at (detect: the model's own unless asked).
-    let mut input_side = side;
-    let task: Box<dyn Task> = match kind {
+    let (mut engine, fallback) = load_engine(p.engine, root, model, &shape, threads)?;
+    let (task, side): (Box<dyn Task>, u32) = match kind {
         "classify" => {
             let labels_path = require(root.join(sandbench_assets::catalog::IMAGENET_LABELS))?;
             let text = std::fs::read_to_string(&labels_path)
                 .map_err(|e| VisionError::Asset { path: labels_path.clone(), why: e.to_string() })?;
-            Box::new(classify::Classify { labels: text.lines().map(String::from).collect() })
+            (Box::new(classify::Classify { labels: text.lines().map(String::from).collect() }), side)
         }
         "detect" => {
             let names = engine.metadata("names").map(|m| detect::parse_names(&m)).unwrap_or_default();
@@ -163,29 +208,30 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
             if let (Some(ms), None) = (model_side, size) {
                 if ms != side {
                     let shape = [p.batch, 3, ms as usize, ms as usize];
-                    engine = load_engine(p.engine, &root, &model, &shape, threads)?.0;
+                    engine = load_engine(p.engine, root, model, &shape, threads)?.0;
                 }
             }
-            input_side = size.or(model_side).unwrap_or(640);
-            Box::new(detect::Detect {
-                size: input_side,
-                names,
-                conf: p.score_threshold.unwrap_or(0.25) as f32,
-                iou: p.iou.unwrap_or(0.7) as f32,
-            })
+            let side = size.or(model_side).unwrap_or(640);
+            let conf = p.score_threshold.unwrap_or(0.25) as f32;
+            (Box::new(detect::Detect { size: side, names, conf, iou: p.iou.unwrap_or(0.7) as f32 }), side)
         }
-        _ => Box::new(face::Face {
-            size: side,
-            conf: p.score_threshold.unwrap_or(0.9) as f32,
-            iou: p.iou.unwrap_or(0.4) as f32,
-        }),
+        _ => {
+            let (conf, iou) = (p.score_threshold.unwrap_or(0.9) as f32, p.iou.unwrap_or(0.4) as f32);
+            (Box::new(face::Face { size: side, conf, iou }), side)
+        }
     };
-    let model_load_ms = ms(t_load);
-    sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
+    Ok(Loaded { engine, fallback, task, side })
+}
 
-    let decoded: Vec<RgbImage> = inputs.iter().map(|i| preprocess::load_rgb(i)).collect::<Result<_, _>>()?;
-    let mut per_input: Vec<InputRun> = names.iter().map(|_| InputRun::default()).collect();
-    let t_all = Instant::now();
+/// Runs every input through pre-processing, inference and post-processing, in batches,
+/// `repetitions` times; the timings per input and each input's last result.
+fn run_inputs(
+    p: &AiParams,
+    task: &dyn Task,
+    engine: &mut dyn Engine,
+    decoded: &[RgbImage],
+) -> Result<Vec<InputRun>, VisionError> {
+    let mut per_input: Vec<InputRun> = decoded.iter().map(|_| InputRun::default()).collect();
     let mut first = true;
     for _ in 0..p.repetitions {
         for (c, chunk) in decoded.chunks(p.batch).enumerate() {
@@ -211,34 +257,5 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
             }
         }
     }
-    let total_ms = ms(t_all);
-    let all = |f: fn(&InputRun) -> &Vec<f64>| -> Vec<f64> { per_input.iter().flat_map(|x| f(x).clone()).collect() };
-    let images = (names.len() * p.repetitions) as f64;
-    let mut metrics = sandbench_protocol::Metrics::new();
-    metrics.insert("model_load_ms".into(), Metric::new(model_load_ms, "ms"));
-    metrics.insert("preprocess_ms".into(), Metric::new(mean(&all(|x| &x.pre)), "ms"));
-    metrics.insert("inference_ms".into(), Metric::new(mean(&all(|x| &x.inf)), "ms"));
-    metrics.insert("postprocess_ms".into(), Metric::new(mean(&all(|x| &x.post)), "ms"));
-    metrics.insert("images_per_s".into(), Metric::new(images / (total_ms / 1e3), "images/s"));
-    metrics.insert("inferences".into(), Metric::new(images, "inferences"));
-    let round = |v: &[f64]| v.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>();
-    let outputs = json!({
-        "engine": engine.name(),
-        "engine_fallback": fallback,
-        "model": model.file_name().map(|f| f.to_string_lossy().into_owned()),
-        "threads": threads,
-        "batch": p.batch,
-        "size": input_side,
-        "repetitions": p.repetitions,
-        "inputs": names.iter().zip(&per_input).zip(&decoded).map(|((name, x), img)| json!({
-            "input": name,
-            "width": img.width(),
-            "height": img.height(),
-            "preprocess_ms": round(&x.pre),
-            "inference_ms": round(&x.inf),
-            "postprocess_ms": round(&x.post),
-            "result": x.result,
-        })).collect::<Vec<_>>(),
-    });
-    Ok(Outcome { metrics, outputs })
+    Ok(per_input)
 }

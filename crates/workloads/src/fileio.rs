@@ -170,79 +170,21 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
     let (files, evicted) = prepare(p, &dir.path).map_err(WorkloadError::Failed)?;
     let prepare_ms = t_prep.elapsed().as_secs_f64() * 1e3;
 
-    let per = p.blocks_per_file();
-    let total_blocks = per * p.files;
-    let ops_limit = if p.io_size == 0 { u64::MAX } else { p.io_size.div_ceil(p.block_size) };
-    let issued = AtomicU64::new(0);
     let start = Instant::now();
-    let deadline = (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s));
-    let sequential = p.mode.starts_with("seq");
+    let plan = Plan {
+        p,
+        files: &files,
+        issued: AtomicU64::new(0),
+        ops_limit: if p.io_size == 0 { u64::MAX } else { p.io_size.div_ceil(p.block_size) },
+        deadline: (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s)),
+    };
     let tallies: Vec<Tally> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..p.threads)
-            .map(|t| {
-                let (files, issued) = (&files, &issued);
-                s.spawn(move || {
-                    let mut buf = AlignedBuf::new(p.block_size as usize, p.seed.wrapping_add(t as u64 + 1));
-                    let mut rng = p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64) | 1;
-                    let mut tally = Tally::default();
-                    let mut writes_per_file = vec![0u64; files.len()];
-                    loop {
-                        let n = issued.fetch_add(1, Ordering::Relaxed);
-                        if n >= ops_limit || deadline.is_some_and(|d| Instant::now() >= d) || tally.bad.is_some() {
-                            break;
-                        }
-                        let global = if sequential {
-                            n % total_blocks
-                        } else {
-                            rng ^= rng << 13;
-                            rng ^= rng >> 7;
-                            rng ^= rng << 17;
-                            rng % total_blocks
-                        };
-                        let (f, off) = (global / per, (global % per) * p.block_size);
-                        let write = match p.mode {
-                            "seqwr" | "rndwr" => true,
-                            "rndrw" => (n as f64 % (p.rw_ratio + 1.0)) >= p.rw_ratio,
-                            _ => false,
-                        };
-                        let t0 = Instant::now();
-                        let file = &files[f as usize];
-                        if write {
-                            buf.as_mut()[..HEADER].copy_from_slice(&header(f, off));
-                            if let Err(e) = file.write_all_at(buf.as_ref(), off) {
-                                tally.bad = Some(format!("write file {f} at {off}: {e}"));
-                                break;
-                            }
-                            tally.writes += 1;
-                            writes_per_file[f as usize] += 1;
-                            if p.fsync_every > 0 && writes_per_file[f as usize] % p.fsync_every == 0 {
-                                let _ = file.sync_data();
-                                tally.fsyncs += 1;
-                            }
-                        } else {
-                            if let Err(e) = file.read_exact_at(buf.as_mut(), off) {
-                                tally.bad = Some(format!("read file {f} at {off}: {e}"));
-                                break;
-                            }
-                            if buf.as_ref()[..HEADER] != header(f, off) {
-                                tally.bad = Some(format!(
-                                    "read back the wrong data: block at offset {off} of file {f} has another block's header"
-                                ));
-                                break;
-                            }
-                            tally.reads += 1;
-                        }
-                        tally.lat_us.push(t0.elapsed().as_secs_f64() * 1e6);
-                    }
-                    tally
-                })
-            })
-            .collect();
+        let plan = &plan;
+        let handles: Vec<_> = (0..p.threads).map(|t| s.spawn(move || plan.worker(t))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     let mut fsyncs: u64 = tallies.iter().map(|t| t.fsyncs).sum();
-    let writes: u64 = tallies.iter().map(|t| t.writes).sum();
-    if p.fsync_end && writes > 0 {
+    if p.fsync_end && tallies.iter().any(|t| t.writes > 0) {
         for f in &files {
             f.sync_all().map_err(|e| WorkloadError::Failed(format!("final fsync: {e}")))?;
             fsyncs += 1;
@@ -252,7 +194,127 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
     if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
         return Err(WorkloadError::Failed(bad));
     }
+    let (metrics, reads, writes) = metrics(p, tallies, fsyncs, total_s);
+    let outputs = serde_json::json!({
+        "mode": p.mode,
+        "block_size": p.block_size,
+        "files": p.files,
+        "file_size": p.blocks_per_file() * p.block_size * p.files,
+        "threads": p.threads,
+        "direct": p.direct,
+        "dir": root.display().to_string(),
+        "filesystem": scratch::filesystem(&dir.path),
+        "prepare_ms": prepare_ms,
+        "cache_evicted_after_prepare": evicted,
+        "bytes_read": reads * p.block_size,
+        "bytes_written": writes * p.block_size,
+        "blocks_verified": reads,
+    });
+    Ok(Outcome { metrics, outputs })
+}
+
+/// What every thread of one trial shares: the files, the count of operations issued so far and
+/// when to stop.
+struct Plan<'a> {
+    p: &'a FileioParams,
+    files: &'a [std::fs::File],
+    issued: AtomicU64,
+    ops_limit: u64,
+    deadline: Option<Instant>,
+}
+
+impl Plan<'_> {
+    /// One thread's loop: take the next operation number, do it, time it, until the trial ends
+    /// or an operation fails.
+    fn worker(&self, t: usize) -> Tally {
+        let p = self.p;
+        let mut buf = AlignedBuf::new(p.block_size as usize, p.seed.wrapping_add(t as u64 + 1));
+        let mut rng = p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64) | 1;
+        let mut tally = Tally::default();
+        let mut writes_per_file = vec![0u64; self.files.len()];
+        loop {
+            let n = self.issued.fetch_add(1, Ordering::Relaxed);
+            if n >= self.ops_limit || self.deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let (f, off) = self.block(n, &mut rng);
+            let t0 = Instant::now();
+            let done = if self.is_write(n) {
+                self.write(&mut buf, f, off, &mut tally, &mut writes_per_file)
+            } else {
+                self.read(&mut buf, f, off, &mut tally)
+            };
+            if let Err(bad) = done {
+                tally.bad = Some(bad);
+                break;
+            }
+            tally.lat_us.push(t0.elapsed().as_secs_f64() * 1e6);
+        }
+        tally
+    }
+
+    /// The file and offset of operation `n`: in order for the sequential modes, else from the
+    /// thread's xorshift generator.
+    fn block(&self, n: u64, rng: &mut u64) -> (u64, u64) {
+        let per = self.p.blocks_per_file();
+        let total_blocks = per * self.p.files;
+        let global = if self.p.mode.starts_with("seq") {
+            n % total_blocks
+        } else {
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            *rng % total_blocks
+        };
+        (global / per, (global % per) * self.p.block_size)
+    }
+
+    fn is_write(&self, n: u64) -> bool {
+        match self.p.mode {
+            "seqwr" | "rndwr" => true,
+            "rndrw" => (n as f64 % (self.p.rw_ratio + 1.0)) >= self.p.rw_ratio,
+            _ => false,
+        }
+    }
+
+    /// Writes a block stamped with its own file and offset, syncing every `fsync_every` writes.
+    fn write(
+        &self,
+        buf: &mut AlignedBuf,
+        f: u64,
+        off: u64,
+        tally: &mut Tally,
+        writes_per_file: &mut [u64],
+    ) -> Result<(), String> {
+        let file = &self.files[f as usize];
+        buf.as_mut()[..HEADER].copy_from_slice(&header(f, off));
+        file.write_all_at(buf.as_ref(), off).map_err(|e| format!("write file {f} at {off}: {e}"))?;
+        tally.writes += 1;
+        writes_per_file[f as usize] += 1;
+        if self.p.fsync_every > 0 && writes_per_file[f as usize].is_multiple_of(self.p.fsync_every) {
+            let _ = file.sync_data();
+            tally.fsyncs += 1;
+        }
+        Ok(())
+    }
+
+    /// Reads a block back and checks that it is the one asked for.
+    fn read(&self, buf: &mut AlignedBuf, f: u64, off: u64, tally: &mut Tally) -> Result<(), String> {
+        self.files[f as usize].read_exact_at(buf.as_mut(), off).map_err(|e| format!("read file {f} at {off}: {e}"))?;
+        if buf.as_ref()[..HEADER] != header(f, off) {
+            return Err(format!(
+                "read back the wrong data: block at offset {off} of file {f} has another block's header"
+            ));
+        }
+        tally.reads += 1;
+        Ok(())
+    }
+}
+
+/// The trial's metrics from its threads' tallies; also the read and write counts.
+fn metrics(p: &FileioParams, tallies: Vec<Tally>, fsyncs: u64, total_s: f64) -> (Metrics, u64, u64) {
     let reads: u64 = tallies.iter().map(|t| t.reads).sum();
+    let writes: u64 = tallies.iter().map(|t| t.writes).sum();
     let (rb, wb) = (reads * p.block_size, writes * p.block_size);
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64 / total_s.max(1e-9);
     let mut m = Metrics::new();
@@ -267,22 +329,7 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
     m.insert("total_time".into(), Metric::new(total_s * 1e3, "ms"));
     let lat: Vec<f64> = tallies.into_iter().flat_map(|t| t.lat_us).collect();
     crate::latency::insert_summary(&mut m, "lat", lat, "us");
-    let outputs = serde_json::json!({
-        "mode": p.mode,
-        "block_size": p.block_size,
-        "files": p.files,
-        "file_size": p.blocks_per_file() * p.block_size * p.files,
-        "threads": p.threads,
-        "direct": p.direct,
-        "dir": root.display().to_string(),
-        "filesystem": scratch::filesystem(&dir.path),
-        "prepare_ms": prepare_ms,
-        "cache_evicted_after_prepare": evicted,
-        "bytes_read": rb,
-        "bytes_written": wb,
-        "blocks_verified": reads,
-    });
-    Ok(Outcome { metrics: m, outputs })
+    (m, reads, writes)
 }
 
 #[cfg(test)]

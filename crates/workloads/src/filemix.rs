@@ -174,57 +174,89 @@ pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
     let root = scratch::root(p.dir.as_deref());
     let dir = TrialDir::create(&root, "filemix").map_err(WorkloadError::Failed)?;
     let t_prep = Instant::now();
-    for d in 0..p.files.div_ceil(p.dir_width) {
-        std::fs::create_dir(dir.path.join(format!("d{d}"))).map_err(|e| WorkloadError::Failed(e.to_string()))?;
-    }
-    let slots: Vec<Slot> = (0..p.files).map(|_| Mutex::new(None)).collect();
-    let prealloc =
-        Worker { p, root: &dir.path, slots: &slots, buf: AlignedBuf::new(p.io_size as usize, p.seed), rng: 1 };
-    for i in 0..p.files * 8 / 10 {
-        prealloc.write_file(&slot_path(&dir.path, i, p.dir_width), p.file_size, false).map_err(|e| {
-            WorkloadError::Failed(format!("prepare {}: {e}", slot_path(&dir.path, i, p.dir_width).display()))
-        })?;
-        if let Ok(mut s) = slots[i as usize].lock() {
-            *s = Some(p.file_size);
-        }
-    }
-    sync_filesystems();
+    let slots = prepare(p, &dir.path)?;
     let prepare_ms = t_prep.elapsed().as_secs_f64() * 1e3;
 
     let start = Instant::now();
     let deadline = (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s));
     let loops = std::sync::atomic::AtomicU64::new(0);
     let tallies: Vec<Tally> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..p.threads)
-            .map(|t| {
-                let (slots, root, loops) = (&slots, &dir.path, &loops);
-                s.spawn(move || {
-                    let seed = p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t as u64);
-                    let buf = AlignedBuf::new(p.io_size as usize, seed);
-                    let mut w = Worker { p, root, slots, buf, rng: seed | 1 };
-                    let mut tally = Tally::default();
-                    loop {
-                        let n = loops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if (p.loops > 0 && n >= p.loops) || deadline.is_some_and(|d| Instant::now() >= d) {
-                            break;
-                        }
-                        for op in 0..OPS.len() {
-                            if let Err(e) = w.op(op, &mut tally) {
-                                tally.bad = Some(e);
-                                return tally;
-                            }
-                        }
-                    }
-                    tally
-                })
-            })
-            .collect();
+        let (slots, root, loops) = (&slots, &dir.path, &loops);
+        let handles: Vec<_> =
+            (0..p.threads).map(|t| s.spawn(move || worker(p, root, slots, loops, deadline, t as u64))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     let total_s = start.elapsed().as_secs_f64().max(1e-9);
     if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
         return Err(WorkloadError::Failed(bad));
     }
+    let left = slots.iter().filter(|s| s.lock().map(|g| g.is_some()).unwrap_or(false)).count();
+    let outputs = serde_json::json!({
+        "files": p.files,
+        "file_size": p.file_size,
+        "append_size": p.append_size,
+        "threads": p.threads,
+        "dir": root.display().to_string(),
+        "filesystem": scratch::filesystem(&dir.path),
+        "prepare_ms": prepare_ms,
+        "bytes_read": tallies.iter().map(|t| t.bytes_read).sum::<u64>(),
+        "bytes_written": tallies.iter().map(|t| t.bytes_written).sum::<u64>(),
+        "files_at_end": left,
+    });
+    Ok(Outcome { metrics: metrics(&tallies, total_s), outputs })
+}
+
+/// The directory tree and the files present at the start (80 % of the slots), synced to disk.
+fn prepare(p: &FilemixParams, root: &Path) -> Result<Vec<Slot>, WorkloadError> {
+    for d in 0..p.files.div_ceil(p.dir_width) {
+        std::fs::create_dir(root.join(format!("d{d}"))).map_err(|e| WorkloadError::Failed(e.to_string()))?;
+    }
+    let slots: Vec<Slot> = (0..p.files).map(|_| Mutex::new(None)).collect();
+    let prealloc = Worker { p, root, slots: &slots, buf: AlignedBuf::new(p.io_size as usize, p.seed), rng: 1 };
+    for i in 0..p.files * 8 / 10 {
+        let path = slot_path(root, i, p.dir_width);
+        prealloc
+            .write_file(&path, p.file_size, false)
+            .map_err(|e| WorkloadError::Failed(format!("prepare {}: {e}", path.display())))?;
+        if let Ok(mut s) = slots[i as usize].lock() {
+            *s = Some(p.file_size);
+        }
+    }
+    drop(prealloc);
+    sync_filesystems();
+    Ok(slots)
+}
+
+/// One thread's loop: the whole sequence of operations per loop, until the loop count or the
+/// deadline, or the first failed operation.
+fn worker(
+    p: &FilemixParams,
+    root: &Path,
+    slots: &[Slot],
+    loops: &std::sync::atomic::AtomicU64,
+    deadline: Option<Instant>,
+    t: u64,
+) -> Tally {
+    let seed = p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(t);
+    let buf = AlignedBuf::new(p.io_size as usize, seed);
+    let mut w = Worker { p, root, slots, buf, rng: seed | 1 };
+    let mut tally = Tally::default();
+    loop {
+        let n = loops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if (p.loops > 0 && n >= p.loops) || deadline.is_some_and(|d| Instant::now() >= d) {
+            return tally;
+        }
+        for op in 0..OPS.len() {
+            if let Err(e) = w.op(op, &mut tally) {
+                tally.bad = Some(e);
+                return tally;
+            }
+        }
+    }
+}
+
+/// The trial's metrics: throughput, counts and latencies per operation.
+fn metrics(tallies: &[Tally], total_s: f64) -> Metrics {
     let mut m = Metrics::new();
     let ops: u64 = tallies.iter().map(|t| t.count.iter().sum::<u64>()).sum();
     let bytes: u64 = tallies.iter().map(|t| t.bytes_read + t.bytes_written).sum();
@@ -243,20 +275,7 @@ pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
         all.extend(lat);
     }
     crate::latency::insert_summary(&mut m, "lat", all, "us");
-    let left = slots.iter().filter(|s| s.lock().map(|g| g.is_some()).unwrap_or(false)).count();
-    let outputs = serde_json::json!({
-        "files": p.files,
-        "file_size": p.file_size,
-        "append_size": p.append_size,
-        "threads": p.threads,
-        "dir": root.display().to_string(),
-        "filesystem": scratch::filesystem(&dir.path),
-        "prepare_ms": prepare_ms,
-        "bytes_read": tallies.iter().map(|t| t.bytes_read).sum::<u64>(),
-        "bytes_written": tallies.iter().map(|t| t.bytes_written).sum::<u64>(),
-        "files_at_end": left,
-    });
-    Ok(Outcome { metrics: m, outputs })
+    m
 }
 
 fn sync_filesystems() {

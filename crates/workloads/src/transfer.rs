@@ -152,6 +152,38 @@ pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
     let dir = TrialDir::create(&scratch::root(None), "transfer").map_err(WorkloadError::Failed)?;
     let files = sources(p, &dir.path)?;
 
+    let start = Instant::now();
+    let mut tls = open_session(addr, &pin, &token)?;
+    let handshake_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut sent = 0u64;
+    let mut per_file = Vec::new();
+    for path in &files {
+        let t0 = Instant::now();
+        sent += send_file(&mut tls, path)?;
+        per_file.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let stored = close_session(&mut tls, sent)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut m = Metrics::new();
+    m.insert("total_time".into(), Metric::new(elapsed * 1e3, "ms"));
+    m.insert("kb_per_s".into(), Metric::new(sent as f64 / 1024.0 / elapsed, "KB/s"));
+    m.insert("bytes".into(), Metric::new(sent as f64, "B"));
+    m.insert("files".into(), Metric::new(files.len() as f64, "files"));
+    m.insert("handshake_ms".into(), Metric::new(handshake_ms, "ms"));
+    crate::latency::insert_summary(&mut m, "file_ms", per_file, "ms");
+    let outputs = serde_json::json!({
+        "peer": peer, "files": files.len(), "bytes_sent": sent, "bytes_stored_by_receiver": stored,
+        "checksums_verified": files.len(), "cipher": tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
+        "protocol": tls.conn.protocol_version().map(|v| format!("{v:?}")),
+    });
+    Ok(Outcome { metrics: m, outputs })
+}
+
+type Session = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Connects to the receiver over TLS 1.3, trusting only the certificate whose SHA-256 is `pin`,
+/// and presents the session's token.
+fn open_session(addr: SocketAddr, pin: &str, token: &str) -> Result<Session, WorkloadError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -159,7 +191,6 @@ pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pinned { sha256: pin.to_ascii_lowercase(), provider }))
         .with_no_client_auth();
-    let start = Instant::now();
     let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
         .map_err(|e| failed(&format!("connect {addr}"), e))?;
     tcp.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
@@ -173,51 +204,39 @@ pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
     if &ok != b"OK\n" {
         return Err(WorkloadError::Failed("the receiver refused the token".into()));
     }
-    let handshake_ms = start.elapsed().as_secs_f64() * 1e3;
-    let mut sent = 0u64;
-    let mut per_file = Vec::new();
-    for path in &files {
-        let t0 = Instant::now();
-        let data = std::fs::read(path).map_err(|e| failed(&format!("read {}", path.display()), e))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut header = (name.len() as u16).to_le_bytes().to_vec();
-        header.extend_from_slice(name.as_bytes());
-        header.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        tls.write_all(&header)
-            .and_then(|_| tls.write_all(&data))
-            .and_then(|_| tls.flush())
-            .map_err(|e| failed("send", e))?;
-        let mut digest = [0u8; 32];
-        tls.read_exact(&mut digest).map_err(|e| failed(&format!("acknowledgement of {name}"), e))?;
-        if digest[..] != Sha256::digest(&data)[..] {
-            return Err(WorkloadError::Failed(format!("{name} arrived corrupted: its SHA-256 on arrival differs")));
-        }
-        sent += data.len() as u64;
-        per_file.push(t0.elapsed().as_secs_f64() * 1e3);
+    Ok(tls)
+}
+
+/// Sends one file (name length, name, size, bytes) and checks the receiver's SHA-256 of what
+/// arrived; returns its size.
+fn send_file(tls: &mut Session, path: &Path) -> Result<u64, WorkloadError> {
+    let data = std::fs::read(path).map_err(|e| failed(&format!("read {}", path.display()), e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut header = (name.len() as u16).to_le_bytes().to_vec();
+    header.extend_from_slice(name.as_bytes());
+    header.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    tls.write_all(&header)
+        .and_then(|_| tls.write_all(&data))
+        .and_then(|_| tls.flush())
+        .map_err(|e| failed("send", e))?;
+    let mut digest = [0u8; 32];
+    tls.read_exact(&mut digest).map_err(|e| failed(&format!("acknowledgement of {name}"), e))?;
+    if digest[..] != Sha256::digest(&data)[..] {
+        return Err(WorkloadError::Failed(format!("{name} arrived corrupted: its SHA-256 on arrival differs")));
     }
+    Ok(data.len() as u64)
+}
+
+/// Ends the session and checks that the receiver stored every byte sent; returns its count.
+fn close_session(tls: &mut Session, sent: u64) -> Result<u64, WorkloadError> {
     tls.write_all(&0u16.to_le_bytes()).and_then(|_| tls.flush()).map_err(|e| failed("end", e))?;
     let mut total = [0u8; 8];
     tls.read_exact(&mut total).map_err(|e| failed("the receiver's total", e))?;
-    let elapsed = start.elapsed().as_secs_f64();
-    if u64::from_le_bytes(total) != sent {
-        return Err(WorkloadError::Failed(format!(
-            "sent {sent} bytes, the receiver stored {}",
-            u64::from_le_bytes(total)
-        )));
+    let stored = u64::from_le_bytes(total);
+    if stored != sent {
+        return Err(WorkloadError::Failed(format!("sent {sent} bytes, the receiver stored {stored}")));
     }
-    let mut m = Metrics::new();
-    m.insert("total_time".into(), Metric::new(elapsed * 1e3, "ms"));
-    m.insert("kb_per_s".into(), Metric::new(sent as f64 / 1024.0 / elapsed, "KB/s"));
-    m.insert("bytes".into(), Metric::new(sent as f64, "B"));
-    m.insert("files".into(), Metric::new(files.len() as f64, "files"));
-    m.insert("handshake_ms".into(), Metric::new(handshake_ms, "ms"));
-    crate::latency::insert_summary(&mut m, "file_ms", per_file, "ms");
-    let outputs = serde_json::json!({
-        "peer": peer, "files": files.len(), "bytes_sent": sent, "bytes_stored_by_receiver": u64::from_le_bytes(total),
-        "checksums_verified": files.len(), "cipher": tls.conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())),
-        "protocol": tls.conn.protocol_version().map(|v| format!("{v:?}")),
-    });
-    Ok(Outcome { metrics: m, outputs })
+    Ok(stored)
 }
 
 /// The receiver on the host: TLS with a fresh self-signed certificate, a random token, files

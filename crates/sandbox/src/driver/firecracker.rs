@@ -143,6 +143,65 @@ pub struct Firecracker {
     jail: Option<super::firecracker_jail::Jail>,
 }
 
+impl Firecracker {
+    /// Firecracker's command (itself, or the jailer around it), and the paths it sees the VM's
+    /// files at, its API socket and its config file at on the host; with the jailer, Firecracker
+    /// sees them inside its chroot.
+    fn command(
+        &mut self,
+        spec: &LaunchSpec,
+        bin: &str,
+        host: &VmFiles,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<(Command, VmFiles, PathBuf, PathBuf), SandboxError> {
+        let Some(jailer) = spec.env.jailer.as_deref() else {
+            let cfg_path = spec.work_dir.join("firecracker.json");
+            let api = spec.work_dir.join("firecracker.sock");
+            let mut cmd = Command::new(bin);
+            cmd.arg("--api-sock").arg(&api).arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id);
+            return Ok((cmd, host.clone(), api, cfg_path));
+        };
+        if let Some(why) = missing(jailer, "the jailer comes in the same release archive as firecracker") {
+            return Err(SandboxError::Unsupported { why });
+        }
+        // The jailer wants the binary's absolute path (it copies it into the chroot).
+        let bin = if bin.contains('/') { bin.to_string() } else { process::on_path(bin).unwrap_or(bin.to_string()) };
+        let jail = self.jail.insert(super::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, host)?);
+        facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
+        let mut cmd = Command::new(jailer);
+        cmd.args(jail.command(&bin, &spec.id, spec.env.jailer_ids()));
+        Ok((cmd, jail.inside.clone(), jail.root.join("run/firecracker.socket"), jail.root.join("firecracker.json")))
+    }
+
+    /// Creates the metrics file Firecracker opens (it must exist), handing it and the scratch
+    /// disk over to the jailer's user where there is one.
+    fn metrics_file(
+        &mut self,
+        spec: &LaunchSpec,
+        host: &VmFiles,
+        facts: &mut BTreeMap<String, String>,
+    ) -> Result<(), SandboxError> {
+        let metrics_host = match &self.jail {
+            Some(j) => j.root.join("metrics"),
+            None => host.metrics.clone().unwrap_or_default(),
+        };
+        std::fs::write(&metrics_host, b"")
+            .map_err(|source| SandboxError::Io { what: format!("create {}", metrics_host.display()), source })?;
+        if let Some(j) = &self.jail {
+            let scratch = j.root.join("scratch.ext4");
+            let mut own = vec![metrics_host.as_path()];
+            if scratch.exists() {
+                own.push(&scratch);
+            }
+            j.hand_over(&own, spec.env.jailer_ids())?;
+            let (uid, gid) = spec.env.jailer_ids();
+            facts.insert("jailer_user".into(), format!("uid {uid} gid {gid}"));
+        }
+        self.metrics = Some((metrics_host, 0));
+        Ok(())
+    }
+}
+
 impl Sandbox for Firecracker {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
@@ -173,52 +232,11 @@ impl Sandbox for Firecracker {
         };
         let log = spec.work_dir.join("firecracker.stderr");
         let mut facts = BTreeMap::new();
-        // Firecracker's own arguments, and the paths of the API socket, metrics file and
-        // config file on the host; with the jailer, Firecracker sees them inside its chroot.
-        let (mut cmd, files, api, cfg_path) = match spec.env.jailer.as_deref() {
-            None => {
-                let cfg_path = spec.work_dir.join("firecracker.json");
-                let api = spec.work_dir.join("firecracker.sock");
-                let mut cmd = Command::new(&bin);
-                cmd.arg("--api-sock").arg(&api).arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id);
-                (cmd, host.clone(), api, cfg_path)
-            }
-            Some(jailer) => {
-                if let Some(why) = missing(jailer, "the jailer comes in the same release archive as firecracker") {
-                    return Err(SandboxError::Unsupported { why });
-                }
-                // The jailer wants the binary's absolute path (it copies it into the chroot).
-                let bin =
-                    if bin.contains('/') { bin.clone() } else { crate::process::on_path(&bin).unwrap_or(bin.clone()) };
-                let jail =
-                    self.jail.insert(super::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, &host)?);
-                facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
-                let mut cmd = Command::new(jailer);
-                cmd.args(jail.command(&bin, &spec.id, spec.env.jailer_ids()));
-                (cmd, jail.inside.clone(), jail.root.join("run/firecracker.socket"), jail.root.join("firecracker.json"))
-            }
-        };
+        let (mut cmd, files, api, cfg_path) = self.command(spec, &bin, &host, &mut facts)?;
         let cfg = config(spec.env, &files, self.vmm.link());
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
-        let metrics_host = match &self.jail {
-            Some(j) => j.root.join("metrics"),
-            None => host.metrics.clone().unwrap_or_default(),
-        };
-        // Firecracker opens the metrics path; it must exist.
-        std::fs::write(&metrics_host, b"")
-            .map_err(|source| SandboxError::Io { what: format!("create {}", metrics_host.display()), source })?;
-        if let Some(j) = &self.jail {
-            let scratch = j.root.join("scratch.ext4");
-            let mut own = vec![metrics_host.as_path()];
-            if scratch.exists() {
-                own.push(&scratch);
-            }
-            j.hand_over(&own, spec.env.jailer_ids())?;
-            let (uid, gid) = spec.env.jailer_ids();
-            facts.insert("jailer_user".into(), format!("uid {uid} gid {gid}"));
-        }
-        self.metrics = Some((metrics_host, 0));
+        self.metrics_file(spec, &host, &mut facts)?;
         cmd.current_dir(&spec.work_dir);
         let t0 = Instant::now();
         // The API socket is kept for metrics and a clean shutdown (SendCtrlAltDel).

@@ -176,37 +176,8 @@ impl Sandbox for Oci {
         }
         let mut config =
             config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
-        let userns = spec.env.user_namespace == Some(true);
-        let seccomp_on = spec.env.seccomp() == sandbench_spec::campaign::Seccomp::Default;
-        facts
-            .insert("hardening".into(), crate::hardening::harden(&mut config, seccomp_on, spec.env.pids_max(), userns));
-        let scratch = crate::scratch::Scratch::create(&spec.id)?;
-        if userns {
-            // The container's root is host uid 100000 there: its scratch must be its own.
-            let id = Some(crate::hardening::USERNS_BASE);
-            std::os::unix::fs::chown(&scratch.dir, id, id)
-                .map_err(|source| SandboxError::Io { what: format!("chown {}", scratch.dir.display()), source })?;
-        }
-        add_scratch(&mut config, &scratch.dir);
-        facts.insert("scratch".into(), scratch.describe("host directory bind-mounted at /scratch:"));
-        let no_net = global.iter().any(|a| a == "--network=none");
-        if spec.network && no_net {
-            facts.insert(
-                "network".into(),
-                format!(
-                    "unsupported: {} runs with --network=none (its own netns check misfires on this kernel), so it joins no link",
-                    rt.as_str()
-                ),
-            );
-        }
-        let network = if spec.network && !no_net {
-            let net = crate::net::Network::create(&spec.id, crate::net::LinkKind::Veth, spec.peer_limits)?;
-            join_netns(&mut config, &net.link.netns_path().unwrap_or_default());
-            facts.insert("network".into(), net.describe());
-            Some(net)
-        } else {
-            None
-        };
+        let scratch = harden_and_scratch(spec, &mut config, &mut facts)?;
+        let network = link(spec, rt, &global, &mut config, &mut facts)?;
         let peers = network.as_ref().map(crate::net::Network::peers);
         let cfg_path = bundle.join("config.json");
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&config).unwrap_or_default())
@@ -215,7 +186,7 @@ impl Sandbox for Oci {
         let mut cmd = runtime_command(rt);
         cmd.args(&global).arg("run").arg("--bundle").arg(&bundle).arg(&spec.id).current_dir(&spec.work_dir);
         let log = spec.work_dir.join("runtime.stderr");
-        let hint = format!("install it: apt-get install {}", if rt == Runtime::Runsc { "runsc" } else { rt.as_str() });
+        let hint = format!("install it: apt-get install {}", package(rt));
         let s = process::spawn(&mut cmd, &log, &hint)?;
         let spawned_at = Instant::now();
         let pid = s.child.id();
@@ -281,6 +252,57 @@ impl Drop for Oci {
 }
 
 /// What the record's manifest says of this environment's runtime.
+/// Applies the environment's hardening (seccomp, pids limit, user namespace) to the bundle's
+/// config and gives the container its scratch directory (owned by its root under a user
+/// namespace).
+fn harden_and_scratch(
+    spec: &LaunchSpec,
+    config: &mut serde_json::Value,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<crate::scratch::Scratch, SandboxError> {
+    let userns = spec.env.user_namespace == Some(true);
+    let seccomp_on = spec.env.seccomp() == sandbench_spec::campaign::Seccomp::Default;
+    facts.insert("hardening".into(), crate::hardening::harden(config, seccomp_on, spec.env.pids_max(), userns));
+    let scratch = crate::scratch::Scratch::create(&spec.id)?;
+    if userns {
+        // The container's root is host uid 100000 there: its scratch must be its own.
+        let id = Some(crate::hardening::USERNS_BASE);
+        std::os::unix::fs::chown(&scratch.dir, id, id)
+            .map_err(|source| SandboxError::Io { what: format!("chown {}", scratch.dir.display()), source })?;
+    }
+    add_scratch(config, &scratch.dir);
+    facts.insert("scratch".into(), scratch.describe("host directory bind-mounted at /scratch:"));
+    Ok(scratch)
+}
+
+/// The container's link to its host peers, when the campaign needs one and the runtime can
+/// join a network namespace.
+fn link(
+    spec: &LaunchSpec,
+    rt: Runtime,
+    global: &[String],
+    config: &mut serde_json::Value,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<Option<crate::net::Network>, SandboxError> {
+    if !spec.network {
+        return Ok(None);
+    }
+    if global.iter().any(|a| a == "--network=none") {
+        facts.insert(
+            "network".into(),
+            format!(
+                "unsupported: {} runs with --network=none (its own netns check misfires on this kernel), so it joins no link",
+                rt.as_str()
+            ),
+        );
+        return Ok(None);
+    }
+    let net = crate::net::Network::create(&spec.id, crate::net::LinkKind::Veth, spec.peer_limits)?;
+    join_netns(config, &net.link.netns_path().unwrap_or_default());
+    facts.insert("network".into(), net.describe());
+    Ok(Some(net))
+}
+
 /// The Debian package that installs `rt`.
 fn package(rt: Runtime) -> &'static str {
     match rt {
