@@ -108,7 +108,7 @@ fn every_driver_runs_cpu_trials_and_records_them() {
         let l = r.launch.as_ref().unwrap();
         assert!(l.boot.guest_uptime_at_ready_ms.unwrap() > 0.0, "{vm}: guest uptime");
         assert!(l.boot.guest_uptime_at_init_ms.unwrap() > 0.0, "{vm}: init marker");
-        let accel = r.dims.accel.as_deref().unwrap();
+        let accel = r.dims.accel.unwrap().as_str();
         assert!(accel == "tcg" || accel == "kvm", "{vm}: accel {accel}");
         assert!(r.host.as_ref().unwrap().pss_max_kib.unwrap() > 10_000, "{vm}: VMM PSS");
     }

@@ -13,7 +13,7 @@ fn condition(r: &TrialRecord) -> String {
         "{}|{}|{}|{:?}|{:?}|{}|{}|{}",
         r.key.environment,
         r.key.workload,
-        r.dims.driver,
+        r.dims.driver.as_str(),
         r.dims.accel,
         r.dims.runtime,
         r.dims.vcpus,

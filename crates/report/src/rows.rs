@@ -64,9 +64,9 @@ impl<'r> Group<'r> {
             environment: self.env.to_string(),
             workload: self.wl.to_string(),
             kind: self.first.dims.kind.clone(),
-            driver: self.first.dims.driver.clone(),
-            accel: self.ok.first().and_then(|r| r.dims.accel.clone()).or_else(|| self.first.dims.accel.clone()),
-            disk_cache: self.first.dims.disk_cache.clone(),
+            driver: self.first.dims.driver.as_str().to_string(),
+            accel: self.ok.first().and_then(|r| r.dims.accel).or(self.first.dims.accel).map(|a| a.as_str().to_string()),
+            disk_cache: self.first.dims.disk_cache.map(|d| d.as_str().to_string()),
             metric: metric.to_string(),
             unit: self.ok.iter().find_map(|r| r.unit(metric)).unwrap_or_default(),
             higher_is_better: higher,
@@ -115,7 +115,8 @@ impl<'r> Group<'r> {
                 o.tukey.len()
             ));
         }
-        let accels = first_order_str(self.ok.iter().map(|r| r.dims.accel.clone().unwrap_or_default()));
+        let accels =
+            first_order_str(self.ok.iter().map(|r| r.dims.accel.map(|a| a.as_str().to_string()).unwrap_or_default()));
         if accels.len() > 1 {
             reasons.push(format!("mixed accelerators in one series: {}", accels.join(", ")));
         }

@@ -233,8 +233,13 @@ pub fn work_root() -> PathBuf {
     }
 }
 
-pub(crate) fn running_accel(l: &LaunchInfo) -> Option<String> {
-    l.facts.get("accel").cloned()
+/// The accelerator a running VM really uses (its driver's `accel` fact: `kvm` or `tcg`).
+pub(crate) fn running_accel(l: &LaunchInfo) -> Option<sandbench_spec::Accel> {
+    match l.facts.get("accel")?.as_str() {
+        "kvm" => Some(sandbench_spec::Accel::Kvm),
+        "tcg" => Some(sandbench_spec::Accel::Tcg),
+        _ => None,
+    }
 }
 
 pub(crate) fn new_record(
@@ -253,7 +258,7 @@ pub(crate) fn new_record(
         attempt,
         dims: Dimensions {
             environment: env.name.clone(),
-            driver: env.driver.as_str().into(),
+            driver: env.driver,
             runtime: driver.runtime,
             machine: driver.machine,
             accel: driver.accel,
@@ -265,10 +270,7 @@ pub(crate) fn new_record(
             params: wl.params.clone(),
             trial: t.trial,
             warmup: t.warmup,
-            mode: match mode {
-                Mode::Warm => "warm".into(),
-                Mode::Cold => "cold".into(),
-            },
+            mode,
         },
         status: Status::Failed,
         error: None,

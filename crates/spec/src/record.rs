@@ -38,16 +38,17 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dimensions {
     pub environment: String,
-    pub driver: String,
+    pub driver: crate::campaign::Driver,
+    /// The OCI runtime (oci, docker) or the containerd shim (any name the daemon knows).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub runtime: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub machine: Option<String>,
+    pub machine: Option<crate::campaign::Machine>,
     /// The accelerator really used (`kvm` or `tcg`), after `auto` was resolved.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub accel: Option<String>,
+    pub accel: Option<crate::campaign::Accel>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub disk_cache: Option<String>,
+    pub disk_cache: Option<crate::campaign::DiskCache>,
     pub vcpus: u32,
     pub memory_mib: u64,
     pub workload: String,
@@ -56,7 +57,7 @@ pub struct Dimensions {
     /// 1-based measured trial number; 0 for warm-up trials.
     pub trial: u32,
     pub warmup: bool,
-    pub mode: String,
+    pub mode: crate::campaign::Mode,
 }
 
 /// One phase of a sandbox start, in milliseconds since the launch began.

@@ -87,12 +87,12 @@ pub struct DriverDims {
     /// The OCI runtime (oci, docker) or the containerd shim.
     pub runtime: Option<String>,
     /// QEMU's machine type.
-    pub machine: Option<String>,
+    pub machine: Option<sandbench_spec::Machine>,
     /// The accelerator as configured (QEMU's `auto` is resolved when the VM runs); `kvm` for
     /// the KVM-only VMMs.
-    pub accel: Option<String>,
+    pub accel: Option<sandbench_spec::Accel>,
     /// A VM's disk cache mode.
-    pub disk_cache: Option<String>,
+    pub disk_cache: Option<sandbench_spec::DiskCache>,
 }
 
 #[cfg(test)]

@@ -355,9 +355,9 @@ impl super::Technology for Tech {
 
     fn dimensions(&self, env: &Environment) -> super::DriverDims {
         super::DriverDims {
-            machine: Some(env.machine().as_str().into()),
-            accel: Some(env.accel().as_str().into()),
-            disk_cache: Some(env.disk_cache().as_str().into()),
+            machine: Some(env.machine()),
+            accel: Some(env.accel()),
+            disk_cache: Some(env.disk_cache()),
             ..Default::default()
         }
     }

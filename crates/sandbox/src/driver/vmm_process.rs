@@ -180,8 +180,8 @@ pub fn doctor_row(name: &str) -> crate::probe::Availability {
 /// The record dimensions of a KVM-only VMM.
 pub fn vmm_dimensions(env: &sandbench_spec::Environment) -> super::DriverDims {
     super::DriverDims {
-        accel: Some("kvm".into()),
-        disk_cache: Some(env.disk_cache().as_str().into()),
+        accel: Some(sandbench_spec::Accel::Kvm),
+        disk_cache: Some(env.disk_cache()),
         ..Default::default()
     }
 }
