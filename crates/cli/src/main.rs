@@ -34,6 +34,9 @@ enum Command {
     Compare(cmd::compare::Args),
     /// One trial of one workload natively, with outputs and timings.
     Try(cmd::try_::Args),
+    /// One campaign on many hosts through Ansible (docs/FLEET.md).
+    #[command(subcommand)]
+    Fleet(cmd::fleet::FleetCmd),
 }
 
 fn main() {
@@ -58,6 +61,7 @@ fn main() {
         Command::Report(a) => cmd::report::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Try(a) => cmd::try_::run(a),
+        Command::Fleet(c) => cmd::fleet::run(c),
     };
     match result {
         Ok(code) => std::process::exit(code),

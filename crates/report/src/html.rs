@@ -6,13 +6,13 @@ use crate::model::{headline_metric, ReportModel};
 use std::fmt::Write;
 use std::path::Path;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 use crate::fmt::num as f;
 
-fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
     out.push_str("<div class=\"scroll\"><table><thead><tr>");
     for h in headers {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -37,7 +37,7 @@ fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
     out.push_str("</tbody></table></div>");
 }
 
-fn figure(out: &mut String, svg: Result<String, figures::FigureError>, caption: &str) {
+pub(crate) fn figure(out: &mut String, svg: Result<String, figures::FigureError>, caption: &str) {
     match svg {
         Ok(svg) => {
             let _ = write!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", esc(caption));
@@ -68,7 +68,7 @@ pub fn column(csv: &str, name: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
-const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;color:#222;line-height:1.45}
+pub(crate) const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:12px;color:#222;line-height:1.45}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}figcaption{font-size:.9em;color:#555}
 .grid{display:flex;flex-wrap:wrap;gap:8px}.grid figure{flex:1 1 340px;max-width:380px}

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod csv;
 pub mod energy;
 pub mod figures;
+pub mod fleet;
 mod fmt;
 pub mod html;
 pub mod markdown;

@@ -16,7 +16,7 @@ mod session;
 pub mod stopping;
 mod trial;
 
-pub use execute::{run, DriverFactory, RunOptions, RunOutcome};
+pub use execute::{image_for, run, timestamp, DriverFactory, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};
 pub use results::{ResultsDir, ResultsError};
 

@@ -59,6 +59,9 @@ pub struct Campaign {
     pub environments: Vec<Spanned<Environment>>,
     #[serde(rename = "workload", default)]
     pub workloads: Vec<Spanned<WorkloadSpec>>,
+    /// Per-host and per-group changes for `sandbench fleet run` (docs/FLEET.md).
+    #[serde(default, skip_serializing_if = "crate::fleet::FleetSpec::is_empty")]
+    pub fleet: crate::fleet::FleetSpec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod campaign;
 mod checks;
+pub mod fleet;
 pub mod power;
 pub mod record;
 pub mod trials;

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod compare;
 pub mod doctor;
+pub mod fleet;
 pub mod image;
 pub mod report;
 pub mod run;

@@ -1,0 +1,141 @@
+//! What a new fleet run needs before Ansible starts: its folder, one campaign per host (the
+//! campaign's `[[fleet.override]]`s applied), the binaries per architecture, and the seed of
+//! each host's cache (the assets and Debian packages the campaign needs, so that hosts fetch
+//! nothing and build their guest image themselves).
+
+use anyhow::{bail, Context, Result};
+use sandbench_fleet::{FleetManifest, HostRecord, HostState, Inventory};
+use sandbench_spec::Campaign;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Binaries given on the command line: `ARCH=DIR`, DIR holding `sandbench` and `sandbench-agent`.
+pub fn parse_binaries(given: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut map = BTreeMap::new();
+    for g in given {
+        let Some((arch, dir)) = g.split_once('=') else {
+            bail!("--binaries `{g}`: expected ARCH=DIR, e.g. aarch64=target/aarch64-unknown-linux-gnu/release");
+        };
+        let dir = std::fs::canonicalize(dir).with_context(|| format!("--binaries {arch}={dir}"))?;
+        for f in ["sandbench", "sandbench-agent"] {
+            if !dir.join(f).is_file() {
+                bail!(
+                    "--binaries {arch}={}: no `{f}` there (it needs sandbench and the static sandbench-agent)",
+                    dir.display()
+                );
+            }
+        }
+        map.insert(arch.to_string(), dir);
+    }
+    Ok(map)
+}
+
+/// This machine's binaries as a folder of links, under the fleet run's `bin/<arch>/`.
+pub fn own_binaries(dir: &Path, agent: &Path) -> Result<(String, PathBuf)> {
+    let arch = std::env::consts::ARCH.to_string();
+    let bin = dir.join("bin").join(&arch);
+    std::fs::create_dir_all(&bin)?;
+    let exe = std::env::current_exe().context("the sandbench binary's own path")?;
+    link(&exe, &bin.join("sandbench"))?;
+    link(&std::fs::canonicalize(agent)?, &bin.join("sandbench-agent"))?;
+    Ok((arch, bin))
+}
+
+fn link(src: &Path, dst: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(dst);
+    std::os::unix::fs::symlink(src, dst).with_context(|| format!("link {} to {}", dst.display(), src.display()))
+}
+
+/// The per-host campaigns, written to `campaigns/<host>.toml`.
+pub fn host_campaigns(dir: &Path, campaign: &Campaign, inv: &Inventory) -> Result<Vec<Campaign>> {
+    let out = dir.join("campaigns");
+    std::fs::create_dir_all(&out)?;
+    let mut all = Vec::new();
+    for (name, host) in &inv.hosts {
+        let c = campaign.for_host(name, &host.groups).map_err(|e| anyhow::anyhow!("{}: {e}", campaign_name(dir)))?;
+        if c.environments.is_empty() {
+            bail!("host `{name}`: the campaign's [[fleet.override]]s skip every environment");
+        }
+        std::fs::write(out.join(format!("{name}.toml")), toml::to_string(&c)?)?;
+        all.push(c);
+    }
+    Ok(all)
+}
+
+fn campaign_name(dir: &Path) -> String {
+    dir.join("campaign.toml").display().to_string()
+}
+
+/// The seed of a host's cache for this machine's architecture: links to the assets the
+/// campaigns need (fetched here first) and, when one needs a guest image, the Debian packages
+/// it is built from (built here first, which fetches them).
+pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf> {
+    let seed = dir.join("seed").join(std::env::consts::ARCH);
+    let root = sandbench_assets::Store::default_root();
+    let store = sandbench_assets::Store::new(&root);
+    for c in campaigns {
+        let (_, assets) = sandbench_runner::assets::prepare(c)?;
+        for a in &assets {
+            let rel = Path::new(&a.name);
+            for (from, to) in [
+                (store.path(&a.name), seed.join("assets/tree").join(rel)),
+                (
+                    root.join("sums").join(format!("{}.sha256", a.name)),
+                    seed.join("assets/sums").join(format!("{}.sha256", a.name)),
+                ),
+            ] {
+                std::fs::create_dir_all(to.parent().unwrap_or(&seed))?;
+                link(&from, &to)?;
+            }
+        }
+        if sandbench_runner::image_for(c, agent, assets)?.is_some() {
+            let debs = sandbench_image::cache::cache_dir().join("debs");
+            std::fs::create_dir_all(seed.join("debs"))?;
+            for e in std::fs::read_dir(&debs)?.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "deb")) {
+                link(&e.path(), &seed.join("debs").join(e.file_name()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(&seed)?;
+    Ok(seed)
+}
+
+/// The manifest of a new fleet run: every host pending.
+pub fn manifest(
+    id: &str,
+    campaign: &Path,
+    inventory: &Path,
+    inv: &Inventory,
+    forks: u32,
+    limit_s: u64,
+) -> Result<FleetManifest> {
+    let hosts = inv
+        .hosts
+        .iter()
+        .map(|(name, h)| {
+            let record = HostRecord {
+                address: h.address.clone(),
+                groups: h.groups.clone(),
+                facts: Default::default(),
+                state: HostState::Pending,
+                task: None,
+                started: None,
+                ended: None,
+                results: None,
+            };
+            (name.clone(), record)
+        })
+        .collect();
+    Ok(FleetManifest {
+        schema: sandbench_fleet::manifest::SCHEMA,
+        id: id.to_string(),
+        campaign_path: campaign.display().to_string(),
+        inventory_path: std::fs::canonicalize(inventory)?.display().to_string(),
+        ansible_version: sandbench_fleet::playbook::ansible_version()?,
+        sandbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        forks,
+        host_time_limit_s: limit_s,
+        created: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        hosts,
+    })
+}
