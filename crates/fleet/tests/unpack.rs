@@ -13,8 +13,11 @@ fn manifest(state: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A gzipped tar of raw entries: (path, type, link target, bytes).
-fn archive(dir: &Path, entries: &[(&str, tar::EntryType, &str, &[u8])]) -> std::path::PathBuf {
+/// One raw entry: path, type, link target, bytes.
+type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
+/// A gzipped tar of raw entries.
+fn archive(dir: &Path, entries: &[Entry]) -> std::path::PathBuf {
     let path = dir.join("results.tar.gz");
     let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
     let mut b = tar::Builder::new(gz);
@@ -58,7 +61,7 @@ fn a_complete_results_folder_is_unpacked_under_its_run_id() {
 fn escapes_links_and_unfinished_runs_are_refused_and_leave_nothing() {
     let m = manifest("\"complete\"");
     let running = manifest("\"running\"");
-    let cases: Vec<(&str, Vec<(&str, tar::EntryType, &str, &[u8])>, &str)> = vec![
+    let cases: Vec<(&str, Vec<Entry>, &str)> = vec![
         (
             "dotdot",
             vec![("../evil", tar::EntryType::Regular, "", b"x"), ("manifest.json", tar::EntryType::Regular, "", &m)],
