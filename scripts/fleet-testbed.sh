@@ -112,7 +112,7 @@ inventory() {
     echo "  vars:"
     echo "    ansible_user: root"
     echo "    ansible_ssh_private_key_file: $D/id_ed25519"
-    echo "    ansible_ssh_common_args: -o UserKnownHostsFile=$D/known_hosts -o StrictHostKeyChecking=yes -o ControlMaster=no"
+    echo "    ansible_ssh_common_args: -o UserKnownHostsFile=$D/known_hosts -o StrictHostKeyChecking=yes"
     echo "  hosts:"
     for d in "$D"/host*; do
       local h i

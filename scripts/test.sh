@@ -12,7 +12,8 @@ scripts/setup.sh
 # workspace's [workspace.lints] included). Cold, the check of every dependency takes ~5 min.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "test: fmt and clippy clean ($((SECONDS - t0)) s since start)" >&2
+python3 scripts/module-cycles.py
+echo "test: fmt, clippy and module cycles clean ($((SECONDS - t0)) s since start)" >&2
 SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
 echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
 # One build of the tests, `sandbench` and the dynamically linked agent (the onnxruntime

@@ -91,6 +91,8 @@ impl Play<'_> {
             .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
             .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
             .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            // One SSH round trip per task instead of several (modules sent on stdin).
+            .env("ANSIBLE_PIPELINING", "1")
             .env("ANSIBLE_LOCAL_TEMP", self.ansible_dir.join("tmp"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -8,50 +8,10 @@ use std::collections::BTreeMap;
 /// Version of `summary.json`.
 pub const REPORT_SCHEMA: u32 = 2;
 
-/// Choices of the analysis.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Environment compared against; default `native` if present, else the first.
-    pub baseline: Option<String>,
-    /// Equivalence margin as a fraction (0.05 = ±5 %).
-    pub margin: f64,
-    /// Resamples of bootstraps and permutation tests (≥ 10,000 for the report).
-    pub resamples: usize,
-    pub seed: u64,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { baseline: None, margin: 0.05, resamples: 10_000, seed: 1 }
-    }
-}
-
 use crate::sentences::sentence;
 pub use crate::sentences::{family_note, level_pct};
-pub use crate::types::{ComparisonRow, Series, Status, Validity};
+pub use crate::types::{ComparisonRow, HostRow, Options, Series, Status, Validity};
 pub use sandbench_workloads::headline_metric;
-
-/// Host view of an environment × workload: CPU and memory.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostRow {
-    pub environment: String,
-    pub workload: String,
-    pub cpu_mean_pct: Option<Summary>,
-    /// Mean CPU of the host processes by /proc, where it was sampled beside a cgroup.
-    pub tree_cpu_mean_pct: Option<f64>,
-    /// The AI paper's method: the mean of the samples at or above 100 % only, averaged over
-    /// the trials that had such samples.
-    pub cpu_busy_mean_pct: Option<f64>,
-    /// The highest CPU sample of any trial.
-    pub cpu_max_pct: Option<f64>,
-    pub first_200pct_ms: Option<f64>,
-    pub pss_max_mib: Option<f64>,
-    pub cgroup_mem_max_mib: Option<f64>,
-    /// The cgroup's peak working set (usage − inactive file pages), what `docker stats` shows.
-    pub cgroup_working_set_max_mib: Option<f64>,
-    /// The series CSV of the median trial (by headline metric), for the CPU-over-time figure.
-    pub representative_series: Option<String>,
-}
 
 /// Start-up of an environment's sandboxes.
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +66,7 @@ pub fn latest(records: &[TrialRecord]) -> Vec<&TrialRecord> {
 }
 
 fn first_order(records: &[TrialRecord], f: impl Fn(&TrialRecord) -> String) -> Vec<String> {
-    first_order_str(records.iter().map(f))
+    crate::fmt::first_order_str(records.iter().map(f))
 }
 
 fn pct(x: f64) -> String {
@@ -280,7 +240,7 @@ fn boot_row(latest: &[&TrialRecord], env: &str) -> BootRow {
 
 fn headlines(m: &ReportModel) -> Vec<String> {
     let mut out = Vec::new();
-    let workloads = first_order_str(m.series.iter().map(|s| s.workload.clone()));
+    let workloads = crate::fmt::first_order_str(m.series.iter().map(|s| s.workload.clone()));
     for wl in workloads {
         let heads: Vec<&Series> = m
             .series
@@ -331,16 +291,6 @@ fn headlines(m: &ReportModel) -> Vec<String> {
     out
 }
 
-pub(crate) fn first_order_str(it: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in it {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
-}
-
 fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbench_spec::Campaign>) -> Vec<String> {
     let mut w = Vec::new();
     if let Some(c) = campaign {
@@ -357,7 +307,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     if manifest.state != sandbench_spec::RunState::Complete {
         w.push(format!("the run is {}: results are partial", manifest.state));
     }
-    let accels = first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));
+    let accels = crate::fmt::first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));
     if accels.iter().any(|a| a == "tcg") {
         w.push("VMs ran under TCG (software CPU emulation): their CPU-bound numbers are not comparable with KVM guests or with native".into());
     }

@@ -1,11 +1,13 @@
 //! The rows of one environment × workload: a series per metric (summary, interval, outliers,
 //! validity) and the host row (CPU, memory, the median trial's samples).
 
+use crate::fmt::first_order_str;
 use crate::fmt::mean;
-use crate::model::{first_order_str, headline_metric, HostRow, Options};
+use crate::types::{HostRow, Options};
 use crate::types::{Series, Validity};
 use sandbench_spec::{Manifest, Status, TrialRecord};
 use sandbench_stats::{cumulative_sd, outliers, summarize, Outliers, Summary};
+use sandbench_workloads::headline_metric;
 
 /// The latest records of one environment × workload.
 pub(crate) struct Group<'r> {

@@ -3,6 +3,7 @@
 //! that compute them (model, sweep, energy, sentences) need not reach into one another.
 
 use sandbench_stats::{Ci, Comparison, Outliers, Summary};
+
 use serde::Serialize;
 
 /// Whether a row can be taken as it is.
@@ -83,4 +84,44 @@ pub struct ComparisonRow {
     pub comparison: Comparison,
     pub sentence: String,
     pub validity: Validity,
+}
+
+/// Choices of the analysis.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Environment compared against; default `native` if present, else the first.
+    pub baseline: Option<String>,
+    /// Equivalence margin as a fraction (0.05 = ±5 %).
+    pub margin: f64,
+    /// Resamples of bootstraps and permutation tests (≥ 10,000 for the report).
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { baseline: None, margin: 0.05, resamples: 10_000, seed: 1 }
+    }
+}
+
+/// Host view of an environment × workload: CPU and memory.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRow {
+    pub environment: String,
+    pub workload: String,
+    pub cpu_mean_pct: Option<Summary>,
+    /// Mean CPU of the host processes by /proc, where it was sampled beside a cgroup.
+    pub tree_cpu_mean_pct: Option<f64>,
+    /// The AI paper's method: the mean of the samples at or above 100 % only, averaged over
+    /// the trials that had such samples.
+    pub cpu_busy_mean_pct: Option<f64>,
+    /// The highest CPU sample of any trial.
+    pub cpu_max_pct: Option<f64>,
+    pub first_200pct_ms: Option<f64>,
+    pub pss_max_mib: Option<f64>,
+    pub cgroup_mem_max_mib: Option<f64>,
+    /// The cgroup's peak working set (usage − inactive file pages), what `docker stats` shows.
+    pub cgroup_working_set_max_mib: Option<f64>,
+    /// The series CSV of the median trial (by headline metric), for the CPU-over-time figure.
+    pub representative_series: Option<String>,
 }

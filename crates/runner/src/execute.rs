@@ -1,80 +1,14 @@
 //! Drives sandboxes through a plan and records every trial as it ends.
 
-use crate::plan::{plan, PlannedTrial};
+use crate::options::{timestamp, unix_ms, Guest, RunOptions, RunOutcome};
+use crate::plan::plan;
 use crate::results::ResultsDir;
 use crate::session::Session;
 use crate::{host, RunError};
 use sandbench_image::{BuildOptions, GuestImage};
-use sandbench_sandbox::Sandbox;
-use sandbench_spec::record::LaunchInfo;
-use sandbench_spec::{
-    Campaign, Dimensions, Environment, Manifest, Mode, RunState, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION,
-};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use sandbench_spec::{Campaign, Manifest, RunState, SCHEMA_VERSION};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// How to run.
-pub struct RunOptions {
-    /// The campaign file (ignored when resuming: the manifest holds the campaign).
-    pub campaign_path: PathBuf,
-    /// The campaign's text when it does not come from `campaign_path` (the embedded default);
-    /// `campaign_path` then only names it in messages and the manifest.
-    pub campaign_text: Option<String>,
-    /// Where new results folders are created.
-    pub out_root: PathBuf,
-    /// Finish this results folder instead of starting a new one.
-    pub resume: Option<PathBuf>,
-    /// The static agent binary.
-    pub agent: PathBuf,
-    /// The dynamically linked agent, used when a workload wants the onnxruntime engine (a
-    /// static program cannot load `libonnxruntime.so`); `None` when it was not built.
-    pub agent_dynamic: Option<PathBuf>,
-    /// Set by Ctrl-C.
-    pub cancel: Arc<AtomicBool>,
-    pub progress: bool,
-    /// The git revision sandbench was built from, for the manifest.
-    pub git_revision: Option<String>,
-    /// Makes each environment's sandbox; `None`: the environment's own driver
-    /// (`sandbox::driver_for`). Tests pass a fake sandbox here to drive the loop without root.
-    pub drivers: Option<DriverFactory>,
-}
-
-/// Makes the sandbox of an environment.
-pub type DriverFactory = Arc<dyn Fn(&Environment) -> Box<dyn Sandbox> + Send + Sync>;
-
-/// What a run did.
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub dir: PathBuf,
-    pub ok: usize,
-    pub failed: usize,
-    pub timeout: usize,
-    pub skipped_done: usize,
-    pub interrupted: bool,
-}
-
-pub(crate) fn unix_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
-}
-
-/// `YYYYmmdd-HHMMSS` in UTC.
-pub fn timestamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
 
 /// Checks every workload's parameters before anything launches.
 fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
@@ -187,14 +121,6 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     Ok(session.finish(manifest))
 }
 
-/// What every sandbox of the run starts from: the agent, the guest image (when a driver needs
-/// one) and the host's asset folder.
-pub(crate) struct Guest {
-    pub agent: PathBuf,
-    pub image: Option<GuestImage>,
-    pub assets_dir: Option<PathBuf>,
-}
-
 /// Fetches the assets, picks the agent (the dynamic one where onnxruntime is wanted) and
 /// builds or finds the guest image, recording it in the manifest.
 fn prepare_guest(
@@ -222,69 +148,4 @@ fn prepare_guest(
     }
     let agent = image.as_ref().map(|i| i.agent()).unwrap_or(base_agent);
     Ok(Guest { agent, image, assets_dir })
-}
-
-/// Scratch space of live sandboxes (bundles, VMM logs).
-pub fn work_root() -> PathBuf {
-    if sandbench_sandbox::is_root() {
-        PathBuf::from("/run/sandbench/work")
-    } else {
-        std::env::temp_dir().join("sandbench-work")
-    }
-}
-
-/// The accelerator a running VM really uses (its driver's `accel` fact: `kvm` or `tcg`).
-pub(crate) fn running_accel(l: &LaunchInfo) -> Option<sandbench_spec::Accel> {
-    match l.facts.get("accel")?.as_str() {
-        "kvm" => Some(sandbench_spec::Accel::Kvm),
-        "tcg" => Some(sandbench_spec::Accel::Tcg),
-        _ => None,
-    }
-}
-
-pub(crate) fn new_record(
-    t: &PlannedTrial,
-    attempt: u32,
-    env: &Environment,
-    wl: &WorkloadSpec,
-    mode: Mode,
-    seq: u32,
-) -> TrialRecord {
-    let driver = sandbench_sandbox::dimensions(env);
-    TrialRecord {
-        schema: SCHEMA_VERSION,
-        key: t.key.clone(),
-        seq,
-        attempt,
-        dims: Dimensions {
-            environment: env.name.clone(),
-            driver: env.driver,
-            runtime: driver.runtime,
-            machine: driver.machine,
-            accel: driver.accel,
-            disk_cache: driver.disk_cache,
-            vcpus: env.vcpus,
-            memory_mib: env.memory_mib,
-            workload: wl.name.clone(),
-            kind: wl.kind.clone(),
-            params: wl.params.clone(),
-            trial: t.trial,
-            warmup: t.warmup,
-            mode,
-        },
-        status: Status::Failed,
-        error: None,
-        console_tail: Vec::new(),
-        started_unix_ms: unix_ms(),
-        host_wall_ms: 0.0,
-        guest_wall_ms: None,
-        metrics: Default::default(),
-        outputs: serde_json::Value::Null,
-        guest_cpu: None,
-        host: None,
-        launch: None,
-        phases: Vec::new(),
-        vmm_metrics: None,
-        stop: None,
-    }
 }

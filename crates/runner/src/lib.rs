@@ -10,13 +10,16 @@ pub mod energy;
 mod execute;
 pub mod guard;
 pub mod host;
+mod options;
 pub mod plan;
+mod record;
 pub mod results;
 mod session;
 pub mod stopping;
 mod trial;
 
-pub use execute::{image_for, run, timestamp, DriverFactory, RunOptions, RunOutcome};
+pub use execute::{image_for, run};
+pub use options::{timestamp, work_root, DriverFactory, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};
 pub use results::{ResultsDir, ResultsError};
 

@@ -3,8 +3,9 @@
 //! cold mode, or after a timeout or crash); each trial recorded as it ends.
 
 use crate::energy::PowerSession;
-use crate::execute::{new_record, running_accel, work_root, Guest, RunOptions, RunOutcome};
+use crate::options::{work_root, Guest, RunOptions, RunOutcome};
 use crate::plan::{plan, PlannedTrial};
+use crate::record::{new_record, running_accel};
 use crate::results::{attempts, ResultsDir};
 use crate::stopping::Stopping;
 use crate::trial::{run_trial, TrialCtx, TrialEnd};
@@ -157,7 +158,7 @@ impl<'a> Session<'a> {
     /// Removes what a killed sandbench left (containers, VMMs, cgroups, links, work dirs).
     pub fn sweep_stale(&self) {
         let sockets: Vec<String> = self.c.envs().filter_map(|e| e.socket.clone()).collect();
-        for what in sandbench_sandbox::stale::reap_stale(&self.work_root, &sockets) {
+        for what in sandbench_sandbox::driver::reap_stale(&self.work_root, &sockets) {
             eprintln!("removed stale {what} (left by a sandbench that was killed)");
         }
     }

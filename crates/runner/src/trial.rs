@@ -47,7 +47,7 @@ pub(crate) fn run_trial(
     let Some(params) = params_with_peers(running, record, wl) else { return Ok(TrialEnd::Done { usable: true }) };
     let sampler_start = Instant::now();
     let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
-    record.started_unix_ms = crate::execute::unix_ms();
+    record.started_unix_ms = crate::options::unix_ms();
     let stale = running.channel.drain();
     if stale > 0 {
         tracing::warn!("dropped {stale} message(s) the agent sent before this trial's run");

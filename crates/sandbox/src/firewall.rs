@@ -22,7 +22,7 @@ pub struct Filter {
 impl Filter {
     /// Lets packets arriving on `host_if` reach `host_addr` on `ports` only.
     pub fn install(id: &str, host_if: &str, host_addr: Ipv4Addr, ports: &[u16]) -> Result<Filter, SandboxError> {
-        let table = format!("{PREFIX}{}_{:08x}", std::process::id(), crate::net::id_hash(id));
+        let table = format!("{PREFIX}{}_{:08x}", std::process::id(), crate::ids::id_hash(id));
         let rules = ruleset(&table, id, host_if, host_addr, ports);
         nft_stdin(&rules)?;
         Ok(Filter { table })

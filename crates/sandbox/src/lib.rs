@@ -9,6 +9,7 @@ pub mod channel;
 pub mod driver;
 pub mod firewall;
 pub mod hardening;
+pub mod ids;
 pub mod net;
 pub mod probe;
 mod process;

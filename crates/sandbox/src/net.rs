@@ -50,10 +50,7 @@ pub fn subnet(i: u32) -> (Ipv4Addr, Ipv4Addr) {
     (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
 }
 
-/// A stable 32-bit hash of a sandbox id (FNV-1a), for interface names and subnets.
-pub fn id_hash(id: &str) -> u32 {
-    id.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
-}
+pub use crate::ids::id_hash;
 
 /// The first subnet from `start` whose addresses no host interface uses (`ip -o addr` text).
 pub fn free_subnet(start: u32, ip_addr_text: &str) -> (Ipv4Addr, Ipv4Addr) {

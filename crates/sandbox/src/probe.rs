@@ -46,15 +46,3 @@ pub(crate) fn avail(
         hint: hint.map(str::to_string),
     }
 }
-
-/// A cheap check that `env` can be launched here at all (its program exists, root where needed);
-/// used to trim the embedded default campaign to this host. The real proof is the launch.
-pub fn can_run(env: &sandbench_spec::Environment) -> Result<(), String> {
-    crate::driver::technology(env.driver).can_run(env)
-}
-
-/// Every driver's doctor rows, checked for real where `cx` allows (a container started, a
-/// guest booted).
-pub fn doctor(cx: &crate::driver::DoctorContext) -> Vec<Availability> {
-    crate::driver::all().flat_map(|d| d.doctor(cx)).collect()
-}

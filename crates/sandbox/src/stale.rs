@@ -5,38 +5,13 @@ use crate::process::run_bounded;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The label sandbench puts on every docker and containerd container it creates (value: the
-/// sandbox id). The sweep removes only containers that carry it.
-pub const LABEL: &str = "sandbench.id";
+use crate::ids::stale;
+pub use crate::ids::{id_prefix, owner_of, LABEL};
 
-/// The prefix of every sandbox id this process creates.
-pub fn id_prefix() -> String {
-    format!("sb{}-", std::process::id())
-}
-
-/// The owning pid encoded in a sandbox id, if it is one of ours.
-pub fn owner_of(id: &str) -> Option<u32> {
-    id.strip_prefix("sb")?.split('-').next()?.parse().ok()
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// A sandbox id of ours whose owning sandbench no longer runs.
-pub(crate) fn stale(id: &str) -> bool {
-    owner_of(id).is_some_and(|p| p != std::process::id() && !alive(p))
-}
-
-/// Removes what sandbench processes that no longer run left behind: each driver's own
-/// (containers, VMM processes, jail cgroups), then what every driver shares (cgroups, links,
-/// firewall tables, work and scratch directories). Returns what it removed, for the log.
-/// `sockets` are the campaign's own docker/containerd sockets (`socket = …`), swept besides the
-/// usual ones. Every daemon call is bounded: a wedged daemon must not hold the run's start.
-pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
-    let sweep = crate::driver::Sweep { sockets };
-    let mut removed: Vec<String> = crate::driver::all().flat_map(|d| d.reap_stale(&sweep)).collect();
-    removed.extend(sandbench_cgroups());
+/// What every driver shares, after each driver's own sweep (`driver::reap_stale`): cgroups,
+/// links, firewall tables, work and scratch directories.
+pub(crate) fn reap_shared(work_root: &Path) -> Vec<String> {
+    let mut removed = sandbench_cgroups();
     removed.extend(crate::net::reap_stale(stale));
     removed.extend(crate::firewall::reap_stale(stale));
     removed.extend(directories(work_root));

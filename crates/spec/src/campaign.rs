@@ -414,99 +414,37 @@ pub struct Problem {
 }
 
 impl Campaign {
-    /// Reads and parses a campaign file; structural checks only (see [`Campaign::check`]).
-    pub fn load(path: &Path) -> Result<(Campaign, String), CampaignError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Read { path: path.into(), source })?;
-        let c = Self::parse(&text, path)?;
-        Ok((c, text))
-    }
-
-    pub fn parse(text: &str, path: &Path) -> Result<Campaign, CampaignError> {
-        let c: Campaign = toml::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            invalid(path, text, span.start, e.message().to_string())
-        })?;
-        if let Some(p) = c.problems().into_iter().next() {
-            // A problem of a top-level key has no span of its own: point at the key it names.
-            let at = if p.span == (0..0) { key_offset(text, &p.message).unwrap_or(0) } else { p.span.start };
-            return Err(invalid(path, text, at, p.message));
+    /// The campaign one host of a fleet runs: its overrides applied, the fleet section gone.
+    /// An override naming an environment the campaign does not have is an error that names
+    /// the valid ones.
+    pub fn for_host(&self, host: &str, groups: &[String]) -> Result<Campaign, String> {
+        let mut c = self.clone();
+        let names: Vec<String> = c.envs().map(|e| e.name.clone()).collect();
+        for (i, o) in self.fleet.overrides.iter().enumerate() {
+            if let Some(bad) = o.environments.iter().chain(&o.skip).find(|n| !names.contains(n)) {
+                return Err(format!(
+                    "[[fleet.override]] #{}: no environment `{bad}`; valid: {}",
+                    i + 1,
+                    names.join(", ")
+                ));
+            }
+            if !o.applies_to(host, groups) {
+                continue;
+            }
+            c.environments.retain(|e| !o.skip.contains(&e.get_ref().name));
+            for e in c.environments.iter_mut().map(|e| e.get_mut()) {
+                if o.environments.is_empty() || o.environments.contains(&e.name) {
+                    e.vcpus = o.vcpus.unwrap_or(e.vcpus);
+                    e.memory_mib = o.memory_mib.unwrap_or(e.memory_mib);
+                }
+            }
         }
+        c.fleet = crate::fleet::FleetSpec::default();
         Ok(c)
     }
+}
 
-    /// Checks that do not depend on the host: names, counts, options per driver.
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut out = self.top_level_problems();
-        let mut names = std::collections::HashSet::new();
-        for env in &self.environments {
-            out.extend(crate::checks::environment_problems(env.get_ref(), env.span(), &mut names));
-            out.extend(crate::checks::driver_key_problems(env.get_ref(), env.span()));
-        }
-        out.extend(self.workload_problems());
-        out
-    }
-
-    /// The top-level keys: at least one environment and workload, trials, sampling, timeouts,
-    /// the run's name, `[power]`.
-    fn top_level_problems(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        let whole = 0..0;
-        if self.environments.is_empty() {
-            out.push(Problem { span: whole.clone(), message: "no [[environment]] table; add at least one".into() });
-        }
-        if self.workloads.is_empty() {
-            out.push(Problem { span: whole.clone(), message: "no [[workload]] table; add at least one".into() });
-        }
-        if let Some(message) = self.trials.problem() {
-            out.push(Problem { span: whole.clone(), message });
-        }
-        for message in self.power.problems() {
-            out.push(Problem { span: whole.clone(), message });
-        }
-        if self.sampling.interval_ms < 10 {
-            out.push(Problem { span: whole.clone(), message: "`sampling.interval_ms` must be at least 10".into() });
-        }
-        for (key, v) in [("trial_s", self.timeouts.trial_s), ("boot_s", self.timeouts.boot_s)] {
-            if !(v > 0.0 && v <= MAX_TIMEOUT_S) {
-                out.push(Problem {
-                    span: whole.clone(),
-                    message: format!(
-                        "`timeouts.{key}` = {v} must be a number of seconds in (0, {MAX_TIMEOUT_S}] (7 days)"
-                    ),
-                });
-            }
-        }
-        if let Some(name) = self.name.as_deref().filter(|n| !valid_run_name(n)) {
-            out.push(Problem {
-                span: whole,
-                message: format!(
-                    "`name` = {name:?} must be 1-64 characters of A-Z, a-z, 0-9, `.`, `-` or `_`, not starting with `.`: \
-                     it names the results folder under --out"
-                ),
-            });
-        }
-        out
-    }
-
-    /// Workload names: valid and unique.
-    fn workload_problems(&self) -> Vec<Problem> {
-        let mut out = Vec::new();
-        let mut wnames = std::collections::HashSet::new();
-        for w in &self.workloads {
-            let name = &w.get_ref().name;
-            if !valid_name(name) {
-                out.push(Problem {
-                    span: w.span(),
-                    message: format!("workload name `{name}` must be 1-40 characters of a-z, 0-9, `-` or `_`"),
-                });
-            }
-            if !wnames.insert(name.clone()) {
-                out.push(Problem { span: w.span(), message: format!("workload name `{name}` is used twice") });
-            }
-        }
-        out
-    }
-
+impl Campaign {
     pub fn envs(&self) -> impl Iterator<Item = &Environment> {
         self.environments.iter().map(|e| e.get_ref())
     }
@@ -518,31 +456,6 @@ impl Campaign {
 
 /// Longest trial or boot timeout a campaign may ask for.
 pub const MAX_TIMEOUT_S: f64 = 7.0 * 24.0 * 3600.0;
-
-/// A campaign name is a single path component: no `/`, no `..`, nothing hidden.
-fn valid_run_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && !s.starts_with('.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-}
-
-/// Where the key a message names first (in backticks, last dotted part) is set in `text`.
-fn key_offset(text: &str, message: &str) -> Option<usize> {
-    let named = message.split('`').nth(1)?;
-    let key = named.rsplit('.').next()?;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let body = line.trim_start();
-        if let Some(rest) = body.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return Some(offset + (line.len() - body.len()));
-            }
-        }
-        offset += line.len();
-    }
-    None
-}
 
 pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty()

@@ -2,7 +2,6 @@
 //! run`), e.g. fewer vCPUs and less memory on a 2 GB board. Hosts and groups are the
 //! inventory's names; overrides apply in file order, later ones winning.
 
-use crate::campaign::Campaign;
 use serde::{Deserialize, Serialize};
 
 /// The campaign's fleet section.
@@ -40,39 +39,8 @@ impl FleetSpec {
 }
 
 impl FleetOverride {
-    fn applies_to(&self, host: &str, groups: &[String]) -> bool {
+    pub fn applies_to(&self, host: &str, groups: &[String]) -> bool {
         self.hosts.iter().any(|h| h == host) || self.groups.iter().any(|g| groups.contains(g))
-    }
-}
-
-impl Campaign {
-    /// The campaign one host of a fleet runs: its overrides applied, the fleet section gone.
-    /// An override naming an environment the campaign does not have is an error that names
-    /// the valid ones.
-    pub fn for_host(&self, host: &str, groups: &[String]) -> Result<Campaign, String> {
-        let mut c = self.clone();
-        let names: Vec<String> = c.envs().map(|e| e.name.clone()).collect();
-        for (i, o) in self.fleet.overrides.iter().enumerate() {
-            if let Some(bad) = o.environments.iter().chain(&o.skip).find(|n| !names.contains(n)) {
-                return Err(format!(
-                    "[[fleet.override]] #{}: no environment `{bad}`; valid: {}",
-                    i + 1,
-                    names.join(", ")
-                ));
-            }
-            if !o.applies_to(host, groups) {
-                continue;
-            }
-            c.environments.retain(|e| !o.skip.contains(&e.get_ref().name));
-            for e in c.environments.iter_mut().map(|e| e.get_mut()) {
-                if o.environments.is_empty() || o.environments.contains(&e.name) {
-                    e.vcpus = o.vcpus.unwrap_or(e.vcpus);
-                    e.memory_mib = o.memory_mib.unwrap_or(e.memory_mib);
-                }
-            }
-        }
-        c.fleet = FleetSpec::default();
-        Ok(c)
     }
 }
 

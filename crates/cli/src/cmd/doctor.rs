@@ -2,7 +2,7 @@
 
 use crate::agent_path;
 use anyhow::Result;
-use sandbench_sandbox::probe::{self, Availability, Verdict};
+use sandbench_sandbox::probe::{Availability, Verdict};
 use sandbench_sandbox::DoctorContext;
 
 #[derive(clap::Args)]
@@ -94,7 +94,7 @@ fn environment_checks(a: &Args) -> Vec<Availability> {
         agent: agent.as_deref().ok(),
         work: &work,
     };
-    let mut all = probe::doctor(&cx);
+    let mut all = sandbench_sandbox::driver::doctor(&cx);
     let _ = std::fs::remove_dir_all(&work);
     all.extend(power_checks());
     all

@@ -53,7 +53,7 @@ pub fn verify(dir: &std::path::Path) -> Result<usize> {
 fn embedded_default() -> Result<String> {
     let path = std::path::Path::new("<embedded examples/quick.toml>");
     let mut c = sandbench_spec::Campaign::parse(EMBEDDED, path)?;
-    c.environments.retain(|e| match sandbench_sandbox::probe::can_run(e.get_ref()) {
+    c.environments.retain(|e| match sandbench_sandbox::driver::can_run(e.get_ref()) {
         Ok(()) => true,
         Err(why) => {
             eprintln!("note: skipping environment `{}`: {why}", e.get_ref().name);

@@ -84,7 +84,7 @@ impl Sandbox for Containerd {
         let mut cmd = ctr(&socket);
         cmd.args(["run", "--snapshotter", "overlayfs", "--runtime", &shim, "--seccomp"])
             .arg("--label")
-            .arg(format!("{}={}", crate::stale::LABEL, spec.id))
+            .arg(format!("{}={}", crate::ids::LABEL, spec.id))
             .arg("--cpus")
             .arg(spec.env.vcpus.to_string())
             .arg("--memory-limit")
@@ -160,9 +160,9 @@ fn reap_containers(sockets: &[String]) -> Vec<String> {
         let ids = crate::stale::stdout_of(ctr(&socket).args(["container", "ls", "-q"]));
         let labelled = |id: &str| {
             let info = crate::stale::stdout_of(ctr(&socket).args(["container", "info", id]));
-            serde_json::from_str::<serde_json::Value>(&info).is_ok_and(|v| v["Labels"][crate::stale::LABEL] == id)
+            serde_json::from_str::<serde_json::Value>(&info).is_ok_and(|v| v["Labels"][crate::ids::LABEL] == id)
         };
-        for id in ids.lines().map(str::trim).filter(|id| crate::stale::stale(id) && labelled(id)) {
+        for id in ids.lines().map(str::trim).filter(|id| crate::ids::stale(id) && labelled(id)) {
             for args in [
                 &["task", "kill", "-s", "SIGKILL", id][..],
                 &["task", "delete", "-f", id],

@@ -99,7 +99,7 @@ impl Sandbox for Docker {
             .arg("--pids-limit")
             .arg(spec.env.pids_max().to_string())
             .arg("--label")
-            .arg(format!("{}={}", crate::stale::LABEL, spec.id))
+            .arg(format!("{}={}", crate::ids::LABEL, spec.id))
             .arg(&tag)
             .arg(sandbench_image::AGENT_PATH);
         let (sock, id) = (socket.clone(), spec.id.clone());
@@ -152,10 +152,10 @@ const DAEMON: super::daemon_container::Daemon = super::daemon_container::Daemon 
 fn reap_containers(sockets: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
     for socket in DAEMON.live_sockets(sockets) {
-        let filter = format!("label={}", crate::stale::LABEL);
+        let filter = format!("label={}", crate::ids::LABEL);
         let names =
             crate::stale::stdout_of(docker(&socket).args(["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]));
-        for id in names.lines().map(str::trim).filter(|id| crate::stale::stale(id)) {
+        for id in names.lines().map(str::trim).filter(|id| crate::ids::stale(id)) {
             let _ = crate::process::run_bounded(docker(&socket).args(["rm", "-f", id]));
             removed.push(format!("docker container {id}"));
         }

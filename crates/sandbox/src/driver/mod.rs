@@ -76,6 +76,30 @@ pub fn technology(driver: Driver) -> &'static dyn Technology {
     }
 }
 
+/// A cheap check that `env` can be launched here at all (its program exists, root where needed);
+/// used to trim the embedded default campaign to this host. The real proof is the launch.
+pub fn can_run(env: &Environment) -> Result<(), String> {
+    technology(env.driver).can_run(env)
+}
+
+/// Every driver's doctor rows, checked for real where `cx` allows (a container started, a
+/// guest booted).
+pub fn doctor(cx: &DoctorContext) -> Vec<Availability> {
+    all().flat_map(|d| d.doctor(cx)).collect()
+}
+
+/// Removes what sandbench processes that no longer run left behind: each driver's own
+/// (containers, VMM processes, jail cgroups), then what every driver shares (cgroups, links,
+/// firewall tables, work and scratch directories). Returns what it removed, for the log.
+/// `sockets` are the campaign's own docker/containerd sockets (`socket = …`), swept besides the
+/// usual ones. Every daemon call is bounded: a wedged daemon must not hold the run's start.
+pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
+    let sweep = Sweep { sockets };
+    let mut removed: Vec<String> = all().flat_map(|d| d.reap_stale(&sweep)).collect();
+    removed.extend(crate::stale::reap_shared(work_root));
+    removed
+}
+
 /// Every driver's module, in the campaign enum's order.
 pub fn all() -> impl Iterator<Item = &'static dyn Technology> {
     Driver::ALL.into_iter().map(technology)

@@ -370,8 +370,7 @@ fn reap_runtime_containers() -> Vec<String> {
     let mut removed = Vec::new();
     for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
         let Ok(entries) = std::fs::read_dir(state_root(rt)) else { continue };
-        for id in
-            entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| crate::stale::stale(id))
+        for id in entries.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|id| crate::ids::stale(id))
         {
             let _ = process::run_bounded(runtime_command(rt).args(["kill", &id, "KILL"]));
             let _ = process::run_bounded(runtime_command(rt).args(["delete", "--force", &id]));

@@ -121,7 +121,7 @@ fn print(rows: &BTreeMap<String, Row>, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16} {:<16} {:<8} {:>5} {:>8} {:<4} {:<22} reachable",
+        "{:<16} {:<16} {:<8} {:>5} {:>8} {:<4} {:<34} reachable",
         "host", "address", "arch", "cores", "mem MiB", "kvm", "can run"
     );
     for r in rows.values() {

@@ -83,7 +83,7 @@ fn start(a: &RunArgs) -> Result<i32> {
         "sb_seed": { arch: seed },
         "sb_campaigns": dir.join("campaigns"),
         "sb_time_limit_s": a.host_time_limit_s,
-        "sb_poll_s": 5,
+        "sb_poll_s": 2,
         "sb_results_max_mib": sandbench_fleet::unpack::MAX_BYTES >> 20,
     });
     let ansible = playbook::install(&dir)?;

@@ -68,7 +68,7 @@ fn campaign_name(dir: &Path) -> String {
 
 /// The seed of a host's cache for this machine's architecture: links to the assets the
 /// campaigns need (fetched here first) and, when one needs a guest image, the Debian packages
-/// it is built from (built here first, which fetches them).
+/// it is built from (built here first, which fetches them); returns it packed as one tar.
 pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf> {
     let seed = dir.join("seed").join(std::env::consts::ARCH);
     let root = sandbench_assets::Store::default_root();
@@ -97,7 +97,18 @@ pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf>
         }
     }
     std::fs::create_dir_all(&seed)?;
-    Ok(seed)
+    archive(&seed)
+}
+
+/// The seed as one tar (links followed), `seed/<arch>.tar`: what the playbook copies.
+fn archive(seed: &Path) -> Result<PathBuf> {
+    let tar_path = seed.with_extension("tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path)?);
+    b.follow_symlinks(true);
+    b.mode(tar::HeaderMode::Deterministic);
+    b.append_dir_all(".", seed).with_context(|| format!("pack {}", seed.display()))?;
+    b.into_inner()?.sync_all()?;
+    Ok(tar_path)
 }
 
 /// The manifest of a new fleet run: every host pending.
