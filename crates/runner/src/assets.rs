@@ -5,7 +5,8 @@ use crate::RunError;
 use sandbench_assets::{catalog, Store};
 use sandbench_image::ImageAsset;
 use sandbench_spec::Campaign;
-use sandbench_workloads::ai::{AiParams, AI_KINDS};
+use sandbench_workloads::ai::AiParams;
+use sandbench_workloads::kind::AI_KINDS;
 use sandbench_workloads::Params;
 use std::path::PathBuf;
 

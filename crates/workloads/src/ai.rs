@@ -4,12 +4,6 @@
 
 use crate::{ParamError, Params};
 
-/// The AI workload kinds ([`crate::Kind::is_ai`]).
-pub const AI_KINDS: [&str; 4] = {
-    use crate::Kind;
-    crate::kind::names_of([Kind::Detect, Kind::Classify, Kind::Face, Kind::Stt])
-};
-
 /// Inference engines; `auto` picks onnxruntime where its library is in the assets, else tract.
 pub const ENGINES: &[&str] = &["auto", "onnxruntime", "tract", "candle"];
 

@@ -31,19 +31,23 @@ impl CpuParams {
     }
 }
 
-/// Counts primes in `3..max_prime` the way sysbench's cpu test does.
+/// Counts primes in `3..max_prime` the way sysbench's cpu test does, operation for operation
+/// (sysbench 1.0 `cpu_execute_event`): the bound is the `double` square root and every step
+/// compares the 64-bit divisor, converted, with it (`l <= t`), then divides in 64 bits. A loop
+/// that converts the bound to an integer once does less work per step, and how much less
+/// depends on the CPU (1.43× sysbench's events/s on a Xeon, 1.01× on an EPYC).
 pub fn prime_event(max_prime: u64) -> u64 {
     let mut n = 0;
     for c in 3..max_prime {
-        let t = (c as f64).sqrt() as u64;
-        let mut l = 2;
-        while l <= t {
+        let t = (c as f64).sqrt();
+        let mut l: u64 = 2;
+        while (l as f64) <= t {
             if c % l == 0 {
                 break;
             }
             l += 1;
         }
-        if l > t {
+        if (l as f64) > t {
             n += 1;
         }
     }

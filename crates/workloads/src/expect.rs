@@ -126,7 +126,7 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
 /// Every wrong answer in a trial's outputs (empty when all known answers are right). A trial
 /// of an AI kind without per-input results is wrong too.
 pub fn check(kind: &str, outputs: &Value) -> Vec<String> {
-    if !crate::ai::AI_KINDS.contains(&kind) {
+    if !crate::kind::AI_KINDS.contains(&kind) {
         return Vec::new();
     }
     let inputs = array(outputs, "inputs");

@@ -4,8 +4,11 @@
 //! and the count energy is divided by. Each answer is an exhaustive `match`: a new kind that
 //! forgets one does not compile. Records keep the kind as its name (the same JSON).
 
-use crate::WorkloadError;
+use crate::{Outcome, Params, WorkloadError};
 use sandbench_protocol::Metrics;
+
+/// The AI workload kinds ([`Kind::is_ai`]).
+pub const AI_KINDS: [&str; 4] = names_of([Kind::Detect, Kind::Classify, Kind::Face, Kind::Stt]);
 
 /// A workload kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,6 +115,41 @@ impl Kind {
             _ => None,
         };
         n.filter(|(_, n)| *n > 0.0)
+    }
+
+    /// Checks the kind's parameters without running it (host side, at campaign load).
+    pub fn validate(self, p: &Params) -> Result<(), WorkloadError> {
+        let checked = match self {
+            Kind::Cpu => crate::cpu::CpuParams::parse(p).map(|_| ()),
+            Kind::Noop => crate::noop::parse(p),
+            Kind::Fileio => crate::fileio::FileioParams::parse(p).map(|_| ()),
+            Kind::Filemix => crate::filemix::FilemixParams::parse(p).map(|_| ()),
+            Kind::Net => crate::net::NetParams::parse(p).map(|_| ()),
+            Kind::Transfer => crate::transfer::TransferParams::parse(p).map(|_| ()),
+            k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => {
+                crate::ai::AiParams::parse(k.name(), p).map(|_| ())
+            }
+        };
+        checked.map_err(Into::into)
+    }
+
+    /// Runs one trial in this process (the AI kinds run in the agent, with the engines).
+    pub fn run(self, p: &Params) -> Result<Outcome, WorkloadError> {
+        match self {
+            Kind::Cpu => Ok(crate::cpu::run(&crate::cpu::CpuParams::parse(p)?)),
+            Kind::Noop => {
+                crate::noop::parse(p)?;
+                Ok(Outcome::default())
+            }
+            Kind::Fileio => crate::fileio::run(&crate::fileio::FileioParams::parse(p)?),
+            Kind::Filemix => crate::filemix::run(&crate::filemix::FilemixParams::parse(p)?),
+            Kind::Net => crate::net::run(&crate::net::NetParams::parse(p)?),
+            Kind::Transfer => crate::transfer::run(&crate::transfer::TransferParams::parse(p)?),
+            k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::Failed(format!(
+                "`{}` runs only in sandbench-agent (built with the inference engines)",
+                k.name()
+            ))),
+        }
     }
 }
 

@@ -137,35 +137,10 @@ pub const KINDS: [&str; 10] = kind::NAMES;
 
 /// Checks a workload's parameters without running it (host side, at campaign load).
 pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
-    let p = Params::new(params);
-    let checked = match Kind::parse(kind)? {
-        Kind::Cpu => cpu::CpuParams::parse(&p).map(|_| ()),
-        Kind::Noop => noop::parse(&p),
-        Kind::Fileio => fileio::FileioParams::parse(&p).map(|_| ()),
-        Kind::Filemix => filemix::FilemixParams::parse(&p).map(|_| ()),
-        Kind::Net => net::NetParams::parse(&p).map(|_| ()),
-        Kind::Transfer => transfer::TransferParams::parse(&p).map(|_| ()),
-        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => ai::AiParams::parse(k.name(), &p).map(|_| ()),
-    };
-    checked.map_err(Into::into)
+    Kind::parse(kind)?.validate(&Params::new(params))
 }
 
 /// Runs one trial of `kind` with `params` in this process.
 pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
-    let p = Params::new(params);
-    match Kind::parse(kind)? {
-        Kind::Cpu => Ok(cpu::run(&cpu::CpuParams::parse(&p)?)),
-        Kind::Noop => {
-            noop::parse(&p)?;
-            Ok(Outcome::default())
-        }
-        Kind::Fileio => fileio::run(&fileio::FileioParams::parse(&p)?),
-        Kind::Filemix => filemix::run(&filemix::FilemixParams::parse(&p)?),
-        Kind::Net => net::run(&net::NetParams::parse(&p)?),
-        Kind::Transfer => transfer::run(&transfer::TransferParams::parse(&p)?),
-        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::Failed(format!(
-            "`{}` runs only in sandbench-agent (built with the inference engines)",
-            k.name()
-        ))),
-    }
+    Kind::parse(kind)?.run(&Params::new(params))
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use sandbench_assets::{catalog, State, Store};
 use sandbench_runner::assets::needed_by;
-use sandbench_workloads::ai::AI_KINDS;
+use sandbench_workloads::kind::AI_KINDS;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
