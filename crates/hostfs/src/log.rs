@@ -55,12 +55,26 @@ impl BoundedLog {
     /// Moves the last `max / 2` of the file's `len` bytes to `<file>.1` and empties it (the
     /// O_APPEND writes go on at the new end).
     fn rotate(&self, len: u64) -> std::io::Result<()> {
+        // Once teardown has removed the log (its work dir is going), nothing more is written
+        // beside it: the file is only emptied, so that no `<file>.1` outlives the directory.
+        if !self.still_at_its_path() {
+            return self.file.set_len(0);
+        }
         let keep = (self.max / 2).min(len);
         let mut tail = vec![0u8; keep as usize];
         self.file.read_exact_at(&mut tail, len - keep)?;
         // The work dir is sandbench's own (0700): nothing a guest can link there.
         std::fs::write(rotated(&self.path), &tail)?;
         self.file.set_len(0)
+    }
+
+    /// Whether `path` still names the open file.
+    fn still_at_its_path(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::symlink_metadata(&self.path), self.file.metadata()) {
+            (Ok(at), Ok(open)) => at.ino() == open.ino() && at.dev() == open.dev(),
+            _ => false,
+        }
     }
 
     /// The last `n` non-empty lines of the log at `path` (its rotated part too), reading at

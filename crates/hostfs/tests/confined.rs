@@ -96,3 +96,16 @@ fn a_bounded_log_never_holds_much_more_than_its_bound() {
     assert!(total <= (64 << 10) + (32 << 10) + (64 << 10), "{total} bytes kept for a 64 KiB bound");
     assert!(!BoundedLog::tail(&path, 3).is_empty());
 }
+
+#[test]
+fn a_log_removed_by_teardown_leaves_no_rotated_half_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let path = work.join("runtime.stderr");
+    let log = BoundedLog::create(&path, 64 << 10).unwrap();
+    // Teardown removes the log while its child still writes past the bound.
+    std::fs::remove_file(&path).unwrap();
+    log.pump(&vec![b'x'; 512 << 10][..]).unwrap();
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0, "no runtime.stderr.1 was made");
+}

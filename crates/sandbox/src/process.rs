@@ -50,6 +50,19 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
     Ok(Spawned { child, stdin, stdout })
 }
 
+/// Removes a sandbox's work dir. A log's copy thread can still be writing its last output
+/// (a rotation creates `<log>.1`) while the directory goes; a second pass a moment later takes
+/// what came in between, so no part of a torn-down sandbox stays on `/run`.
+pub fn remove_work_dir(dir: &Path) {
+    for _ in 0..10 {
+        let _ = std::fs::remove_dir_all(dir);
+        if !dir.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Kills the process group of `child` and reaps it; waits at most [`KILL_WAIT`].
 pub fn kill_group(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {

@@ -122,7 +122,7 @@ impl Sandbox for Containerd {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             super::daemon_container::reap_shims(&id, std::time::Duration::from_secs(5));
-            let _ = std::fs::remove_dir_all(work);
+            crate::process::remove_work_dir(&work);
         }
         stop_client(&mut self.client);
         self.network = None;

@@ -117,7 +117,7 @@ impl Sandbox for Docker {
     fn teardown(&mut self) -> Result<(), SandboxError> {
         if let Some((socket, id, work)) = self.live.take() {
             let _ = crate::process::run_bounded(docker(&socket).args(["rm", "-f", &id]));
-            let _ = std::fs::remove_dir_all(work);
+            crate::process::remove_work_dir(&work);
         }
         stop_client(&mut self.client);
         self.network = None;

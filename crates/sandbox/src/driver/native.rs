@@ -111,7 +111,7 @@ impl Sandbox for Native {
             cg.remove().map_err(|source| SandboxError::Io { what: "remove native cgroup".into(), source })?;
         }
         if let Some(d) = self.work_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
+            crate::process::remove_work_dir(&d);
         }
         if let Some(s) = self.scratch.take() {
             s.remove();

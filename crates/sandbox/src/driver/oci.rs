@@ -227,7 +227,7 @@ impl Sandbox for Oci {
             }
         }
         if let Some(work) = live.bundle.parent() {
-            let _ = std::fs::remove_dir_all(work);
+            crate::process::remove_work_dir(work);
         }
         live.scratch.remove();
         // The link goes after the container that used it.

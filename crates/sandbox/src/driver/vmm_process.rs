@@ -116,7 +116,7 @@ impl VmmProcess {
     pub fn stop(&mut self) {
         self.kill();
         if let Some(d) = self.work_dir.take() {
-            let _ = std::fs::remove_dir_all(d);
+            crate::process::remove_work_dir(&d);
         }
         if let Some((s, _)) = self.scratch.take() {
             s.remove();
