@@ -31,23 +31,51 @@ impl CpuParams {
     }
 }
 
+/// `a % b` with the CPU's 64-bit division, as sysbench's `unsigned long long` loop compiles
+/// (gcc). LLVM would otherwise test at run time whether both fit in 32 bits and divide in 32
+/// bits (its x86-64 tuning for slow 64-bit division): always true for these numbers, and much
+/// faster on CPUs whose 64-bit `div` is slow, which made sandbench's events/s 1.41× sysbench's
+/// on an Intel Xeon host and 1.01× on an AMD EPYC one (docs/BENCHMARKS.md); now 0.99–1.00.
+#[inline(always)]
+fn rem64(a: u64, b: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let rem: u64;
+        // SAFETY: `div` divides rdx:rax by the operand; rdx is 0, so the quotient (in rax)
+        // cannot overflow, and the divisor is at least 2 (the loop starts there). It touches
+        // no memory and no stack.
+        unsafe {
+            core::arch::asm!("div {b}", b = in(reg) b, inout("rax") a => _, inout("rdx") 0u64 => rem,
+                options(pure, nomem, nostack));
+        }
+        rem
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        a % b
+    }
+}
+
 /// Counts primes in `3..max_prime` the way sysbench's cpu test does, operation for operation
 /// (sysbench 1.0 `cpu_execute_event`): the bound is the `double` square root and every step
-/// compares the 64-bit divisor, converted, with it (`l <= t`), then divides in 64 bits. A loop
-/// that converts the bound to an integer once does less work per step, and how much less
-/// depends on the CPU (1.43× sysbench's events/s on a Xeon, 1.01× on an EPYC).
+/// compares the 64-bit divisor, converted, with it (`l <= t`), then divides in 64 bits
+/// ([`rem64`]).
 pub fn prime_event(max_prime: u64) -> u64 {
     let mut n = 0;
     for c in 3..max_prime {
         let t = (c as f64).sqrt();
         let mut l: u64 = 2;
-        while (l as f64) <= t {
-            if c % l == 0 {
+        // gcc converts the unsigned divisor with one signed conversion while it is below
+        // 2^63 (always, here); LLVM's unsigned conversion is a longer sequence.
+        while (l as i64) as f64 <= t {
+            // gcc turns the first step's `c % 2` into a bit test (sysbench's binary does it).
+            let divisible = if l == 2 { c & 1 == 0 } else { rem64(c, l) == 0 };
+            if divisible {
                 break;
             }
             l += 1;
         }
-        if (l as f64) > t {
+        if (l as i64) as f64 > t {
             n += 1;
         }
     }
