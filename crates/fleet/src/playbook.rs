@@ -113,12 +113,19 @@ pub fn follow(child: &mut Child, each: impl FnMut(Event)) -> Option<i32> {
     child.wait().ok().and_then(|s| s.code())
 }
 
-/// Stops a play and everything it started on this machine (its SSH clients).
-pub fn stop(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
+/// Stops a play (by its pid, from another thread while `follow` reads it) and everything it
+/// started on this machine (its SSH clients): its process group.
+pub fn stop(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: kill(2) on our own child's process group has no memory-safety preconditions.
         unsafe {
             libc::kill(-pid, libc::SIGTERM);
         }
     }
+}
+
+/// Whether the play's process still exists (not yet reaped).
+pub fn running(pid: u32) -> bool {
+    // SAFETY: kill(pid, 0) only asks whether the process exists.
+    i32::try_from(pid).is_ok_and(|p| unsafe { libc::kill(p, 0) } == 0)
 }

@@ -137,15 +137,11 @@ fn drive(dir: &Path, manifest: &mut FleetManifest, hosts: &[String], a: &RunArgs
     let watcher = std::thread::spawn(move || {
         while !watch_cancel.load(Ordering::SeqCst) {
             std::thread::sleep(std::time::Duration::from_millis(200));
-            // SAFETY: kill(pid, 0) only asks whether the process exists.
-            if unsafe { libc::kill(pid as i32, 0) } != 0 {
+            if !playbook::running(pid) {
                 return;
             }
         }
-        // SAFETY: kill(2) on the play's own process group.
-        unsafe {
-            libc::kill(-(pid as i32), libc::SIGTERM);
-        }
+        playbook::stop(pid);
     });
     let mut failed_save = None;
     let exit = playbook::follow(&mut child, |e| {

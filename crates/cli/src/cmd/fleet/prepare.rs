@@ -73,7 +73,14 @@ pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf>
     let seed = dir.join("seed").join(std::env::consts::ARCH);
     let root = sandbench_assets::Store::default_root();
     let store = sandbench_assets::Store::new(&root);
+    // Hosts whose overrides change nothing share one campaign: fetch and hash its inputs once.
+    let mut seen: Vec<String> = Vec::new();
     for c in campaigns {
+        let text = toml::to_string(c)?;
+        if seen.contains(&text) {
+            continue;
+        }
+        seen.push(text);
         let (_, assets) = sandbench_runner::assets::prepare(c)?;
         for a in &assets {
             let rel = Path::new(&a.name);
