@@ -17,7 +17,7 @@ mod store;
 pub mod torch;
 
 pub use catalog::{find, Asset, CATALOG};
-pub use store::{AssetError, State, Store};
+pub use store::{sha256_hex, AssetError, State, Store};
 
 /// Converts a legacy torchvision MobileNetV2 checkpoint into ONNX model bytes.
 pub fn mobilenet_v2_onnx(pth: &[u8]) -> Result<Vec<u8>, String> {

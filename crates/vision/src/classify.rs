@@ -1,5 +1,6 @@
-//! `classify`: an ImageNet classifier (torchvision MobileNetV2). Resize 256, centre crop 224,
-//! ImageNet mean/std; top-5 labels with softmax probabilities.
+//! `classify`: an ImageNet classifier (torchvision MobileNetV2), with torchvision's eval
+//! transform: `Resize(256)` (Pillow's antialiased bilinear), `CenterCrop(224)`, ImageNet
+//! mean/std; top-5 labels with softmax probabilities.
 
 use crate::engine::Tensor;
 use crate::preprocess::{resize_centre_crop, to_nchw};
@@ -15,9 +16,6 @@ pub struct Classify {
 }
 
 impl Task for Classify {
-    fn input_side(&self) -> (u32, u32) {
-        (224, 224)
-    }
     fn prepare(&self, img: &RgbImage) -> Prepared {
         Prepared { canvas: resize_centre_crop(img, 256, 224), placement: None, size: img.dimensions() }
     }

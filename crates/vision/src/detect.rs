@@ -1,6 +1,7 @@
 //! `detect`: an Ultralytics YOLOv8 ONNX export (output `[batch, 4 + classes, anchors]`, class
-//! names in the model's `names` metadata). Letterbox to the model's size with grey 114, RGB
-//! /255; boxes above the score threshold, class-wise NMS, as `yolo predict` does.
+//! names in the model's `names` metadata). Ultralytics' `LetterBox` to the model's size (OpenCV
+//! `INTER_LINEAR`, grey 114), RGB /255; boxes whose best class score is above the threshold,
+//! class-wise NMS in canvas space, then `scale_boxes` back and clipped, as `yolo predict` does.
 
 use crate::boxes::{nms, BBox};
 use crate::classify::round4;
@@ -40,11 +41,8 @@ pub fn parse_imgsz(meta: &str) -> Option<u32> {
 }
 
 impl Task for Detect {
-    fn input_side(&self) -> (u32, u32) {
-        (self.size, self.size)
-    }
     fn prepare(&self, img: &RgbImage) -> Prepared {
-        let (canvas, placement) = letterbox(img, self.size, [114, 114, 114], true);
+        let (canvas, placement) = letterbox(img, self.size, [114, 114, 114]);
         Prepared { canvas, placement: Some(placement), size: img.dimensions() }
     }
     fn pack(&self, canvases: &[&RgbImage]) -> Tensor {
@@ -71,21 +69,22 @@ impl Task for Detect {
                     cls = c;
                 }
             }
-            if best < self.conf {
+            if best <= self.conf {
                 continue;
             }
             let (cx, cy, bw, bh) = (at(0, a), at(1, a), at(2, a), at(3, a));
             let (x1, y1) = place.to_image(cx - bw / 2.0, cy - bh / 2.0);
             let (x2, y2) = place.to_image(cx + bw / 2.0, cy + bh / 2.0);
-            boxes.push(BBox { x1, y1, x2, y2 }.clamp(w, h));
+            boxes.push(BBox { x1, y1, x2, y2 });
             scores.push(best);
             classes.push(cls);
         }
+        // Ultralytics suppresses before it clips (one gain on both axes keeps IoUs as in canvas space).
         let keep = nms(&boxes, &scores, &classes, self.iou, 300);
         let dets: Vec<Value> = keep
             .iter()
             .map(|&i| {
-                let b = boxes[i];
+                let b = boxes[i].clamp(w, h);
                 let name = self.names.get(classes[i]).cloned().unwrap_or_else(|| format!("class {}", classes[i]));
                 json!({
                     "class": classes[i], "name": name, "score": round4(scores[i]),

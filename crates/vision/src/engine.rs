@@ -21,6 +21,10 @@ pub trait Engine {
     fn run(&mut self, input: Tensor) -> Result<Vec<Tensor>, VisionError>;
     /// A metadata property of the ONNX model (`names`, `imgsz`, …).
     fn metadata(&self, key: &str) -> Option<String>;
+    /// Gets ready for inputs of `shape` (tract optimises the model for each shape it runs).
+    fn plan(&mut self, _shape: &[usize]) -> Result<(), VisionError> {
+        Ok(())
+    }
 }
 
 fn err(engine: &'static str) -> impl Fn(String) -> VisionError {
@@ -29,13 +33,18 @@ fn err(engine: &'static str) -> impl Fn(String) -> VisionError {
 
 // ---------------------------------------------------------------- tract
 
+type Plan = std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>;
+
 pub struct Tract {
-    plan: std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>,
+    model: tract_onnx::prelude::InferenceModel,
+    /// The model optimised for each input shape run so far.
+    plans: Vec<(Vec<usize>, Plan)>,
     metadata: Vec<(String, String)>,
 }
 
 impl Tract {
-    /// Loads and optimises `model` for a fixed input shape, on `threads` threads.
+    /// Loads `model` and optimises it for `input_shape` (none: shapes come with `plan`), on
+    /// `threads` threads.
     pub fn load(model: &Path, input_shape: &[usize], threads: usize) -> Result<Tract, VisionError> {
         use tract_linalg::multithread::{set_default_executor, Executor};
         use tract_onnx::prelude::*;
@@ -45,11 +54,8 @@ impl Tract {
         } else {
             set_default_executor(Executor::SingleThread);
         }
-        let inference = tract_onnx::onnx()
-            .model_for_path(model)
-            .map_err(|x| e(format!("{}: {x:#}", model.display())))?
-            .with_input_fact(0, f32::fact(input_shape).into())
-            .map_err(|x| e(format!("{x:#}")))?;
+        let inference =
+            tract_onnx::onnx().model_for_path(model).map_err(|x| e(format!("{}: {x:#}", model.display())))?;
         let metadata = inference
             .properties
             .iter()
@@ -59,11 +65,28 @@ impl Tract {
                 Some((key.to_string(), s))
             })
             .collect();
-        let plan = inference
-            .into_optimized()
+        let mut tract = Tract { model: inference, plans: Vec::new(), metadata };
+        if !input_shape.is_empty() {
+            tract.plan_for(input_shape)?;
+        }
+        Ok(tract)
+    }
+
+    fn plan_for(&mut self, shape: &[usize]) -> Result<Plan, VisionError> {
+        use tract_onnx::prelude::*;
+        if let Some((_, plan)) = self.plans.iter().find(|(s, _)| s == shape) {
+            return Ok(plan.clone());
+        }
+        let e = err("tract");
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact(shape).into())
+            .and_then(|m| m.into_optimized())
             .and_then(|m| m.into_runnable())
-            .map_err(|x| e(format!("optimising {}: {x:#}", model.display())))?;
-        Ok(Tract { plan, metadata })
+            .map_err(|x| e(format!("optimising for input {shape:?}: {x:#}")))?;
+        self.plans.push((shape.to_vec(), plan.clone()));
+        Ok(plan)
     }
 }
 
@@ -74,8 +97,9 @@ impl Engine for Tract {
     fn run(&mut self, input: Tensor) -> Result<Vec<Tensor>, VisionError> {
         use tract_onnx::prelude::*;
         let e = err("tract");
+        let plan = self.plan_for(&input.shape)?;
         let t = tract_ndarray::ArrayD::from_shape_vec(input.shape, input.data).map_err(|x| e(x.to_string()))?;
-        let outputs = self.plan.run(tvec!(Tensor::from(t).into())).map_err(|x| e(format!("{x:#}")))?;
+        let outputs = plan.run(tvec!(Tensor::from(t).into())).map_err(|x| e(format!("{x:#}")))?;
         outputs
             .iter()
             .map(|o| {
@@ -86,6 +110,9 @@ impl Engine for Tract {
     }
     fn metadata(&self, key: &str) -> Option<String> {
         self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+    fn plan(&mut self, shape: &[usize]) -> Result<(), VisionError> {
+        self.plan_for(shape).map(|_| ())
     }
 }
 

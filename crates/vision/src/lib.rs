@@ -10,6 +10,8 @@ pub mod classify;
 pub mod detect;
 pub mod engine;
 pub mod face;
+mod opencv;
+mod pillow;
 pub mod preprocess;
 
 use engine::{Engine, Tensor};
@@ -53,8 +55,11 @@ pub struct Prepared {
 
 /// One vision task: its pre- and post-processing around the model.
 pub trait Task {
-    /// Width and height of the model input.
-    fn input_side(&self) -> (u32, u32);
+    /// Whether every prepared canvas has one shape (batches of any images can be packed);
+    /// otherwise the model runs at each image's own size, one image a call.
+    fn fixed_shape(&self) -> bool {
+        true
+    }
     fn prepare(&self, img: &RgbImage) -> Prepared;
     /// Packs prepared canvases into the model's input tensor.
     fn pack(&self, canvases: &[&RgbImage]) -> Tensor;
@@ -183,8 +188,9 @@ struct Loaded {
     /// Why `auto` fell back to tract, if it did.
     fallback: Option<String>,
     task: Box<dyn Task>,
-    /// The square side the network really runs at (detect: the model's own unless asked).
-    side: u32,
+    /// The square side the network really runs at (detect: the model's own unless asked;
+    /// `None`: each image's own size).
+    side: Option<u32>,
 }
 
 /// Loads the model and builds its task. The input side of detect comes from the model's
@@ -192,15 +198,20 @@ struct Loaded {
 /// size and reopened if its own differs.
 fn load(kind: &str, p: &AiParams, root: &Path, model: &Path, threads: usize) -> Result<Loaded, VisionError> {
     let size = p.size.map(|s| s as u32);
-    let side = if kind == "classify" { 224 } else { size.unwrap_or(640) };
-    let shape = [p.batch, 3, side as usize, side as usize];
+    let side = match kind {
+        "classify" => 224,
+        "face" => size.unwrap_or(0),
+        _ => size.unwrap_or(640),
+    };
+    // Face at native size: tract plans each input shape before the timed loop (`Engine::plan`).
+    let shape = if side == 0 { vec![] } else { vec![p.batch, 3, side as usize, side as usize] };
     let (mut engine, fallback) = load_engine(p.engine, root, model, &shape, threads)?;
-    let (task, side): (Box<dyn Task>, u32) = match kind {
+    let (task, side): (Box<dyn Task>, Option<u32>) = match kind {
         "classify" => {
             let labels_path = require(root.join(sandbench_assets::catalog::IMAGENET_LABELS))?;
             let text = std::fs::read_to_string(&labels_path)
                 .map_err(|e| VisionError::Asset { path: labels_path.clone(), why: e.to_string() })?;
-            (Box::new(classify::Classify { labels: text.lines().map(String::from).collect() }), side)
+            (Box::new(classify::Classify { labels: text.lines().map(String::from).collect() }), Some(side))
         }
         "detect" => {
             let names = engine.metadata("names").map(|m| detect::parse_names(&m)).unwrap_or_default();
@@ -213,11 +224,11 @@ fn load(kind: &str, p: &AiParams, root: &Path, model: &Path, threads: usize) -> 
             }
             let side = size.or(model_side).unwrap_or(640);
             let conf = p.score_threshold.unwrap_or(0.25) as f32;
-            (Box::new(detect::Detect { size: side, names, conf, iou: p.iou.unwrap_or(0.7) as f32 }), side)
+            (Box::new(detect::Detect { size: side, names, conf, iou: p.iou.unwrap_or(0.7) as f32 }), Some(side))
         }
         _ => {
             let (conf, iou) = (p.score_threshold.unwrap_or(0.9) as f32, p.iou.unwrap_or(0.4) as f32);
-            (Box::new(face::Face { size: side, conf, iou }), side)
+            (Box::new(face::Face { canvas: size, conf, iou }), size)
         }
     };
     Ok(Loaded { engine, fallback, task, side })
@@ -232,9 +243,11 @@ fn run_inputs(
     decoded: &[RgbImage],
 ) -> Result<Vec<InputRun>, VisionError> {
     let mut per_input: Vec<InputRun> = decoded.iter().map(|_| InputRun::default()).collect();
+    let batch = if task.fixed_shape() { p.batch } else { 1 };
+    plan_shapes(task, engine, decoded, batch)?;
     let mut first = true;
     for _ in 0..p.repetitions {
-        for (c, chunk) in decoded.chunks(p.batch).enumerate() {
+        for (c, chunk) in decoded.chunks(batch).enumerate() {
             let t = Instant::now();
             let prepared: Vec<Prepared> = chunk.iter().map(|img| task.prepare(img)).collect();
             let canvases: Vec<&RgbImage> = prepared.iter().map(|x| &x.canvas).collect();
@@ -249,7 +262,7 @@ fn run_inputs(
             for (n, prep) in prepared.iter().enumerate() {
                 let t = Instant::now();
                 let result = task.decode(&outputs, n, prep)?;
-                let slot = &mut per_input[c * p.batch + n];
+                let slot = &mut per_input[c * batch + n];
                 slot.pre.push(pre);
                 slot.inf.push(inf);
                 slot.post.push(ms(t));
@@ -258,4 +271,23 @@ fn run_inputs(
         }
     }
     Ok(per_input)
+}
+
+/// Lets the engine plan every input shape the loop will run, outside its timings.
+fn plan_shapes(
+    task: &dyn Task,
+    engine: &mut dyn Engine,
+    decoded: &[RgbImage],
+    batch: usize,
+) -> Result<(), VisionError> {
+    let mut shapes: Vec<Vec<usize>> = Vec::new();
+    for chunk in decoded.chunks(batch) {
+        let (w, h) = chunk.first().map(|img| task.prepare(img).canvas.dimensions()).unwrap_or((0, 0));
+        let shape = vec![chunk.len(), 3, h as usize, w as usize];
+        if !shapes.contains(&shape) {
+            engine.plan(&shape)?;
+            shapes.push(shape);
+        }
+    }
+    Ok(())
 }

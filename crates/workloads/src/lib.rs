@@ -7,6 +7,7 @@
 pub mod ai;
 pub mod cpu;
 pub mod expect;
+pub mod fidelity;
 pub mod fileio;
 pub mod filemix;
 pub mod kind;
