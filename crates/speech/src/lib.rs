@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod ct2;
+mod swr;
 mod whisper;
 
 use sandbench_protocol::Metric;
@@ -131,10 +132,10 @@ fn transcribe_clip(
         let t = Instant::now();
         let samples = audio::load_wav(path)?;
         run.duration = samples.len() as f64 / audio::SAMPLE_RATE as f64;
-        let mel = model.mel(&samples)?;
+        let (mel, content) = model.mel(&samples)?;
         run.pre.push(ms(t));
         let t = Instant::now();
-        let tokens = model.transcribe(&mel, audio_ctx)?;
+        let tokens = model.transcribe(&mel, content, audio_ctx)?;
         run.inf.push(ms(t));
         if std::mem::take(first) {
             sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);

@@ -1,10 +1,13 @@
-//! Whisper with candle: model loading from CTranslate2 weights, log-mel input, greedy decoding
-//! and byte-level BPE detokenisation.
+//! Whisper with candle: model loading from CTranslate2 weights, faster-whisper's log-mel input
+//! and its greedy decoding (`WhisperModel.transcribe` with beam_size=1, temperature=0,
+//! without timestamps: 30-second windows, each prompted with the previous windows' text, a
+//! window skipped as silence where `<|nocaptions|>` is likely and the text is not), and
+//! byte-level BPE detokenisation.
 
 use crate::{audio, ct2, SpeechError};
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::{self as m, audio::pcm_to_mel, Config};
+use candle_transformers::models::whisper::{self as m, Config};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -14,8 +17,10 @@ pub struct Model {
     filters: Vec<f32>,
     vocab: Vec<String>,
     sot: u32,
+    sot_prev: u32,
     eot: u32,
     no_timestamps: u32,
+    no_speech: u32,
     /// Never sampled, by token id: the config's `suppress_ids` and every special token but
     /// end-of-text. A mask, not a list: it is consulted for every logit at every step.
     suppress: Vec<bool>,
@@ -90,6 +95,8 @@ impl Model {
                 .ok_or_else(|| err(format!("token {tok} not in the vocabulary")))
         };
         let (sot, eot, no_timestamps) = (id(m::SOT_TOKEN)?, id(m::EOT_TOKEN)?, id(m::NO_TIMESTAMPS_TOKEN)?);
+        let sot_prev = id("<|startofprev|>")?;
+        let no_speech = id("<|nospeech|>").or_else(|_| id("<|nocaptions|>"))?;
         let n = vocab.len().max(cfg.vocab_size);
         let mask = |ids: Vec<u32>| {
             let mut m = vec![false; n];
@@ -107,8 +114,10 @@ impl Model {
             filters,
             vocab,
             sot,
+            sot_prev,
             eot,
             no_timestamps,
+            no_speech,
             suppress,
             suppress_begin: mask(ids(&config, "suppress_ids_begin")),
             device,
@@ -116,61 +125,106 @@ impl Model {
         })
     }
 
-    /// The log-mel spectrogram, `[1, n_mels, frames]` (padded as Whisper pads).
-    pub fn mel(&self, samples: &[f32]) -> Result<Tensor, SpeechError> {
-        let mel = pcm_to_mel(&self.cfg, samples, &self.filters);
-        let frames = mel.len() / self.cfg.num_mel_bins;
-        Tensor::from_vec(mel, (1, self.cfg.num_mel_bins, frames), &self.device).map_err(err)
+    /// faster-whisper's log-mel features, `[1, n_mels, frames]`, and how many of the frames
+    /// are content (`frames − 1`, as its `transcribe` counts them).
+    pub fn mel(&self, samples: &[f32]) -> Result<(Tensor, usize), SpeechError> {
+        let (mel, frames) = audio::log_mel(samples, &self.filters, self.cfg.num_mel_bins);
+        let t = Tensor::from_vec(mel, (1, self.cfg.num_mel_bins, frames), &self.device).map_err(err)?;
+        Ok((t, frames.saturating_sub(1)))
     }
 
-    /// Greedy decoding of every window of `audio_ctx` encoder positions (two mel frames
-    /// each; Whisper's own window is 1500 positions, 30 s); returns the text tokens.
-    pub fn transcribe(&mut self, mel: &Tensor, audio_ctx: usize) -> Result<Vec<u32>, SpeechError> {
-        let (_, _, frames) = mel.dims3().map_err(err)?;
+    /// Transcribes `content` frames of `mel` window by window: `2 × audio_ctx` frames each
+    /// (Whisper's own window is 1500 positions, 3000 frames, 30 s), zero-padded as
+    /// faster-whisper's `pad_or_trim` pads; returns the text tokens.
+    pub fn transcribe(&mut self, mel: &Tensor, content: usize, audio_ctx: usize) -> Result<Vec<u32>, SpeechError> {
         let window = (2 * audio_ctx).clamp(2, m::N_FRAMES);
-        // pcm_to_mel appends at least 30 s of silence: the content ends a window earlier.
-        let content = frames.saturating_sub(m::N_FRAMES).max(1);
-        let mut text = Vec::new();
+        let mut text: Vec<u32> = Vec::new();
         let mut seek = 0;
         while seek < content {
             let len = (content - seek).min(window);
-            let segment = mel.narrow(2, seek, window.min(frames - seek)).map_err(err)?;
+            let segment = mel.narrow(2, seek, len).and_then(|s| s.pad_with_zeros(2, 0, window - len)).map_err(err)?;
             let features = self.whisper.encoder.forward(&segment, true).map_err(err)?;
-            let mut tokens = vec![self.sot, self.no_timestamps];
-            let start = tokens.len();
-            for i in 0..self.cfg.max_target_positions / 2 {
-                let t = Tensor::new(tokens.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-                let ys = self.whisper.decoder.forward(&t, &features, i == 0).map_err(err)?;
-                let (_, n, _) = ys.dims3().map_err(err)?;
-                let logits = self
-                    .whisper
-                    .decoder
-                    .final_linear(&ys.i((..1, n - 1..)).map_err(err)?)
-                    .and_then(|l| l.i(0))
-                    .and_then(|l| l.i(0))
-                    .and_then(|l| l.to_vec1::<f32>())
-                    .map_err(err)?;
-                let mut best = (f32::NEG_INFINITY, self.eot);
-                let first = tokens.len() == start;
-                for (id, &v) in logits.iter().enumerate() {
-                    let blocked = |m: &[bool]| m.get(id).copied().unwrap_or(false);
-                    if blocked(&self.suppress) || (first && blocked(&self.suppress_begin)) {
-                        continue;
-                    }
-                    if v > best.0 {
-                        best = (v, id as u32);
-                    }
-                }
-                if best.1 == self.eot {
-                    break;
-                }
-                tokens.push(best.1);
+            let decoded = self.decode_window(&features, &text)?;
+            // faster-whisper's no-speech check (no_speech_threshold 0.6, log_prob_threshold −1).
+            let silent = decoded.no_speech_prob > m::NO_SPEECH_THRESHOLD && decoded.avg_logprob < m::LOGPROB_THRESHOLD;
+            if !silent {
+                text.extend_from_slice(&decoded.tokens);
             }
-            text.extend_from_slice(&tokens[start..]);
             seek += len;
         }
         self.whisper.reset_kv_cache();
         Ok(text)
+    }
+
+    /// faster-whisper's `get_prompt`: `<|startofprev|>` and the last 223 earlier tokens when
+    /// there are any, then `<|startoftranscript|>` `<|notimestamps|>`.
+    fn prompt(&self, previous: &[u32]) -> Vec<u32> {
+        let mut prompt = Vec::new();
+        if !previous.is_empty() {
+            prompt.push(self.sot_prev);
+            prompt.extend_from_slice(&previous[previous.len().saturating_sub(MAX_LENGTH / 2 - 1)..]);
+        }
+        prompt.extend([self.sot, self.no_timestamps]);
+        prompt
+    }
+
+    /// Greedy decoding of one window as CTranslate2 does it for faster-whisper: suppressed
+    /// tokens never chosen, blank and end-of-text not first, at most 448 positions with the
+    /// prompt; the probability of `<|nocaptions|>` at the start-of-transcript position and the
+    /// tokens' mean log-probability (end-of-text included) come along.
+    fn decode_window(&mut self, features: &Tensor, previous: &[u32]) -> Result<Window, SpeechError> {
+        let mut tokens = self.prompt(previous);
+        let (start, sot_at) = (tokens.len(), tokens.len() - 2);
+        let (mut sum_logprob, mut no_speech_prob) = (0f64, 0f64);
+        let mut step = 0;
+        while tokens.len() < MAX_LENGTH {
+            // candle caches the cross-attention only: the whole sequence goes in at every step.
+            let t = Tensor::new(tokens.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(err)?;
+            let ys = self.whisper.decoder.forward(&t, features, step == 0).map_err(err)?;
+            let (_, n, _) = ys.dims3().map_err(err)?;
+            if step == 0 {
+                no_speech_prob = softmax_at(&self.logits(&ys, sot_at)?, self.no_speech as usize);
+            }
+            let logits = self.logits(&ys, n - 1)?;
+            let (best, logprob) = self.choose(&logits, tokens.len() == start);
+            sum_logprob += logprob;
+            step += 1;
+            if best == self.eot {
+                break;
+            }
+            tokens.push(best);
+        }
+        let generated = tokens.split_off(start);
+        let avg_logprob = sum_logprob / (generated.len() + 1) as f64;
+        Ok(Window { tokens: generated, avg_logprob, no_speech_prob })
+    }
+
+    /// The vocabulary logits at position `at` of the decoder's output.
+    fn logits(&self, ys: &Tensor, at: usize) -> Result<Vec<f32>, SpeechError> {
+        self.whisper
+            .decoder
+            .final_linear(&ys.i((..1, at..at + 1)).map_err(err)?)
+            .and_then(|l| l.i(0))
+            .and_then(|l| l.i(0))
+            .and_then(|l| l.to_vec1::<f32>())
+            .map_err(err)
+    }
+
+    /// The most likely token that may be chosen here, and its log-probability among those.
+    fn choose(&self, logits: &[f32], first: bool) -> (u32, f64) {
+        let blocked = |m: &[bool], id: usize| m.get(id).copied().unwrap_or(false);
+        let allowed = |id: usize| !(blocked(&self.suppress, id) || first && blocked(&self.suppress_begin, id));
+        let mut best = (f32::NEG_INFINITY, self.eot);
+        let mut max = f32::NEG_INFINITY;
+        for (id, &v) in logits.iter().enumerate().filter(|(id, _)| allowed(*id)) {
+            max = max.max(v);
+            if v > best.0 {
+                best = (v, id as u32);
+            }
+        }
+        let sum: f64 =
+            logits.iter().enumerate().filter(|(id, _)| allowed(*id)).map(|(_, &v)| ((v - max) as f64).exp()).sum();
+        (best.1, (best.0 - max) as f64 - sum.ln())
     }
 
     /// Byte-level BPE tokens back to text.
@@ -186,6 +240,23 @@ impl Model {
         }
         String::from_utf8_lossy(&bytes).into_owned()
     }
+}
+
+/// Positions in a window, prompt included (Whisper's text context).
+const MAX_LENGTH: usize = 448;
+
+/// One decoded window.
+struct Window {
+    tokens: Vec<u32>,
+    avg_logprob: f64,
+    no_speech_prob: f64,
+}
+
+/// `softmax(logits)[id]`.
+fn softmax_at(logits: &[f32], id: usize) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&v| ((v - max) as f64).exp()).sum();
+    logits.get(id).map(|&v| ((v - max) as f64).exp() / sum).unwrap_or(0.0)
 }
 
 /// GPT-2's `bytes_to_unicode`, inverted: the printable stand-in character of every byte.

@@ -29,11 +29,12 @@ pub fn reference_transcript(input: &str) -> Option<&'static str> {
 }
 
 /// The highest word error rate that still counts as right for `input`: 10 % for human speech;
-/// 35 % for espeak-ng's synthetic voice, which Whisper tiny.en hears less well (0–27 % seen on
-/// the LJ sentences); a broken pipeline scores near 100 % either way.
+/// 45 % for espeak-ng's synthetic voice, which Whisper tiny.en hears less well (faster-whisper
+/// itself, greedy, scores 18.5, 0 and 37.5 % on the three LJ sentences, and sandbench the
+/// same: `fidelity/reference.json`); a broken pipeline scores near 100 % either way.
 pub fn wer_limit(input: &str) -> f64 {
     if LJ_SPEECH.iter().any(|(name, _)| *name == base(input)) {
-        0.35
+        0.45
     } else {
         0.10
     }

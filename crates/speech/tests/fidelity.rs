@@ -1,0 +1,48 @@
+//! The fidelity suite, speech half: stt on the clips of `fidelity/inputs/` (and the beckett.wav
+//! sample) against faster-whisper's transcripts in `fidelity/reference.json` (greedy,
+//! temperature 0, the same CTranslate2 files; made by `bench/fidelity.sh`), a word error rate
+//! of at most 5 % each (`sandbench_workloads::fidelity`).
+
+use sandbench_assets::{catalog, Store};
+use sandbench_workloads::fidelity;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[test]
+fn stt_agrees_with_faster_whisper_on_every_clip() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let reference: Value =
+        serde_json::from_slice(&std::fs::read(repo.join("fidelity/reference.json")).unwrap()).unwrap();
+    let store = Store::new(Store::default_root());
+    let mut names = catalog::models("stt").to_vec();
+    names.extend(catalog::sample_inputs("stt").iter().map(|i| catalog::input_asset(i)));
+    store.fetch(&names, &mut |l| eprintln!("{l}")).expect("assets fetch");
+    let results = reference["kinds"]["stt"]["results"].as_object().expect("stt results");
+    let clips: Vec<(String, PathBuf)> = results
+        .keys()
+        .map(|name| {
+            let local = repo.join("fidelity/inputs").join(name);
+            let path = if local.is_file() { local } else { store.tree().join("inputs").join(name) };
+            let got = std::fs::read(&path).map(|b| sandbench_assets::sha256_hex(&b)).unwrap_or_default();
+            assert_eq!(got, reference["inputs"][name]["sha256"].as_str().unwrap_or_default(), "{}", path.display());
+            (name.clone(), path)
+        })
+        .collect();
+    let paths: Vec<String> = clips.iter().map(|(_, p)| p.display().to_string()).collect();
+    let out =
+        sandbench_speech::run(json!({ "threads": 2, "inputs": paths }).as_object().unwrap(), &store.tree()).unwrap();
+    let rows: Vec<fidelity::Agreement> = clips
+        .iter()
+        .zip(out.outputs["inputs"].as_array().unwrap())
+        .map(|((name, _), ours)| {
+            let r = results[name]["transcript"].as_str().unwrap_or_default();
+            let o = ours["result"]["transcript"].as_str().unwrap_or_default();
+            eprintln!("stt {name}: ours {o:?}\n    faster-whisper {r:?}");
+            fidelity::stt(name, r, o)
+        })
+        .collect();
+    eprintln!("FIDELITY stt/candle: {}", fidelity::summary(&rows));
+    let problems: Vec<String> =
+        rows.iter().flat_map(|a| a.problems.iter().map(move |p| format!("{}: {p}", a.input))).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
