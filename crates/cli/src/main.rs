@@ -34,6 +34,8 @@ enum Command {
     Compare(cmd::compare::Args),
     /// One trial of one workload natively, with outputs and timings.
     Try(cmd::try_::Args),
+    /// This host's numbers against sysbench, fio, iperf3 and onnxruntime (docs/BENCHMARKS.md).
+    Validate(cmd::validate::Args),
     /// One campaign on many hosts through Ansible (docs/FLEET.md).
     #[command(subcommand)]
     Fleet(cmd::fleet::FleetCmd),
@@ -61,6 +63,7 @@ fn main() {
         Command::Report(a) => cmd::report::run(a),
         Command::Compare(a) => cmd::compare::run(a),
         Command::Try(a) => cmd::try_::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
         Command::Fleet(c) => cmd::fleet::run(c),
     };
     match result {

@@ -330,6 +330,11 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     if warn_series > 0 {
         w.push(format!("{warn_series} of {} series have validity warnings (see the tables)", m.series.len()));
     }
+    if let Some(off) = manifest.host.get("validation_outside").filter(|o| o.as_str() != "none") {
+        w.push(format!(
+            "on this host `sandbench validate` found sandbench more than ±10 % from the reference tools: {off}"
+        ));
+    }
     if let Some(p) = manifest.host.get("power") {
         if p.starts_with("unsupported") {
             w.push(format!("power: {p}"));

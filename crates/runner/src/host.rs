@@ -43,7 +43,36 @@ pub fn host_facts() -> BTreeMap<String, String> {
         if std::path::Path::new("/dev/kvm").exists() { "present".into() } else { "absent".into() },
     );
     m.insert("arch".into(), std::env::consts::ARCH.into());
+    validation_facts(&mut m);
     m
+}
+
+/// `validation`: the summary of this host's `sandbench validate` record (how its numbers
+/// matched sysbench, fio, iperf3 and onnxruntime), `validation_outside`: the checks more than
+/// ±10 % off, and `validation_file`: where the record is.
+fn validation_facts(m: &mut BTreeMap<String, String>) {
+    use crate::validation;
+    let path = validation::path();
+    let (summary, outside) = match validation::load(&path) {
+        Ok(v) => {
+            let here = m.get("cpu_model").cloned().unwrap_or_default();
+            let other =
+                if v.cpu_model == here { String::new() } else { format!("made on another CPU ({}): ", v.cpu_model) };
+            let outside: Vec<String> =
+                v.outside().iter().map(|c| format!("{} {} ×{:.2} of {}", c.area, c.case, c.ratio, c.tool)).collect();
+            (format!("{other}{}", v.summary()), if outside.is_empty() { "none".into() } else { outside.join("; ") })
+        }
+        Err(_) if !path.exists() => (
+            format!("not measured: no record at {} (run `sandbench validate` on this host)", path.display()),
+            String::new(),
+        ),
+        Err(e) => (format!("not measured: {e}"), String::new()),
+    };
+    m.insert("validation".into(), summary);
+    if !outside.is_empty() {
+        m.insert("validation_outside".into(), outside);
+        m.insert("validation_file".into(), path.display().to_string());
+    }
 }
 
 /// Versions of everything the campaign's environments use.

@@ -17,6 +17,7 @@ pub mod results;
 mod session;
 pub mod stopping;
 mod trial;
+pub mod validation;
 
 pub use execute::{image_for, run};
 pub use options::{timestamp, work_root, DriverFactory, RunOptions, RunOutcome};

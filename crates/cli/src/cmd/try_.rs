@@ -4,6 +4,7 @@
 use crate::agent_path;
 use anyhow::{bail, Context, Result};
 use sandbench_runner::{ResultsDir, RunOptions};
+use sandbench_spec::TrialRecord;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -53,39 +54,9 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some(m) = &a.model {
         params.insert("model".into(), serde_json::json!(absolute(m)?));
     }
-    sandbench_workloads::validate(&a.workload, &params)
-        .map_err(|e| anyhow::anyhow!("workload `{}`: {e}", a.workload))?;
-    // mkdtemp: a fresh 0700 directory nobody could have prepared in advance.
-    let tmp_dir = tempfile::Builder::new().prefix("sandbench-try-").tempdir()?;
-    let tmp = tmp_dir.path().to_path_buf();
-    let params_toml = params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
-    let campaign = format!(
-        "name = \"try\"\ntrials = 1\nwarmup = 0\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = {}\nmemory_mib = 4096\n[[workload]]\nname = \"{w}\"\nkind = \"{w}\"\nparams = {{ {params_toml} }}\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        w = a.workload,
-    );
-    let path = tmp.join("try.toml");
-    std::fs::write(&path, campaign)?;
-    let opts = RunOptions {
-        campaign_path: path,
-        campaign_text: None,
-        out_root: tmp.join("results"),
-        resume: None,
-        agent: agent_path::resolve(a.agent)?,
-        agent_dynamic: agent_path::resolve_dynamic(),
-        cancel: super::cancel_flag(),
-        progress: false,
-        git_revision: super::git_revision(),
-        drivers: None,
-    };
-    let out = sandbench_runner::run(&opts);
-    let records = out.as_ref().ok().map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
-    drop(tmp_dir);
-    let records = records.context("run failed")??;
-    out?;
-    let Some(r) = records.last() else { bail!("the trial left no record") };
+    let r = native_trial(&a.workload, &params, a.agent)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
             "{} natively: {:?}{}",
@@ -110,6 +81,45 @@ pub fn run(a: Args) -> Result<i32> {
         }
     }
     Ok(if r.status == sandbench_spec::Status::Ok { 0 } else { 1 })
+}
+
+/// One trial of `workload` with `params`, natively, through a one-trial campaign in a fresh
+/// private folder (removed after): the same path as a campaign trial. Its record.
+pub fn native_trial(
+    workload: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    agent: Option<PathBuf>,
+) -> Result<TrialRecord> {
+    sandbench_workloads::validate(workload, params).map_err(|e| anyhow::anyhow!("workload `{workload}`: {e}"))?;
+    // mkdtemp: a fresh 0700 directory nobody could have prepared in advance.
+    let tmp_dir = tempfile::Builder::new().prefix("sandbench-try-").tempdir()?;
+    let tmp = tmp_dir.path().to_path_buf();
+    let params_toml = params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
+    let campaign = format!(
+        "name = \"try\"\ntrials = 1\nwarmup = 0\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = {}\nmemory_mib = 4096\n[[workload]]\nname = \"{w}\"\nkind = \"{w}\"\nparams = {{ {params_toml} }}\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        w = workload,
+    );
+    let path = tmp.join("try.toml");
+    std::fs::write(&path, campaign)?;
+    let opts = RunOptions {
+        campaign_path: path,
+        campaign_text: None,
+        out_root: tmp.join("results"),
+        resume: None,
+        agent: agent_path::resolve(agent)?,
+        agent_dynamic: agent_path::resolve_dynamic(),
+        cancel: super::cancel_flag(),
+        progress: false,
+        git_revision: super::git_revision(),
+        drivers: None,
+    };
+    let out = sandbench_runner::run(&opts);
+    let records = out.as_ref().ok().map(|o| ResultsDir::open(&o.dir).and_then(|d| d.records(false)));
+    drop(tmp_dir);
+    let records = records.context("run failed")??;
+    out?;
+    records.into_iter().last().context("the trial left no record")
 }
 
 /// One line per input, as `yolo predict` prints them, then the results.

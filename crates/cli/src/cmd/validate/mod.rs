@@ -1,0 +1,266 @@
+//! `sandbench validate`: this host's sandbench numbers next to the reference tools', measured
+//! in the same run with the same parameters, both sides alternating: `cpu` against
+//! `sysbench cpu`, `fileio` against fio, `net` stream against iperf3 (root: a veth pair into a
+//! namespace), classify's inference against Python onnxruntime. Prints the ratio table and
+//! writes the record (`runner::validation`) that every later run's manifest carries as
+//! `host.validation`. A tool that is not installed is said, not skipped silently.
+
+mod tools;
+
+use anyhow::{Context, Result};
+use sandbench_runner::validation::{self, Check, Validation};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Rounds per comparison; the sides alternate which goes first, the medians are compared.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Seconds per run of each side (whole seconds: sysbench, fio and iperf3 take no less).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    time: u32,
+    /// Folder for the fileio and fio file (on a disk: O_DIRECT does not work on tmpfs).
+    #[arg(long, default_value = "/var/tmp")]
+    dir: PathBuf,
+    /// Only these areas: cpu, fileio, net, inference (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where the record goes (default: $SANDBENCH_VALIDATION or /var/lib/sandbench/validation.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The static agent binary (default: found next to sandbench).
+    #[arg(long)]
+    agent: Option<PathBuf>,
+}
+
+const AREAS: [&str; 4] = ["cpu", "fileio", "net", "inference"];
+
+/// What one comparison needs: its name, the tool, the unit, and a run of each side.
+struct Pair<'a> {
+    area: &'static str,
+    case: String,
+    tool: String,
+    unit: &'static str,
+    ours: Box<dyn FnMut() -> Result<f64> + 'a>,
+    theirs: Box<dyn FnMut() -> Result<f64> + 'a>,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let wanted = |area: &str| a.only.is_empty() || a.only.iter().any(|o| o == area);
+    if let Some(bad) = a.only.iter().find(|o| !AREAS.contains(&o.as_str())) {
+        anyhow::bail!("--only {bad}: not an area (valid: {})", AREAS.join(", "));
+    }
+    let mut record = Validation {
+        measured_at: 0,
+        sandbench_version: env!("CARGO_PKG_VERSION").into(),
+        cpu_model: sandbench_runner::host::host_facts().get("cpu_model").cloned().unwrap_or_default(),
+        checks: Vec::new(),
+        missing: Vec::new(),
+    };
+    let scratch = tempfile::Builder::new().prefix("sandbench-validate-").tempdir_in(&a.dir)?;
+    for area in AREAS.into_iter().filter(|x| wanted(x)) {
+        let outcome = match area {
+            "cpu" => cpu(&a, &mut record),
+            "fileio" => fileio(&a, scratch.path(), &mut record),
+            "net" => net(&a, &mut record),
+            _ => inference(&a, &mut record),
+        };
+        if let Err(e) = outcome {
+            record.missing.push(format!("{area}: failed: {e:#}"));
+        }
+    }
+    drop(scratch);
+    record.measured_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    print_missing(&record);
+    let out = a.out.clone().unwrap_or_else(validation::path);
+    write_record(&record, &out)?;
+    println!(
+        "\n{}\nwritten to {} (every run's manifest carries it as host.validation)",
+        record.summary(),
+        out.display()
+    );
+    Ok(0)
+}
+
+/// Runs each side `rounds` times, alternating which goes first, and records the medians.
+fn compare(a: &Args, mut p: Pair, record: &mut Validation) -> Result<()> {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for r in 0..a.rounds.max(1) {
+        if super::cancel_flag().load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!("interrupted");
+        }
+        if r % 2 == 0 {
+            ours.push((p.ours)()?);
+            theirs.push((p.theirs)()?);
+        } else {
+            theirs.push((p.theirs)()?);
+            ours.push((p.ours)()?);
+        }
+    }
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    let check = Check {
+        area: p.area.into(),
+        case: p.case,
+        tool: p.tool,
+        unit: p.unit.into(),
+        tool_value: t,
+        sandbench_value: o,
+        ratio: if t > 0.0 { o / t } else { f64::NAN },
+        rounds: a.rounds.max(1),
+    };
+    println!(
+        "{:<10}{:<16}{:>14.1}{:>14.1} {:<9}{:>7.2}  ({})",
+        check.area, check.case, check.tool_value, check.sandbench_value, check.unit, check.ratio, check.tool
+    );
+    record.checks.push(check);
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn header(title: &str, a: &Args) {
+    println!("\n{title}: {} s per run, median of {} alternating rounds", a.time, a.rounds.max(1));
+    println!("{:<10}{:<16}{:>14}{:>14} {:<9}{:>7}", "area", "case", "tool", "sandbench", "unit", "ratio");
+}
+
+/// One metric of one native trial.
+fn ours(a: &Args, kind: &str, params: Value, metric: &str) -> Result<f64> {
+    let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
+    let r = super::try_::native_trial(kind, &params, a.agent.clone())?;
+    if r.status != sandbench_spec::Status::Ok {
+        anyhow::bail!("{kind} trial: {:?} {}", r.status, r.error.unwrap_or_default());
+    }
+    r.metrics.get(metric).map(|m| m.value).with_context(|| format!("{kind} trial gave no {metric}"))
+}
+
+fn cpu(a: &Args, record: &mut Validation) -> Result<()> {
+    let Some(version) = tools::version("sysbench", &["--version"]) else {
+        record.missing.push("cpu: unsupported: sysbench is not installed (apt-get install sysbench)".into());
+        return Ok(());
+    };
+    header("cpu vs sysbench cpu (max prime 10000, events/s)", a);
+    for threads in [1u32, 2] {
+        let pair = Pair {
+            area: "cpu",
+            case: format!("{threads} thread{}", if threads > 1 { "s" } else { "" }),
+            tool: version.clone(),
+            unit: "events/s",
+            ours: Box::new(move || {
+                ours(a, "cpu", json!({"threads": threads, "max_prime": 10000, "time_s": a.time}), "events_per_s")
+            }),
+            theirs: Box::new(move || tools::sysbench_cpu(threads, a.time)),
+        };
+        compare(a, pair, record)?;
+    }
+    Ok(())
+}
+
+fn fileio(a: &Args, dir: &std::path::Path, record: &mut Validation) -> Result<()> {
+    let Some(version) = tools::version("fio", &["--version"]) else {
+        record.missing.push("fileio: unsupported: fio is not installed (apt-get install fio)".into());
+        return Ok(());
+    };
+    header("fileio vs fio (O_DIRECT, psync, 1 thread, 256 MiB file written in full first, MiB/s)", a);
+    for mode in ["seqrd", "seqwr", "rndrd", "rndwr"] {
+        for bs in ["4K", "1M"] {
+            let params = json!({"mode": mode, "block_size": bs, "file_size": "256M", "direct": true,
+                                "io_size": 0, "time_s": a.time, "dir": dir.display().to_string()});
+            let pair = Pair {
+                area: "fileio",
+                case: format!("{mode} {bs}"),
+                tool: version.clone(),
+                unit: "MiB/s",
+                ours: Box::new(move || ours(a, "fileio", params.clone(), "mib_per_s")),
+                theirs: Box::new(move || tools::fio(mode, bs, dir, a.time)),
+            };
+            compare(a, pair, record)?;
+        }
+    }
+    Ok(())
+}
+
+fn net(a: &Args, record: &mut Validation) -> Result<()> {
+    let Some(version) = tools::version("iperf3", &["--version"]) else {
+        record.missing.push("net: unsupported: iperf3 is not installed (apt-get install iperf3)".into());
+        return Ok(());
+    };
+    if !sandbench_sandbox::is_root() {
+        record.missing.push("net: unsupported: needs root (it makes a veth pair into a network namespace)".into());
+        return Ok(());
+    }
+    let link = tools::Link::up()?;
+    let server = tools::Iperf3Server::start(&link)?;
+    header("net stream vs iperf3 (veth into a namespace, 1 stream, Mb/s)", a);
+    for size in [64u32, 512, 4096, 131072] {
+        let pair = Pair {
+            area: "net",
+            case: format!("stream {size} B"),
+            tool: version.clone(),
+            unit: "Mb/s",
+            ours: Box::new(move || {
+                ours(a, "net", json!({"mode": "stream", "msg_size": size, "time_s": a.time}), "mbit_per_s")
+            }),
+            theirs: Box::new(|| server.client(size, a.time)),
+        };
+        compare(a, pair, record)?;
+    }
+    Ok(())
+}
+
+fn inference(a: &Args, record: &mut Validation) -> Result<()> {
+    let Some(version) = tools::onnxruntime_version() else {
+        record.missing.push("inference: unsupported: python3 has no onnxruntime (pip install onnxruntime)".into());
+        return Ok(());
+    };
+    let store = sandbench_assets::Store::new(sandbench_assets::Store::default_root());
+    let mut names: Vec<&str> = sandbench_assets::catalog::models("classify").to_vec();
+    names.push(sandbench_assets::catalog::input_asset("coffee.png"));
+    names.push(sandbench_assets::catalog::ONNXRUNTIME_LIB);
+    store.fetch(&names, &mut |l| eprintln!("{l}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = store.tree().join("models/mobilenet_v2.onnx");
+    let reps = 20u32;
+    header("classify inference vs Python onnxruntime (MobileNetV2, 1 thread, 224², ms per image)", a);
+    let pair = Pair {
+        area: "inference",
+        case: "classify 1 thread".into(),
+        tool: version,
+        unit: "ms",
+        ours: Box::new(move || {
+            let p = json!({"engine": "onnxruntime", "threads": 1, "repetitions": reps, "inputs": ["coffee.png"]});
+            ours(a, "classify", p, "inference_ms")
+        }),
+        theirs: Box::new(move || tools::onnxruntime_ms(&model, reps)),
+    };
+    compare(a, pair, record)
+}
+
+fn print_missing(record: &Validation) {
+    if !record.missing.is_empty() {
+        println!("\nnot checked:");
+        for m in &record.missing {
+            println!("  {m}");
+        }
+    }
+}
+
+/// Writes the record atomically (a temporary file beside it, then a rename).
+fn write_record(record: &Validation, out: &std::path::Path) -> Result<()> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+    }
+    let tmp = out.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(record)?).with_context(|| tmp.display().to_string())?;
+    std::fs::rename(&tmp, out).with_context(|| out.display().to_string())?;
+    Ok(())
+}

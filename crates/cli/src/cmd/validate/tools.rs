@@ -1,0 +1,176 @@
+//! The reference tools' side of `sandbench validate`: each tool run with the parameters of
+//! sandbench's workload, its output read by `runner::validation`'s parsers.
+
+use anyhow::{bail, Context, Result};
+use sandbench_runner::validation::{parse_fio, parse_iperf3, parse_sysbench_cpu};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The tool's first line of `--version`, or `None` when it is not installed.
+pub fn version(tool: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(tool).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.lines().next().unwrap_or(tool).trim().to_string())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?}: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `sysbench cpu --cpu-max-prime=10000`: events/s.
+pub fn sysbench_cpu(threads: u32, time: u32) -> Result<f64> {
+    let text = output(Command::new("sysbench").args([
+        "cpu",
+        &format!("--threads={threads}"),
+        "--cpu-max-prime=10000",
+        &format!("--time={time}"),
+        "run",
+    ]))?;
+    Ok(parse_sysbench_cpu(&text)?)
+}
+
+/// fio with fileio's parameters: O_DIRECT, psync, one job, a 256 MiB file, time-based; writes
+/// overwrite a file written in full first and end with an fsync, as fileio's do. MiB/s.
+pub fn fio(mode: &str, bs: &str, dir: &Path, time: u32) -> Result<f64> {
+    let rw = match mode {
+        "seqrd" => "read",
+        "seqwr" => "write",
+        "rndrd" => "randread",
+        _ => "randwrite",
+    };
+    let write = mode.ends_with("wr");
+    let mut cmd = Command::new("fio");
+    cmd.args([
+        "--name=validate",
+        &format!("--filename={}", dir.join("fio.dat").display()),
+        "--size=256M",
+        &format!("--bs={bs}"),
+        &format!("--rw={rw}"),
+        "--direct=1",
+        "--ioengine=psync",
+        "--numjobs=1",
+        "--time_based",
+        &format!("--runtime={time}"),
+        "--output-format=json",
+        "--randrepeat=0",
+    ]);
+    if write {
+        cmd.args(["--end_fsync=1", "--overwrite=1"]);
+    }
+    Ok(parse_fio(&output(&mut cmd)?, write)?)
+}
+
+/// A veth pair into a network namespace, like the native driver's link, on the project's own
+/// private range; removed when dropped.
+pub struct Link {
+    ns: String,
+    pub server_ip: &'static str,
+}
+
+impl Link {
+    pub fn up() -> Result<Link> {
+        let id = std::process::id() % 100_000;
+        let (ns, host, guest) = (format!("sbv-{id}"), format!("sbvh{id}"), format!("sbvg{id}"));
+        let link = Link { ns: ns.clone(), server_ip: "10.213.255.249" };
+        let steps: [Vec<&str>; 7] = [
+            vec!["netns", "add", &ns],
+            vec!["link", "add", &host, "type", "veth", "peer", "name", &guest, "netns", &ns],
+            vec!["addr", "add", "10.213.255.249/30", "dev", &host],
+            vec!["link", "set", &host, "up"],
+            vec!["-n", &ns, "addr", "add", "10.213.255.250/30", "dev", &guest],
+            vec!["-n", &ns, "link", "set", &guest, "up"],
+            vec!["-n", &ns, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            output(Command::new("ip").args(&step))?;
+        }
+        Ok(link)
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the veth pair with it.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+/// `iperf3 -s` on the host end of a [`Link`]; stopped when dropped.
+pub struct Iperf3Server<'a> {
+    link: &'a Link,
+    child: Child,
+}
+
+impl<'a> Iperf3Server<'a> {
+    pub fn start(link: &'a Link) -> Result<Iperf3Server<'a>> {
+        let child = Command::new("iperf3")
+            .args(["-s", "-B", link.server_ip])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("iperf3 -s")?;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Ok(Iperf3Server { link, child })
+    }
+
+    /// One client run from inside the namespace, `size`-byte writes, one stream: Mb/s.
+    pub fn client(&self, size: u32, time: u32) -> Result<f64> {
+        let text = output(Command::new("ip").args([
+            "netns",
+            "exec",
+            &self.link.ns,
+            "iperf3",
+            "-c",
+            self.link.server_ip,
+            "-J",
+            "-t",
+            &time.to_string(),
+            "-l",
+            &size.to_string(),
+            "-P",
+            "1",
+        ]))?;
+        Ok(parse_iperf3(&text)?)
+    }
+}
+
+impl Drop for Iperf3Server<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ORT_SCRIPT: &str = r#"
+import sys, time, statistics
+import numpy as np, onnxruntime as ort
+o = ort.SessionOptions()
+o.intra_op_num_threads = 1
+o.inter_op_num_threads = 1
+o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+name = s.get_inputs()[0].name
+t = []
+for _ in range(int(sys.argv[2])):
+    a = time.perf_counter(); s.run(None, {name: x}); t.append((time.perf_counter() - a) * 1e3)
+print(statistics.mean(t))
+"#;
+
+/// `onnxruntime <version> (python3)` when python3 can import it.
+pub fn onnxruntime_version() -> Option<String> {
+    let out =
+        Command::new("python3").args(["-c", "import onnxruntime; print(onnxruntime.__version__)"]).output().ok()?;
+    out.status.success().then(|| format!("onnxruntime {} (python3)", String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Python onnxruntime's mean inference time on `model`, one thread, over `reps` runs, the first
+/// (cold) one included, as the classify workload averages its own (ms).
+pub fn onnxruntime_ms(model: &Path, reps: u32) -> Result<f64> {
+    let text = output(Command::new("python3").args(["-c", ORT_SCRIPT]).arg(model).arg(reps.to_string()))?;
+    text.trim().parse().with_context(|| format!("python3 onnxruntime printed {text:?}"))
+}
