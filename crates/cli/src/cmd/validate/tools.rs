@@ -64,24 +64,27 @@ pub fn fio(mode: &str, bs: &str, dir: &Path, time: u32) -> Result<f64> {
     Ok(parse_fio(&output(&mut cmd)?, write)?)
 }
 
-/// A veth pair into a network namespace, like the native driver's link, on the project's own
-/// private range; removed when dropped.
+/// A veth pair into a network namespace, like the native driver's link, on a free /30 of the
+/// project's own private range (as the driver picks one); removed when dropped.
 pub struct Link {
     ns: String,
-    pub server_ip: &'static str,
+    pub server_ip: String,
 }
 
 impl Link {
     pub fn up() -> Result<Link> {
         let id = std::process::id() % 100_000;
         let (ns, host, guest) = (format!("sbv-{id}"), format!("sbvh{id}"), format!("sbvg{id}"));
-        let link = Link { ns: ns.clone(), server_ip: "10.213.255.249" };
+        let used = output(Command::new("ip").args(["-o", "addr"]))?;
+        let (h, g) = sandbench_sandbox::net::free_subnet(16383 - id % 1024, &used);
+        let link = Link { ns: ns.clone(), server_ip: h.to_string() };
+        let (host_cidr, guest_cidr) = (format!("{h}/30"), format!("{g}/30"));
         let steps: [Vec<&str>; 7] = [
             vec!["netns", "add", &ns],
             vec!["link", "add", &host, "type", "veth", "peer", "name", &guest, "netns", &ns],
-            vec!["addr", "add", "10.213.255.249/30", "dev", &host],
+            vec!["addr", "add", &host_cidr, "dev", &host],
             vec!["link", "set", &host, "up"],
-            vec!["-n", &ns, "addr", "add", "10.213.255.250/30", "dev", &guest],
+            vec!["-n", &ns, "addr", "add", &guest_cidr, "dev", &guest],
             vec!["-n", &ns, "link", "set", &guest, "up"],
             vec!["-n", &ns, "link", "set", "lo", "up"],
         ];
@@ -108,7 +111,7 @@ pub struct Iperf3Server<'a> {
 impl<'a> Iperf3Server<'a> {
     pub fn start(link: &'a Link) -> Result<Iperf3Server<'a>> {
         let child = Command::new("iperf3")
-            .args(["-s", "-B", link.server_ip])
+            .args(["-s", "-B", &link.server_ip])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -125,7 +128,7 @@ impl<'a> Iperf3Server<'a> {
             &self.link.ns,
             "iperf3",
             "-c",
-            self.link.server_ip,
+            &self.link.server_ip,
             "-J",
             "-t",
             &time.to_string(),
@@ -155,10 +158,11 @@ o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
 x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
 name = s.get_inputs()[0].name
+s.run(None, {name: x})
 t = []
 for _ in range(int(sys.argv[2])):
     a = time.perf_counter(); s.run(None, {name: x}); t.append((time.perf_counter() - a) * 1e3)
-print(statistics.mean(t))
+print(statistics.median(t))
 "#;
 
 /// `onnxruntime <version> (python3)` when python3 can import it.
@@ -168,8 +172,8 @@ pub fn onnxruntime_version() -> Option<String> {
     out.status.success().then(|| format!("onnxruntime {} (python3)", String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// Python onnxruntime's mean inference time on `model`, one thread, over `reps` runs, the first
-/// (cold) one included, as the classify workload averages its own (ms).
+/// Python onnxruntime's median inference time on `model`, one thread, over `reps` runs after
+/// one warm-up (ms), as `bench/ai.py` times it.
 pub fn onnxruntime_ms(model: &Path, reps: u32) -> Result<f64> {
     let text = output(Command::new("python3").args(["-c", ORT_SCRIPT]).arg(model).arg(reps.to_string()))?;
     text.trim().parse().with_context(|| format!("python3 onnxruntime printed {text:?}"))
