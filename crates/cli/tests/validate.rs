@@ -32,11 +32,14 @@ fn validate_writes_a_record_that_a_runs_manifest_and_report_carry() {
         let (ours, theirs, ratio) =
             (c["sandbench_value"].as_f64().unwrap(), c["tool_value"].as_f64().unwrap(), c["ratio"].as_f64().unwrap());
         assert!(ours > 0.0 && theirs > 0.0, "{c}");
+        // One round: the ratio is that round's, with no interval a verdict could rest on.
         assert!((ratio - ours / theirs).abs() < 1e-9, "{c}");
+        assert_eq!(c["round_ratios"].as_array().map(Vec::len), Some(1), "{c}");
+        assert_eq!(c["level"].as_f64(), Some(0.0), "{c}");
         // One-second runs on a shared 2-core machine: only a broken side lands outside this.
         assert!(ratio > 0.2 && ratio < 5.0, "{c}");
     }
-    assert!(stdout.contains("written to"), "{stdout}");
+    assert!(stdout.contains("written to") && stdout.contains("undecided"), "{stdout}");
 
     // A run on this host carries the record's summary.
     let campaign = write(

@@ -332,7 +332,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     }
     if let Some(off) = manifest.host.get("validation_outside").filter(|o| o.as_str() != "none") {
         w.push(format!(
-            "on this host `sandbench validate` found sandbench more than ±10 % from the reference tools: {off}"
+            "on this host `sandbench validate` could not place sandbench within ±10 % of the reference tools: {off}"
         ));
     }
     if let Some(p) = manifest.host.get("power") {

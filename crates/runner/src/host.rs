@@ -7,12 +7,18 @@ fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
 }
 
+/// The CPU's `model name` from /proc/cpuinfo.
+pub fn cpu_model() -> Option<String> {
+    let cpuinfo = read("/proc/cpuinfo")?;
+    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1))?;
+    Some(model.trim().to_string())
+}
+
 /// CPU model, cores, memory, kernel, distro, governor, cgroup mode, virtualisation hints.
 pub fn host_facts() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
-    if let Some(model) = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)) {
-        m.insert("cpu_model".into(), model.trim().into());
+    if let Some(model) = cpu_model() {
+        m.insert("cpu_model".into(), model);
     }
     m.insert("cores".into(), std::thread::available_parallelism().map(|n| n.get().to_string()).unwrap_or_default());
     if let Some(mem) = read("/proc/meminfo")
@@ -48,8 +54,8 @@ pub fn host_facts() -> BTreeMap<String, String> {
 }
 
 /// `validation`: the summary of this host's `sandbench validate` record (how its numbers
-/// matched sysbench, fio, iperf3 and onnxruntime), `validation_outside`: the checks more than
-/// ±10 % off, and `validation_file`: where the record is.
+/// matched sysbench, fio, iperf3 and onnxruntime), `validation_outside`: the checks it could not
+/// place within ±10 % (each with its interval and verdict), and `validation_file`: where the record is.
 fn validation_facts(m: &mut BTreeMap<String, String>) {
     use crate::validation;
     let path = validation::path();
@@ -58,8 +64,7 @@ fn validation_facts(m: &mut BTreeMap<String, String>) {
             let here = m.get("cpu_model").cloned().unwrap_or_default();
             let other =
                 if v.cpu_model == here { String::new() } else { format!("made on another CPU ({}): ", v.cpu_model) };
-            let outside: Vec<String> =
-                v.outside().iter().map(|c| format!("{} {} ×{:.2} of {}", c.area, c.case, c.ratio, c.tool)).collect();
+            let outside: Vec<String> = v.not_agreeing().iter().map(|c| c.describe()).collect();
             (format!("{other}{}", v.summary()), if outside.is_empty() { "none".into() } else { outside.join("; ") })
         }
         Err(_) if !path.exists() => (

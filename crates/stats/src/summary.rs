@@ -62,6 +62,31 @@ pub fn cumulative_sd(values: &[f64], step: usize) -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// A distribution-free confidence interval for the median: the order statistics
+/// `[x(k), x(n+1−k)]` with the largest `k` whose coverage, `1 − 2·P(Binomial(n, ½) < k)`, is at
+/// least `level` (the sign-test interval). Fewer values than that level needs give the widest
+/// interval, `[min, max]`, with its own smaller coverage. Returns `(lo, hi, coverage)`; `None`
+/// when empty or when a value is not finite.
+pub fn median_ci(values: &[f64], level: f64) -> Option<(f64, f64, f64)> {
+    if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let n = values.len();
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    // P(Binomial(n, ½) ≤ j), for j = 0..n.
+    let mut below = Vec::with_capacity(n + 1);
+    let (mut term, mut sum) = (0.5f64.powi(n as i32), 0.0);
+    for j in 0..=n {
+        sum += term;
+        below.push(sum);
+        term *= (n - j) as f64 / (j + 1) as f64;
+    }
+    let coverage = |k: usize| 1.0 - 2.0 * below[k - 1];
+    let k = (1..=n.div_ceil(2)).take_while(|&k| coverage(k) >= level).last().unwrap_or(1);
+    Some((sorted[k - 1], sorted[n - k], coverage(k).max(0.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +126,24 @@ mod tests {
         let one = summarize(&[3.0]).unwrap();
         assert_eq!((one.sd, one.median), (0.0, 3.0));
         assert_eq!(summarize(&[1.0, 3.0]).unwrap().median, 2.0);
+    }
+    #[test]
+    fn the_median_interval_is_the_sign_test_one() {
+        // n = 5: only [min, max] reaches 90 % (1 − 2/32 = 93.75 %).
+        let (lo, hi, c) = median_ci(&[1.3, 0.9, 1.0, 1.1, 0.95], 0.90).unwrap();
+        assert_eq!((lo, hi), (0.9, 1.3));
+        assert!((c - 0.9375).abs() < 1e-12, "{c}");
+        // n = 10: k = 2 gives 1 − 2·11/1024 = 97.9 %, k = 3 gives 1 − 2·56/1024 = 89.1 %.
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        let (lo, hi, c) = median_ci(&v, 0.90).unwrap();
+        assert_eq!((lo, hi), (2.0, 9.0));
+        assert!((c - (1.0 - 22.0 / 1024.0)).abs() < 1e-12, "{c}");
+        // Too few values for the level: the widest interval, with its own coverage.
+        let (lo, hi, c) = median_ci(&[2.0, 1.0, 3.0], 0.90).unwrap();
+        assert_eq!((lo, hi), (1.0, 3.0));
+        assert!((c - 0.75).abs() < 1e-12, "{c}");
+        assert_eq!(median_ci(&[4.0], 0.9), Some((4.0, 4.0, 0.0)));
+        assert!(median_ci(&[], 0.9).is_none());
+        assert!(median_ci(&[1.0, f64::NAN], 0.9).is_none());
     }
 }

@@ -14,11 +14,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rounds per comparison; the sides alternate which goes first, the medians are compared.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds per comparison: each runs both sides back to back, taking turns at going first.
+    /// A check's ratio is the median of the rounds' ratios, with its sign-test interval; 5
+    /// rounds are the fewest that give a 90 % interval.
+    #[arg(long, default_value_t = 5)]
     rounds: u32,
     /// Seconds per run of each side (whole seconds: sysbench, fio and iperf3 take no less).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=3600))]
     time: u32,
     /// Folder for the fileio and fio file (on a disk: O_DIRECT does not work on tmpfs).
     #[arg(long, default_value = "/var/tmp")]
@@ -54,7 +56,7 @@ pub fn run(a: Args) -> Result<i32> {
     let mut record = Validation {
         measured_at: 0,
         sandbench_version: env!("CARGO_PKG_VERSION").into(),
-        cpu_model: sandbench_runner::host::host_facts().get("cpu_model").cloned().unwrap_or_default(),
+        cpu_model: sandbench_runner::host::cpu_model().unwrap_or_default(),
         checks: Vec::new(),
         missing: Vec::new(),
     };
@@ -83,55 +85,47 @@ pub fn run(a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// Runs each side `rounds` times, alternating which goes first, and records the medians.
+/// Runs `rounds` rounds of both sides back to back, taking turns at going first, and records
+/// the check: the median of the rounds' ratios, its interval and verdict.
 fn compare(a: &Args, mut p: Pair, record: &mut Validation) -> Result<()> {
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut rounds = Vec::new();
     for r in 0..a.rounds.max(1) {
         if super::cancel_flag().load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!("interrupted");
         }
-        if r % 2 == 0 {
-            ours.push((p.ours)()?);
-            theirs.push((p.theirs)()?);
+        rounds.push(if r % 2 == 0 {
+            let o = (p.ours)()?;
+            (o, (p.theirs)()?)
         } else {
-            theirs.push((p.theirs)()?);
-            ours.push((p.ours)()?);
-        }
+            let t = (p.theirs)()?;
+            ((p.ours)()?, t)
+        });
     }
-    let (o, t) = (median(&mut ours), median(&mut theirs));
-    let check = Check {
-        area: p.area.into(),
-        case: p.case,
-        tool: p.tool,
-        unit: p.unit.into(),
-        tool_value: t,
-        sandbench_value: o,
-        ratio: if t > 0.0 { o / t } else { f64::NAN },
-        rounds: a.rounds.max(1),
-    };
+    let check = Check::from_rounds(p.area, p.case, p.tool, p.unit, &rounds);
+    let interval = check.interval.map_or(String::new(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"));
     println!(
-        "{:<10}{:<16}{:>14.1}{:>14.1} {:<9}{:>7.2}  ({})",
-        check.area, check.case, check.tool_value, check.sandbench_value, check.unit, check.ratio, check.tool
+        "{:<10}{:<16}{:>12.1}{:>12.1} {:<9}{:>7.2} {:>11} {:>4.0} %  {:<10} ({})",
+        check.area,
+        check.case,
+        check.tool_value,
+        check.sandbench_value,
+        check.unit,
+        check.ratio,
+        interval,
+        check.level * 100.0,
+        check.verdict().as_str(),
+        check.tool
     );
     record.checks.push(check);
     Ok(())
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn header(title: &str, a: &Args) {
-    println!("\n{title}: {} s per run, median of {} alternating rounds", a.time, a.rounds.max(1));
-    println!("{:<10}{:<16}{:>14}{:>14} {:<9}{:>7}", "area", "case", "tool", "sandbench", "unit", "ratio");
+    println!("\n{title}: {} s per run, {} rounds of both sides", a.time, a.rounds.max(1));
+    println!(
+        "{:<10}{:<16}{:>12}{:>12} {:<9}{:>7} {:>11} {:>6}  {:<10}",
+        "area", "case", "tool", "sandbench", "unit", "ratio", "interval", "level", "verdict"
+    );
 }
 
 /// One metric of one native trial.
@@ -239,13 +233,14 @@ fn inference(a: &Args, record: &mut Validation) -> Result<()> {
         ours: Box::new(move || {
             let p = json!({"engine": "onnxruntime", "threads": 1, "repetitions": reps + 1, "inputs": ["coffee.png"]});
             let r = super::try_::native_trial("classify", p.as_object().unwrap_or(&Map::new()), a.agent.clone())?;
+            anyhow::ensure!(r.status == sandbench_spec::Status::Ok, "classify trial: {:?} {:?}", r.status, r.error);
             // Model-only time per pass, the first (warm-up) pass left out, as bench/ai.py does.
-            let mut passes: Vec<f64> = r.outputs["inputs"][0]["inference_ms"]
+            let passes: Vec<f64> = r.outputs["inputs"][0]["inference_ms"]
                 .as_array()
                 .map(|v| v.iter().skip(1).filter_map(Value::as_f64).collect())
                 .unwrap_or_default();
-            anyhow::ensure!(!passes.is_empty(), "classify trial gave no inference times: {:?}", r.error);
-            Ok(median(&mut passes))
+            let summary = sandbench_stats::summarize(&passes);
+            summary.map(|s| s.median).with_context(|| format!("classify trial gave no inference times: {:?}", r.error))
         }),
         theirs: Box::new(move || tools::onnxruntime_ms(&model, reps)),
     };
