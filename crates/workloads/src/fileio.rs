@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 pub const MODES: &[&str] = &["seqrd", "seqwr", "rndrd", "rndwr", "rndrw"];
 const MAGIC: u32 = 0x5342_494F; // "SBIO"
 const HEADER: usize = 16;
+/// The unit [`stamp`] makes unique, and the bytes it writes at the start of each.
+const SECTOR: usize = 512;
+const STAMP: usize = HEADER + 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileioParams {
@@ -103,6 +106,20 @@ fn header(file: u64, offset: u64) -> [u8; HEADER] {
     h
 }
 
+/// Stamps every 512-byte sector of a block with its own file, offset and the write's number,
+/// as fio scrambles its buffers (`scramble_buffers`, on by default): no two sectors written are
+/// alike, so no layer below (a host's dedupe or compressed cache) can make writes or later
+/// reads cheaper than fio's. The first sector's stamp starts with the block's [`header`].
+fn stamp(block: &mut [u8], file: u64, offset: u64, write: u64) {
+    for (i, sector) in block.chunks_mut(SECTOR).enumerate() {
+        let mut s = [0u8; STAMP];
+        s[..HEADER].copy_from_slice(&header(file, offset + (i * SECTOR) as u64));
+        s[HEADER..].copy_from_slice(&write.to_le_bytes());
+        let n = sector.len().min(STAMP);
+        sector[..n].copy_from_slice(&s[..n]);
+    }
+}
+
 fn open(path: &PathBuf, direct: bool, create: bool) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.read(true).write(true).create(create);
@@ -128,7 +145,7 @@ fn prepare(p: &FileioParams, dir: &std::path::Path) -> Result<(Vec<File>, bool),
             let n = (chunk_blocks as u64).min(per - block) as usize;
             for i in 0..n {
                 let off = (block + i as u64) * p.block_size;
-                buf.as_mut()[i * bs..i * bs + HEADER].copy_from_slice(&header(f, off));
+                stamp(&mut buf.as_mut()[i * bs..(i + 1) * bs], f, off, 0);
             }
             file.write_all_at(&buf.as_ref()[..n * bs], block * p.block_size)
                 .map_err(|e| format!("prepare {}: {e}", path.display()))?;
@@ -277,7 +294,8 @@ impl Plan<'_> {
         }
     }
 
-    /// Writes a block stamped with its own file and offset, syncing every `fsync_every` writes.
+    /// Writes a block stamped with its file, offset and write number ([`stamp`]), syncing every
+    /// `fsync_every` writes.
     fn write(
         &self,
         buf: &mut AlignedBuf,
@@ -287,7 +305,7 @@ impl Plan<'_> {
         writes_per_file: &mut [u64],
     ) -> Result<(), String> {
         let file = &self.files[f as usize];
-        buf.as_mut()[..HEADER].copy_from_slice(&header(f, off));
+        stamp(buf.as_mut(), f, off, tally.writes + 1);
         file.write_all_at(buf.as_ref(), off).map_err(|e| format!("write file {f} at {off}: {e}"))?;
         tally.writes += 1;
         writes_per_file[f as usize] += 1;
@@ -345,6 +363,21 @@ mod tests {
     fn tmp() -> String {
         // /var/tmp is on disk on most hosts (tmpfs refuses O_DIRECT).
         std::env::var("SANDBENCH_TEST_SCRATCH").unwrap_or_else(|_| "/var/tmp/sandbench-unit".into())
+    }
+
+    #[test]
+    fn every_sector_written_is_unlike_every_other() {
+        let mut a = AlignedBuf::new(1 << 20, 1);
+        stamp(a.as_mut(), 3, 1 << 20, 7);
+        assert_eq!(a.as_ref()[..HEADER], header(3, 1 << 20));
+        let mut sectors: Vec<&[u8]> = a.as_ref().chunks(SECTOR).collect();
+        sectors.sort();
+        sectors.dedup();
+        assert_eq!(sectors.len(), (1 << 20) / SECTOR, "sectors of one block are all different");
+        // The same block written again (the next write's number) differs in every sector.
+        let before = a.as_ref().to_vec();
+        stamp(a.as_mut(), 3, 1 << 20, 8);
+        assert!(before.chunks(SECTOR).zip(a.as_ref().chunks(SECTOR)).all(|(x, y)| x != y));
     }
 
     #[test]
