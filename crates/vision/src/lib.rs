@@ -280,9 +280,18 @@ fn plan_shapes(
     decoded: &[RgbImage],
     batch: usize,
 ) -> Result<(), VisionError> {
+    // A canvas's size depends only on its image's size (and, with a fixed shape, not even on
+    // that): one preparation per distinct (batch length, image size) is enough.
+    let mut seen: Vec<(usize, (u32, u32))> = Vec::new();
     let mut shapes: Vec<Vec<usize>> = Vec::new();
     for chunk in decoded.chunks(batch) {
-        let (w, h) = chunk.first().map(|img| task.prepare(img).canvas.dimensions()).unwrap_or((0, 0));
+        let Some(first) = chunk.first() else { continue };
+        let key = (chunk.len(), if task.fixed_shape() { (0, 0) } else { first.dimensions() });
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let (w, h) = task.prepare(first).canvas.dimensions();
         let shape = vec![chunk.len(), 3, h as usize, w as usize];
         if !shapes.contains(&shape) {
             engine.plan(&shape)?;

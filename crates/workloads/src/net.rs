@@ -230,6 +230,19 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_of_large_messages_ends_on_a_whole_message() {
+        // 1 MiB messages fill the socket's buffer at once: writes come back partial and
+        // would-block, and the stream still ends on a whole message the peer counted.
+        let peer = peer();
+        let o =
+            run(&params(json!({"msg_size": "1M", "time_s": 0.3, "peer": peer.addr.to_string(), "token": peer.token})))
+                .unwrap();
+        assert!(o.metrics["messages"].value >= 1.0, "{:?}", o.metrics);
+        assert_eq!(o.metrics["bytes"].value, o.metrics["messages"].value * (1 << 20) as f64);
+        assert_eq!(o.outputs["bytes_sent"], o.outputs["bytes_received_by_peer"]);
+    }
+
+    #[test]
     fn request_response_measures_latency() {
         let peer = peer();
         let o = run(&params(
