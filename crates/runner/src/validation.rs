@@ -98,11 +98,9 @@ impl Check {
 
     pub fn verdict(&self) -> Verdict {
         let within = |r: f64| (r - 1.0).abs() <= TOLERANCE;
-        match self.interval {
-            Some((lo, hi)) if self.level >= LEVEL - 1e-9 && within(lo) && within(hi) => Verdict::Agrees,
-            Some((lo, hi)) if self.level >= LEVEL - 1e-9 && (hi < 1.0 - TOLERANCE || lo > 1.0 + TOLERANCE) => {
-                Verdict::Differs
-            }
+        match self.interval.filter(|_| self.level >= LEVEL - 1e-9) {
+            Some((lo, hi)) if within(lo) && within(hi) => Verdict::Agrees,
+            Some((lo, hi)) if hi < 1.0 - TOLERANCE || lo > 1.0 + TOLERANCE => Verdict::Differs,
             _ => Verdict::Undecided,
         }
     }

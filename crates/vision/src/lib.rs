@@ -281,9 +281,9 @@ fn plan_shapes(
     batch: usize,
 ) -> Result<(), VisionError> {
     // A canvas's size depends only on its image's size (and, with a fixed shape, not even on
-    // that): one preparation per distinct (batch length, image size) is enough.
+    // that): one preparation per distinct (batch length, image size) is enough. The engine
+    // keeps one plan per shape, so keys that give the same shape cost nothing more.
     let mut seen: Vec<(usize, (u32, u32))> = Vec::new();
-    let mut shapes: Vec<Vec<usize>> = Vec::new();
     for chunk in decoded.chunks(batch) {
         let Some(first) = chunk.first() else { continue };
         let key = (chunk.len(), if task.fixed_shape() { (0, 0) } else { first.dimensions() });
@@ -292,11 +292,7 @@ fn plan_shapes(
         }
         seen.push(key);
         let (w, h) = task.prepare(first).canvas.dimensions();
-        let shape = vec![chunk.len(), 3, h as usize, w as usize];
-        if !shapes.contains(&shape) {
-            engine.plan(&shape)?;
-            shapes.push(shape);
-        }
+        engine.plan(&[chunk.len(), 3, h as usize, w as usize])?;
     }
     Ok(())
 }

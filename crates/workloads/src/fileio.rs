@@ -257,7 +257,7 @@ impl Plan<'_> {
             let (f, off) = self.block(n, &mut rng);
             let t0 = Instant::now();
             let done = if self.is_write(n) {
-                self.write(&mut buf, f, off, &mut tally, &mut writes_per_file)
+                self.write(&mut buf, (f, off, n), &mut tally, &mut writes_per_file)
             } else {
                 self.read(&mut buf, f, off, &mut tally)
             };
@@ -294,18 +294,17 @@ impl Plan<'_> {
         }
     }
 
-    /// Writes a block stamped with its file, offset and write number ([`stamp`]), syncing every
-    /// `fsync_every` writes.
+    /// Writes a block stamped with its file, offset and operation number `n` (unique across
+    /// threads, [`stamp`]), syncing every `fsync_every` writes.
     fn write(
         &self,
         buf: &mut AlignedBuf,
-        f: u64,
-        off: u64,
+        (f, off, n): (u64, u64, u64),
         tally: &mut Tally,
         writes_per_file: &mut [u64],
     ) -> Result<(), String> {
         let file = &self.files[f as usize];
-        stamp(buf.as_mut(), f, off, tally.writes + 1);
+        stamp(buf.as_mut(), f, off, n + 1);
         file.write_all_at(buf.as_ref(), off).map_err(|e| format!("write file {f} at {off}: {e}"))?;
         tally.writes += 1;
         writes_per_file[f as usize] += 1;
