@@ -128,6 +128,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     };
     model.headlines = headlines(&model);
     model.warnings = run_warnings(&model, manifest, campaign.as_ref());
+    model.warnings.extend(hung_starts(records));
     model
 }
 
@@ -354,6 +355,27 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     w
 }
 
+/// One warning per environment whose sandboxes hung while starting and were launched again
+/// (the `boot_retries` launch fact): a start that hangs is a finding about the technology on
+/// this host, even when the retry made the trial whole.
+fn hung_starts(records: &[TrialRecord]) -> Vec<String> {
+    let mut per_env: std::collections::BTreeMap<&str, std::collections::BTreeSet<u32>> = Default::default();
+    for r in records {
+        if let Some(l) = r.launch.as_ref().filter(|l| l.facts.contains_key("boot_retries")) {
+            per_env.entry(r.key.environment.as_str()).or_default().insert(l.launch_id);
+        }
+    }
+    per_env
+        .into_iter()
+        .map(|(env, launches)| {
+            format!(
+                "{env}: {} launch(es) followed a start that hung (no `ready` within `timeouts.boot_s`); see the `boot_retries` launch fact",
+                launches.len()
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +388,20 @@ mod tests {
         assert!(cache_caveat("fileio", "native", None).is_none());
         assert!(cache_caveat("cpu", "q", Some("writeback")).is_none());
         assert!(cache_caveat("filemix", "q", Some("writethrough")).unwrap().contains("reads may be served"));
+    }
+
+    #[test]
+    fn a_launch_after_a_hung_start_is_one_warning_per_environment() {
+        let text = include_str!("../tests/fixtures/quick-run/trials.jsonl");
+        let mut records: Vec<TrialRecord> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(hung_starts(&records).is_empty(), "the fixture has no hung start");
+        // Every trial of the VM's one launch carries the fact: one launch, one warning.
+        for r in records.iter_mut().filter(|r| r.key.environment == "qemu-microvm") {
+            let l = r.launch.as_mut().unwrap();
+            l.facts.insert("boot_retries".into(), "a launch hung and was replaced: …".into());
+        }
+        let w = hung_starts(&records);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("qemu-microvm: 1 launch(es)"), "{w:?}");
     }
 }

@@ -233,6 +233,48 @@ impl<'a> Session<'a> {
             self.record_unrun(record)?;
             return Ok(Launch::Recorded);
         }
+        let mut hangs = Vec::new();
+        let launched = loop {
+            let result = self.launch_once(t.env);
+            if let Err(e) = &result {
+                let _ = self.slots[t.env].sandbox.teardown();
+                let retry = e.is_hung_start() && hangs.len() < self.c.timeouts.boot_retries as usize;
+                if retry && !self.opts.cancel.load(Ordering::SeqCst) {
+                    hangs.push(hung_start_fact(e));
+                    continue;
+                }
+            }
+            break result;
+        };
+        let slot = &mut self.slots[t.env];
+        match launched {
+            Ok(mut r) => {
+                if !hangs.is_empty() {
+                    r.facts.insert("boot_retries".into(), hangs.join("; "));
+                }
+                slot.launch =
+                    LaunchInfo { launch_id: self.launches, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
+                slot.running = Some(r);
+                slot.launch_failures = 0;
+                Ok(Launch::Ready)
+            }
+            Err(e) => {
+                if self.opts.cancel.load(Ordering::SeqCst) {
+                    return Ok(Launch::Interrupted);
+                }
+                slot.launch_failures += 1;
+                record.status = Status::Failed;
+                record.error = Some(format!("launch failed: {e}"));
+                record.console_tail = e.console_tail();
+                self.record_unrun(record)?;
+                Ok(Launch::Recorded)
+            }
+        }
+    }
+
+    /// One launch of a sandbox for environment `env`, under a fresh id.
+    fn launch_once(&mut self, env_index: usize) -> Result<Running, sandbench_sandbox::SandboxError> {
+        let env = self.envs[env_index];
         self.launches += 1;
         let id = format!("{}{}-{}", sandbench_sandbox::stale::id_prefix(), env.name, self.launches);
         let spec = LaunchSpec {
@@ -247,28 +289,7 @@ impl<'a> Session<'a> {
             peer_limits: self.peer_limits,
             cancel: self.opts.cancel.clone(),
         };
-        let slot = &mut self.slots[t.env];
-        match slot.sandbox.launch(&spec) {
-            Ok(r) => {
-                slot.launch =
-                    LaunchInfo { launch_id: self.launches, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
-                slot.running = Some(r);
-                slot.launch_failures = 0;
-                Ok(Launch::Ready)
-            }
-            Err(e) => {
-                let _ = slot.sandbox.teardown();
-                if self.opts.cancel.load(Ordering::SeqCst) {
-                    return Ok(Launch::Interrupted);
-                }
-                slot.launch_failures += 1;
-                record.status = Status::Failed;
-                record.error = Some(format!("launch failed: {e}"));
-                record.console_tail = e.console_tail();
-                self.record_unrun(record)?;
-                Ok(Launch::Recorded)
-            }
-        }
+        self.slots[env_index].sandbox.launch(&spec)
     }
 
     fn record_unrun(&mut self, record: &TrialRecord) -> Result<(), RunError> {
@@ -354,4 +375,11 @@ fn progress_bar(show: bool, len: usize) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// What a launch fact says of a start that hung and was launched again: the error and the
+/// sandbox's last console line.
+fn hung_start_fact(e: &sandbench_sandbox::SandboxError) -> String {
+    let last = e.console_tail().last().map(|l| format!(" (last output: {l})")).unwrap_or_default();
+    format!("a launch hung and was replaced: {e}{last}")
 }

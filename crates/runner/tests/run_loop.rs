@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 struct Script {
     /// Environments whose every launch fails.
     broken: Vec<String>,
+    /// Launches (1-based, counted across environments) that hang: no `ready` within the
+    /// boot timeout, as a VM whose kernel wedges early does.
+    hung_launches: Vec<u32>,
     /// Trials whose `run` is never answered (the runner's timeout ends them).
     hang: Vec<u32>,
     /// Trials at which the agent closes its channel, as a crashed sandbox does.
@@ -43,7 +46,20 @@ struct Fake {
 
 impl Sandbox for Fake {
     fn launch(&mut self, _spec: &LaunchSpec) -> Result<Running, SandboxError> {
-        self.stats.lock().unwrap().launches += 1;
+        let n = {
+            let mut s = self.stats.lock().unwrap();
+            s.launches += 1;
+            s.launches
+        };
+        if self.script.hung_launches.contains(&n) {
+            // A hung start leaves its sandbox up for the runner to tear down.
+            self.live = true;
+            return Err(SandboxError::Boot {
+                source: sandbench_sandbox::ChannelError::Timeout(0.1),
+                reached: "first output at 3 ms; no init and no ready".into(),
+                console_tail: vec!["x86: Booting SMP configuration:".into()],
+            });
+        }
         if self.script.broken.contains(&self.env) {
             return Err(SandboxError::Unsupported { why: format!("{} cannot start (fake)", self.env) });
         }
@@ -243,4 +259,33 @@ fn a_cancelled_run_is_interrupted_and_resume_runs_exactly_what_is_left() {
     // Resume runs the interrupted trial again and no finished one: a3 twice, a2 once.
     let times = |env: &str, t: u32| s.runs.iter().filter(|(e, n)| e == env && *n == t).count();
     assert_eq!((times("a", 3), times("a", 2), times("b", 2)), (2, 1, 1), "{:?}", s.runs);
+}
+
+#[test]
+fn a_start_that_hangs_is_torn_down_and_launched_again_as_often_as_boot_retries_says() {
+    let h = Harness::new(Script { hung_launches: vec![1, 3, 4], ..Default::default() });
+    let (dir, rs) = h.run(&campaign(&["a"], "trials = 3\nwarmup = 0\nmode = \"cold\""));
+    let status: Vec<Status> = rs.iter().map(|r| r.status).collect();
+    // Trial 1: launch 1 hangs, launch 2 serves it. Trial 2: launches 3 and 4 hang, and one
+    // retry (the default) is all it gets. Trial 3: launch 5.
+    assert_eq!(status, [Status::Ok, Status::Failed, Status::Ok]);
+    let fact = |i: usize| rs[i].launch.as_ref().and_then(|l| l.facts.get("boot_retries").cloned());
+    let first = fact(0).expect("the hang is a fact of the launch that replaced it");
+    assert!(first.contains("timed out") && first.contains("no init") && first.contains("Booting SMP"), "{first}");
+    assert_eq!(fact(2), None);
+    let error = rs[1].error.as_deref().unwrap();
+    assert!(error.starts_with("launch failed: the agent did not become ready: timed out"), "{error}");
+    assert_eq!(rs[1].console_tail, ["x86: Booting SMP configuration:"]);
+    {
+        let s = h.stats.lock().unwrap();
+        assert_eq!((s.launches, s.teardowns), (5, 5), "every hung start torn down: {s:?}");
+    }
+    assert_eq!(manifest(&dir).state, "complete");
+
+    // With no retries, a hung start fails its trial at once.
+    let h = Harness::new(Script { hung_launches: vec![1], ..Default::default() });
+    let (_, rs) = h.run(&campaign(&["a"], "trials = 2\nwarmup = 0\n[timeouts]\nboot_retries = 0"));
+    let status: Vec<Status> = rs.iter().map(|r| r.status).collect();
+    assert_eq!(status, [Status::Failed, Status::Ok]);
+    assert_eq!(h.stats.lock().unwrap().launches, 2);
 }

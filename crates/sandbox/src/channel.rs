@@ -160,13 +160,17 @@ impl AgentChannel {
         timeout: Duration,
         cancel: &AtomicBool,
         vm: bool,
-    ) -> Result<BootTimeline, ChannelError> {
+    ) -> Result<BootTimeline, Stalled> {
         let ms = |t: Instant| t.duration_since(t0).as_secs_f64() * 1e3;
         let mut tl =
             BootTimeline { phases: vec![Phase { name: "spawned".into(), at_ms: ms(spawned) }], ..Default::default() };
         let deadline = t0 + timeout;
         loop {
-            match self.recv(deadline, cancel)? {
+            let msg = self.recv(deadline, cancel).map_err(|source| {
+                let first_output = self.first_byte.get().map(|fb| ms(*fb));
+                Stalled { source, reached: reached(first_output, &tl) }
+            })?;
+            match msg {
                 AgentMsg::Init { uptime_ms } => {
                     tl.phases.push(Phase { name: "init".into(), at_ms: ms(Instant::now()) });
                     tl.guest_uptime_at_init_ms = Some(uptime_ms);
@@ -174,7 +178,8 @@ impl AgentChannel {
                 AgentMsg::Ready { v, uptime_ms, clocksource, .. } => {
                     let now = Instant::now();
                     if v != sandbench_protocol::PROTOCOL_VERSION {
-                        return Err(ChannelError::Version { got: v, want: sandbench_protocol::PROTOCOL_VERSION });
+                        let source = ChannelError::Version { got: v, want: sandbench_protocol::PROTOCOL_VERSION };
+                        return Err(Stalled { source, reached: "ready".into() });
                     }
                     if let Some(fb) = self.first_byte.get() {
                         tl.phases.insert(1, Phase { name: "first_output".into(), at_ms: ms(*fb) });
@@ -216,11 +221,30 @@ pub fn await_agent_within(
     vm: bool,
     timeout: Duration,
 ) -> Result<BootTimeline, crate::SandboxError> {
-    channel.wait_ready(t0, spawned, timeout, &spec.cancel, vm).map_err(|source| {
+    channel.wait_ready(t0, spawned, timeout, &spec.cancel, vm).map_err(|Stalled { source, reached }| {
         let mut tail = channel.console_tail();
         tail.extend(crate::process::log_tail(log, 20));
-        crate::SandboxError::Boot { source, console_tail: tail }
+        crate::SandboxError::Boot { source, reached, console_tail: tail }
     })
+}
+
+/// A start whose agent did not become ready: why, and how far it got.
+#[derive(Debug)]
+pub struct Stalled {
+    pub source: ChannelError,
+    /// The last start-up phase seen, in words ([`reached`]).
+    pub reached: String,
+}
+
+/// How far a start got, in words, from when its first byte of output came (ms since launch)
+/// and the phases seen: a hung VM boot says whether the kernel printed anything and whether
+/// the initramfs ran.
+fn reached(first_output_ms: Option<f64>, tl: &BootTimeline) -> String {
+    match (first_output_ms, tl.phases.iter().find(|p| p.name == "init")) {
+        (_, Some(init)) => format!("the guest's init ran at {:.0} ms; no ready from the agent", init.at_ms),
+        (Some(at), None) => format!("first output at {at:.0} ms; no init and no ready"),
+        (None, None) => "no output at all".into(),
+    }
 }
 
 /// The thread that writes to the sandbox, one line at a time, reporting each write's result.

@@ -72,8 +72,8 @@ pub enum SandboxError {
     Io { what: String, source: std::io::Error },
     #[error("`{program}` could not be started: {source}; {hint}")]
     Spawn { program: String, source: std::io::Error, hint: String },
-    #[error("the agent did not become ready: {source}")]
-    Boot { source: ChannelError, console_tail: Vec<String> },
+    #[error("the agent did not become ready: {source} ({reached})")]
+    Boot { source: ChannelError, reached: String, console_tail: Vec<String> },
     #[error("unsupported: {why}")]
     Unsupported { why: String },
     /// A command sandbench ran (tar, docker import, ip, nft, mount, ctr) failed.
@@ -99,6 +99,13 @@ impl SandboxError {
             SandboxError::Boot { console_tail, .. } => console_tail.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// A start that hung: the sandbox made no error of its own but its agent never said
+    /// `ready` within the boot timeout. Another launch may well succeed (see the runner's
+    /// `boot_retries`); a crash, a refusal or an unsupported feature would not.
+    pub fn is_hung_start(&self) -> bool {
+        matches!(self, SandboxError::Boot { source: ChannelError::Timeout(_), .. })
     }
 }
 

@@ -95,11 +95,26 @@ pub struct Timeouts {
     /// Seconds from launch until the agent must be ready.
     #[serde(default = "default_boot_timeout")]
     pub boot_s: f64,
+    /// Launches more for one trial when a start hangs (no `ready` within `boot_s`, no error
+    /// of the sandbox's own); each hang is recorded in the launch's facts.
+    #[serde(default = "default_boot_retries")]
+    pub boot_retries: u32,
+}
+
+/// Most `timeouts.boot_retries` a campaign may ask for.
+pub const MAX_BOOT_RETRIES: u32 = 5;
+
+fn default_boot_retries() -> u32 {
+    1
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Timeouts { trial_s: default_trial_timeout(), boot_s: default_boot_timeout() }
+        Timeouts {
+            trial_s: default_trial_timeout(),
+            boot_s: default_boot_timeout(),
+            boot_retries: default_boot_retries(),
+        }
     }
 }
 

@@ -70,6 +70,16 @@ impl Campaign {
                 });
             }
         }
+        if self.timeouts.boot_retries > crate::campaign::MAX_BOOT_RETRIES {
+            out.push(Problem {
+                span: whole.clone(),
+                message: format!(
+                    "`timeouts.boot_retries` = {} must be 0 to {}",
+                    self.timeouts.boot_retries,
+                    crate::campaign::MAX_BOOT_RETRIES
+                ),
+            });
+        }
         if let Some(name) = self.name.as_deref().filter(|n| !valid_run_name(n)) {
             out.push(Problem {
                 span: whole,

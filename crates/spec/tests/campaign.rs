@@ -83,6 +83,8 @@ fn non_finite_or_huge_timeouts_and_path_like_names_are_refused_with_their_line()
         assert!(e.starts_with("c.toml:6:1:"), "{v}: {e}");
         assert!(e.contains("`timeouts.trial_s`") && e.contains("(0, 604800]"), "{v}: {e}");
     }
+    let e = err(&GOOD.replace("seed = 7", "seed = 7\n[timeouts]\nboot_retries = 9"));
+    assert!(e.starts_with("c.toml:6:1:") && e.contains("`timeouts.boot_retries` = 9 must be 0 to 5"), "{e}");
     for name in ["../escape", "a/b", "..", ".hidden", "", "a b", "/etc"] {
         let text = GOOD.replace("seed = 7", &format!("seed = 7\nname = {name:?}"));
         let e = err(&text);
