@@ -168,7 +168,7 @@ impl AgentChannel {
         loop {
             let msg = self.recv(deadline, cancel).map_err(|source| {
                 let first_output = self.first_byte.get().map(|fb| ms(*fb));
-                Stalled { source, reached: reached(first_output, &tl) }
+                Stalled { source, reached: reached(first_output, &tl, vm) }
             })?;
             match msg {
                 AgentMsg::Init { uptime_ms } => {
@@ -179,7 +179,7 @@ impl AgentChannel {
                     let now = Instant::now();
                     if v != sandbench_protocol::PROTOCOL_VERSION {
                         let source = ChannelError::Version { got: v, want: sandbench_protocol::PROTOCOL_VERSION };
-                        return Err(Stalled { source, reached: "ready".into() });
+                        return Err(Stalled { source, reached: "the agent answered `ready`".into() });
                     }
                     if let Some(fb) = self.first_byte.get() {
                         tl.phases.insert(1, Phase { name: "first_output".into(), at_ms: ms(*fb) });
@@ -238,11 +238,12 @@ pub struct Stalled {
 
 /// How far a start got, in words, from when its first byte of output came (ms since launch)
 /// and the phases seen: a hung VM boot says whether the kernel printed anything and whether
-/// the initramfs ran.
-fn reached(first_output_ms: Option<f64>, tl: &BootTimeline) -> String {
+/// the initramfs ran (only a VM has an init phase).
+fn reached(first_output_ms: Option<f64>, tl: &BootTimeline, vm: bool) -> String {
     match (first_output_ms, tl.phases.iter().find(|p| p.name == "init")) {
         (_, Some(init)) => format!("the guest's init ran at {:.0} ms; no ready from the agent", init.at_ms),
-        (Some(at), None) => format!("first output at {at:.0} ms; no init and no ready"),
+        (Some(at), None) if vm => format!("first output at {at:.0} ms; no init and no ready"),
+        (Some(at), None) => format!("first output at {at:.0} ms; no ready"),
         (None, None) => "no output at all".into(),
     }
 }
@@ -321,6 +322,33 @@ mod tests {
         let e = ch.recv(Instant::now() + Duration::from_secs(20), &never).unwrap_err();
         assert!(matches!(e, ChannelError::Flooded), "{e}");
         assert!(ch.console_tail().iter().all(|l| l.len() <= TAIL_LINE_BYTES + 8), "tail lines are cut");
+    }
+
+    /// A start that never says `ready` within the timeout, after `output`: how far it got.
+    fn stall_after(output: &str, vm: bool) -> Stalled {
+        use std::io::Write;
+        let (read, mut write) = std::io::pipe().unwrap();
+        write.write_all(output.as_bytes()).unwrap();
+        let ch = AgentChannel::new(read, std::io::sink());
+        let t0 = Instant::now();
+        let never = AtomicBool::new(false);
+        let stalled = ch.wait_ready(t0, t0, Duration::from_millis(300), &never, vm).unwrap_err();
+        drop(write);
+        stalled
+    }
+
+    #[test]
+    fn a_start_that_times_out_says_how_far_it_got() {
+        let none = stall_after("", true);
+        assert!(matches!(none.source, ChannelError::Timeout(_)), "{}", none.source);
+        assert_eq!(none.reached, "no output at all");
+        let kernel = stall_after("[    0.7] x86: Booting SMP configuration:\n", true);
+        assert!(kernel.reached.starts_with("first output at ") && kernel.reached.ends_with("no init and no ready"));
+        let init = encode_agent(&AgentMsg::Init { uptime_ms: 1300.0 });
+        let userspace = stall_after(&format!("kernel text\n{init}"), true);
+        assert!(userspace.reached.starts_with("the guest's init ran at "), "{}", userspace.reached);
+        // A container has no init phase to miss.
+        assert!(stall_after("runc: starting\n", false).reached.ends_with("ms; no ready"));
     }
 
     fn encode_agent(m: &AgentMsg) -> String {
