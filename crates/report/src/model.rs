@@ -361,7 +361,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
 fn hung_starts(records: &[TrialRecord]) -> Vec<String> {
     let mut per_env: std::collections::BTreeMap<&str, std::collections::BTreeSet<u32>> = Default::default();
     for r in records {
-        if let Some(l) = r.launch.as_ref().filter(|l| l.facts.contains_key("boot_retries")) {
+        if let Some(l) = r.launch.as_ref().filter(|l| l.facts.contains_key(sandbench_spec::record::BOOT_RETRIES_FACT)) {
             per_env.entry(r.key.environment.as_str()).or_default().insert(l.launch_id);
         }
     }

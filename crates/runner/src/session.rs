@@ -13,7 +13,7 @@ use crate::RunError;
 use indicatif::{ProgressBar, ProgressStyle};
 use sandbench_protocol::{AgentMsg, HostMsg};
 use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
-use sandbench_spec::record::LaunchInfo;
+use sandbench_spec::record::{LaunchInfo, BOOT_RETRIES_FACT};
 use sandbench_spec::{Campaign, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -240,7 +240,7 @@ impl<'a> Session<'a> {
                 let _ = self.slots[t.env].sandbox.teardown();
                 let retry = e.is_hung_start() && hangs.len() < self.c.timeouts.boot_retries as usize;
                 if retry && !self.opts.cancel.load(Ordering::SeqCst) {
-                    hangs.push(hung_start_fact(e));
+                    hangs.push(format!("a launch hung and was replaced: {}", e.with_last_output()));
                     continue;
                 }
             }
@@ -250,7 +250,7 @@ impl<'a> Session<'a> {
         match launched {
             Ok(mut r) => {
                 if !hangs.is_empty() {
-                    r.facts.insert("boot_retries".into(), hangs.join("; "));
+                    r.facts.insert(BOOT_RETRIES_FACT.into(), hangs.join("; "));
                 }
                 slot.launch =
                     LaunchInfo { launch_id: self.launches, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
@@ -375,11 +375,4 @@ fn progress_bar(show: bool, len: usize) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
-}
-
-/// What a launch fact says of a start that hung and was launched again: the error and the
-/// sandbox's last console line.
-fn hung_start_fact(e: &sandbench_sandbox::SandboxError) -> String {
-    let last = e.console_tail().last().map(|l| format!(" (last output: {l})")).unwrap_or_default();
-    format!("a launch hung and was replaced: {e}{last}")
 }

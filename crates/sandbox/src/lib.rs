@@ -101,6 +101,15 @@ impl SandboxError {
         }
     }
 
+    /// The error with the sandbox's last console line, where it has one: what a one-line
+    /// verdict (a KVM probe, a hung start's launch fact) says of a failed start.
+    pub fn with_last_output(&self) -> String {
+        match self.console_tail().last() {
+            Some(l) => format!("{self} (last output: {l})"),
+            None => self.to_string(),
+        }
+    }
+
     /// A start that hung: the sandbox made no error of its own but its agent never said
     /// `ready` within the boot timeout. Another launch may well succeed (see the runner's
     /// `boot_retries`); a crash, a refusal or an unsupported feature would not.

@@ -161,6 +161,10 @@ pub struct HostSummary {
     pub energy: Option<crate::power::EnergySummary>,
 }
 
+/// The launch fact of a sandbox launched after a start that hung: each hang's error, how far
+/// it got and its last console line (the runner writes it, the report warns on it).
+pub const BOOT_RETRIES_FACT: &str = "boot_retries";
+
 /// The sandbox a trial ran in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LaunchInfo {

@@ -170,10 +170,7 @@ impl Sandbox for Qemu {
                         let probe = self.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
                         let v = match probe {
                             Ok(running) => return Ok(remember(key, Ok(()), running)),
-                            Err(e) => Err(format!(
-                                "a KVM guest did not boot: {e}{}",
-                                e.console_tail().last().map(|l| format!(" (last output: {l})")).unwrap_or_default()
-                            )),
+                            Err(e) => Err(format!("a KVM guest did not boot: {}", e.with_last_output())),
                         };
                         self.vmm.kill();
                         v
@@ -221,10 +218,7 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
         return Err(e.to_string());
     }
     let r = q.boot(spec, Accel::Kvm, KVM_PROBE_TIMEOUT.min(spec.boot_timeout));
-    let out = r.map(|r| r.boot.total_ms).map_err(|e| {
-        let tail = e.console_tail();
-        format!("{e}{}", tail.last().map(|l| format!(" (last output: {l})")).unwrap_or_default())
-    });
+    let out = r.map(|r| r.boot.total_ms).map_err(|e| e.with_last_output());
     let _ = q.teardown();
     out
 }
