@@ -76,8 +76,9 @@ for tool in fmt clippy; do
   fi
 done
 
-# The suite's runner (machines of this kind come with it; elsewhere it is built once).
-if ! cargo nextest --version >/dev/null 2>&1; then
+# The suite's runner (machines of this kind come with it; elsewhere it is built once), only
+# for the tests (`--tests`): the quickstart does not need it.
+if [ "${1:-}" = "--tests" ] && ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest from crates.io" >&2
   cargo install --locked cargo-nextest >&2
 fi

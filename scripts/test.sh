@@ -6,22 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$SECONDS
-scripts/setup.sh
+scripts/setup.sh --tests
 . scripts/env.sh
+. scripts/lib/step.sh
 # Gates before anything is built for the tests: formatting, then lints as errors (the
 # workspace's [workspace.lints] included). Cold, the check of every dependency takes ~5 min.
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "clippy over the workspace, warnings as errors" "about 5 min cold, seconds warm" \
+  cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/module-cycles.py
 echo "test: fmt, clippy and module cycles clean ($((SECONDS - t0)) s since start)" >&2
 SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
 echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
-# One build of the tests, `sandbench` and the dynamically linked agent (the onnxruntime
-# engine), all in the release profile: the heavy crates are built once for all of them.
-nextest=(cargo nextest run --workspace --release --profile ci --cargo-quiet)
-"${nextest[@]}" --no-run
+# One build of the tests, `sandbench` and the dynamically linked agent (the inference
+# engines), all in the release profile: the heavy crates are built once for all of them.
+nextest=(cargo nextest run --workspace --release --profile ci)
+step "building the tests, sandbench and the agent with the inference engines (release)" \
+  "about 20 min cold, seconds warm" "${nextest[@]}" --no-run
 # The test stand-in of the hostile-guest suite (crates/hostile-agent); never shipped.
-cargo build --release --quiet -p sandbench-hostile-agent
+step "building the hostile test agent" "seconds" cargo build --release -p sandbench-hostile-agent
 SANDBENCH_AGENT_DYNAMIC="$CARGO_TARGET_DIR/release/sandbench-agent"
 SANDBENCH_HOSTILE_AGENT="$CARGO_TARGET_DIR/release/sandbench-hostile-agent"
 export SANDBENCH_AGENT SANDBENCH_AGENT_DYNAMIC SANDBENCH_HOSTILE_AGENT

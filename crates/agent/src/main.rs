@@ -3,6 +3,7 @@
 //!
 //! The same binary, statically linked, runs in every environment.
 
+mod engines;
 mod guest;
 
 use sandbench_protocol::{decode_host, encode, AgentMsg, HostMsg, PROTOCOL_VERSION};
@@ -17,7 +18,7 @@ type Out = Rc<RefCell<Box<dyn Write>>>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--version") {
-        println!("sandbench-agent {} protocol {PROTOCOL_VERSION}", env!("CARGO_PKG_VERSION"));
+        println!("sandbench-agent {} protocol {PROTOCOL_VERSION} {}", env!("CARGO_PKG_VERSION"), engines::built_with());
         return;
     }
     // `--vm`: the guest image's init handed over; the agent is the VM's init and powers it off
@@ -101,11 +102,11 @@ fn serve(mut input: impl BufRead, out: Out, pid1: bool) -> i32 {
                     let t_ms = t0.elapsed().as_secs_f64() * 1e3;
                     send(&hook_out, &AgentMsg::Phase { id, name: name.to_string(), t_ms });
                 });
-                let result = sandbench_workloads::phase::with_hook(hook, || match workload.as_str() {
-                    "detect" | "classify" | "face" => sandbench_vision::run(&workload, &params),
-                    "stt" => sandbench_speech::run(&params, &sandbench_vision::assets_root()),
-                    _ => sandbench_workloads::run(&workload, &params),
-                });
+                let result =
+                    sandbench_workloads::phase::with_hook(hook, || match sandbench_workloads::Kind::parse(&workload) {
+                        Ok(kind) if kind.is_ai() => engines::run_ai(&workload, &params),
+                        _ => sandbench_workloads::run(&workload, &params),
+                    });
                 let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let guest_cpu = match (before, guest::cpu_times()) {
                     (Some(a), Some(b)) => guest::cpu_view(&a, &b),

@@ -31,12 +31,20 @@ pub fn resolve(given: Option<PathBuf>) -> Result<PathBuf> {
     )
 }
 
-/// The dynamically linked agent: `$SANDBENCH_AGENT_DYNAMIC`, else `sandbench-agent` next to
-/// this executable when it is dynamically linked (scripts/build-agent.sh puts it there).
+/// The name of the dynamically linked agent where it sits beside the static one (a fleet
+/// host's `bin/`).
+pub const DYNAMIC_NAME: &str = "sandbench-agent-dynamic";
+
+/// The dynamically linked agent (the one with the inference engines): `$SANDBENCH_AGENT_DYNAMIC`,
+/// else [`DYNAMIC_NAME`] or `sandbench-agent` next to this executable, whichever is dynamically
+/// linked (scripts/build-agent.sh builds it next to `sandbench`).
 pub fn resolve_dynamic() -> Option<PathBuf> {
-    let candidate = std::env::var_os("SANDBENCH_AGENT_DYNAMIC")
-        .map(PathBuf::from)
-        .or_else(|| std::env::current_exe().ok()?.parent().map(|d| d.join("sandbench-agent")))?;
-    let bytes = std::fs::read(&candidate).ok()?;
-    sandbench_image::has_interp(&bytes).then_some(candidate)
+    let candidates = match std::env::var_os("SANDBENCH_AGENT_DYNAMIC") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => {
+            let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+            vec![dir.join(DYNAMIC_NAME), dir.join("sandbench-agent")]
+        }
+    };
+    candidates.into_iter().find(|c| std::fs::read(c).is_ok_and(|b| sandbench_image::has_interp(&b)))
 }

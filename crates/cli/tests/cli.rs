@@ -164,3 +164,54 @@ fn report_writes_every_file_and_compare_pairs_matching_series() {
     assert!(!text.contains("Higher") && !text.contains("Lower"), "{text}");
     assert!(!text.contains("Not paired"));
 }
+
+/// The quickstart's two parts: `--workload` keeps only the named workloads (an unknown name is
+/// refused with the campaign's names), a run whose stderr is not a terminal prints a line per
+/// trial, and an AI kind with no agent that has the inference engines is refused before
+/// anything launches, with the command that builds one.
+#[test]
+fn workload_filter_progress_lines_and_the_agent_without_engines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let workloads = "[[workload]]\nname = \"cpu\"\nkind = \"cpu\"\nparams = { events = 50 }\n\
+                     [[workload]]\nname = \"noop\"\nkind = \"noop\"\n\
+                     [[workload]]\nname = \"classify\"\nkind = \"classify\"\nparams = { inputs = [\"coffee.png\"] }\n";
+    let c = write(tmp.path(), "c.toml", &campaign("parts", 120, &[native_env(512)], workloads));
+    let out = tmp.path().join("r");
+    let ran =
+        run_ok(sandbench().arg("run").arg(&c).args(["--workload", "cpu", "--workload", "noop", "--out"]).arg(&out));
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    for line in ["native · cpu · trial 1: ok", "native · noop · trial 1: ok"] {
+        assert!(stderr.contains(line), "no `{line}` in:\n{stderr}");
+    }
+    let run = only_run(&out);
+    let kinds: Vec<String> = records(&run).iter().map(|r| r.dims.kind.clone()).collect();
+    assert_eq!(kinds, ["cpu", "noop"]);
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert!(!m["campaign_text"].as_str().unwrap().contains("classify"), "{}", m["campaign_text"]);
+
+    let bad = sandbench().arg("run").arg(&c).args(["--workload", "detect", "--out"]).arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(err.contains("--workload detect") && err.contains("cpu, noop, classify"), "{err}");
+
+    // No dynamic agent: classify needs the engines, which the static agent has only when it
+    // was built with them (scripts/build-agent.sh builds it without).
+    let agent = std::fs::read(std::env::var_os("SANDBENCH_AGENT").unwrap()).unwrap();
+    let static_has_engines = sandbench_protocol::agent_has_engines(&agent).unwrap_or(true);
+    let ai = sandbench()
+        .arg("run")
+        .arg(&c)
+        .args(["--workload", "classify", "--quiet", "--out"])
+        .arg(tmp.path().join("ai"))
+        .env("SANDBENCH_AGENT_DYNAMIC", tmp.path().join("no-such-agent"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&ai.stderr);
+    if static_has_engines {
+        assert!(ai.status.success(), "{err}");
+    } else {
+        assert_eq!(ai.status.code(), Some(2), "{err}");
+        assert!(err.contains("inference engines") && err.contains("scripts/build-agent.sh"), "{err}");
+        assert!(!tmp.path().join("ai").exists() || std::fs::read_dir(tmp.path().join("ai")).unwrap().count() <= 1);
+    }
+}

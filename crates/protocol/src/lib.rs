@@ -8,8 +8,11 @@
 //!
 //! The full description lives in `docs/PROTOCOL.md`.
 
+mod build_marker;
 mod message;
 mod parser;
+
+pub use build_marker::{agent_has_engines, ENGINES_MARKER, WITHOUT_ENGINES, WITH_ENGINES};
 
 pub use message::{AgentMsg, GuestCpu, HostMsg, Metric, Metrics, PROTOCOL_VERSION};
 pub use parser::{truncate, Event, LineParser, MAX_LINE};

@@ -1,5 +1,6 @@
 //! Drives sandboxes through a plan and records every trial as it ends.
 
+use crate::agent_choice::Needs;
 use crate::options::{timestamp, unix_ms, Guest, RunOptions, RunOutcome};
 use crate::plan::plan;
 use crate::results::ResultsDir;
@@ -10,8 +11,9 @@ use sandbench_spec::{Campaign, Manifest, RunState, SCHEMA_VERSION};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Checks every workload's parameters before anything launches.
-fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
+/// Checks every workload's parameters before anything launches; errors name `path`'s line
+/// and column in `text`.
+pub fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
     for w in &c.workloads {
         let (kind, params) = (&w.get_ref().kind, &w.get_ref().params);
         let checked = sandbench_workloads::validate(kind, params)
@@ -121,7 +123,8 @@ fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Man
     Ok(session.finish(manifest))
 }
 
-/// Fetches the assets, picks the agent (the dynamic one where onnxruntime is wanted) and
+/// Fetches the assets, picks the agent (`agent_choice`: the dynamic one where onnxruntime or the
+/// engines the static one lacks are wanted) and
 /// builds or finds the guest image, recording it in the manifest.
 fn prepare_guest(
     opts: &RunOptions,
@@ -130,17 +133,16 @@ fn prepare_guest(
     manifest: &mut Manifest,
 ) -> Result<Guest, RunError> {
     let (assets_dir, mut image_assets) = crate::assets::prepare(c)?;
-    let wants_ort = image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB);
-    let base_agent = match (&opts.agent_dynamic, wants_ort) {
-        (Some(dynamic), true) => dynamic.clone(),
-        (None, true) if crate::assets::insists_on_onnxruntime(c) => return Err(RunError::NeedsDynamicAgent),
-        (None, true) => {
-            // `auto` then runs tract in the static agent and records why.
-            image_assets.retain(|a| a.name != sandbench_assets::catalog::ONNXRUNTIME_LIB);
-            opts.agent.clone()
-        }
-        _ => opts.agent.clone(),
+    let needs = Needs {
+        engines: c.workload_specs().any(|w| sandbench_workloads::Kind::parse(&w.kind).is_ok_and(|k| k.is_ai())),
+        wants_ort: image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB),
+        insists_ort: crate::assets::insists_on_onnxruntime(c),
     };
+    let choice = crate::agent_choice::choose(needs, &opts.agent, opts.agent_dynamic.as_deref())?;
+    if choice.drop_ort {
+        image_assets.retain(|a| a.name != sandbench_assets::catalog::ONNXRUNTIME_LIB);
+    }
+    let base_agent = choice.agent;
     let image = image_for(c, &base_agent, image_assets)?;
     if let Some(img) = &image {
         manifest.image = img.manifest.facts();

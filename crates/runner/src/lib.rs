@@ -5,6 +5,7 @@
 //! `--resume`; [`execute`] drives sandboxes through the plan; [`host`] records the facts that
 //! could explain a number.
 
+mod agent_choice;
 pub mod assets;
 pub mod energy;
 mod execute;
@@ -12,6 +13,7 @@ pub mod guard;
 pub mod host;
 mod options;
 pub mod plan;
+mod progress;
 mod record;
 pub mod results;
 mod session;
@@ -19,9 +21,10 @@ pub mod stopping;
 mod trial;
 pub mod validation;
 
-pub use execute::{image_for, run};
+pub use execute::{check_workloads, image_for, run};
 pub use options::{timestamp, work_root, DriverFactory, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};
+pub use progress::ProgressMode;
 pub use results::{ResultsDir, ResultsError};
 
 /// Why a run could not go on.
@@ -47,6 +50,12 @@ pub enum RunError {
          build it with scripts/build-agent.sh, or use engine = \"tract\""
     )]
     NeedsDynamicAgent,
+    #[error(
+        "the campaign's AI kinds need an agent built with the inference engines, and neither the static \
+         sandbench-agent nor a dynamically linked one next to `sandbench` has them: build it with \
+         scripts/build-agent.sh (about 15 min on 2 cores, once), or run only cpu, noop and the I/O kinds"
+    )]
+    NeedsEngines,
     #[error("work directory: {0}")]
     WorkDir(#[from] sandbench_hostfs::HostFsError),
 }

@@ -27,7 +27,8 @@ pub struct RunOptions {
     pub agent_dynamic: Option<PathBuf>,
     /// Set by Ctrl-C.
     pub cancel: Arc<AtomicBool>,
-    pub progress: bool,
+    /// How progress shows on stderr.
+    pub progress: crate::ProgressMode,
     /// The git revision sandbench was built from, for the manifest.
     pub git_revision: Option<String>,
     /// Makes each environment's sandbox; `None`: the environment's own driver

@@ -5,12 +5,12 @@
 use crate::energy::PowerSession;
 use crate::options::{work_root, Guest, RunOptions, RunOutcome};
 use crate::plan::{plan, PlannedTrial};
+use crate::progress::Progress;
 use crate::record::{new_record, running_accel};
 use crate::results::{attempts, ResultsDir};
 use crate::stopping::Stopping;
 use crate::trial::{run_trial, TrialCtx, TrialEnd};
 use crate::RunError;
-use indicatif::{ProgressBar, ProgressStyle};
 use sandbench_protocol::{AgentMsg, HostMsg};
 use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
 use sandbench_spec::record::{LaunchInfo, BOOT_RETRIES_FACT};
@@ -88,7 +88,7 @@ pub(crate) struct Session<'a> {
     /// Give every sandbox a link to the host's peers (a workload needs one).
     network: bool,
     peer_limits: sandbench_workloads::PeerLimits,
-    bar: ProgressBar,
+    bar: Progress,
     out: RunOutcome,
 }
 
@@ -135,7 +135,7 @@ impl<'a> Session<'a> {
             c,
             guest,
             power: None,
-            bar: progress_bar(opts.progress, todo.len()),
+            bar: Progress::new(opts.progress, todo.len()),
             todo,
             done,
             stopping,
@@ -193,13 +193,13 @@ impl<'a> Session<'a> {
         let (env, wl) = (self.envs[t.env], self.workloads[t.workload]);
         if !t.warmup && self.stopping.judge(&env.name, &wl.name).stopped() {
             // The series met the stopping rule: its remaining trials are not needed.
-            self.bar.set_length(self.bar.length().unwrap_or(1).saturating_sub(1));
+            self.bar.skip();
             if self.last_use[t.env] == i {
                 self.slots[t.env].retire(&self.opts.cancel);
             }
             return Ok(Step::Next);
         }
-        self.bar.set_message(format!(
+        self.bar.start(format!(
             "{} · {} · {}",
             env.name,
             wl.name,
@@ -295,7 +295,7 @@ impl<'a> Session<'a> {
     fn record_unrun(&mut self, record: &TrialRecord) -> Result<(), RunError> {
         self.dir.append(record)?;
         self.out.failed += 1;
-        self.bar.inc(1);
+        self.bar.finish_trial(record.error.as_deref().unwrap_or("failed"));
         Ok(())
     }
 
@@ -335,7 +335,7 @@ impl<'a> Session<'a> {
         self.stopping.record(&record);
         record.stop = Some(self.stopping.judge(&env.name, &wl.name)).filter(|s| s.stopped());
         self.dir.append(&record)?;
-        self.bar.inc(1);
+        self.bar.finish_trial(&trial_status(&record));
         if !usable || self.c.mode == Mode::Cold || self.last_use[t.env] == i {
             self.slots[t.env].retire(&self.opts.cancel);
         }
@@ -360,7 +360,7 @@ impl<'a> Session<'a> {
                 crate::energy::finish(p, manifest, &self.opts.cancel);
             }
         }
-        self.bar.finish_and_clear();
+        self.bar.finish();
         if self.cancelled() {
             self.out.interrupted = true;
         }
@@ -368,11 +368,13 @@ impl<'a> Session<'a> {
     }
 }
 
-fn progress_bar(show: bool, len: usize) -> ProgressBar {
-    let bar = if show { ProgressBar::new(len as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} trials  {msg}  [{elapsed_precise}, eta {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
+/// A finished trial in a few words: `ok, 1.23 s` or `failed: why`.
+fn trial_status(r: &TrialRecord) -> String {
+    let ms = r.host_wall_ms;
+    let wall = if ms < 1e3 { format!(", {ms:.1} ms") } else { format!(", {:.2} s", ms / 1e3) };
+    match r.status {
+        Status::Ok => format!("ok{wall}"),
+        Status::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("no reason recorded")),
+        Status::Timeout => format!("timed out{wall}"),
+    }
 }

@@ -147,7 +147,7 @@ impl Harness {
             agent: PathBuf::from("/nonexistent/fake-agent"),
             agent_dynamic: None,
             cancel,
-            progress: false,
+            progress: sandbench_runner::ProgressMode::Quiet,
             git_revision: None,
             drivers: Some(drivers),
         }

@@ -63,10 +63,46 @@ fn power_checks() -> Vec<Availability> {
     out
 }
 
+/// What to try next, with how long each takes on a 2-core host without usable KVM (QEMU TCG).
+pub const NEXT_STEPS: &str = "\
+next (durations on a 2-core host under QEMU TCG; docs/BENCHMARKS.md):
+  sandbench run                                   the quick campaign (cpu, noop, classify): about 5 min
+  sandbench report results/<run>                  report.md, report.html with figures, summary.json: seconds
+  sandbench compare results/<a> results/<b>       two runs side by side, with verdicts: seconds
+  sandbench run examples/paper-ai.toml --verify   the AI paper's four applications, 50 trials: hours here
+                                                  (TCG); about 2 h on a Raspberry Pi 4 with KVM";
+
 pub fn run(a: Args) -> Result<i32> {
     let all = if a.power { power_checks() } else { environment_checks(&a) };
     print(&all, a.json)?;
     Ok(0)
+}
+
+/// The two agents: the static one (every kind but the AI ones, unless built with the engines)
+/// and the dynamically linked one with the inference engines, which the AI kinds need.
+fn agent_checks(static_agent: Option<&std::path::Path>) -> Vec<Availability> {
+    let row = |component: &str, path: Option<&std::path::Path>, needed_for: &str| {
+        let engines = path.and_then(|p| std::fs::read(p).ok()).map(|b| sandbench_protocol::agent_has_engines(&b));
+        let (verdict, detail) = match (path, engines) {
+            (Some(p), Some(Some(false))) => {
+                (Verdict::Ok, format!("{}: without inference engines (cpu, noop, I/O kinds)", p.display()))
+            }
+            (Some(p), Some(_)) => (Verdict::Ok, format!("{}: with inference engines (every kind)", p.display())),
+            _ => (Verdict::Missing, format!("not built; needed for {needed_for}")),
+        };
+        Availability {
+            component: component.into(),
+            driver: "all".into(),
+            verdict,
+            version: None,
+            detail,
+            hint: Some("scripts/build-agent.sh (static: 1-2 min; engines: about 15 min on 2 cores, once)".into()),
+        }
+    };
+    vec![
+        row("agent-static", static_agent, "every environment"),
+        row("agent-engines", agent_path::resolve_dynamic().as_deref(), "the AI kinds (detect, classify, face, stt)"),
+    ]
 }
 
 /// Every driver's rows, with a real guest image to start containers and boot a KVM guest
@@ -94,7 +130,8 @@ fn environment_checks(a: &Args) -> Vec<Availability> {
         agent: agent.as_deref().ok(),
         work: &work,
     };
-    let mut all = sandbench_sandbox::driver::doctor(&cx);
+    let mut all = agent_checks(agent.as_deref().ok());
+    all.extend(sandbench_sandbox::driver::doctor(&cx));
     let _ = std::fs::remove_dir_all(&work);
     all.extend(power_checks());
     all
@@ -124,5 +161,6 @@ fn print(all: &[Availability], json: bool) -> Result<()> {
     if !sandbench_sandbox::is_root() {
         println!("\nnote: not root — the oci driver, cgroup limits for native, KVM and RAPL need root.");
     }
+    println!("\n{NEXT_STEPS}");
     Ok(())
 }

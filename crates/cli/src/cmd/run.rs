@@ -4,7 +4,7 @@ use crate::agent_path;
 use anyhow::{bail, Result};
 use sandbench_runner::RunOptions;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +20,12 @@ pub struct Args {
     /// The static agent binary (default: found next to sandbench).
     #[arg(long)]
     agent: Option<PathBuf>,
-    /// No progress bar.
+    /// Run only this workload of the campaign (by name; repeat for more): the others are left
+    /// out of the run and of its results folder. The quickstart runs cpu and noop first, then
+    /// the AI kinds once their engines are built.
+    #[arg(long = "workload", value_name = "NAME", conflicts_with = "resume")]
+    workloads: Vec<String>,
+    /// No progress (by default a bar in a terminal, a line per trial otherwise).
     #[arg(long)]
     quiet: bool,
     /// Check every trial's outputs against the known answers on the sample inputs (espresso for
@@ -50,8 +55,8 @@ pub fn verify(dir: &std::path::Path) -> Result<usize> {
 }
 
 /// The quick campaign shipped in the binary, without the environments this host cannot run.
-fn embedded_default() -> Result<String> {
-    let path = std::path::Path::new("<embedded examples/quick.toml>");
+fn embedded_default() -> Result<sandbench_spec::Campaign> {
+    let path = std::path::Path::new(EMBEDDED_NAME);
     let mut c = sandbench_spec::Campaign::parse(EMBEDDED, path)?;
     c.environments.retain(|e| match sandbench_sandbox::driver::can_run(e.get_ref()) {
         Ok(()) => true,
@@ -65,17 +70,53 @@ fn embedded_default() -> Result<String> {
     }
     let names: Vec<&str> = c.envs().map(|e| e.name.as_str()).collect();
     eprintln!("running the embedded quick campaign on: {}", names.join(", "));
+    Ok(c)
+}
+
+/// Keeps only the workloads named by `--workload` (checked first, on the file's own text, so
+/// that errors name its lines); an unknown name is an error listing the campaign's workloads.
+fn only_workloads(mut c: sandbench_spec::Campaign, path: &Path, text: &str, names: &[String]) -> Result<String> {
+    sandbench_runner::check_workloads(&c, path, text)?;
+    let known: Vec<String> = c.workloads.iter().map(|w| w.get_ref().name.clone()).collect();
+    if let Some(unknown) = names.iter().find(|n| !known.contains(n)) {
+        bail!(
+            "--workload {unknown}: {} has no workload of that name; its workloads: {}",
+            path.display(),
+            known.join(", ")
+        );
+    }
+    c.workloads.retain(|w| names.contains(&w.get_ref().name));
     Ok(toml::to_string(&c)?)
 }
 
+/// The campaign's path (for messages and the manifest) and its text when it is not simply the
+/// file: the embedded default, or a file with `--workload` filters.
+fn campaign_source(a: &Args) -> Result<(PathBuf, Option<String>)> {
+    Ok(match (&a.campaign, &a.resume) {
+        (Some(p), _) if a.workloads.is_empty() => (p.clone(), None),
+        (Some(p), _) => {
+            let (c, text) = sandbench_spec::Campaign::load(p)?;
+            let filtered = only_workloads(c, p, &text, &a.workloads)?;
+            (p.clone(), Some(filtered))
+        }
+        (None, Some(_)) => (PathBuf::new(), None),
+        (None, None) => {
+            let c = embedded_default()?;
+            let text = if a.workloads.is_empty() {
+                toml::to_string(&c)?
+            } else {
+                only_workloads(c, Path::new(EMBEDDED_NAME), EMBEDDED, &a.workloads)?
+            };
+            (PathBuf::from(EMBEDDED_NAME), Some(text))
+        }
+    })
+}
+
+const EMBEDDED_NAME: &str = "<embedded examples/quick.toml>";
 const EMBEDDED: &str = include_str!("../../../../examples/quick.toml");
 
 pub fn run(a: Args) -> Result<i32> {
-    let (campaign_path, campaign_text) = match (&a.campaign, &a.resume) {
-        (Some(p), _) => (p.clone(), None),
-        (None, Some(_)) => (PathBuf::new(), None),
-        (None, None) => (PathBuf::from("<embedded examples/quick.toml>"), Some(embedded_default()?)),
-    };
+    let (campaign_path, campaign_text) = campaign_source(&a)?;
     let opts = RunOptions {
         campaign_path,
         campaign_text,
@@ -84,7 +125,7 @@ pub fn run(a: Args) -> Result<i32> {
         agent: agent_path::resolve(a.agent)?,
         agent_dynamic: agent_path::resolve_dynamic(),
         cancel: super::cancel_flag(),
-        progress: !a.quiet && std::io::stderr().is_terminal(),
+        progress: sandbench_runner::ProgressMode::for_stderr(a.quiet, std::io::stderr().is_terminal()),
         git_revision: super::git_revision(),
         drivers: None,
     };

@@ -110,7 +110,7 @@ pub fn native_trial(
         agent: agent_path::resolve(agent)?,
         agent_dynamic: agent_path::resolve_dynamic(),
         cancel: super::cancel_flag(),
-        progress: false,
+        progress: sandbench_runner::ProgressMode::Quiet,
         git_revision: super::git_revision(),
         drivers: None,
     };

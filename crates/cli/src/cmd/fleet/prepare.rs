@@ -9,7 +9,9 @@ use sandbench_spec::Campaign;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Binaries given on the command line: `ARCH=DIR`, DIR holding `sandbench` and `sandbench-agent`.
+/// Binaries given on the command line: `ARCH=DIR`, DIR holding `sandbench` and the static
+/// `sandbench-agent` (and, for the AI kinds when the static agent was built without the
+/// inference engines, the dynamically linked agent as `sandbench-agent-dynamic`).
 pub fn parse_binaries(given: &[String]) -> Result<BTreeMap<String, PathBuf>> {
     let mut map = BTreeMap::new();
     for g in given {
@@ -38,6 +40,11 @@ pub fn own_binaries(dir: &Path, agent: &Path) -> Result<(String, PathBuf)> {
     let exe = std::env::current_exe().context("the sandbench binary's own path")?;
     link(&exe, &bin.join("sandbench"))?;
     link(&std::fs::canonicalize(agent)?, &bin.join("sandbench-agent"))?;
+    // The agent with the inference engines, which the AI kinds need (run.yml copies it when
+    // it is there; `sandbench` on the host finds it next to itself).
+    if let Some(dynamic) = crate::agent_path::resolve_dynamic() {
+        link(&std::fs::canonicalize(dynamic)?, &bin.join(crate::agent_path::DYNAMIC_NAME))?;
+    }
     Ok((arch, bin))
 }
 

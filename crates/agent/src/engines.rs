@@ -1,0 +1,40 @@
+//! The AI kinds, run by the inference crates when the agent is built with them (cargo feature
+//! `engines`, the default); without them an AI trial fails with a message that says how to
+//! get an agent that has them, and the host can tell from the binary's marker before it
+//! launches anything ([`sandbench_protocol::agent_has_engines`]).
+
+use sandbench_workloads::{Outcome, WorkloadError};
+use serde_json::{Map, Value};
+
+/// The build marker, kept in the binary by [`built_with`] (which `--version` prints).
+#[cfg(feature = "engines")]
+static MARKER: &str = sandbench_protocol::WITH_ENGINES;
+#[cfg(not(feature = "engines"))]
+static MARKER: &str = sandbench_protocol::WITHOUT_ENGINES;
+
+/// `engines: yes` or `engines: no`, as the marker says.
+pub fn built_with() -> String {
+    // Read through black_box, so the optimiser keeps the marker's bytes whole in the binary
+    // instead of folding the string operations below into a constant.
+    let marker: &str = std::hint::black_box(MARKER);
+    let answer = marker.trim_start_matches(sandbench_protocol::ENGINES_MARKER).trim_end_matches(';');
+    format!("engines: {answer}")
+}
+
+/// Runs one trial of the AI kind `workload`.
+#[cfg(feature = "engines")]
+pub fn run_ai(workload: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    if workload == "stt" {
+        sandbench_speech::run(params, &sandbench_vision::assets_root())
+    } else {
+        sandbench_vision::run(workload, params)
+    }
+}
+
+#[cfg(not(feature = "engines"))]
+pub fn run_ai(workload: &str, _params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    Err(WorkloadError::Failed(format!(
+        "`{workload}` needs the inference engines, and this sandbench-agent was built without them \
+         (cargo feature `engines`): scripts/build-agent.sh builds the agent that has them"
+    )))
+}
