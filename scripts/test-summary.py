@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises a nextest JUnit report: time per test binary (slowest first), the slowest tests,
+"""Summarises nextest JUnit reports (one per tier, given in order): time per test binary (slowest first), the slowest tests,
 and passed / failed / skipped counts, ending in one line `summary: N passed, N failed, N skipped`.
 
 A test counts as skipped when it passed but printed `sandbench-test: skipped: <why>` (a
@@ -11,11 +11,11 @@ import xml.etree.ElementTree as ET
 MARK = "sandbench-test: skipped:"
 
 
-def main(path: str) -> int:
-    root = ET.parse(path).getroot()
+def main(paths: list) -> int:
     binaries, tests, skipped = {}, [], []
     passed = failed = 0
-    for suite in root.iter("testsuite"):
+    suites = [s for p in paths for s in ET.parse(p).getroot().iter("testsuite")]
+    for suite in suites:
         name = suite.get("name", "?")
         for case in suite.iter("testcase"):
             t = float(case.get("time", "0") or 0)
@@ -50,4 +50,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))

@@ -129,6 +129,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     model.headlines = headlines(&model);
     model.warnings = run_warnings(&model, manifest, campaign.as_ref());
     model.warnings.extend(hung_starts(records));
+    model.warnings.extend(stand_in(records));
     model
 }
 
@@ -374,6 +375,16 @@ fn hung_starts(records: &[TrialRecord]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The warning that a run used the test stand-in (`--debug-mode`) for its sandboxes: its
+/// numbers say nothing of any isolation technology.
+fn stand_in(records: &[TrialRecord]) -> Option<String> {
+    let fact = sandbench_spec::record::STAND_IN_FACT;
+    let n = records.iter().filter(|r| r.launch.as_ref().is_some_and(|l| l.facts.contains_key(fact))).count();
+    (n > 0).then(|| {
+        format!("TEST STAND-IN: {n} trial(s) ran in the test stand-in (`--debug-mode`), with no isolation: not a measurement of any environment")
+    })
 }
 
 #[cfg(test)]

@@ -116,7 +116,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
     let guest = prepare_guest(opts, c, dir, manifest)?;
     let mut session = Session::new(opts, dir, c, guest)?;
-    session.sweep_stale();
+    // Sandboxes made by a given factory (tests, `--debug-mode`) own nothing on the host to sweep.
+    if opts.drivers.is_none() {
+        session.sweep_stale();
+    }
     session.power = crate::energy::begin(c, manifest, &opts.cancel)?;
     dir.write_manifest(manifest)?;
     session.run_plan()?;
@@ -143,7 +146,8 @@ fn prepare_guest(
         image_assets.retain(|a| a.name != sandbench_assets::catalog::ONNXRUNTIME_LIB);
     }
     let base_agent = choice.agent;
-    let image = image_for(c, &base_agent, image_assets)?;
+    // A given factory's sandboxes (tests, `--debug-mode`) boot no guest image.
+    let image = if opts.drivers.is_none() { image_for(c, &base_agent, image_assets)? } else { None };
     if let Some(img) = &image {
         manifest.image = img.manifest.facts();
         dir.write_manifest(manifest)?;

@@ -1,5 +1,9 @@
 //! Creating, limiting and removing the cgroups sandbench itself manages (native, and crun on
 //! hybrid hosts), in cgroup v1 or v2 — whichever hierarchy holds the cpu and memory controllers.
+//!
+//! Everything below the cgroup mount goes through [`CgroupRoot`], whose root is injected (as
+//! youki's `create_cgroup_manager_with_root`): the system's is `/sys/fs/cgroup`, and the unit
+//! tests give a fixture tree instead, so they run without root.
 
 use sandbench_sampler::CgroupRef;
 use std::fs::File;
@@ -7,6 +11,55 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const ROOT: &str = "/sys/fs/cgroup";
+
+/// Where a cgroup hierarchy is mounted: the system's, or a fixture tree in tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupRoot(PathBuf);
+
+impl CgroupRoot {
+    /// The system's cgroup mount, `/sys/fs/cgroup`.
+    pub fn system() -> CgroupRoot {
+        CgroupRoot(PathBuf::from(ROOT))
+    }
+
+    /// A hierarchy mounted at `path` (a fixture tree in tests).
+    pub fn at(path: impl Into<PathBuf>) -> CgroupRoot {
+        CgroupRoot(path.into())
+    }
+
+    fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    /// Which hierarchy holds cpu and memory here.
+    pub fn hierarchy(&self) -> Option<Hierarchy> {
+        if self.join("cgroup.controllers").exists() {
+            Some(Hierarchy::V2)
+        } else if self.join("cpu").exists() && self.join("memory").exists() {
+            Some(Hierarchy::V1)
+        } else {
+            None
+        }
+    }
+
+    /// The controllers a hybrid host's cgroup2 mount (`unified`) lists, when it lists any.
+    pub fn hybrid_unified_controllers(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.join("unified/cgroup.controllers")).ok()?;
+        let t = text.trim();
+        (!t.is_empty()).then(|| t.to_string())
+    }
+
+    /// Where an OCI runtime puts a container whose `cgroupsPath` is `/sandbench/<id>`.
+    pub fn runtime_ref(&self, id: &str) -> Option<CgroupRef> {
+        Some(match self.hierarchy()? {
+            Hierarchy::V1 => CgroupRef::V1 {
+                cpuacct: self.join("cpuacct/sandbench").join(id),
+                memory: self.join("memory/sandbench").join(id),
+            },
+            Hierarchy::V2 => CgroupRef::V2 { dir: self.join("sandbench").join(id) },
+        })
+    }
+}
 /// CFS period used for the `vcpus` quota (as `docker --cpus` does).
 pub const CFS_PERIOD_US: u64 = 100_000;
 
@@ -18,14 +71,9 @@ pub enum Hierarchy {
 }
 
 impl Hierarchy {
+    /// The system's hierarchy ([`CgroupRoot::system`]).
     pub fn detect() -> Option<Hierarchy> {
-        if Path::new(ROOT).join("cgroup.controllers").exists() {
-            Some(Hierarchy::V2)
-        } else if Path::new(ROOT).join("cpu").exists() && Path::new(ROOT).join("memory").exists() {
-            Some(Hierarchy::V1)
-        } else {
-            None
-        }
+        CgroupRoot::system().hierarchy()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -39,9 +87,7 @@ impl Hierarchy {
 /// True on a hybrid host whose cgroup2 mount lists controllers: crun then refuses to run
 /// (it sees the `unified` hierarchy as usable but cannot place processes).
 pub fn hybrid_unified_controllers() -> Option<String> {
-    let text = std::fs::read_to_string(Path::new(ROOT).join("unified/cgroup.controllers")).ok()?;
-    let t = text.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    CgroupRoot::system().hybrid_unified_controllers()
 }
 
 /// In a child between fork and exec: a private mount namespace without the cgroup2 mount at
@@ -73,15 +119,9 @@ pub fn hide_unified_in_child() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Where an OCI runtime puts a container whose `cgroupsPath` is `/sandbench/<id>`.
+/// Where an OCI runtime puts a container whose `cgroupsPath` is `/sandbench/<id>`, on this host.
 pub fn runtime_cgroup_ref(id: &str) -> Option<CgroupRef> {
-    Some(match Hierarchy::detect()? {
-        Hierarchy::V1 => CgroupRef::V1 {
-            cpuacct: PathBuf::from(ROOT).join("cpuacct/sandbench").join(id),
-            memory: PathBuf::from(ROOT).join("memory/sandbench").join(id),
-        },
-        Hierarchy::V2 => CgroupRef::V2 { dir: PathBuf::from(ROOT).join("sandbench").join(id) },
-    })
+    CgroupRoot::system().runtime_ref(id)
 }
 
 /// A cgroup sandbench created; removed by [`Cgroup::remove`].
@@ -98,53 +138,31 @@ fn write(path: &Path, value: &str) -> std::io::Result<()> {
 }
 
 impl Cgroup {
-    /// Creates `sandbench/<id>` with a CPU quota of `vcpus` cores and a memory limit.
+    /// Creates `sandbench/<id>` on this host with a CPU quota of `vcpus` cores, a memory limit
+    /// and a pids limit.
     pub fn create(id: &str, vcpus: u32, memory_mib: u64, pids_max: u32) -> std::io::Result<Cgroup> {
-        let h = Hierarchy::detect()
+        Cgroup::create_in(&CgroupRoot::system(), id, vcpus, memory_mib, pids_max)
+    }
+
+    /// [`Cgroup::create`] under `root`.
+    pub fn create_in(
+        root: &CgroupRoot,
+        id: &str,
+        vcpus: u32,
+        memory_mib: u64,
+        pids_max: u32,
+    ) -> std::io::Result<Cgroup> {
+        let h = root
+            .hierarchy()
             .ok_or_else(|| std::io::Error::other("no cgroup hierarchy with cpu and memory controllers"))?;
-        let quota = (vcpus as u64 * CFS_PERIOD_US).to_string();
-        let mem = (memory_mib * 1024 * 1024).to_string();
+        let limits = Limits {
+            quota: (vcpus as u64 * CFS_PERIOD_US).to_string(),
+            memory: (memory_mib * 1024 * 1024).to_string(),
+            pids: pids_max.to_string(),
+        };
         match h {
-            Hierarchy::V1 => {
-                let mut dirs = Vec::new();
-                for ctrl in ["cpu", "cpuacct", "memory", "pids"] {
-                    let d = PathBuf::from(ROOT).join(ctrl).join("sandbench").join(id);
-                    // cpu and cpuacct are often one mount with two names.
-                    let canon = PathBuf::from(ROOT).join(ctrl).canonicalize().unwrap_or_default();
-                    if dirs.iter().any(|x: &PathBuf| x.starts_with(&canon)) || !PathBuf::from(ROOT).join(ctrl).exists()
-                    {
-                        continue;
-                    }
-                    std::fs::create_dir_all(&d)?;
-                    dirs.push(d);
-                }
-                let cg = Cgroup {
-                    hierarchy: h,
-                    reference: runtime_cgroup_ref(id).ok_or_else(|| std::io::Error::other("cgroup v1 paths"))?,
-                    dirs,
-                };
-                let cpu = PathBuf::from(ROOT).join("cpu/sandbench").join(id);
-                write(&cpu.join("cpu.cfs_period_us"), &CFS_PERIOD_US.to_string())?;
-                write(&cpu.join("cpu.cfs_quota_us"), &quota)?;
-                write(&PathBuf::from(ROOT).join("memory/sandbench").join(id).join("memory.limit_in_bytes"), &mem)?;
-                let pids = PathBuf::from(ROOT).join("pids/sandbench").join(id);
-                if pids.is_dir() {
-                    write(&pids.join("pids.max"), &pids_max.to_string())?;
-                }
-                Ok(cg)
-            }
-            Hierarchy::V2 => {
-                let parent = PathBuf::from(ROOT).join("sandbench");
-                std::fs::create_dir_all(&parent)?;
-                let _ = write(&PathBuf::from(ROOT).join("cgroup.subtree_control"), "+cpu +memory +pids");
-                let _ = write(&parent.join("cgroup.subtree_control"), "+cpu +memory +pids");
-                let d = parent.join(id);
-                std::fs::create_dir_all(&d)?;
-                write(&d.join("cpu.max"), &format!("{quota} {CFS_PERIOD_US}"))?;
-                write(&d.join("memory.max"), &mem)?;
-                write(&d.join("pids.max"), &pids_max.to_string())?;
-                Ok(Cgroup { hierarchy: h, reference: CgroupRef::V2 { dir: d.clone() }, dirs: vec![d] })
-            }
+            Hierarchy::V1 => create_v1(root, id, &limits),
+            Hierarchy::V2 => create_v2(root, id, &limits),
         }
     }
 
@@ -167,6 +185,55 @@ impl Cgroup {
     pub fn remove(&self) -> std::io::Result<()> {
         remove_dirs(&self.dirs)
     }
+}
+
+/// A cgroup's limits, as written to its files.
+struct Limits {
+    quota: String,
+    memory: String,
+    pids: String,
+}
+
+/// One directory per v1 controller (cpu and cpuacct are often one mount with two names).
+fn create_v1(root: &CgroupRoot, id: &str, limits: &Limits) -> std::io::Result<Cgroup> {
+    let mut dirs = Vec::new();
+    // The mounts already used, resolved: `cpu` and `cpuacct` are links to one `cpu,cpuacct`.
+    let mut mounts: Vec<PathBuf> = Vec::new();
+    for ctrl in ["cpu", "cpuacct", "memory", "pids"] {
+        let Ok(mount) = root.join(ctrl).canonicalize() else { continue };
+        if mounts.contains(&mount) {
+            continue;
+        }
+        let d = root.join(ctrl).join("sandbench").join(id);
+        std::fs::create_dir_all(&d)?;
+        mounts.push(mount);
+        dirs.push(d);
+    }
+    let reference = root.runtime_ref(id).ok_or_else(|| std::io::Error::other("cgroup v1 paths"))?;
+    let cg = Cgroup { hierarchy: Hierarchy::V1, reference, dirs };
+    let cpu = root.join("cpu/sandbench").join(id);
+    write(&cpu.join("cpu.cfs_period_us"), &CFS_PERIOD_US.to_string())?;
+    write(&cpu.join("cpu.cfs_quota_us"), &limits.quota)?;
+    write(&root.join("memory/sandbench").join(id).join("memory.limit_in_bytes"), &limits.memory)?;
+    let pids = root.join("pids/sandbench").join(id);
+    if pids.is_dir() {
+        write(&pids.join("pids.max"), &limits.pids)?;
+    }
+    Ok(cg)
+}
+
+/// One directory, with cpu, memory and pids enabled for the subtree on the way.
+fn create_v2(root: &CgroupRoot, id: &str, limits: &Limits) -> std::io::Result<Cgroup> {
+    let parent = root.join("sandbench");
+    std::fs::create_dir_all(&parent)?;
+    let _ = write(&root.join("cgroup.subtree_control"), "+cpu +memory +pids");
+    let _ = write(&parent.join("cgroup.subtree_control"), "+cpu +memory +pids");
+    let d = parent.join(id);
+    std::fs::create_dir_all(&d)?;
+    write(&d.join("cpu.max"), &format!("{} {CFS_PERIOD_US}", limits.quota))?;
+    write(&d.join("memory.max"), &limits.memory)?;
+    write(&d.join("pids.max"), &limits.pids)?;
+    Ok(Cgroup { hierarchy: Hierarchy::V2, reference: CgroupRef::V2 { dir: d.clone() }, dirs: vec![d] })
 }
 
 /// Kills every process in `dirs` and removes them, waiting for the processes to go.
@@ -214,4 +281,81 @@ pub fn join_in_child(procs: &[std::os::fd::RawFd]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(p: PathBuf) -> String {
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    /// A fixture v1 tree as Debian mounts it: `cpu` and `cpuacct` one mount (`cpu,cpuacct`
+    /// with two links), memory, pids, and a hybrid `unified` cgroup2 with controllers.
+    fn v1_tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        for d in ["cpu,cpuacct", "memory", "pids", "unified"] {
+            std::fs::create_dir_all(t.path().join(d)).unwrap();
+        }
+        std::os::unix::fs::symlink("cpu,cpuacct", t.path().join("cpu")).unwrap();
+        std::os::unix::fs::symlink("cpu,cpuacct", t.path().join("cpuacct")).unwrap();
+        std::fs::write(t.path().join("unified/cgroup.controllers"), "hugetlb\n").unwrap();
+        t
+    }
+
+    #[test]
+    fn v1_limits_go_to_each_controller_once() {
+        let t = v1_tree();
+        let root = CgroupRoot::at(t.path());
+        assert_eq!(root.hierarchy(), Some(Hierarchy::V1));
+        assert_eq!(root.hybrid_unified_controllers().as_deref(), Some("hugetlb"));
+        let cg = Cgroup::create_in(&root, "sb1-x-1", 2, 512, 64).unwrap();
+        // cpu and cpuacct share a mount: three directories, not four.
+        assert_eq!(cg.dirs.len(), 3, "{:?}", cg.dirs);
+        assert_eq!(read(t.path().join("cpu/sandbench/sb1-x-1/cpu.cfs_quota_us")), "200000");
+        assert_eq!(read(t.path().join("cpu/sandbench/sb1-x-1/cpu.cfs_period_us")), "100000");
+        assert_eq!(read(t.path().join("memory/sandbench/sb1-x-1/memory.limit_in_bytes")), (512u64 << 20).to_string());
+        assert_eq!(read(t.path().join("pids/sandbench/sb1-x-1/pids.max")), "64");
+        let CgroupRef::V1 { cpuacct, memory } = cg.reference.clone() else { panic!("{:?}", cg.reference) };
+        assert_eq!(cpuacct, t.path().join("cpuacct/sandbench/sb1-x-1"));
+        assert_eq!(memory, t.path().join("memory/sandbench/sb1-x-1"));
+        assert!(cg.describe(2, 512).contains("cgroup v1") && cg.describe(2, 512).contains("memory 512 MiB"));
+    }
+
+    #[test]
+    fn v2_limits_go_to_one_directory_with_the_controllers_enabled() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let root = CgroupRoot::at(t.path());
+        assert_eq!(root.hierarchy(), Some(Hierarchy::V2));
+        assert_eq!(root.hybrid_unified_controllers(), None);
+        let cg = Cgroup::create_in(&root, "sb1-y-2", 1, 256, 32).unwrap();
+        let d = t.path().join("sandbench/sb1-y-2");
+        assert_eq!(cg.dirs, std::slice::from_ref(&d));
+        assert_eq!(read(d.join("cpu.max")), "100000 100000");
+        assert_eq!(read(d.join("memory.max")), (256u64 << 20).to_string());
+        assert_eq!(read(d.join("pids.max")), "32");
+        assert_eq!(read(t.path().join("sandbench/cgroup.subtree_control")), "+cpu +memory +pids");
+        assert_eq!(root.runtime_ref("sb1-y-2"), Some(CgroupRef::V2 { dir: d }));
+    }
+
+    #[test]
+    fn no_hierarchy_is_an_error_not_a_guess() {
+        let t = tempfile::tempdir().unwrap();
+        let root = CgroupRoot::at(t.path());
+        assert_eq!(root.hierarchy(), None);
+        assert_eq!(root.runtime_ref("x"), None);
+        let e = Cgroup::create_in(&root, "x", 1, 1, 1).unwrap_err();
+        assert!(e.to_string().contains("no cgroup hierarchy"), "{e}");
+    }
+
+    #[test]
+    fn removing_a_cgroup_that_is_gone_is_done() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("sandbench/empty");
+        std::fs::create_dir_all(&d).unwrap();
+        remove_dirs(&[d.clone(), t.path().join("never-made")]).unwrap();
+        assert!(!d.exists());
+    }
 }

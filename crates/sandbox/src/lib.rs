@@ -15,6 +15,7 @@ pub mod probe;
 mod process;
 pub mod scratch;
 pub mod stale;
+pub mod stand_in;
 
 use channel::AgentChannel;
 use sandbench_image::GuestImage;

@@ -17,11 +17,18 @@ use std::process::Command;
 
 pub use sandbench_protocol::{SCRATCH_DIR as GUEST_DIR, SCRATCH_DISK_SERIAL as DISK_SERIAL, SCRATCH_ENV as ENV};
 
-/// The host folder holding every live sandbox's scratch space.
+/// The host folder holding every live sandbox's scratch space: `$SANDBENCH_SCRATCH_ROOT`, else
+/// `/var/tmp/sandbench-scratch` for root and `/var/tmp/sandbench-scratch-<uid>` for anyone else
+/// (a folder root made is never another user's, and `hostfs::private_dir` refuses it).
 pub fn root() -> PathBuf {
-    std::env::var_os("SANDBENCH_SCRATCH_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/sandbench-scratch"))
+    if let Some(p) = std::env::var_os("SANDBENCH_SCRATCH_ROOT") {
+        return PathBuf::from(p);
+    }
+    // SAFETY: geteuid has no preconditions.
+    match unsafe { libc::geteuid() } {
+        0 => PathBuf::from("/var/tmp/sandbench-scratch"),
+        uid => PathBuf::from(format!("/var/tmp/sandbench-scratch-{uid}")),
+    }
 }
 
 /// Where the transfer receiver of sandbox `id` stores files: beside its scratch space (which

@@ -165,6 +165,10 @@ pub struct HostSummary {
 /// it got and its last console line (the runner writes it, the report warns on it).
 pub const BOOT_RETRIES_FACT: &str = "boot_retries";
 
+/// The launch fact of a sandbox that was the test stand-in (`sandbench run --debug-mode`): no
+/// isolation, the workloads ran in a thread of sandbench (the report warns on it).
+pub const STAND_IN_FACT: &str = "stand_in";
+
 /// The sandbox a trial ran in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LaunchInfo {

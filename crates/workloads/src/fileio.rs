@@ -360,8 +360,7 @@ mod tests {
     }
 
     fn tmp() -> String {
-        // /var/tmp is on disk on most hosts (tmpfs refuses O_DIRECT).
-        std::env::var("SANDBENCH_TEST_SCRATCH").unwrap_or_else(|_| "/var/tmp/sandbench-unit".into())
+        crate::scratch::test_dir()
     }
 
     #[test]

@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_fileserver_flow_runs_and_keeps_sizes_consistent() {
-        let dir = std::env::var("SANDBENCH_TEST_SCRATCH").unwrap_or_else(|_| "/var/tmp/sandbench-unit".into());
+        let dir = crate::scratch::test_dir();
         let map = json!({"files": 50, "file_size": "16K", "append_size": "4K", "threads": 2, "loops": 40, "dir": dir})
             .as_object()
             .cloned()

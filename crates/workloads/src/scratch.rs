@@ -135,6 +135,18 @@ pub fn evict(file: &std::fs::File) -> bool {
     unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) == 0 }
 }
 
+/// Where the file workloads' unit tests write: `$SANDBENCH_TEST_SCRATCH`, else a folder of
+/// this user's under /var/tmp (on disk on most hosts; tmpfs refuses O_DIRECT), so that root's
+/// runs and another user's never share one.
+#[cfg(test)]
+pub(crate) fn test_dir() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::env::var("SANDBENCH_TEST_SCRATCH").unwrap_or_else(|_| {
+        let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+        format!("/var/tmp/sandbench-unit-{uid}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

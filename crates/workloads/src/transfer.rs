@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn files_arrive_whole_over_tls() {
-        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        std::env::set_var(scratch::ENV, scratch::test_dir());
         let r = receiver();
         let p = params(json!({"files": 20, "file_size": "4K", "peer": r.addr.to_string(),
             "peer_cert_sha256": r.cert_sha256, "token": r.token}));
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_or_token_is_refused() {
-        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        std::env::set_var(scratch::ENV, scratch::test_dir());
         let r = receiver();
         let other = "0".repeat(64);
         let p = params(json!({"files": 1, "file_size": 10, "peer": r.addr.to_string(),
@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_session_over_its_limits_is_cut_and_a_planted_link_is_not_followed() {
-        std::env::set_var(scratch::ENV, std::env::temp_dir().join("sb-transfer-unit"));
+        std::env::set_var(scratch::ENV, scratch::test_dir());
         let t = std::env::temp_dir().join(format!("sb-receiver-limits-{}", std::process::id()));
         let (store, outside) = (t.join("store"), t.join("outside"));
         std::fs::create_dir_all(&outside).unwrap();

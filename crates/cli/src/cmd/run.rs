@@ -25,6 +25,12 @@ pub struct Args {
     /// the AI kinds once their engines are built.
     #[arg(long = "workload", value_name = "NAME", conflicts_with = "resume")]
     workloads: Vec<String>,
+    /// Test stand-in: every environment's sandbox is replaced by one that isolates nothing
+    /// (the workloads run in a thread of sandbench; cpu and noop only), so the run loop, resume,
+    /// stopping, the report and compare can be tested without root, QEMU, runc or an agent.
+    /// Its results are marked as such. Never for measuring.
+    #[arg(long, hide = true)]
+    debug_mode: bool,
     /// No progress (by default a bar in a terminal, a line per trial otherwise).
     #[arg(long)]
     quiet: bool,
@@ -54,11 +60,13 @@ pub fn verify(dir: &std::path::Path) -> Result<usize> {
     Ok(wrong)
 }
 
-/// The quick campaign shipped in the binary, without the environments this host cannot run.
-fn embedded_default() -> Result<sandbench_spec::Campaign> {
+/// The quick campaign shipped in the binary, without the environments this host cannot run
+/// (all of them kept for the test stand-in, which runs any).
+fn embedded_default(stand_in: bool) -> Result<sandbench_spec::Campaign> {
     let path = std::path::Path::new(EMBEDDED_NAME);
     let mut c = sandbench_spec::Campaign::parse(EMBEDDED, path)?;
     c.environments.retain(|e| match sandbench_sandbox::driver::can_run(e.get_ref()) {
+        _ if stand_in => true,
         Ok(()) => true,
         Err(why) => {
             eprintln!("note: skipping environment `{}`: {why}", e.get_ref().name);
@@ -101,7 +109,7 @@ fn campaign_source(a: &Args) -> Result<(PathBuf, Option<String>)> {
         }
         (None, Some(_)) => (PathBuf::new(), None),
         (None, None) => {
-            let c = embedded_default()?;
+            let c = embedded_default(a.debug_mode)?;
             let text = if a.workloads.is_empty() {
                 toml::to_string(&c)?
             } else {
@@ -110,6 +118,16 @@ fn campaign_source(a: &Args) -> Result<(PathBuf, Option<String>)> {
             (PathBuf::from(EMBEDDED_NAME), Some(text))
         }
     })
+}
+
+/// `--debug-mode`: the test stand-in for every environment, scripted by `$SANDBENCH_STAND_IN`.
+fn stand_in_drivers() -> Result<sandbench_runner::DriverFactory> {
+    use sandbench_sandbox::stand_in::{Script, StandIn};
+    let script = Script::from_env()?;
+    eprintln!("debug mode: every sandbox is the test stand-in (no isolation; not a measurement)");
+    Ok(std::sync::Arc::new(move |env: &sandbench_spec::Environment| {
+        Box::new(StandIn::new(env, script.clone())) as Box<dyn sandbench_sandbox::Sandbox>
+    }))
 }
 
 const EMBEDDED_NAME: &str = "<embedded examples/quick.toml>";
@@ -122,12 +140,12 @@ pub fn run(a: Args) -> Result<i32> {
         campaign_text,
         out_root: a.out,
         resume: a.resume,
-        agent: agent_path::resolve(a.agent)?,
-        agent_dynamic: agent_path::resolve_dynamic(),
+        agent: if a.debug_mode { PathBuf::from("<test stand-in: no agent>") } else { agent_path::resolve(a.agent)? },
+        agent_dynamic: if a.debug_mode { None } else { agent_path::resolve_dynamic() },
         cancel: super::cancel_flag(),
         progress: sandbench_runner::ProgressMode::for_stderr(a.quiet, std::io::stderr().is_terminal()),
         git_revision: super::git_revision(),
-        drivers: None,
+        drivers: if a.debug_mode { Some(stand_in_drivers()?) } else { None },
     };
     let out = sandbench_runner::run(&opts)?;
     let wrong = if a.verify { verify(&out.dir)? } else { 0 };

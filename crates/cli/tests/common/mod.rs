@@ -14,6 +14,14 @@ pub fn sandbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sandbench"))
 }
 
+/// `sandbench` for the first tier (`crates/cli/tests/stand_in.rs`): no agent, no root, no
+/// QEMU or runc needed; its runs use `--debug-mode` (the test stand-in for every sandbox).
+pub fn sandbench_unprivileged() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbench"));
+    c.env_remove("SANDBENCH_AGENT").env_remove("SANDBENCH_AGENT_DYNAMIC");
+    c
+}
+
 /// Says that a test is skipped and why, in the form scripts/test-summary.py counts: only for a
 /// prerequisite that cannot exist on this machine.
 pub fn skip(test: &str, why: &str) {
