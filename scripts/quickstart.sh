@@ -33,8 +33,8 @@ fi
 
 step "building the guest image: Debian's cloud kernel (downloaded once), busybox, initramfs, root disk with the agent" \
   "about 1 min, cold; seconds when cached" "$SANDBENCH_BIN" image build --agent "$agent"
-step "asking this host what it can run (doctor starts a container and tries to boot a guest with KVM)" \
-  "about 1 min" "$SANDBENCH_BIN" doctor --quick
+step "asking this host what it can run (doctor --quick: programs and versions; \`sandbench doctor\` also boots a guest)" \
+  "seconds" "$SANDBENCH_BIN" doctor --quick
 rc=0
 step "quick campaign, part 1 of 2: cpu and noop (first table at the end)" "about 3 min under TCG" \
   "$SANDBENCH_BIN" run --agent "$agent" --workload cpu --workload noop || rc=$?
