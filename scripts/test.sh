@@ -28,7 +28,7 @@ tier1='(kind(lib) & not package(sandbench-vision) & not package(sandbench-speech
 | (package(sandbench-stats) & binary(=consistency))
 | (package(sandbench-report) & (binary(=exporters) | binary(=energy)))
 | (package(sandbench-power) & binary(=sources))
-| (package(sandbench-sampler) & binary(=parsers))
+| (package(sandbench-sampler) & (binary(=parsers) | binary(=board)))
 | (package(sandbench-fleet) & binary(=unpack))
 | (package(sandbench-hostfs) & binary(=confined))
 | (package(sandbench-sandbox) & binary(=vmm_specs))'
@@ -49,7 +49,8 @@ cargo fmt --all --check
 step "clippy over the workspace, warnings as errors" "about 5 min cold, seconds warm" \
   cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/module-cycles.py
-echo "test: fmt, clippy and module cycles clean ($((SECONDS - t0)) s since start)" >&2
+python3 scripts/check-architecture.py
+echo "test: fmt, clippy, module cycles and the crate table clean ($((SECONDS - t0)) s since start)" >&2
 if [ "$only_tier1" = 0 ]; then
   SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
   echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2

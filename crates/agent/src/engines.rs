@@ -3,7 +3,7 @@
 //! get an agent that has them, and the host can tell from the binary's marker before it
 //! launches anything ([`sandbench_protocol::agent_has_engines`]).
 
-use sandbench_workloads::{Outcome, WorkloadError};
+use sandbench_workloads::{Kind, Outcome, WorkloadError};
 use serde_json::{Map, Value};
 
 /// The build marker, kept in the binary by [`built_with`] (which `--version` prints).
@@ -21,18 +21,20 @@ pub fn built_with() -> String {
     format!("engines: {answer}")
 }
 
-/// Runs one trial of the AI kind `workload`.
+/// Runs one trial of the AI kind `kind`.
 #[cfg(feature = "engines")]
-pub fn run_ai(workload: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
-    if workload == "stt" {
-        sandbench_speech::run(params, &sandbench_vision::assets_root())
-    } else {
-        sandbench_vision::run(workload, params)
+pub fn run_ai(kind: Kind, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    match kind {
+        Kind::Stt => sandbench_speech::run(params, &sandbench_vision::assets_root()),
+        Kind::Detect | Kind::Classify | Kind::Face => sandbench_vision::run(kind, params),
+        Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => {
+            sandbench_workloads::run(kind, params)
+        }
     }
 }
 
 #[cfg(not(feature = "engines"))]
-pub fn run_ai(workload: &str, _params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+pub fn run_ai(workload: Kind, _params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
     Err(WorkloadError::Failed(format!(
         "`{workload}` needs the inference engines, and this sandbench-agent was built without them \
          (cargo feature `engines`): scripts/build-agent.sh builds the agent that has them"

@@ -102,11 +102,14 @@ fn serve(mut input: impl BufRead, out: Out, pid1: bool) -> i32 {
                     let t_ms = t0.elapsed().as_secs_f64() * 1e3;
                     send(&hook_out, &AgentMsg::Phase { id, name: name.to_string(), t_ms });
                 });
-                let result =
-                    sandbench_workloads::phase::with_hook(hook, || match sandbench_workloads::Kind::parse(&workload) {
-                        Ok(kind) if kind.is_ai() => engines::run_ai(&workload, &params),
-                        _ => sandbench_workloads::run(&workload, &params),
-                    });
+                let result = sandbench_workloads::phase::with_hook(hook, || {
+                    let kind = sandbench_workloads::Kind::parse(&workload)?;
+                    if kind.is_ai() {
+                        engines::run_ai(kind, &params)
+                    } else {
+                        sandbench_workloads::run(kind, &params)
+                    }
+                });
                 let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let guest_cpu = match (before, guest::cpu_times()) {
                     (Some(a), Some(b)) => guest::cpu_view(&a, &b),

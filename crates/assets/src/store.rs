@@ -60,10 +60,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Store {
-    /// `$SANDBENCH_ASSETS_CACHE`, else `/var/cache/sandbench/assets`.
+    /// `$SANDBENCH_ASSETS_CACHE`, else `$SANDBENCH_CACHE/assets`, else `/var/cache/sandbench/assets`.
     pub fn default_root() -> PathBuf {
         std::env::var_os("SANDBENCH_ASSETS_CACHE")
             .map(PathBuf::from)
+            .or_else(|| std::env::var_os("SANDBENCH_CACHE").map(|c| PathBuf::from(c).join("assets")))
             .unwrap_or_else(|| PathBuf::from("/var/cache/sandbench/assets"))
     }
 

@@ -184,7 +184,7 @@ fn workload_filter_progress_lines_and_the_agent_without_engines() {
         assert!(stderr.contains(line), "no `{line}` in:\n{stderr}");
     }
     let run = only_run(&out);
-    let kinds: Vec<String> = records(&run).iter().map(|r| r.dims.kind.clone()).collect();
+    let kinds: Vec<String> = records(&run).iter().map(|r| r.dims.kind.to_string()).collect();
     assert_eq!(kinds, ["cpu", "noop"]);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
     assert!(!m["campaign_text"].as_str().unwrap().contains("classify"), "{}", m["campaign_text"]);

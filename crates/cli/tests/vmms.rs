@@ -8,7 +8,7 @@ use common::*;
 
 fn run_vmm(driver: &str, binary: &str) {
     if let Some(why) = sandbench_sandbox::driver::firecracker::missing(binary, "no release binary installed") {
-        skip(&format!("{driver} end to end"), &why);
+        skip(&format!("{driver} end to end"), &why.to_string());
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

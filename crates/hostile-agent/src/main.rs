@@ -136,7 +136,10 @@ fn misbehave(
         }
         _ => {
             let t0 = Instant::now();
-            let reply = match sandbench_workloads::run(workload, params) {
+            let ran = sandbench_workloads::Kind::parse(workload)
+                .map_err(sandbench_workloads::WorkloadError::from)
+                .and_then(|kind| sandbench_workloads::run(kind, params));
+            let reply = match ran {
                 Ok(o) => AgentMsg::Result {
                     id,
                     wall_ms: t0.elapsed().as_secs_f64() * 1e3,
@@ -232,6 +235,7 @@ fn probe_and_overflow(params: &serde_json::Map<String, serde_json::Value>) -> se
     let mut bigger = params.clone();
     let files = bigger.get("files").and_then(|v| v.as_u64()).unwrap_or(300);
     bigger.insert("files".into(), serde_json::json!(files * 10));
-    let overflow = sandbench_workloads::run("transfer", &bigger).map(|_| "accepted").unwrap_or("refused");
+    let overflow =
+        sandbench_workloads::run(sandbench_workloads::Kind::Transfer, &bigger).map(|_| "accepted").unwrap_or("refused");
     serde_json::json!({ "reached": reached, "overflow": overflow })
 }

@@ -362,7 +362,12 @@ fn assemble(
 ) -> Result<(bool, Vec<String>), ImageError> {
     let kbytes = std::fs::read(kernel_file).map_err(io(kernel_file))?;
     std::fs::write(dir.join("vmlinuz"), &kbytes).map_err(io(dir.join("vmlinuz")))?;
-    let elf = if kbytes.starts_with(b"\x7fELF") { Some(kbytes) } else { kernel::extract_vmlinux(&kbytes).ok() };
+    // The kernel direct-boot VMMs load: an ELF (x86_64) or the arm64 Image as it is.
+    let elf = if kbytes.starts_with(b"\x7fELF") || kernel::is_arm64_image(&kbytes) {
+        Some(kbytes)
+    } else {
+        kernel::extract_vmlinux(&kbytes).ok()
+    };
     let pvh = elf.as_deref().is_some_and(kernel::has_pvh_note);
     if let Some(elf) = &elf {
         std::fs::write(dir.join("vmlinux"), elf).map_err(io(dir.join("vmlinux")))?;

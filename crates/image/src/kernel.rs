@@ -1,4 +1,6 @@
-//! Getting an uncompressed ELF `vmlinux` (with its PVH note) out of a Debian `vmlinuz`.
+//! The kernel a direct-boot VMM loads (Firecracker, Cloud Hypervisor, QEMU microvm): on x86_64
+//! an uncompressed ELF `vmlinux` (with its PVH note) out of a Debian `vmlinuz`; on arm64 the
+//! `Image` itself, which Debian ships uncompressed as its `vmlinuz` (magic `ARM\x64` at byte 56).
 //!
 //! Debian's x86 kernels are compressed with LZ4 in the legacy frame format: magic
 //! `02 21 4c 18`, then blocks of `u32 little-endian compressed size` + data, each
@@ -20,6 +22,12 @@ pub fn extract_vmlinux(vmlinuz: &[u8]) -> Result<Vec<u8>, String> {
         search = off + 1;
     }
     Err("no LZ4 (legacy frame) compressed ELF kernel found; give an uncompressed vmlinux or a kernel compressed with LZ4".into())
+}
+
+/// Whether `kernel` is an arm64 `Image` (the boot header's magic `ARM\x64` at byte 56), which
+/// VMMs boot as it is.
+pub fn is_arm64_image(kernel: &[u8]) -> bool {
+    kernel.get(56..60) == Some(b"ARM\x64".as_slice())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -76,6 +84,15 @@ pub fn has_pvh_note(elf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debians_arm64_vmlinuz_is_an_image_and_an_elf_is_not() {
+        // The first 64 bytes of Debian's linux-image-6.1.0-57-cloud-arm64 `boot/vmlinuz-*`.
+        let head = include_bytes!("../tests/fixtures/vmlinuz-6.1.0-57-cloud-arm64.head");
+        assert!(is_arm64_image(head));
+        assert!(!is_arm64_image(&head[..40]));
+        assert!(!is_arm64_image(&fake_elf(256)));
+    }
 
     fn fake_elf(len: usize) -> Vec<u8> {
         let mut e = vec![0u8; len];

@@ -8,6 +8,7 @@
 //! - `# text`: a comment; the first one describes the meter and is recorded with the run.
 
 use crate::{Domain, PowerError, Reading, Source, Value};
+use sandbench_spec::power::PowerSourceKind;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -192,8 +193,8 @@ fn read_lines(
 }
 
 impl Source for Meter {
-    fn kind(&self) -> &'static str {
-        "command"
+    fn kind(&self) -> PowerSourceKind {
+        PowerSourceKind::Command
     }
 
     fn describe(&self) -> String {

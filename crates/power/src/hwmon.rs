@@ -10,6 +10,7 @@ use libmedium::sensors::sync_sensors::power::PowerSensor;
 use libmedium::sensors::sync_sensors::voltage::VoltageSensor;
 use libmedium::sensors::sync_sensors::SyncSensor;
 use libmedium::sensors::SensorSubFunctionType;
+use sandbench_spec::power::PowerSourceKind;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -179,8 +180,8 @@ impl Hwmon {
 }
 
 impl Source for Hwmon {
-    fn kind(&self) -> &'static str {
-        "hwmon"
+    fn kind(&self) -> PowerSourceKind {
+        PowerSourceKind::Hwmon
     }
 
     fn describe(&self) -> String {

@@ -21,13 +21,12 @@ pub use ledger::{Ledger, Window};
 pub use meter::Meter;
 pub use probe::{open, probe_all, Probe};
 
-use std::path::PathBuf;
+use sandbench_spec::power::PowerSourceKind;
 use std::time::Instant;
 
-/// The directory standing for `/sys`: `$SANDBENCH_SYSFS_ROOT`, or `/sys`.
-pub fn sysfs_root() -> PathBuf {
-    std::env::var_os("SANDBENCH_SYSFS_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/sys"))
-}
+/// The directory standing for `/sys`: `$SANDBENCH_SYSFS_ROOT`, or `/sys` (one rule for the power
+/// sources and the board's sensors).
+pub use sandbench_sampler::board::sysfs_root;
 
 /// What one domain's reading is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,7 +62,7 @@ pub struct Reading {
 /// A power source: polled by a [`Meter`].
 pub trait Source: Send {
     /// `rapl`, `hwmon`, `vcgencmd`, `command`.
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> PowerSourceKind;
     /// What it measures, for the manifest and the report: "rapl: package-0, dram (CPU
     /// package and memory, not the wall)".
     fn describe(&self) -> String;
@@ -87,7 +86,7 @@ pub enum PowerError {
     Meter(String),
     /// `power.domains` names one the source does not have.
     #[error("`power.domains`: `{name}` is not a domain of {kind}; valid: {valid}")]
-    UnknownDomain { name: String, kind: &'static str, valid: String },
+    UnknownDomain { name: String, kind: PowerSourceKind, valid: String },
 }
 
 /// Reads a sysfs file, trimmed.

@@ -1,6 +1,7 @@
 //! A source polled on its own thread into a [`Ledger`], for the whole run.
 
 use crate::{Domain, Ledger, PowerError, Reading, Source, Window};
+use sandbench_spec::power::PowerSourceKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ pub struct Meter {
     own_cpu_us: Arc<AtomicU64>,
     polls: Arc<AtomicU64>,
     describe: String,
-    kind: &'static str,
+    kind: PowerSourceKind,
     domains: Vec<Domain>,
 }
 
@@ -77,7 +78,7 @@ impl Meter {
         &self.describe
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> PowerSourceKind {
         self.kind
     }
 

@@ -1,21 +1,22 @@
 //! Choosing a source: what `[power]` asks for, what `auto` finds, what `doctor` lists.
 
 use crate::{hwmon::Hwmon, rapl::Rapl, sysfs_root, vcgencmd::Vcgencmd, Domain, PowerError, Reading, Source, Value};
+use sandbench_spec::power::PowerSourceKind;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The sysfs and firmware sources `auto` tries, in order.
-pub const AUTO: [&str; 3] = ["rapl", "hwmon", "vcgencmd"];
+pub const AUTO: [PowerSourceKind; 3] = [PowerSourceKind::Rapl, PowerSourceKind::Hwmon, PowerSourceKind::Vcgencmd];
 
-/// Opens one source by kind (`rapl`, `hwmon`, `vcgencmd`, `command`, or `auto`).
-pub fn open(kind: &str, command: &[String], cwd: &Path) -> Result<Box<dyn Source>, PowerError> {
+/// Opens one source by kind (`auto`: the first of [`AUTO`] this host has).
+pub fn open(kind: PowerSourceKind, command: &[String], cwd: &Path) -> Result<Box<dyn Source>, PowerError> {
     let sysfs = sysfs_root();
     match kind {
-        "rapl" => Ok(Box::new(Rapl::open(&sysfs)?)),
-        "hwmon" => Ok(Box::new(Hwmon::open(&sysfs)?)),
-        "vcgencmd" => Ok(Box::new(Vcgencmd::open()?)),
-        "command" => Ok(Box::new(crate::command::Meter::open(command, cwd, Duration::from_secs(10))?)),
-        _ => {
+        PowerSourceKind::Rapl => Ok(Box::new(Rapl::open(&sysfs)?)),
+        PowerSourceKind::Hwmon => Ok(Box::new(Hwmon::open(&sysfs)?)),
+        PowerSourceKind::Vcgencmd => Ok(Box::new(Vcgencmd::open()?)),
+        PowerSourceKind::Command => Ok(Box::new(crate::command::Meter::open(command, cwd, Duration::from_secs(10))?)),
+        PowerSourceKind::Auto => {
             let mut why = Vec::new();
             for k in AUTO {
                 match open(k, command, cwd) {
@@ -32,7 +33,7 @@ pub fn open(kind: &str, command: &[String], cwd: &Path) -> Result<Box<dyn Source
 }
 
 /// Which domains sum into a trial's energy: the named ones, or the source's top-level ones.
-pub fn select(domains: &[Domain], wanted: &[String], source: &'static str) -> Result<Vec<bool>, PowerError> {
+pub fn select(domains: &[Domain], wanted: &[String], source: PowerSourceKind) -> Result<Vec<bool>, PowerError> {
     if wanted.is_empty() {
         return Ok(domains.iter().map(|d| d.top_level).collect());
     }
@@ -51,7 +52,7 @@ pub fn select(domains: &[Domain], wanted: &[String], source: &'static str) -> Re
 /// What `doctor` says of one source kind.
 #[derive(Debug, Clone)]
 pub struct Probe {
-    pub kind: &'static str,
+    pub kind: PowerSourceKind,
     pub verdict: Result<Found, String>,
 }
 
@@ -76,15 +77,22 @@ pub fn probe_all() -> Vec<Probe> {
             verdict: open(kind, &[], Path::new(".")).map_err(|e| e.to_string()).map(|mut s| Found {
                 describe: s.describe(),
                 domains: s.domains().to_vec(),
-                resolution: match kind {
-                    "rapl" => "1 µJ in sysfs (hardware unit about 15-61 µJ)",
-                    "hwmon" => "1 µW / 1 mV × 1 mA in sysfs (the chip's LSB is coarser)",
-                    _ => "the ADC's, printed to 8 decimals",
-                },
+                resolution: resolution(kind),
                 update_ms: update_interval(s.as_mut(), Duration::from_secs(1)),
             }),
         })
         .collect()
+}
+
+/// What one step of a source's value is worth.
+fn resolution(kind: PowerSourceKind) -> &'static str {
+    match kind {
+        PowerSourceKind::Rapl => "1 µJ in sysfs (hardware unit about 15-61 µJ)",
+        PowerSourceKind::Hwmon => "1 µW / 1 mV × 1 mA in sysfs (the chip's LSB is coarser)",
+        PowerSourceKind::Vcgencmd => "the ADC's, printed to 8 decimals",
+        PowerSourceKind::Command => "the meter's",
+        PowerSourceKind::Auto => "the source's",
+    }
 }
 
 /// Polls every millisecond for `span` and returns the mean time between value changes.

@@ -4,6 +4,7 @@
 //! `energy_uj` is readable by root only (CVE-2020-8694).
 
 use crate::{read_trimmed, Domain, PowerError, Reading, Source, Value};
+use sandbench_spec::power::PowerSourceKind;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -112,8 +113,8 @@ impl Rapl {
 }
 
 impl Source for Rapl {
-    fn kind(&self) -> &'static str {
-        "rapl"
+    fn kind(&self) -> PowerSourceKind {
+        PowerSourceKind::Rapl
     }
 
     fn describe(&self) -> String {

@@ -5,6 +5,7 @@
 //! upstream of the PMIC). A Raspberry Pi 4 has no such ADC: use a meter (`source = "command"`).
 
 use crate::{Domain, PowerError, Reading, Source, Value};
+use sandbench_spec::power::PowerSourceKind;
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
@@ -66,8 +67,8 @@ fn run(program: &str) -> Result<String, String> {
 }
 
 impl Source for Vcgencmd {
-    fn kind(&self) -> &'static str {
-        "vcgencmd"
+    fn kind(&self) -> PowerSourceKind {
+        PowerSourceKind::Vcgencmd
     }
 
     fn describe(&self) -> String {

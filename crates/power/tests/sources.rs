@@ -153,11 +153,14 @@ fn the_sysfs_root_moves_with_the_environment_and_auto_says_why_it_found_nothing(
     // One test sets the variable: the others pass roots explicitly.
     std::env::set_var("SANDBENCH_SYSFS_ROOT", fixture("jetson-ina3221"));
     assert_eq!(sandbench_power::sysfs_root(), fixture("jetson-ina3221"));
-    let src = sandbench_power::open("auto", &[], Path::new(".")).unwrap();
-    assert_eq!(src.kind(), "hwmon");
+    let src = sandbench_power::open(sandbench_spec::power::PowerSourceKind::Auto, &[], Path::new(".")).unwrap();
+    assert_eq!(src.kind(), sandbench_spec::power::PowerSourceKind::Hwmon);
     std::env::set_var("SANDBENCH_SYSFS_ROOT", fixture("nothing-here"));
     std::env::set_var("SANDBENCH_VCGENCMD", "/nonexistent/vcgencmd");
-    let why = sandbench_power::open("auto", &[], Path::new(".")).err().unwrap().to_string();
+    let why = sandbench_power::open(sandbench_spec::power::PowerSourceKind::Auto, &[], Path::new("."))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(why.contains("rapl:") && why.contains("hwmon:") && why.contains("vcgencmd:"), "{why}");
     assert!(why.contains("source = \"command\""), "{why}");
 }

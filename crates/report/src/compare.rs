@@ -2,7 +2,7 @@
 //! conditions match (same environment name, workload, metric, driver, accel, vcpus, memory,
 //! parameters).
 
-use crate::model::{headline_metric, latest};
+use crate::model::latest;
 use sandbench_spec::{Status, TrialRecord};
 use sandbench_stats::{adjust_family, compare, Comparison};
 use std::fmt::Write;
@@ -62,7 +62,7 @@ pub fn pairs(a: &[TrialRecord], b: &[TrialRecord], margin: f64, resamples: usize
                 .push(format!("{} / {}: only in A or with different conditions", r.key.environment, r.key.workload));
             continue;
         }
-        let metric = headline_metric(&r.dims.kind).0;
+        let metric = r.dims.kind.headline().0;
         let (va, vb) = (values(a, c, metric), values(b, c, metric));
         out.push(Pair {
             environment: r.key.environment.clone(),

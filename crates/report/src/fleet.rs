@@ -6,7 +6,7 @@
 //! host's own full report stays in its folder and is linked.
 
 use crate::fmt::num;
-use crate::model::{headline_metric, ReportModel};
+use crate::model::ReportModel;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -90,7 +90,7 @@ pub fn tables(hosts: &[HostRun]) -> FleetTables {
 fn workloads(hosts: &[HostRun]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for m in hosts.iter().filter_map(|h| h.model.as_ref()) {
-        for s in m.series.iter().filter(|s| headline_metric(&s.kind).0 == s.metric) {
+        for s in m.series.iter().filter(|s| s.kind.headline().0 == s.metric) {
             if !out.iter().any(|(w, _)| w == &s.workload) {
                 out.push((s.workload.clone(), s.metric.clone()));
             }

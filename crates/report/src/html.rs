@@ -2,7 +2,7 @@
 //! readable on a phone, a laptop and on paper.
 
 use crate::figures;
-use crate::model::{headline_metric, ReportModel};
+use crate::model::ReportModel;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -209,8 +209,7 @@ fn workloads(m: &ReportModel) -> Vec<String> {
 
 /// One workload: its headline metric per environment, distributions, verdicts, CPU and power.
 fn workload_section(o: &mut String, m: &ReportModel, dir: &Path, wl: &str) {
-    let heads: Vec<_> =
-        m.series.iter().filter(|s| s.workload == wl && headline_metric(&s.kind).0 == s.metric).collect();
+    let heads: Vec<_> = m.series.iter().filter(|s| s.workload == wl && s.kind.headline().0 == s.metric).collect();
     let Some(first) = heads.first() else { return };
     let better = if first.higher_is_better { "higher is better" } else { "lower is better" };
     let _ = write!(o, "<h2>{}: {} ({better})</h2>", esc(wl), esc(&first.metric));
@@ -258,7 +257,7 @@ fn series_row(s: &crate::model::Series) -> Vec<String> {
     let x = s.summary.as_ref();
     vec![
         s.environment.clone(),
-        s.accel.as_ref().map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.clone()),
+        s.accel.map(|a| format!("{} ({a})", s.driver)).unwrap_or_else(|| s.driver.to_string()),
         match (x, &s.stop) {
             (Some(x), Some(why)) => format!("{} ({})", x.n, why),
             (Some(x), None) => x.n.to_string(),
@@ -296,7 +295,7 @@ fn comparison_rows(m: &ReportModel, wl: &str) -> Vec<Vec<String>> {
 /// Metric by parameter, where workloads of one kind differ in one number.
 fn sweeps(o: &mut String, m: &ReportModel) {
     for sw in &m.sweeps {
-        let _ = write!(o, "<h2>{} by {}</h2>", esc(&sw.kind), esc(&sw.parameter));
+        let _ = write!(o, "<h2>{} by {}</h2>", esc(sw.kind.name()), esc(&sw.parameter));
         if !sw.fixed.is_empty() {
             let _ = write!(o, "<p>All points: {}</p>", esc(&sw.fixed));
         }

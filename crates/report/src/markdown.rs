@@ -1,6 +1,6 @@
 //! `report.md`: the summary, tables and verdicts for pull requests and papers.
 
-use crate::model::{headline_metric, ReportModel, Series};
+use crate::model::{ReportModel, Series};
 use std::fmt::Write;
 
 use crate::fmt::num as f;
@@ -18,7 +18,7 @@ fn series_table(out: &mut String, rows: &[&Series]) {
     for s in rows {
         let driver = match &s.accel {
             Some(a) => format!("{} ({a})", s.driver),
-            None => s.driver.clone(),
+            None => s.driver.to_string(),
         };
         let validity = if s.validity.reasons.is_empty() {
             "VALID".to_string()
@@ -87,7 +87,7 @@ fn overview(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "\n## Overview\n");
     let _ = writeln!(out, "| environment | workload | metric | mean ± sd | boot/start ms | host CPU % | PSS max MiB |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for s in m.series.iter().filter(|s| headline_metric(&s.kind).0 == s.metric) {
+    for s in m.series.iter().filter(|s| s.kind.headline().0 == s.metric) {
         let value = s.summary.as_ref().map(|x| format!("{} ± {}", f(x.mean), f(x.sd))).unwrap_or_else(|| "–".into());
         let boot =
             m.boot.iter().find(|b| b.environment == s.environment).and_then(|b| b.total_ms.as_ref()).map(|x| f(x.mean));
@@ -166,7 +166,7 @@ fn metric_sections(out: &mut String, m: &ReportModel) {
 /// The comparisons of one workload's headline metric against the baseline.
 fn comparisons_table(out: &mut String, m: &ReportModel, wl: &str, metric: &str, first: &Series) {
     let comps: Vec<_> = m.comparisons.iter().filter(|c| c.workload == wl && c.metric == metric).collect();
-    if !comps.is_empty() && headline_metric(&first.kind).0 == metric {
+    if !comps.is_empty() && first.kind.headline().0 == metric {
         let _ = writeln!(
             out,
             "\nAgainst `{}` (equivalence margin ±{:.0} %; {}; permutation checks with {} resamples):\n",

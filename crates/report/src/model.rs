@@ -1,5 +1,7 @@
 //! The report model: every number the exporters show, computed once from the records.
 
+use sandbench_protocol::{Kind, RecordedKind};
+use sandbench_spec::campaign::{Accel, DiskCache, HostPageCache};
 use sandbench_spec::{Manifest, TrialKey, TrialRecord};
 use sandbench_stats::{adjust_family, compare, summarize, Comparison, Summary, Verdict};
 use serde::Serialize;
@@ -11,7 +13,6 @@ pub const REPORT_SCHEMA: u32 = 2;
 use crate::sentences::sentence;
 pub use crate::sentences::{family_note, level_pct};
 pub use crate::types::{ComparisonRow, HostRow, Options, Series, Status, Validity};
-pub use sandbench_workloads::headline_metric;
 
 /// Start-up of an environment's sandboxes.
 #[derive(Debug, Clone, Serialize)]
@@ -100,7 +101,7 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
     }
     // Energy per unit of work: a family of its own, so it does not widen the headline's intervals.
     let energy_comparisons = comparisons(&series, baseline.as_deref(), opts, |s| s.metric == "j_per_unit");
-    let comparisons = comparisons(&series, baseline.as_deref(), opts, |s| headline_metric(&s.kind).0 == s.metric);
+    let comparisons = comparisons(&series, baseline.as_deref(), opts, |s| s.kind.headline().0 == s.metric);
     let energy = crate::energy::rows(&latest, &series, manifest);
     let efficiency = crate::energy::efficiency(&energy, baseline.as_deref());
     let boot = envs.iter().map(|env| boot_row(&latest, env)).collect();
@@ -151,15 +152,15 @@ fn comparisons(
         if s.accel != b.accel && (s.accel.is_some() && b.accel.is_some()) {
             reasons.push(format!(
                 "accelerators differ: {} vs {}",
-                s.accel.clone().unwrap_or_default(),
-                b.accel.clone().unwrap_or_default()
+                s.accel.map(Accel::as_str).unwrap_or_default(),
+                b.accel.map(Accel::as_str).unwrap_or_default()
             ));
         }
         if s.disk_cache != b.disk_cache && s.disk_cache.is_some() && b.disk_cache.is_some() {
             reasons.push("disk cache modes differ".into());
         }
         for x in [s, b] {
-            reasons.extend(cache_caveat(&x.kind, &x.environment, x.disk_cache.as_deref()));
+            reasons.extend(cache_caveat(&x.kind, &x.environment, x.disk_cache));
         }
         rows.push(ComparisonRow {
             workload: s.workload.clone(),
@@ -194,13 +195,22 @@ fn comparisons(
 /// Why a VM's file I/O numbers are not like for like: with a host-side disk cache that is not
 /// `none`/`directsync`, the guest's writes (O_DIRECT and fsync included) can land in the
 /// host's page cache instead of the disk — the papers' "microVM writes faster than native".
-pub fn cache_caveat(kind: &str, env: &str, disk_cache: Option<&str>) -> Option<String> {
+pub fn cache_caveat(kind: &RecordedKind, env: &str, disk_cache: Option<DiskCache>) -> Option<String> {
     let cache = disk_cache?;
-    (matches!(kind, "fileio" | "filemix") && matches!(cache, "writeback" | "unsafe" | "writethrough")).then(|| {
+    let disk_io = match kind.known()? {
+        Kind::Fileio | Kind::Filemix => true,
+        Kind::Cpu | Kind::Noop | Kind::Net | Kind::Transfer => false,
+        Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt => false,
+    };
+    let what = match cache.host_page_cache() {
+        HostPageCache::Bypassed => return None,
+        HostPageCache::Reads => ": reads may be served from host memory",
+        HostPageCache::Writes => " writes are not durable",
+    };
+    disk_io.then(|| {
         format!(
             "{env}: disk_cache = \"{cache}\" sends guest I/O through the host page cache (even \
-             O_DIRECT{}); use \"none\" for like-for-like disk numbers",
-            if cache == "writethrough" { ": reads may be served from host memory" } else { " writes are not durable" }
+             O_DIRECT{what}); use \"none\" for like-for-like disk numbers"
         )
     })
 }
@@ -247,7 +257,7 @@ fn headlines(m: &ReportModel) -> Vec<String> {
         let heads: Vec<&Series> = m
             .series
             .iter()
-            .filter(|s| s.workload == wl && headline_metric(&s.kind).0 == s.metric && s.summary.is_some())
+            .filter(|s| s.workload == wl && s.kind.headline().0 == s.metric && s.summary.is_some())
             .collect();
         let Some(first) = heads.first() else { continue };
         let mean = |s: &&Series| s.summary.as_ref().map(|x| x.mean).unwrap_or(f64::NAN);
@@ -309,8 +319,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     if manifest.state != sandbench_spec::RunState::Complete {
         w.push(format!("the run is {}: results are partial", manifest.state));
     }
-    let accels = crate::fmt::first_order_str(m.series.iter().filter_map(|s| s.accel.clone()));
-    if accels.iter().any(|a| a == "tcg") {
+    if m.series.iter().any(|s| s.accel == Some(Accel::Tcg)) {
         w.push("VMs ran under TCG (software CPU emulation): their CPU-bound numbers are not comparable with KVM guests or with native".into());
     }
     // Where a sandbox has a cgroup, its CPU comes from there (what `docker stats` reports); the
@@ -393,12 +402,15 @@ mod tests {
 
     #[test]
     fn a_vm_disk_cache_that_is_not_none_is_a_caveat_for_file_workloads_only() {
-        let c = cache_caveat("fileio", "fc", Some("unsafe")).unwrap();
-        assert!(c.contains("host page cache") && c.contains("not durable"), "{c}");
-        assert!(cache_caveat("fileio", "q", Some("none")).is_none());
-        assert!(cache_caveat("fileio", "native", None).is_none());
-        assert!(cache_caveat("cpu", "q", Some("writeback")).is_none());
-        assert!(cache_caveat("filemix", "q", Some("writethrough")).unwrap().contains("reads may be served"));
+        let k = |k: Kind| RecordedKind::Known(k);
+        let c = cache_caveat(&k(Kind::Fileio), "fc", Some(DiskCache::Unsafe)).unwrap();
+        assert!(c.contains("host page cache") && c.contains("not durable") && c.contains("\"unsafe\""), "{c}");
+        assert!(cache_caveat(&k(Kind::Fileio), "q", Some(DiskCache::None)).is_none());
+        assert!(cache_caveat(&k(Kind::Fileio), "native", None).is_none());
+        assert!(cache_caveat(&k(Kind::Cpu), "q", Some(DiskCache::Writeback)).is_none());
+        let reads = cache_caveat(&k(Kind::Filemix), "q", Some(DiskCache::Writethrough)).unwrap();
+        assert!(reads.contains("reads may be served"), "{reads}");
+        assert!(cache_caveat(&RecordedKind::Unknown("fileio2".into()), "q", Some(DiskCache::Unsafe)).is_none());
     }
 
     #[test]

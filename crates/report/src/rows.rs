@@ -7,7 +7,6 @@ use crate::types::{HostRow, Options};
 use crate::types::{Series, Validity};
 use sandbench_spec::{Manifest, Status, TrialRecord};
 use sandbench_stats::{cumulative_sd, outliers, summarize, Outliers, Summary};
-use sandbench_workloads::headline_metric;
 
 /// The latest records of one environment × workload.
 pub(crate) struct Group<'r> {
@@ -34,7 +33,7 @@ impl<'r> Group<'r> {
 
     /// The headline metric, the host's round trip, and the energy metrics where measured.
     pub fn metrics(&self) -> Vec<(String, bool)> {
-        let (headline, hib) = headline_metric(&self.first.dims.kind);
+        let (headline, hib) = self.first.dims.kind.headline();
         let mut metrics = vec![(headline.to_string(), hib)];
         if headline != "host_wall_ms" {
             metrics.push(("host_wall_ms".into(), false));
@@ -61,14 +60,14 @@ impl<'r> Group<'r> {
         let summary = summarize(&values);
         let outl = outliers(&values);
         let reasons = self.reasons(summary.as_ref(), outl.as_ref(), warmup);
-        let headline = headline_metric(&self.first.dims.kind).0;
+        let headline = self.first.dims.kind.headline().0;
         Series {
             environment: self.env.to_string(),
             workload: self.wl.to_string(),
             kind: self.first.dims.kind.clone(),
-            driver: self.first.dims.driver.as_str().to_string(),
-            accel: self.ok.first().and_then(|r| r.dims.accel).or(self.first.dims.accel).map(|a| a.as_str().to_string()),
-            disk_cache: self.first.dims.disk_cache.map(|d| d.as_str().to_string()),
+            driver: self.first.dims.driver,
+            accel: self.ok.first().and_then(|r| r.dims.accel).or(self.first.dims.accel),
+            disk_cache: self.first.dims.disk_cache,
             metric: metric.to_string(),
             unit: self.ok.iter().find_map(|r| r.unit(metric)).unwrap_or_default(),
             higher_is_better: higher,
@@ -122,7 +121,21 @@ impl<'r> Group<'r> {
         if accels.len() > 1 {
             reasons.push(format!("mixed accelerators in one series: {}", accels.join(", ")));
         }
+        reasons.extend(self.board_reason());
         reasons
+    }
+
+    /// Trials during which the board throttled, ran hot or held its clock back: their numbers
+    /// are the board's as much as the sandbox's.
+    fn board_reason(&self) -> Option<String> {
+        let warned: Vec<Vec<String>> = self
+            .ok
+            .iter()
+            .filter_map(|r| r.host.as_ref()?.board.as_ref().map(|b| b.warnings()))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let first = warned.first()?;
+        Some(format!("board: {} of {} trials ran so ({})", warned.len(), self.ok.len(), first.join("; ")))
     }
 
     /// Host CPU and memory over the ok trials, and the median trial's samples (by headline).
@@ -133,7 +146,7 @@ impl<'r> Group<'r> {
         let max_mib = |f: &dyn Fn(&sandbench_spec::HostSummary) -> Option<u64>| -> Option<f64> {
             self.ok.iter().filter_map(|r| r.host.as_ref().and_then(f)).max().map(|k| k as f64 / 1024.0)
         };
-        let headline = headline_metric(&self.first.dims.kind).0;
+        let headline = self.first.dims.kind.headline().0;
         let mut by_metric: Vec<&&TrialRecord> = self.ok.iter().filter(|r| r.metric(headline).is_some()).collect();
         by_metric.sort_by(|a, b| a.metric(headline).unwrap_or(0.0).total_cmp(&b.metric(headline).unwrap_or(0.0)));
         HostRow {

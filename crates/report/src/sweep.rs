@@ -3,8 +3,8 @@
 //! parameter, a line per environment (the papers' Fig. 8–9 and the network figure).
 
 use crate::types::Series;
+use sandbench_protocol::RecordedKind;
 use sandbench_spec::TrialRecord;
-use sandbench_workloads::headline_metric;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ pub type Point = (f64, f64, Option<(f64, f64)>);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Sweep {
-    pub kind: String,
+    pub kind: RecordedKind,
     pub parameter: String,
     /// The parameters every point shares (`mode = "seqrd"`), empty when none.
     pub fixed: String,
@@ -27,7 +27,8 @@ pub struct Sweep {
 /// Finds the sweeps among the workloads of `records`.
 pub fn sweeps(records: &[TrialRecord], series: &[Series]) -> Vec<Sweep> {
     // kind → workload name → params
-    let mut kinds: BTreeMap<String, BTreeMap<String, serde_json::Map<String, serde_json::Value>>> = BTreeMap::new();
+    let mut kinds: BTreeMap<RecordedKind, BTreeMap<String, serde_json::Map<String, serde_json::Value>>> =
+        BTreeMap::new();
     for r in records {
         kinds
             .entry(r.dims.kind.clone())
@@ -72,7 +73,7 @@ pub fn sweeps(records: &[TrialRecord], series: &[Series]) -> Vec<Sweep> {
 
 /// A parameter value as a number: JSON numbers, and sizes written as strings (`"4K"`).
 fn numeric(v: &serde_json::Value) -> Option<f64> {
-    v.as_f64().or_else(|| v.as_str().and_then(sandbench_workloads::parse_size).map(|n| n as f64))
+    v.as_f64().or_else(|| v.as_str().and_then(sandbench_protocol::parse_size).map(|n| n as f64))
 }
 
 /// `mode = "seqrd", direct = true`: what a sweep's workloads share, for its title.
@@ -80,9 +81,9 @@ fn fixed_label(rest: &serde_json::Map<String, serde_json::Value>) -> String {
     rest.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
 }
 
-fn sweep(kind: &str, param: &str, fixed: String, values: &BTreeMap<String, f64>, series: &[Series]) -> Sweep {
-    let kind = kind.to_string();
-    let (metric, higher) = headline_metric(&kind);
+fn sweep(kind: &RecordedKind, param: &str, fixed: String, values: &BTreeMap<String, f64>, series: &[Series]) -> Sweep {
+    let kind = kind.clone();
+    let (metric, higher) = kind.headline();
     let mut envs: Vec<String> = Vec::new();
     for s in series.iter().filter(|s| s.kind == kind && s.metric == metric) {
         if !envs.contains(&s.environment) {

@@ -2,6 +2,8 @@
 //! a comparison against the baseline, and their validity. Their own module so that the parts
 //! that compute them (model, sweep, energy, sentences) need not reach into one another.
 
+use sandbench_protocol::RecordedKind;
+use sandbench_spec::campaign::{Accel, DiskCache, Driver};
 use sandbench_stats::{Ci, Comparison, Outliers, Summary};
 
 use serde::Serialize;
@@ -53,10 +55,10 @@ impl Validity {
 pub struct Series {
     pub environment: String,
     pub workload: String,
-    pub kind: String,
-    pub driver: String,
-    pub accel: Option<String>,
-    pub disk_cache: Option<String>,
+    pub kind: RecordedKind,
+    pub driver: Driver,
+    pub accel: Option<Accel>,
+    pub disk_cache: Option<DiskCache>,
     pub metric: String,
     pub unit: String,
     pub higher_is_better: bool,

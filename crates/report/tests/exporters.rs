@@ -115,7 +115,7 @@ fn workloads_differing_in_one_parameter_become_a_sweep() {
     let model = model::build(&m, &swept, &Options::default());
     assert_eq!(model.sweeps.len(), 1);
     let s = &model.sweeps[0];
-    assert_eq!((s.kind.as_str(), s.parameter.as_str(), s.metric.as_str()), ("cpu", "threads", "events_per_s"));
+    assert_eq!((s.kind.name(), s.parameter.as_str(), s.metric.as_str()), ("cpu", "threads", "events_per_s"));
     assert_eq!(s.lines.len(), 3);
     assert_eq!(s.lines[0].1.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1.0, 2.0, 4.0]);
     let h = html::render(&model, &fixture());
@@ -133,7 +133,7 @@ fn a_block_size_sweep_per_mode_with_sizes_written_as_strings() {
             let mut r = r.clone();
             r.key.workload = name.clone();
             r.dims.workload = name.clone();
-            r.dims.kind = "fileio".into();
+            r.dims.kind = sandbench_protocol::Kind::Fileio.into();
             r.dims.params = serde_json::json!({"mode": mode, "block_size": bs}).as_object().unwrap().clone();
             let mut metric = r.metrics["events_per_s"].clone();
             metric.unit = "MiB/s".into();

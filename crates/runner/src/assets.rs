@@ -6,21 +6,20 @@ use sandbench_assets::{catalog, Store};
 use sandbench_image::ImageAsset;
 use sandbench_spec::Campaign;
 use sandbench_workloads::ai::AiParams;
-use sandbench_workloads::kind::AI_KINDS;
-use sandbench_workloads::Params;
+use sandbench_workloads::{Kind, Params};
 use std::path::PathBuf;
 
 /// The assets one workload needs (none for non-AI kinds); an error says why its inputs or
 /// engine cannot be provided.
-pub fn needed_by(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<&'static str>, String> {
-    if !AI_KINDS.contains(&kind) {
+pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<&'static str>, String> {
+    if !kind.is_ai() {
         return Ok(Vec::new());
     }
     let p = AiParams::parse(kind, &Params::new(params)).map_err(|e| e.to_string())?;
     let mut names: Vec<&'static str> = Vec::new();
     if p.model.is_none() {
         names.extend(catalog::models(kind));
-    } else if kind == "classify" {
+    } else if kind == Kind::Classify {
         names.push(catalog::IMAGENET_LABELS);
     }
     let inputs: Vec<String> = if p.inputs.is_empty() {
@@ -40,7 +39,7 @@ pub fn needed_by(kind: &str, params: &serde_json::Map<String, serde_json::Value>
             name => names.push(name),
         }
     }
-    if matches!(p.engine, "auto" | "onnxruntime") && kind != "stt" {
+    if matches!(p.engine, "auto" | "onnxruntime") && kind != Kind::Stt {
         if catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
             names.push(catalog::ONNXRUNTIME_LIB);
         } else if p.engine == "onnxruntime" {
@@ -58,7 +57,7 @@ pub fn needed_by(kind: &str, params: &serde_json::Map<String, serde_json::Value>
 pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunError> {
     let mut names = Vec::new();
     for w in c.workload_specs() {
-        names.extend(needed_by(&w.kind, &w.params).map_err(RunError::AssetChoice)?);
+        names.extend(needed_by(w.kind, &w.params).map_err(RunError::AssetChoice)?);
     }
     names.sort();
     names.dedup();
@@ -82,7 +81,6 @@ pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunEr
 /// Whether a workload names the onnxruntime engine explicitly (not `auto`).
 pub fn insists_on_onnxruntime(c: &Campaign) -> bool {
     c.workload_specs().any(|w| {
-        AI_KINDS.contains(&w.kind.as_str())
-            && AiParams::parse(&w.kind, &Params::new(&w.params)).is_ok_and(|p| p.engine == "onnxruntime")
+        w.kind.is_ai() && AiParams::parse(w.kind, &Params::new(&w.params)).is_ok_and(|p| p.engine == "onnxruntime")
     })
 }

@@ -32,7 +32,7 @@ pub struct PowerSession {
 /// nothing. A source the campaign names that cannot work is an error before any trial.
 pub fn start(c: &Campaign, campaign_dir: &Path) -> Result<(Option<PowerSession>, String), RunError> {
     let spec = c.power.clone();
-    let kind = spec.source.as_str();
+    let kind = spec.source;
     let source = match sandbench_power::open(kind, &spec.command, campaign_dir) {
         Ok(s) => s,
         Err(e) if spec.source == PowerSourceKind::Auto => return Ok((None, format!("unsupported: {e}"))),
@@ -143,7 +143,7 @@ impl PowerSession {
     /// Energy per unit of the workload's work, over the interval that did it: after the model
     /// loaded for the AI kinds, the whole trial otherwise.
     fn work(&self, t0: Instant, t1: Instant, record: &TrialRecord) -> Option<WorkEnergy> {
-        let (unit, units) = sandbench_workloads::work_units(&record.dims.kind, &record.metrics)?;
+        let (unit, units) = record.dims.kind.work_units(&record.metrics)?;
         let from_ms = record
             .phases
             .iter()

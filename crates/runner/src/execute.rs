@@ -11,11 +11,13 @@ use sandbench_spec::{Campaign, Manifest, RunState, SCHEMA_VERSION};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Checks every workload's parameters before anything launches; errors name `path`'s line
-/// and column in `text`.
-pub fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
+/// Checks, before anything launches, that every environment can exist on this host's
+/// architecture (a QEMU machine of another one is refused with the valid choices) and every
+/// workload's parameters; errors name `path`'s line and column in `text`.
+pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunError> {
+    check_machines(c, path, text, sandbench_spec::Arch::HOST)?;
     for w in &c.workloads {
-        let (kind, params) = (&w.get_ref().kind, &w.get_ref().params);
+        let (kind, params) = (w.get_ref().kind, &w.get_ref().params);
         let checked = sandbench_workloads::validate(kind, params)
             .map_err(|e| e.to_string())
             .and_then(|_| crate::assets::needed_by(kind, params));
@@ -27,6 +29,29 @@ pub fn check_workloads(c: &Campaign, path: &Path, text: &str) -> Result<(), RunE
                 why,
             });
         }
+    }
+    Ok(())
+}
+
+/// A QEMU environment that names a machine of another architecture than `host`.
+pub fn check_machines(c: &Campaign, path: &Path, text: &str, host: sandbench_spec::Arch) -> Result<(), RunError> {
+    for e in &c.environments {
+        let env = e.get_ref();
+        let Some(machine) = env.machine.filter(|m| env.driver == sandbench_spec::Driver::Qemu && m.arch() != host)
+        else {
+            continue;
+        };
+        let (line, col) = sandbench_spec::campaign::line_col(text, e.span().start);
+        let valid: Vec<String> = host.machines().iter().map(|m| format!("\"{m}\"")).collect();
+        return Err(RunError::Environment {
+            path: format!("{}:{line}:{col}", path.display()),
+            environment: env.name.clone(),
+            why: format!(
+                "machine = \"{machine}\" is QEMU's {} machine and this host is {host}; valid machines here: {}",
+                machine.arch(),
+                valid.join(", ")
+            ),
+        });
     }
     Ok(())
 }
@@ -66,7 +91,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 Some(text) => (Campaign::parse(text, &opts.campaign_path)?, text.clone()),
                 None => Campaign::load(&opts.campaign_path)?,
             };
-            check_workloads(&c, &opts.campaign_path, &text)?;
+            check_campaign(&c, &opts.campaign_path, &text)?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             let run_id = format!("{}-{}", c.name.clone().unwrap_or_else(|| "run".into()), timestamp(now));
             let mut path = opts.out_root.join(&run_id);
@@ -137,7 +162,7 @@ fn prepare_guest(
 ) -> Result<Guest, RunError> {
     let (assets_dir, mut image_assets) = crate::assets::prepare(c)?;
     let needs = Needs {
-        engines: c.workload_specs().any(|w| sandbench_workloads::Kind::parse(&w.kind).is_ok_and(|k| k.is_ai())),
+        engines: c.workload_specs().any(|w| w.kind.is_ai()),
         wants_ort: image_assets.iter().any(|a| a.name == sandbench_assets::catalog::ONNXRUNTIME_LIB),
         insists_ort: crate::assets::insists_on_onnxruntime(c),
     };
@@ -154,4 +179,35 @@ fn prepare_guest(
     }
     let agent = image.as_ref().map(|i| i.agent()).unwrap_or(base_agent);
     Ok(Guest { agent, image, assets_dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_machines;
+    use sandbench_spec::{Arch, Campaign};
+    use std::path::Path;
+
+    fn campaign(machine: &str) -> (Campaign, String) {
+        let text = format!(
+            "[[environment]]\nname = \"vm\"\ndriver = \"qemu\"\nmachine = \"{machine}\"\n\
+             [[workload]]\nname = \"n\"\nkind = \"noop\"\n"
+        );
+        (Campaign::parse(&text, Path::new("c.toml")).unwrap(), text)
+    }
+
+    #[test]
+    fn a_machine_of_another_architecture_is_refused_with_the_valid_ones() {
+        let (c, text) = campaign("microvm");
+        let e = check_machines(&c, Path::new("c.toml"), &text, Arch::Aarch64).unwrap_err().to_string();
+        assert!(e.starts_with("c.toml:1:1: environment `vm`"), "{e}");
+        assert!(
+            e.contains("\"microvm\" is QEMU's x86_64 machine") && e.contains("valid machines here: \"virt\""),
+            "{e}"
+        );
+        check_machines(&c, Path::new("c.toml"), &text, Arch::X86_64).unwrap();
+        let (c, text) = campaign("virt");
+        let e = check_machines(&c, Path::new("c.toml"), &text, Arch::X86_64).unwrap_err().to_string();
+        assert!(e.contains("valid machines here: \"microvm\", \"q35\""), "{e}");
+        check_machines(&c, Path::new("c.toml"), &text, Arch::Aarch64).unwrap();
+    }
 }

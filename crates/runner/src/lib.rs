@@ -21,7 +21,7 @@ pub mod stopping;
 mod trial;
 pub mod validation;
 
-pub use execute::{check_workloads, image_for, run};
+pub use execute::{check_campaign, check_machines, image_for, run};
 pub use options::{timestamp, work_root, DriverFactory, RunOptions, RunOutcome};
 pub use plan::{plan, PlannedTrial};
 pub use progress::ProgressMode;
@@ -36,6 +36,8 @@ pub enum RunError {
     Image(#[from] sandbench_image::ImageError),
     #[error("{path}: workload `{workload}`: {why}")]
     Workload { path: String, workload: String, why: String },
+    #[error("{path}: environment `{environment}`: {why}")]
+    Environment { path: String, environment: String, why: String },
     #[error(transparent)]
     Campaign(#[from] sandbench_spec::CampaignError),
     /// A workload names an asset (model, input) the catalog cannot give.
@@ -44,7 +46,7 @@ pub enum RunError {
     #[error("assets: {0}")]
     Assets(#[from] sandbench_assets::AssetError),
     #[error("[power] source = \"{kind}\": {source}")]
-    Power { kind: &'static str, source: sandbench_power::PowerError },
+    Power { kind: sandbench_spec::power::PowerSourceKind, source: sandbench_power::PowerError },
     #[error(
         "engine `onnxruntime` needs the dynamically linked sandbench-agent (next to `sandbench`); \
          build it with scripts/build-agent.sh, or use engine = \"tract\""

@@ -3,17 +3,7 @@
 
 use crate::options::unix_ms;
 use crate::plan::PlannedTrial;
-use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{Dimensions, Environment, Mode, Status, TrialRecord, WorkloadSpec, SCHEMA_VERSION};
-
-/// The accelerator a running VM really uses (its driver's `accel` fact: `kvm` or `tcg`).
-pub(crate) fn running_accel(l: &LaunchInfo) -> Option<sandbench_spec::Accel> {
-    match l.facts.get("accel")?.as_str() {
-        "kvm" => Some(sandbench_spec::Accel::Kvm),
-        "tcg" => Some(sandbench_spec::Accel::Tcg),
-        _ => None,
-    }
-}
 
 pub(crate) fn new_record(
     t: &PlannedTrial,
@@ -39,7 +29,7 @@ pub(crate) fn new_record(
             vcpus: env.vcpus,
             memory_mib: env.memory_mib,
             workload: wl.name.clone(),
-            kind: wl.kind.clone(),
+            kind: wl.kind.into(),
             params: wl.params.clone(),
             trial: t.trial,
             warmup: t.warmup,

@@ -6,7 +6,7 @@ use crate::energy::PowerSession;
 use crate::options::{work_root, Guest, RunOptions, RunOutcome};
 use crate::plan::{plan, PlannedTrial};
 use crate::progress::Progress;
-use crate::record::{new_record, running_accel};
+use crate::record::new_record;
 use crate::results::{attempts, ResultsDir};
 use crate::stopping::Stopping;
 use crate::trial::{run_trial, TrialCtx, TrialEnd};
@@ -145,9 +145,9 @@ impl<'a> Session<'a> {
             slots,
             launches: 0,
             work_root,
-            network: c.workload_specs().any(|w| sandbench_workloads::needs_link(&w.kind)),
+            network: c.workload_specs().any(|w| w.kind.needs_link()),
             peer_limits: sandbench_workloads::PeerLimits::for_workloads(
-                c.workload_specs().map(|w| (w.kind.as_str(), &w.params)),
+                c.workload_specs().map(|w| (w.kind, &w.params)),
                 Duration::from_secs_f64(c.timeouts.trial_s),
             ),
             planned,
@@ -305,7 +305,7 @@ impl<'a> Session<'a> {
         let (env, wl) = (self.envs[t.env], self.workloads[t.workload]);
         let slot = &mut self.slots[t.env];
         let Some(running) = slot.running.as_mut() else { return Ok(Step::Next) };
-        if let Some(a) = running_accel(&slot.launch) {
+        if let Some(a) = running.accel {
             record.dims.accel = Some(a);
         }
         record.launch = Some(slot.launch.clone());

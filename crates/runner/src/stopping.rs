@@ -31,7 +31,7 @@ impl Stopping {
         if r.status != Status::Ok || r.dims.warmup {
             return;
         }
-        let Some(v) = r.metric(sandbench_workloads::headline_metric(&r.dims.kind).0) else { return };
+        let Some(v) = r.metric(r.dims.kind.headline().0) else { return };
         let series = self.values.entry(series_key(&r.key.environment, &r.key.workload)).or_default();
         if !series.iter().any(|(t, _)| *t == r.dims.trial) {
             series.push((r.dims.trial, v));

@@ -60,7 +60,7 @@ pub(crate) fn run_trial(
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(c.timeouts.trial_s);
     // Unpredictable per trial: a guest cannot answer a `run` before it is sent.
-    let run = HostMsg::Run { id: nonce(), workload: wl.kind.clone(), params, trial: record.dims.trial };
+    let run = HostMsg::Run { id: nonce(), workload: wl.kind.name().into(), params, trial: record.dims.trial };
     let usable = match exchange(running, record, &run, t0, deadline, cancel) {
         Some(usable) => usable,
         None => {
@@ -92,12 +92,12 @@ fn params_with_peers(
     wl: &WorkloadSpec,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
     let mut params = wl.params.clone();
-    if !sandbench_workloads::needs_link(&wl.kind) || params.contains_key("peer") {
+    if !wl.kind.needs_link() || params.contains_key("peer") {
         return Some(params);
     }
     match &running.peers {
         Some(peers) => {
-            for (k, v) in peers.params(&wl.kind) {
+            for (k, v) in peers.params(wl.kind) {
                 params.insert(k.into(), v.into());
             }
             Some(params)

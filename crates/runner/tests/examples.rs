@@ -15,8 +15,8 @@ fn every_example_campaign_is_valid() {
         }
         let (c, _) = Campaign::load(&path).unwrap_or_else(|err| panic!("{err}"));
         for w in c.workload_specs() {
-            sandbench_workloads::validate(&w.kind, &w.params).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-            sandbench_runner::assets::needed_by(&w.kind, &w.params)
+            sandbench_workloads::validate(w.kind, &w.params).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            sandbench_runner::assets::needed_by(w.kind, &w.params)
                 .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
         }
         seen += 1;

@@ -69,6 +69,7 @@ impl Sandbox for Fake {
         std::thread::spawn(move || agent(env, script, stats, agent_read, agent_write));
         self.live = true;
         Ok(Running {
+            accel: None,
             channel: AgentChannel::new(host_read, host_write),
             accounting: Accounting::default(),
             boot: BootTimeline { total_ms: 1.0, ..Default::default() },

@@ -4,6 +4,7 @@
 //! belongs to a sandbox (process trees, a cgroup, or both); [`Sampler`] samples it at a fixed
 //! interval on its own thread for the life of a trial.
 
+pub mod board;
 pub mod cgroup;
 pub mod proc;
 mod sampler;

@@ -1,5 +1,6 @@
 //! The sampling thread and the series it produces.
 
+use crate::board::{self, Board, BoardSample};
 use crate::snapshot::{read_snapshot, Snapshot};
 use crate::{ticks_per_second, Accounting};
 use sandbench_spec::HostSummary;
@@ -34,6 +35,8 @@ pub struct Sample {
     pub sys_steal_pct: f64,
     pub sys_guest_pct: f64,
     pub sys_idle_pct: f64,
+    /// The board's temperature and clock at the end of the interval (`board`).
+    pub board: BoardSample,
 }
 
 /// The samples of one trial, plus the sampler's own cost.
@@ -48,6 +51,8 @@ pub struct Series {
     /// Host power over each sample's interval, where the run has a power source (filled in
     /// by the runner, which owns the source); written as the CSV's `power_w`.
     pub power_w: Vec<Option<f64>>,
+    /// `vcgencmd get_throttled` at the start and at the end, on a board that has it.
+    pub throttled: Option<(u32, u32)>,
 }
 
 /// Samples an [`Accounting`] at a fixed interval on its own thread until stopped.
@@ -98,6 +103,8 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
     let cpu0 = thread_cpu_ms();
     let start = Instant::now();
     let mut series = Series::default();
+    let board = Board::open(&board::sysfs_root());
+    let throttled_before = board.throttled();
     let mut prev = match read_snapshot(&acc) {
         Ok(s) => (Instant::now(), s),
         Err(e) => {
@@ -119,6 +126,7 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
                 if dt > 0.0 {
                     let mut s = rates(&prev.1, &snap, dt);
                     s.t_ms = now.duration_since(start).as_secs_f64() * 1e3;
+                    s.board = board.read();
                     series.samples.push(s);
                 }
                 prev = (now, snap);
@@ -138,6 +146,7 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
             next = Instant::now() + interval;
         }
     }
+    series.throttled = throttled_before.zip(board.throttled());
     series.own_cpu_ms = thread_cpu_ms() - cpu0;
     series.wall_ms = start.elapsed().as_secs_f64() * 1e3;
     series
@@ -189,7 +198,7 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
     s
 }
 
-const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct,tree_cpu_pct,power_w";
+const CSV_HEADER: &str = "t_ms,cpu_pct,user_pct,system_pct,guest_pct,pss_kib,cgroup_mem_kib,sys_user_pct,sys_system_pct,sys_iowait_pct,sys_irq_pct,sys_softirq_pct,sys_steal_pct,sys_guest_pct,sys_idle_pct,tree_cpu_pct,power_w,soc_temp_c,cpu_freq_pct";
 
 impl Series {
     /// Writes the series as CSV (empty cells for values the sandbox has not got).
@@ -199,7 +208,7 @@ impl Series {
         for (i, s) in self.samples.iter().enumerate() {
             writeln!(
                 w,
-                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{},{}",
+                "{:.1},{:.2},{:.2},{:.2},{:.2},{},{},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{},{},{},{}",
                 s.t_ms,
                 s.cpu_pct,
                 s.user_pct,
@@ -216,7 +225,9 @@ impl Series {
                 s.sys_guest_pct,
                 s.sys_idle_pct,
                 s.tree_cpu_pct.map(|v| format!("{v:.2}")).unwrap_or_default(),
-                self.power_w.get(i).copied().flatten().map(|v| format!("{v:.3}")).unwrap_or_default()
+                self.power_w.get(i).copied().flatten().map(|v| format!("{v:.3}")).unwrap_or_default(),
+                s.board.soc_temp_c.map(|v| format!("{v:.1}")).unwrap_or_default(),
+                s.board.cpu_freq_pct.map(|v| format!("{v:.1}")).unwrap_or_default(),
             )?;
         }
         Ok(())
@@ -252,6 +263,10 @@ impl Series {
             sampler_cpu_ms: self.own_cpu_ms,
             sampler_error: self.error.clone(),
             energy: None,
+            board: board::summary(
+                &self.samples.iter().map(|s| (s.cpu_pct, s.board)).collect::<Vec<_>>(),
+                self.throttled,
+            ),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Running {
     /// sandbench's peers on the host end of the sandbox's link, when `LaunchSpec::network`
     /// asked for one.
     pub peers: Option<sandbench_workloads::Peers>,
+    /// The accelerator a VM really runs on (`auto` resolved); `None` for containers.
+    pub accel: Option<sandbench_spec::Accel>,
 }
 
 /// Why a sandbox could not be started or stopped.

@@ -15,6 +15,7 @@ use crate::channel::AgentChannel;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_protocol::{decode_host, encode, AgentMsg, HostMsg};
 use sandbench_spec::{BootTimeline, Environment};
+use sandbench_workloads::{Kind, WorkloadError};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
@@ -94,6 +95,7 @@ impl Sandbox for StandIn {
             .map_err(|source| SandboxError::Io { what: "stand-in thread".into(), source })?;
         let total_ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(Running {
+            accel: None,
             channel: AgentChannel::new(host_read, host_write),
             accounting: Default::default(),
             boot: BootTimeline { total_ms, ..Default::default() },
@@ -142,14 +144,9 @@ fn serve(script: &Script, input: impl Read, mut out: impl Write) {
 fn run(id: u64, workload: &str, params: &serde_json::Map<String, serde_json::Value>) -> AgentMsg {
     let t0 = Instant::now();
     let result = match sandbench_workloads::Kind::parse(workload) {
-        Ok(k @ (sandbench_workloads::Kind::Cpu | sandbench_workloads::Kind::Noop)) => {
-            k.run(&sandbench_workloads::Params::new(params))
-        }
-        Ok(k) => Err(sandbench_workloads::WorkloadError::Failed(format!(
-            "the test stand-in runs only cpu and noop, not `{}`",
-            k.name()
-        ))),
-        Err(e) => Err(e),
+        Ok(k @ (Kind::Cpu | Kind::Noop)) => sandbench_workloads::run(k, params),
+        Ok(k) => Err(WorkloadError::Failed(format!("the test stand-in runs only cpu and noop, not `{k}`"))),
+        Err(e) => Err(e.into()),
     };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
     match result {

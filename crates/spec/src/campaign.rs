@@ -148,7 +148,7 @@ pub struct ImageSpec {
     pub rootfs: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum Driver {
     Native,
@@ -162,16 +162,11 @@ pub enum Driver {
 }
 
 impl Driver {
-    /// Every driver, in the order doctor lists them.
-    pub const ALL: [Driver; 7] = [
-        Driver::Native,
-        Driver::Oci,
-        Driver::Docker,
-        Driver::Containerd,
-        Driver::Qemu,
-        Driver::Firecracker,
-        Driver::CloudHypervisor,
-    ];
+    /// Every driver, in the order doctor lists them (declaration order, derived: a new
+    /// variant is in it).
+    pub fn all() -> impl Iterator<Item = Driver> {
+        <Driver as strum::IntoEnumIterator>::iter()
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -227,6 +222,9 @@ impl Runtime {
 pub enum Machine {
     Microvm,
     Q35,
+    /// QEMU's arm64 machine (`qemu-system-aarch64 -M virt`): PCIe, a GIC, the PL011 console
+    /// (`ttyAMA0`); the kernel is booted as an `Image`.
+    Virt,
 }
 
 impl Machine {
@@ -234,6 +232,67 @@ impl Machine {
         match self {
             Machine::Microvm => "microvm",
             Machine::Q35 => "q35",
+            Machine::Virt => "virt",
+        }
+    }
+
+    /// The architecture whose QEMU has this machine.
+    pub fn arch(self) -> Arch {
+        match self {
+            Machine::Microvm | Machine::Q35 => Arch::X86_64,
+            Machine::Virt => Arch::Aarch64,
+        }
+    }
+
+    /// The kernel's serial console on this machine (the agent's channel).
+    pub fn console(self) -> &'static str {
+        match self {
+            Machine::Microvm | Machine::Q35 => "ttyS0",
+            Machine::Virt => "ttyAMA0",
+        }
+    }
+}
+
+/// A CPU architecture sandbench is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this program was built for (and so runs on).
+    pub const HOST: Arch = if cfg!(target_arch = "aarch64") { Arch::Aarch64 } else { Arch::X86_64 };
+
+    /// Rust's name (`std::env::consts::ARCH`), also the kernel's `uname -m`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// QEMU's machines for this architecture that sandbench drives; the first is the default.
+    pub fn machines(self) -> &'static [Machine] {
+        match self {
+            Arch::X86_64 => &[Machine::Microvm, Machine::Q35],
+            Arch::Aarch64 => &[Machine::Virt],
+        }
+    }
+
+    pub fn default_machine(self) -> Machine {
+        match self {
+            Arch::X86_64 => Machine::Microvm,
+            Arch::Aarch64 => Machine::Virt,
+        }
+    }
+
+    /// The QEMU system emulator for this architecture, and the Debian package that has it.
+    pub fn qemu(self) -> (&'static str, &'static str) {
+        match self {
+            Arch::X86_64 => ("qemu-system-x86_64", "qemu-system-x86"),
+            Arch::Aarch64 => ("qemu-system-aarch64", "qemu-system-arm"),
         }
     }
 }
@@ -279,7 +338,40 @@ impl DiskCache {
             DiskCache::Unsafe => "unsafe",
         }
     }
+
+    /// Whether the guest's I/O (O_DIRECT and fsync included) can land in the host's page cache
+    /// instead of on the disk, and whether reads can be served from host memory.
+    pub fn host_page_cache(self) -> HostPageCache {
+        match self {
+            DiskCache::None | DiskCache::Directsync => HostPageCache::Bypassed,
+            DiskCache::Writethrough => HostPageCache::Reads,
+            DiskCache::Writeback | DiskCache::Unsafe => HostPageCache::Writes,
+        }
+    }
 }
+
+/// What a disk cache mode lets the host's page cache do with a guest's I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPageCache {
+    /// Nothing: guest I/O reaches the disk as the guest asked.
+    Bypassed,
+    /// Writes reach the disk, reads may be served from host memory.
+    Reads,
+    /// Writes (even O_DIRECT and fsync) are acknowledged from host memory.
+    Writes,
+}
+
+/// `{}` prints the name campaigns and records use.
+macro_rules! display_by_name {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_by_name!(Driver, Runtime, Machine, Accel, DiskCache, Arch);
 
 /// One isolation environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -374,8 +466,10 @@ impl Environment {
     pub fn runtime(&self) -> Runtime {
         self.runtime.unwrap_or(Runtime::Runc)
     }
+    /// The QEMU machine: the campaign's, else this host's default (`microvm` on x86_64, `virt`
+    /// on aarch64).
     pub fn machine(&self) -> Machine {
-        self.machine.unwrap_or(Machine::Microvm)
+        self.machine.unwrap_or(Arch::HOST.default_machine())
     }
     pub fn accel(&self) -> Accel {
         self.accel.unwrap_or(Accel::Auto)
@@ -408,7 +502,7 @@ impl Environment {
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     pub name: String,
-    pub kind: String,
+    pub kind: sandbench_protocol::Kind,
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
 }

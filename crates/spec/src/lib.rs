@@ -9,7 +9,7 @@ pub mod record;
 pub mod trials;
 
 pub use campaign::{
-    Accel, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
+    Accel, Arch, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
 };
 pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{

@@ -23,8 +23,6 @@ pub enum PowerSourceKind {
 }
 
 impl PowerSourceKind {
-    pub const CHOICES: &'static str = "\"auto\", \"rapl\", \"hwmon\", \"vcgencmd\" or \"command\"";
-
     pub fn as_str(self) -> &'static str {
         match self {
             PowerSourceKind::Auto => "auto",
@@ -33,6 +31,12 @@ impl PowerSourceKind {
             PowerSourceKind::Vcgencmd => "vcgencmd",
             PowerSourceKind::Command => "command",
         }
+    }
+}
+
+impl std::fmt::Display for PowerSourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -52,7 +52,9 @@ pub struct Dimensions {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub workload: String,
-    pub kind: String,
+    /// The kind by name; a kind this build does not know (a record from another version) is
+    /// kept by its name.
+    pub kind: sandbench_protocol::RecordedKind,
     pub params: serde_json::Map<String, serde_json::Value>,
     /// 1-based measured trial number; 0 for warm-up trials.
     pub trial: u32,
@@ -159,6 +161,50 @@ pub struct HostSummary {
     /// Energy over the trial, where the campaign has a power source.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub energy: Option<crate::power::EnergySummary>,
+    /// The board's temperature, clock and throttling over the trial, where it has sensors.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub board: Option<BoardSummary>,
+}
+
+/// What the board did during a trial (`sampler::board`): figures that make a number the
+/// board's rather than the sandbox's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoardSummary {
+    /// The hottest SoC/CPU thermal zone seen, °C.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub soc_temp_max_c: Option<f64>,
+    /// The lowest CPU clock while the sandbox was busy (≥ one core), in % of its maximum.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_freq_busy_min_pct: Option<f64>,
+    /// `vcgencmd get_throttled` flags that concern the trial: "now" flags at its start or end,
+    /// "has occurred" flags set during it (0: none; absent: no `vcgencmd`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub throttled_flags: Option<u32>,
+    /// Those flags in words.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub throttled: Option<String>,
+}
+
+impl BoardSummary {
+    /// A Pi 4 starts to throttle at 80 °C (soft limit from 60 °C with some firmware).
+    pub const HOT_C: f64 = 80.0;
+    /// A busy CPU below this share of its maximum clock was held back.
+    pub const CLOCK_MIN_PCT: f64 = 95.0;
+
+    /// Why the trial's numbers are the board's, if they are.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let (Some(flags), Some(words)) = (self.throttled_flags.filter(|&f| f != 0), &self.throttled) {
+            out.push(format!("the board throttled ({flags:#x}: {words})"));
+        }
+        if let Some(pct) = self.cpu_freq_busy_min_pct.filter(|&p| p < Self::CLOCK_MIN_PCT) {
+            out.push(format!("the CPU clock fell to {pct:.0} % of its maximum while busy"));
+        }
+        if let Some(t) = self.soc_temp_max_c.filter(|&t| t >= Self::HOT_C) {
+            out.push(format!("the SoC reached {t:.1} °C"));
+        }
+        out
+    }
 }
 
 /// The launch fact of a sandbox launched after a start that hung: each hang's error, how far

@@ -11,7 +11,7 @@ mod whisper;
 
 use sandbench_protocol::Metric;
 use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
-use sandbench_workloads::{expect, Outcome, Params, WorkloadError};
+use sandbench_workloads::{expect, Kind, Outcome, Params, WorkloadError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -35,7 +35,7 @@ impl From<SpeechError> for WorkloadError {
 
 /// Runs one `stt` trial. `assets` is the assets folder (see `sandbench_vision::assets_root`).
 pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, WorkloadError> {
-    let p = AiParams::parse("stt", &Params::new(params))?;
+    let p = AiParams::parse(Kind::Stt, &Params::new(params))?;
     let threads =
         if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
     let model_dir = resolve(assets, p.model.as_deref().unwrap_or(sandbench_assets::catalog::WHISPER_DIR), "models");
@@ -78,7 +78,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
 
 /// The clips' names and paths: the parameters' or the sample clips, each of which must exist.
 fn input_files(p: &AiParams, assets: &Path) -> Result<(Vec<String>, Vec<PathBuf>), SpeechError> {
-    let samples = sandbench_assets::catalog::sample_inputs("stt");
+    let samples = sandbench_assets::catalog::sample_inputs(Kind::Stt);
     let names: Vec<String> =
         if p.inputs.is_empty() { samples.iter().map(|s| s.to_string()).collect() } else { p.inputs.clone() };
     let inputs: Vec<PathBuf> = names.iter().map(|n| resolve(assets, n, "inputs")).collect();

@@ -2,13 +2,14 @@
 //! Speech sentences espeak-ng speaks within their (synthetic-voice) limit, `expect::wer_limit`.
 
 use sandbench_assets::{catalog, Store};
+use sandbench_workloads::Kind;
 use serde_json::json;
 
 #[test]
 fn transcribes_beckett_within_ten_percent_word_error_rate() {
     let store = Store::new(Store::default_root());
-    let mut names = catalog::models("stt").to_vec();
-    names.extend(catalog::sample_inputs("stt").iter().map(|i| catalog::input_asset(i)));
+    let mut names = catalog::models(Kind::Stt).to_vec();
+    names.extend(catalog::sample_inputs(Kind::Stt).iter().map(|i| catalog::input_asset(i)));
     store.fetch(&names, &mut |l| eprintln!("{l}")).expect("assets fetch");
     let params = json!({ "threads": 2 });
     let out = sandbench_speech::run(params.as_object().unwrap(), &store.tree()).unwrap();
@@ -17,7 +18,7 @@ fn transcribes_beckett_within_ten_percent_word_error_rate() {
     let wer = r["wer"].as_f64().unwrap();
     eprintln!("transcript: {text:?}, WER {wer}, metrics {:?}", out.metrics);
     assert!(wer <= 0.10, "WER {wer} for {text:?}");
-    let wrong = sandbench_workloads::expect::check("stt", &out.outputs);
+    let wrong = sandbench_workloads::expect::check(Kind::Stt, &out.outputs);
     assert!(wrong.is_empty(), "{wrong:?}\n{}", out.outputs);
     let inputs = out.outputs["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 4, "beckett and three LJ Speech sentences");

@@ -4,7 +4,7 @@
 //! of at most 5 % each (`sandbench_workloads::fidelity`).
 
 use sandbench_assets::{catalog, Store};
-use sandbench_workloads::fidelity;
+use sandbench_workloads::{fidelity, Kind};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -14,8 +14,8 @@ fn stt_agrees_with_faster_whisper_on_every_clip() {
     let reference: Value =
         serde_json::from_slice(&std::fs::read(repo.join("fidelity/reference.json")).unwrap()).unwrap();
     let store = Store::new(Store::default_root());
-    let mut names = catalog::models("stt").to_vec();
-    names.extend(catalog::sample_inputs("stt").iter().map(|i| catalog::input_asset(i)));
+    let mut names = catalog::models(Kind::Stt).to_vec();
+    names.extend(catalog::sample_inputs(Kind::Stt).iter().map(|i| catalog::input_asset(i)));
     store.fetch(&names, &mut |l| eprintln!("{l}")).expect("assets fetch");
     let results = reference["kinds"]["stt"]["results"].as_object().expect("stt results");
     let clips: Vec<(String, PathBuf)> = results

@@ -19,7 +19,7 @@ use image::RgbImage;
 use preprocess::Placement;
 use sandbench_protocol::Metric;
 use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
-use sandbench_workloads::{Outcome, Params, WorkloadError};
+use sandbench_workloads::{Kind, Outcome, Params, WorkloadError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -80,9 +80,37 @@ pub fn assets_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/sandbench/assets"))
 }
 
+/// The kinds this crate runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisionKind {
+    Detect,
+    Classify,
+    Face,
+}
+
+impl VisionKind {
+    /// The vision kind `kind` is, if it is one.
+    pub fn of(kind: Kind) -> Option<VisionKind> {
+        match kind {
+            Kind::Detect => Some(VisionKind::Detect),
+            Kind::Classify => Some(VisionKind::Classify),
+            Kind::Face => Some(VisionKind::Face),
+            Kind::Stt | Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => None,
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            VisionKind::Detect => Kind::Detect,
+            VisionKind::Classify => Kind::Classify,
+            VisionKind::Face => Kind::Face,
+        }
+    }
+}
+
 /// Default model and sample inputs per kind: the asset catalog's, the one list the host
 /// fetches from and the agent reads.
-fn defaults(kind: &str) -> (&'static str, &'static [&'static str]) {
+fn defaults(kind: Kind) -> (&'static str, &'static [&'static str]) {
     let model = sandbench_assets::catalog::models(kind).first().copied().unwrap_or_default();
     (model, sandbench_assets::catalog::sample_inputs(kind))
 }
@@ -131,7 +159,9 @@ struct InputRun {
 }
 
 /// Runs one trial of `detect`, `classify` or `face`.
-pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+pub fn run(kind: Kind, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    let vision =
+        VisionKind::of(kind).ok_or_else(|| WorkloadError::Failed(format!("`{kind}` is not a vision workload")))?;
     let p = AiParams::parse(kind, &Params::new(params))?;
     let root = assets_root();
     let threads =
@@ -143,7 +173,7 @@ pub fn run(kind: &str, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     let inputs: Vec<PathBuf> = names.iter().map(|n| require(resolve(&root, n, "inputs"))).collect::<Result<_, _>>()?;
 
     let t_load = Instant::now();
-    let mut loaded = load(kind, &p, &root, &model, threads)?;
+    let mut loaded = load(vision, &p, &root, &model, threads)?;
     let model_load_ms = ms(t_load);
     sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
 
@@ -196,24 +226,24 @@ struct Loaded {
 /// Loads the model and builds its task. The input side of detect comes from the model's
 /// metadata: tract needs the shape up front, so a detect model is first opened by the default
 /// size and reopened if its own differs.
-fn load(kind: &str, p: &AiParams, root: &Path, model: &Path, threads: usize) -> Result<Loaded, VisionError> {
+fn load(kind: VisionKind, p: &AiParams, root: &Path, model: &Path, threads: usize) -> Result<Loaded, VisionError> {
     let size = p.size.map(|s| s as u32);
     let side = match kind {
-        "classify" => 224,
-        "face" => size.unwrap_or(0),
-        _ => size.unwrap_or(640),
+        VisionKind::Classify => 224,
+        VisionKind::Face => size.unwrap_or(0),
+        VisionKind::Detect => size.unwrap_or(640),
     };
     // Face at native size: tract plans each input shape before the timed loop (`Engine::plan`).
     let shape = if side == 0 { vec![] } else { vec![p.batch, 3, side as usize, side as usize] };
     let (mut engine, fallback) = load_engine(p.engine, root, model, &shape, threads)?;
     let (task, side): (Box<dyn Task>, Option<u32>) = match kind {
-        "classify" => {
+        VisionKind::Classify => {
             let labels_path = require(root.join(sandbench_assets::catalog::IMAGENET_LABELS))?;
             let text = std::fs::read_to_string(&labels_path)
                 .map_err(|e| VisionError::Asset { path: labels_path.clone(), why: e.to_string() })?;
             (Box::new(classify::Classify { labels: text.lines().map(String::from).collect() }), Some(side))
         }
-        "detect" => {
+        VisionKind::Detect => {
             let names = engine.metadata("names").map(|m| detect::parse_names(&m)).unwrap_or_default();
             let model_side = engine.metadata("imgsz").and_then(|m| detect::parse_imgsz(&m));
             if let (Some(ms), None) = (model_side, size) {
@@ -226,7 +256,7 @@ fn load(kind: &str, p: &AiParams, root: &Path, model: &Path, threads: usize) -> 
             let conf = p.score_threshold.unwrap_or(0.25) as f32;
             (Box::new(detect::Detect { size: side, names, conf, iou: p.iou.unwrap_or(0.7) as f32 }), Some(side))
         }
-        _ => {
+        VisionKind::Face => {
             let (conf, iou) = (p.score_threshold.unwrap_or(0.9) as f32, p.iou.unwrap_or(0.4) as f32);
             (Box::new(face::Face { canvas: size, conf, iou }), size)
         }

@@ -4,13 +4,13 @@
 //! from the shared cache (`sandbench assets fetch`; fetched here when missing).
 
 use sandbench_assets::{catalog, Store};
-use sandbench_workloads::expect;
+use sandbench_workloads::{expect, Kind};
 use serde_json::{json, Value};
 
 fn assets() {
     let store = Store::new(Store::default_root());
     let mut names: Vec<&str> = vec![catalog::ONNXRUNTIME_LIB];
-    for k in ["detect", "classify", "face"] {
+    for k in [Kind::Detect, Kind::Classify, Kind::Face] {
         names.extend(catalog::models(k));
         names.extend(catalog::sample_inputs(k).iter().map(|i| catalog::input_asset(i)));
     }
@@ -18,8 +18,9 @@ fn assets() {
     std::env::set_var("SANDBENCH_ASSETS", store.tree());
 }
 
-fn run(kind: &str, engine: &str) -> Value {
+fn run(name: &str, engine: &str) -> Value {
     assets();
+    let kind = Kind::parse(name).unwrap();
     let params = json!({ "engine": engine, "threads": 2 });
     let out =
         sandbench_vision::run(kind, params.as_object().unwrap()).unwrap_or_else(|e| panic!("{kind}/{engine}: {e}"));
@@ -87,6 +88,6 @@ fn face_finds_one_face_in_astronaut_and_two_in_zidane_with_both_engines() {
 fn a_missing_model_is_a_clear_error() {
     assets();
     let params = json!({ "engine": "tract", "model": "/nonexistent/model.onnx" });
-    let err = sandbench_vision::run("classify", params.as_object().unwrap()).unwrap_err().to_string();
+    let err = sandbench_vision::run(Kind::Classify, params.as_object().unwrap()).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/model.onnx") && err.contains("assets fetch"), "{err}");
 }

@@ -7,6 +7,7 @@
 
 use sandbench_assets::{catalog, Store};
 use sandbench_workloads::fidelity::{self, Agreement};
+use sandbench_workloads::Kind;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ fn reference() -> Value {
 fn inputs(kind: &str, reference: &Value) -> Vec<(String, PathBuf)> {
     let store = Store::new(Store::default_root());
     let mut names: Vec<&str> = vec![catalog::ONNXRUNTIME_LIB];
-    names.extend(catalog::models(kind));
+    names.extend(catalog::models(Kind::parse(kind).unwrap()));
     names.extend(["bus.jpg", "zidane.jpg"].map(catalog::input_asset));
     store.fetch(&names, &mut |l| eprintln!("{l}")).expect("assets fetch");
     std::env::set_var("SANDBENCH_ASSETS", store.tree());
@@ -49,8 +50,8 @@ fn compare(kind: &str) {
     let mut problems = Vec::new();
     for engine in ["onnxruntime", "tract"] {
         let params = json!({ "engine": engine, "threads": 2, "inputs": paths });
-        let out =
-            sandbench_vision::run(kind, params.as_object().unwrap()).unwrap_or_else(|e| panic!("{kind}/{engine}: {e}"));
+        let out = sandbench_vision::run(Kind::parse(kind).unwrap(), params.as_object().unwrap())
+            .unwrap_or_else(|e| panic!("{kind}/{engine}: {e}"));
         assert_eq!(out.outputs["engine"], engine);
         let rows: Vec<Agreement> = inputs
             .iter()

@@ -2,7 +2,7 @@
 //! the host (campaign validation) and in the agent. The inference itself lives in the
 //! `sandbench-vision` and `sandbench-speech` crates, linked only into the agent.
 
-use crate::{ParamError, Params};
+use crate::{Kind, ParamError, Params};
 
 /// Inference engines; `auto` picks onnxruntime where its library is in the assets, else tract.
 pub const ENGINES: &[&str] = &["auto", "onnxruntime", "tract", "candle"];
@@ -37,7 +37,7 @@ pub struct AiParams {
 pub const WHISPER_AUDIO_CTX: u64 = 1500;
 
 impl AiParams {
-    pub fn parse(kind: &str, p: &Params) -> Result<Self, ParamError> {
+    pub fn parse(kind: Kind, p: &Params) -> Result<Self, ParamError> {
         p.only(&[
             "inputs",
             "model",
@@ -50,10 +50,10 @@ impl AiParams {
             "size",
             "audio_ctx",
         ])?;
-        if kind != "stt" && p.has("audio_ctx") {
+        if kind != Kind::Stt && p.has("audio_ctx") {
             return Err(ParamError::Invalid { name: "audio_ctx".into(), why: "only the stt workload has it".into() });
         }
-        let engines: &[&'static str] = if kind == "stt" { &["auto", "candle"] } else { &ENGINES[..3] };
+        let engines: &[&'static str] = if kind == Kind::Stt { &["auto", "candle"] } else { &ENGINES[..3] };
         Ok(AiParams {
             inputs: p.list("inputs")?.unwrap_or_default(),
             model: p.string("model")?,

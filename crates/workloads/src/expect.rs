@@ -1,6 +1,7 @@
 //! Expected answers on the sample inputs, so a broken pre-processing step can never pass as a
 //! fast one: `sandbench run --verify` and the tests check every trial's outputs against them.
 
+use crate::Kind;
 use serde_json::Value;
 
 /// Class names a person detector may use (COCO's `person`; the fall model's `Normal`/`Fall`).
@@ -77,10 +78,10 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 /// What is wrong with one input's result, if anything is known about that input.
-fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
+fn check_input(kind: Kind, input: &str, result: &Value) -> Option<String> {
     let file = base(input);
     match kind {
-        "classify" => {
+        Kind::Classify => {
             let top = array(result, "top5").first()?;
             let class = top.get("class").and_then(Value::as_u64)?;
             let want: &[u64] = match file {
@@ -91,7 +92,7 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
             };
             (!want.contains(&class)).then(|| format!("{file}: top-1 class {class}, expected one of {want:?}"))
         }
-        "detect" => {
+        Kind::Detect => {
             let people = array(result, "detections")
                 .iter()
                 .filter(|d| d.get("name").and_then(Value::as_str).is_some_and(|n| PERSON.contains(&n)))
@@ -103,7 +104,7 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
             };
             (people < want).then(|| format!("{file}: {people} people detected, expected at least {want}"))
         }
-        "face" => {
+        Kind::Face => {
             let faces = array(result, "faces").len();
             let want = match file {
                 "astronaut.png" | "grace_hopper.jpg" => 1,
@@ -112,7 +113,7 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
             };
             (faces != want).then(|| format!("{file}: {faces} faces, expected {want}"))
         }
-        "stt" => {
+        Kind::Stt => {
             let reference = reference_transcript(file)?;
             let wer = wer(reference, result.get("transcript").and_then(Value::as_str).unwrap_or(""));
             let limit = wer_limit(file);
@@ -120,14 +121,15 @@ fn check_input(kind: &str, input: &str, result: &Value) -> Option<String> {
                 format!("{file}: word error rate {:.1} %, expected at most {:.0} %", wer * 100.0, limit * 100.0)
             })
         }
-        _ => None,
+        // No known answers: nothing ran a model.
+        Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => None,
     }
 }
 
 /// Every wrong answer in a trial's outputs (empty when all known answers are right). A trial
 /// of an AI kind without per-input results is wrong too.
-pub fn check(kind: &str, outputs: &Value) -> Vec<String> {
-    if !crate::kind::AI_KINDS.contains(&kind) {
+pub fn check(kind: Kind, outputs: &Value) -> Vec<String> {
+    if !kind.is_ai() {
         return Vec::new();
     }
     let inputs = array(outputs, "inputs");
@@ -157,18 +159,18 @@ mod tests {
             {"input": "coffee.png", "result": {"top5": [{"class": 967}]}},
             {"input": "/x/astronaut.png", "result": {"top5": [{"class": 450}]}},
         ]});
-        assert!(check("classify", &ok).is_empty());
+        assert!(check(Kind::Classify, &ok).is_empty());
         let bad = json!({"inputs": [{"input": "coffee.png", "result": {"top5": [{"class": 1}]}}]});
-        assert_eq!(check("classify", &bad), vec!["coffee.png: top-1 class 1, expected one of [967]"]);
+        assert_eq!(check(Kind::Classify, &bad), vec!["coffee.png: top-1 class 1, expected one of [967]"]);
         let faces = json!({"inputs": [{"input": "zidane.jpg", "result": {"faces": [{}]}}]});
-        assert_eq!(check("face", &faces), vec!["zidane.jpg: 1 faces, expected 2"]);
+        assert_eq!(check(Kind::Face, &faces), vec!["zidane.jpg: 1 faces, expected 2"]);
         let people = json!({"inputs": [{"input": "bus.jpg", "result": {"detections": [
             {"name": "Normal"}, {"name": "person"}, {"name": "bus"}]}}]});
-        assert_eq!(check("detect", &people), vec!["bus.jpg: 2 people detected, expected at least 3"]);
-        assert_eq!(check("detect", &json!({})), vec!["no per-input results in the outputs"]);
-        assert!(check("cpu", &json!({})).is_empty());
+        assert_eq!(check(Kind::Detect, &people), vec!["bus.jpg: 2 people detected, expected at least 3"]);
+        assert_eq!(check(Kind::Detect, &json!({})), vec!["no per-input results in the outputs"]);
+        assert!(check(Kind::Cpu, &json!({})).is_empty());
         let stt = json!({"inputs": [{"input": "beckett.wav", "result": {"transcript": "Ever tried, ever failed."}}]});
-        assert_eq!(check("stt", &stt), vec!["beckett.wav: word error rate 66.7 %, expected at most 10 %"]);
+        assert_eq!(check(Kind::Stt, &stt), vec!["beckett.wav: word error rate 66.7 %, expected at most 10 %"]);
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub mod scratch;
 pub mod server;
 pub mod transfer;
 
-pub use kind::Kind;
-pub use params::{parse_size, ParamError, Params};
+pub use kind::{Kind, RecordedKind, UnknownKind};
+pub use params::{ParamError, Params};
+pub use sandbench_protocol::parse_size;
 use sandbench_protocol::Metrics;
 
 /// What one trial of a workload produced.
@@ -36,29 +37,12 @@ pub struct Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     /// The kind is not one this build knows.
-    #[error("unknown workload kind `{kind}`; valid kinds: {}", KINDS.join(", "))]
-    UnknownKind { kind: String },
+    #[error(transparent)]
+    UnknownKind(#[from] UnknownKind),
     #[error(transparent)]
     Params(#[from] ParamError),
     #[error("{0}")]
     Failed(String),
-}
-
-/// The metric a workload kind is judged by, and whether higher is better; a kind this build
-/// does not know (a record from another version) is judged by the host's round trip.
-pub fn headline_metric(kind: &str) -> (&'static str, bool) {
-    Kind::parse(kind).map(Kind::headline).unwrap_or(("host_wall_ms", false))
-}
-
-/// The work a trial of `kind` did, for energy per unit: the unit's name and how many the
-/// trial's metrics say were done. `None` for kinds without a count (`noop`).
-pub fn work_units(kind: &str, metrics: &Metrics) -> Option<(&'static str, f64)> {
-    Kind::parse(kind).ok()?.work_units(metrics)
-}
-
-/// Whether a kind (by name) needs a network link to a peer on the host.
-pub fn needs_link(kind: &str) -> bool {
-    Kind::parse(kind).is_ok_and(Kind::needs_link)
 }
 
 /// What a sandbox's peers on the host accept at most, whatever the guest sends: the runner
@@ -88,12 +72,12 @@ impl PeerLimits {
     /// The largest session any of `workloads` (kind, parameters) asks for; `session` is the
     /// trial timeout.
     pub fn for_workloads<'a>(
-        workloads: impl Iterator<Item = (&'a str, &'a serde_json::Map<String, serde_json::Value>)>,
+        workloads: impl Iterator<Item = (Kind, &'a serde_json::Map<String, serde_json::Value>)>,
         session: std::time::Duration,
     ) -> PeerLimits {
         let mut l = PeerLimits { transfer_files: 0, transfer_bytes: 0, session };
         for (kind, params) in workloads {
-            if kind != "transfer" {
+            if kind != Kind::Transfer {
                 continue;
             }
             if let Ok(t) = transfer::TransferParams::parse(&Params::new(params)) {
@@ -120,28 +104,26 @@ pub struct Peers {
 
 impl Peers {
     /// The parameters `kind` takes from the peers.
-    pub fn params(&self, kind: &str) -> Vec<(&'static str, String)> {
-        match Kind::parse(kind) {
-            Ok(Kind::Net) => vec![("peer", self.net.clone()), ("token", self.net_token.clone())],
-            Ok(Kind::Transfer) => vec![
+    pub fn params(&self, kind: Kind) -> Vec<(&'static str, String)> {
+        match kind {
+            Kind::Net => vec![("peer", self.net.clone()), ("token", self.net_token.clone())],
+            Kind::Transfer => vec![
                 ("peer", self.transfer.clone()),
                 ("peer_cert_sha256", self.transfer_cert_sha256.clone()),
                 ("token", self.transfer_token.clone()),
             ],
-            _ => Vec::new(),
+            Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix => Vec::new(),
+            Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt => Vec::new(),
         }
     }
 }
 
-/// Every workload kind this build knows.
-pub const KINDS: [&str; 10] = kind::NAMES;
-
 /// Checks a workload's parameters without running it (host side, at campaign load).
-pub fn validate(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
-    Kind::parse(kind)?.validate(&Params::new(params))
+pub fn validate(kind: Kind, params: &serde_json::Map<String, serde_json::Value>) -> Result<(), WorkloadError> {
+    kind::validate(kind, &Params::new(params))
 }
 
 /// Runs one trial of `kind` with `params` in this process.
-pub fn run(kind: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
-    Kind::parse(kind)?.run(&Params::new(params))
+pub fn run(kind: Kind, params: &serde_json::Map<String, serde_json::Value>) -> Result<Outcome, WorkloadError> {
+    kind::run(kind, &Params::new(params))
 }

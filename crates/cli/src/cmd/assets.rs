@@ -3,7 +3,7 @@
 use anyhow::Result;
 use sandbench_assets::{catalog, State, Store};
 use sandbench_runner::assets::needed_by;
-use sandbench_workloads::kind::AI_KINDS;
+use sandbench_workloads::Kind;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
@@ -37,13 +37,20 @@ pub struct ListArgs {
 /// The asset names a set of workload kinds needs with default parameters (models, labels,
 /// sample inputs): what a campaign run would fetch for them.
 pub fn names_for(kinds: &[String], onnxruntime: bool) -> Result<Vec<&'static str>> {
-    let kinds: Vec<&str> =
-        if kinds.is_empty() { AI_KINDS.to_vec() } else { kinds.iter().map(String::as_str).collect() };
+    let kinds: Vec<Kind> = if kinds.is_empty() {
+        Kind::ai().collect()
+    } else {
+        let with_assets = |k: &String| Kind::parse(k).ok().filter(|k| k.is_ai());
+        let not = |k: &String| {
+            anyhow::anyhow!(
+                "`{k}` is not a workload with assets; valid: {}",
+                Kind::ai().map(Kind::name).collect::<Vec<_>>().join(", ")
+            )
+        };
+        kinds.iter().map(|k| with_assets(k).ok_or_else(|| not(k))).collect::<Result<_>>()?
+    };
     let mut names = Vec::new();
     for k in kinds {
-        if !AI_KINDS.contains(&k) {
-            anyhow::bail!("`{k}` is not a workload with assets; valid: {}", AI_KINDS.join(", "));
-        }
         let needed = needed_by(k, &serde_json::Map::new()).map_err(anyhow::Error::msg)?;
         names.extend(needed.into_iter().filter(|n| *n != catalog::ONNXRUNTIME_LIB));
     }

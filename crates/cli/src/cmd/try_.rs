@@ -5,12 +5,14 @@ use crate::agent_path;
 use anyhow::{bail, Context, Result};
 use sandbench_runner::{ResultsDir, RunOptions};
 use sandbench_spec::TrialRecord;
+use sandbench_workloads::Kind;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Workload kind: cpu, noop, detect, classify, face, stt.
-    workload: String,
+    /// Workload kind: cpu, noop, fileio, filemix, detect, classify, face, stt (net and transfer
+    /// need a campaign: their peers run on the host).
+    workload: Kind,
     /// An input file (image or WAV) instead of the workload's sample inputs; repeatable.
     #[arg(long = "input", value_name = "FILE")]
     inputs: Vec<PathBuf>,
@@ -54,7 +56,7 @@ pub fn run(a: Args) -> Result<i32> {
     if let Some(m) = &a.model {
         params.insert("model".into(), serde_json::json!(absolute(m)?));
     }
-    let r = native_trial(&a.workload, &params, a.agent)?;
+    let r = native_trial(a.workload, &params, a.agent)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
@@ -86,7 +88,7 @@ pub fn run(a: Args) -> Result<i32> {
 /// One trial of `workload` with `params`, natively, through a one-trial campaign in a fresh
 /// private folder (removed after): the same path as a campaign trial. Its record.
 pub fn native_trial(
-    workload: &str,
+    workload: Kind,
     params: &serde_json::Map<String, serde_json::Value>,
     agent: Option<PathBuf>,
 ) -> Result<TrialRecord> {

@@ -22,7 +22,9 @@ pub fn vm_config(
     scratch: Option<&Path>,
     net: Option<&crate::net::Link>,
 ) -> serde_json::Value {
-    let mut cmdline = super::vmm_process::guest_kernel_args();
+    // Cloud Hypervisor's serial: an 8250 on x86_64, a PL011 on aarch64.
+    let console = if sandbench_spec::Arch::HOST == sandbench_spec::Arch::Aarch64 { "ttyAMA0" } else { "ttyS0" };
+    let mut cmdline = super::vmm_process::guest_kernel_args(console, sandbench_spec::Arch::HOST);
     cmdline.extend(net.map(crate::net::Link::kernel_arg));
     let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
     let mut disks =
@@ -65,7 +67,7 @@ impl Sandbox for CloudHypervisor {
             &bin,
             "no Debian package: install the release binary from the Cloud Hypervisor project on a host with KVM",
         ) {
-            return Err(SandboxError::Unsupported { why });
+            return Err(SandboxError::Unsupported { why: why.to_string() });
         }
         let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
             why: "no ELF vmlinux could be extracted from this kernel".into(),
@@ -108,12 +110,11 @@ impl Sandbox for CloudHypervisor {
         }
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         let mut facts = BTreeMap::new();
-        facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "cloud-hypervisor".into());
         facts.insert("cloud-hypervisor".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
         facts.insert("config".into(), cfg.to_string());
-        Ok(self.vmm.running(spec, channel, pid, boot, facts))
+        Ok(self.vmm.running(spec, channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -137,11 +138,15 @@ fn sandbox_of(args: &[String]) -> Option<String> {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["cloud-hypervisor"], kvm: true, root: false }
+    }
+
     fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
         Box::new(CloudHypervisor::default())
     }
 
-    fn can_run(&self, env: &Environment) -> Result<(), String> {
+    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
         missing(&binary(env), "install the cloud-hypervisor release binary").map_or(Ok(()), Err)
     }
 

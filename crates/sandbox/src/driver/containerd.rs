@@ -197,11 +197,15 @@ fn kata_row() -> crate::probe::Availability {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["ctr"], kvm: false, root: true }
+    }
+
     fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
         Box::new(Containerd::default())
     }
 
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
         DAEMON.can_run(env)
     }
 

@@ -123,7 +123,7 @@ pub fn attach(
         facts.insert("network".into(), net.describe());
         peers = Some(net.peers());
     }
-    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts, peers })
+    Ok(Running { channel, accounting: Accounting { roots, cgroup }, boot, facts, peers, accel: None })
 }
 
 /// Kills the client's process group.
@@ -207,15 +207,17 @@ pub struct Daemon {
 
 impl Daemon {
     /// The client is installed, the environment's daemon socket exists, and we are root.
-    pub fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
-        process::on_path(self.client)
-            .ok_or_else(|| format!("{} not found (apt-get install {})", self.client, self.package))?;
+    pub fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
+        process::on_path(self.client).ok_or_else(|| super::Unsupported::Missing {
+            program: self.client.into(),
+            hint: format!("apt-get install {}", self.package),
+        })?;
         let socket = env.socket();
         if !std::path::Path::new(&socket).exists() {
-            return Err(format!("no daemon at {socket} (scripts/daemons.sh start)"));
+            return Err(super::Unsupported::NoDaemon { socket });
         }
         if !crate::is_root() {
-            return Err(format!("{} needs root", self.name));
+            return Err(super::Unsupported::NeedsRoot { what: self.name.into() });
         }
         Ok(())
     }

@@ -167,11 +167,15 @@ fn reap_containers(sockets: &[String]) -> Vec<String> {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["docker"], kvm: false, root: true }
+    }
+
     fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
         Box::new(Docker::default())
     }
 
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
         DAEMON.can_run(env)
     }
 

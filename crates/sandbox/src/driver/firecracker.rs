@@ -27,7 +27,8 @@ pub fn cache_type(c: DiskCache) -> &'static str {
 
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
 pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>) -> serde_json::Value {
-    let mut args = super::vmm_process::guest_kernel_args();
+    // Firecracker's serial is an 8250 UART on both architectures.
+    let mut args = super::vmm_process::guest_kernel_args("ttyS0", sandbench_spec::Arch::HOST);
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
     args.push("pci=off".into());
     args.extend(net.map(crate::net::Link::kernel_arg));
@@ -162,7 +163,7 @@ impl Firecracker {
             return Ok((cmd, host.clone(), api, cfg_path));
         };
         if let Some(why) = missing(jailer, "the jailer comes in the same release archive as firecracker") {
-            return Err(SandboxError::Unsupported { why });
+            return Err(SandboxError::Unsupported { why: why.to_string() });
         }
         // The jailer wants the binary's absolute path (it copies it into the chroot).
         let bin = if bin.contains('/') { bin.to_string() } else { process::on_path(bin).unwrap_or(bin.to_string()) };
@@ -211,7 +212,7 @@ impl Sandbox for Firecracker {
             &bin,
             "no Debian package: install the release binary from the Firecracker project on a host with KVM",
         ) {
-            return Err(SandboxError::Unsupported { why });
+            return Err(SandboxError::Unsupported { why: why.to_string() });
         }
         let vmlinux = image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
             why: "Firecracker boots an ELF vmlinux; none could be extracted from this kernel".into(),
@@ -245,7 +246,6 @@ impl Sandbox for Firecracker {
         let boot = crate::channel::await_agent(&channel, spec, t0, spawned_at, &log, true)?;
         // The first trial's counts start here, not at boot.
         let _ = self.vmm_metrics();
-        facts.insert("accel".into(), "kvm".into());
         facts.insert("machine".into(), "firecracker".into());
         facts.insert("firecracker".into(), version);
         facts.insert(
@@ -253,7 +253,7 @@ impl Sandbox for Firecracker {
             format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
         );
         facts.insert("config".into(), cfg.to_string());
-        Ok(self.vmm.running(spec, channel, pid, boot, facts))
+        Ok(self.vmm.running(spec, channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -301,11 +301,15 @@ fn sandbox_of(args: &[String]) -> Option<String> {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["firecracker"], kvm: true, root: true }
+    }
+
     fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
         Box::new(Firecracker::default())
     }
 
-    fn can_run(&self, env: &Environment) -> Result<(), String> {
+    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
         missing(&binary(env), "install the firecracker release binary").map_or(Ok(()), Err)
     }
 

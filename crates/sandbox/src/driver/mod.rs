@@ -44,11 +44,14 @@ pub struct Sweep<'a> {
 
 /// Everything a driver knows besides launching and tearing down one sandbox.
 pub trait Technology: Sync {
+    /// What it needs of a host, declared once: `fleet doctor` and the fleet playbook's list of
+    /// programs derive from it.
+    fn requires(&self) -> Requirements;
     /// A fresh, unlaunched sandbox for `env`.
     fn sandbox(&self, env: &Environment) -> Box<dyn Sandbox>;
     /// A cheap check that `env` can be launched here at all (its program exists, root where
     /// needed); the real proof is the launch.
-    fn can_run(&self, env: &Environment) -> Result<(), String>;
+    fn can_run(&self, env: &Environment) -> Result<(), Unsupported>;
     /// `sandbench doctor`'s rows for this driver, checked for real where `cx` allows.
     fn doctor(&self, cx: &DoctorContext) -> Vec<Availability>;
     /// Versions of what it runs (runtime, daemon, shim, VMM), for the manifest.
@@ -78,7 +81,7 @@ pub fn technology(driver: Driver) -> &'static dyn Technology {
 
 /// A cheap check that `env` can be launched here at all (its program exists, root where needed);
 /// used to trim the embedded default campaign to this host. The real proof is the launch.
-pub fn can_run(env: &Environment) -> Result<(), String> {
+pub fn can_run(env: &Environment) -> Result<(), Unsupported> {
     technology(env.driver).can_run(env)
 }
 
@@ -102,7 +105,56 @@ pub fn reap_stale(work_root: &Path, sockets: &[String]) -> Vec<String> {
 
 /// Every driver's module, in the campaign enum's order.
 pub fn all() -> impl Iterator<Item = &'static dyn Technology> {
-    Driver::ALL.into_iter().map(technology)
+    Driver::all().map(technology)
+}
+
+/// Why a driver cannot run an environment on this host (the cheap check before any launch).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsupported {
+    #[error("{program} not found ({hint})")]
+    Missing { program: String, hint: String },
+    #[error("no /dev/kvm: this VMM runs only with KVM")]
+    NoKvm,
+    #[error("{what} needs root")]
+    NeedsRoot { what: String },
+    #[error("no daemon at {socket} (scripts/daemons.sh start)")]
+    NoDaemon { socket: String },
+    #[error("{}", qemu::wrong_arch(*.machine))]
+    WrongArch { machine: sandbench_spec::Machine },
+}
+
+/// What a driver needs of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirements {
+    /// Programs on `PATH`, any one of which lets the driver run (empty: none needed).
+    pub any_program: &'static [&'static str],
+    /// `/dev/kvm` (that boots a stock kernel).
+    pub kvm: bool,
+    /// Root (namespaces, cgroups, daemon sockets).
+    pub root: bool,
+}
+
+/// Every program some driver may run, each once, in driver order: what `fleet doctor` looks
+/// for on each host.
+pub fn programs_to_probe() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for p in all().flat_map(|t| t.requires().any_program.iter().copied()) {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The drivers a host allows, by its programs and whether it has KVM (a cheap check: the real
+/// proof is `sandbench doctor` on the host, as root).
+pub fn allowed_by(programs: &[&str], kvm: bool) -> Vec<Driver> {
+    Driver::all()
+        .filter(|&d| {
+            let r = technology(d).requires();
+            (r.any_program.is_empty() || r.any_program.iter().any(|p| programs.contains(p))) && (kvm || !r.kvm)
+        })
+        .collect()
 }
 
 /// The dimensions of a trial record that its driver decides.
@@ -126,10 +178,26 @@ mod tests {
         // Without an image nothing is started, so the work dir is never written.
         let work = std::path::Path::new("/nonexistent");
         let cx = super::DoctorContext { image: Err("no image in this test"), agent: None, work };
-        for d in sandbench_spec::Driver::ALL {
+        for d in sandbench_spec::Driver::all() {
             let rows = super::technology(d).doctor(&cx);
             assert!(!rows.is_empty(), "{d:?} has no doctor row");
             assert!(rows.iter().all(|r| !r.detail.is_empty()), "{d:?}: {rows:?}");
         }
+    }
+
+    #[test]
+    fn a_host_allows_the_drivers_whose_programs_it_has() {
+        use sandbench_spec::Driver::*;
+        let probed = super::programs_to_probe();
+        for p in ["runc", "crun", "runsc", "docker", "ctr", "qemu-system-x86_64", "qemu-system-aarch64", "firecracker"]
+        {
+            assert!(probed.contains(&p), "{p} not probed: {probed:?}");
+        }
+        assert_eq!(super::allowed_by(&[], false), [Native]);
+        assert_eq!(super::allowed_by(&["crun", "qemu-system-aarch64", "firecracker"], false), [Native, Oci, Qemu]);
+        assert_eq!(
+            super::allowed_by(&["crun", "qemu-system-aarch64", "firecracker"], true),
+            [Native, Oci, Qemu, Firecracker]
+        );
     }
 }

@@ -136,6 +136,7 @@ impl Native {
         let boot =
             crate::channel::await_agent(&channel, spec, t0, spawned_at, &spec.work_dir.join("agent.stderr"), false)?;
         Ok(Running {
+            accel: None,
             peers: self.network.as_ref().map(Network::peers),
             channel,
             accounting: Accounting { roots: vec![pid], cgroup: self.cgroup.as_ref().map(|c| c.reference.clone()) },
@@ -155,11 +156,15 @@ impl Drop for Native {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &[], kvm: false, root: false }
+    }
+
     fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
         Box::new(Native::default())
     }
 
-    fn can_run(&self, _env: &sandbench_spec::Environment) -> Result<(), String> {
+    fn can_run(&self, _env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
         Ok(())
     }
 

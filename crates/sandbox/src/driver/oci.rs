@@ -197,7 +197,14 @@ impl Sandbox for Oci {
         if let Some(cg) = &cgroup_ref {
             facts.insert("cgroup".into(), format!("{cg:?}"));
         }
-        Ok(Running { channel, accounting: Accounting { roots: vec![pid], cgroup: cgroup_ref }, boot, facts, peers })
+        Ok(Running {
+            channel,
+            accounting: Accounting { roots: vec![pid], cgroup: cgroup_ref },
+            boot,
+            facts,
+            peers,
+            accel: None,
+        })
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -384,18 +391,23 @@ fn reap_runtime_containers() -> Vec<String> {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["runc", "crun", "runsc"], kvm: false, root: true }
+    }
+
     fn sandbox(&self, env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
         Box::new(Oci::new(env.runtime()))
     }
 
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), String> {
+    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
         let rt = env.runtime();
         if !crate::is_root() {
-            return Err(format!("{} needs root", rt.as_str()));
+            return Err(super::Unsupported::NeedsRoot { what: rt.as_str().into() });
         }
-        process::on_path(rt.as_str())
-            .map(|_| ())
-            .ok_or_else(|| format!("{} not found (apt-get install {})", rt.as_str(), package(rt)))
+        process::on_path(rt.as_str()).map(|_| ()).ok_or_else(|| super::Unsupported::Missing {
+            program: rt.as_str().into(),
+            hint: format!("apt-get install {}", package(rt)),
+        })
     }
 
     fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {

@@ -1,6 +1,7 @@
-//! `qemu`: the guest image in a QEMU VM, machine `microvm` (PVH boot of the ELF vmlinux,
-//! virtio-mmio) or `q35` (bzImage through SeaBIOS, virtio-pci), root on virtio-blk, the agent
-//! on the serial console.
+//! `qemu`: the guest image in a QEMU VM, on x86_64 machine `microvm` (PVH boot of the ELF
+//! vmlinux, virtio-mmio) or `q35` (bzImage through SeaBIOS, virtio-pci), on aarch64 machine
+//! `virt` (the arm64 `Image`, virtio-pci, the PL011 console), root on virtio-blk, the agent on
+//! the serial console.
 //!
 //! `accel = "auto"` really boots with KVM first; if that guest does not come up (as on hosts
 //! whose /dev/kvm cannot run a stock kernel), it boots with TCG and records why.
@@ -8,7 +9,7 @@
 use super::vmm_process::VmmProcess;
 use crate::process;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
-use sandbench_spec::{Accel, Environment, Machine};
+use sandbench_spec::{Accel, Arch, Environment, Machine};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Command;
@@ -50,7 +51,7 @@ pub struct GuestFiles<'a> {
 pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
     let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
     let machine = env.machine();
-    let mut append = super::vmm_process::guest_kernel_args();
+    let mut append = super::vmm_process::guest_kernel_args(machine.console(), machine.arch());
     let mut a: Vec<String> = vec![
         "-name".into(),
         name.into(),
@@ -78,6 +79,13 @@ pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &
         }
         Machine::Q35 => {
             a.extend(["-M".into(), "q35".into()]);
+            "virtio-blk-pci"
+        }
+        Machine::Virt => {
+            // With KVM the interrupt controller must be the host's own (GICv2 on a Pi 4, v3 on
+            // newer boards); under TCG QEMU's default (v2, the Cortex-A72's) works everywhere.
+            let m = if accel == Accel::Kvm { "virt,gic-version=host" } else { "virt" };
+            a.extend(["-M".into(), m.into()]);
             "virtio-blk-pci"
         }
     };
@@ -121,11 +129,15 @@ impl Qemu {
         let t0 = Instant::now();
         let machine = spec.env.machine();
         let image = spec.need_image()?;
+        if machine.arch() != Arch::HOST {
+            return Err(SandboxError::Unsupported { why: wrong_arch(machine) });
+        }
         let kernel = match machine {
             Machine::Microvm => image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
                 why: "microvm boots an ELF vmlinux with a PVH note and none could be extracted from this kernel".into(),
             })?,
-            Machine::Q35 => image.vmlinuz.clone(),
+            // bzImage (q35, through SeaBIOS) and the arm64 Image (virt) boot as they are.
+            Machine::Q35 | Machine::Virt => image.vmlinuz.clone(),
         };
         let binary = binary(spec.env);
         let files = GuestFiles {
@@ -140,16 +152,15 @@ impl Qemu {
         let mut cmd = Command::new(&binary);
         cmd.args(&args).current_dir(&spec.work_dir);
         let (channel, pid, spawned_at) =
-            self.vmm.start(&mut cmd, &log, "install it: apt-get install qemu-system-x86")?;
+            self.vmm.start(&mut cmd, &log, &format!("install it: apt-get install {}", Arch::HOST.qemu().1))?;
         let boot = crate::channel::await_agent_within(&channel, spec, t0, spawned_at, &log, true, timeout)?;
         let mut facts = BTreeMap::new();
-        facts.insert("accel".into(), accel.as_str().into());
         facts.insert("machine".into(), machine.as_str().into());
         facts.insert("cpu_model".into(), spec.env.cpu_model(accel));
         facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
-        Ok(self.vmm.running(spec, channel, pid, boot, facts))
+        Ok(self.vmm.running(spec, channel, pid, boot, facts, accel))
     }
 }
 
@@ -223,23 +234,36 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
     out
 }
 
-/// The QEMU binary an environment runs.
+/// The QEMU binary an environment runs: the campaign's, else the one of its machine's
+/// architecture.
 fn binary(env: &Environment) -> String {
-    env.qemu_binary.clone().unwrap_or_else(|| "qemu-system-x86_64".into())
+    env.qemu_binary.clone().unwrap_or_else(|| env.machine().arch().qemu().0.into())
 }
 
-/// Doctor's rows for the machine types sandbench drives.
+/// Why a machine of another architecture cannot run here, with the valid choices.
+pub fn wrong_arch(machine: Machine) -> String {
+    let valid: Vec<String> = Arch::HOST.machines().iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "machine = \"{machine}\" is QEMU's {} machine and this host is {}: valid machines here are {}",
+        machine.arch(),
+        Arch::HOST,
+        valid.join(", ")
+    )
+}
+
+/// Doctor's rows for the machine types sandbench drives on this host's architecture.
 fn machine_rows() -> Vec<crate::probe::Availability> {
     use crate::probe::{avail, Verdict};
-    let bin = "qemu-system-x86_64";
+    let (bin, package) = Arch::HOST.qemu();
     let found = process::on_path(bin);
     let version = found.as_ref().and_then(|_| process::version_of(bin, &["--version"]));
     let help = found
         .as_ref()
         .and_then(|_| process::run_bounded(Command::new(bin).args(["-machine", "help"])))
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    [Machine::Microvm, Machine::Q35]
-        .into_iter()
+    Arch::HOST
+        .machines()
+        .iter()
         .map(|m| {
             let m = m.as_str();
             let has = help.as_deref().is_some_and(|t| t.lines().any(|l| l.split_whitespace().next() == Some(m)));
@@ -254,7 +278,7 @@ fn machine_rows() -> Vec<crate::probe::Availability> {
                 verdict,
                 version.clone(),
                 detail,
-                Some("apt-get install qemu-system-x86"),
+                Some(&format!("apt-get install {package}")),
             )
         })
         .collect()
@@ -277,7 +301,9 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
         }
     };
     let (verdict, detail) = match kvm_probe_env().and_then(|env| boot_with_kvm(&env, image, agent, cx.work)) {
-        Ok(ms) => (Verdict::Ok, format!("a KVM microvm guest booted to the agent in {ms:.0} ms")),
+        Ok(ms) => {
+            (Verdict::Ok, format!("a KVM {} guest booted to the agent in {ms:.0} ms", Arch::HOST.default_machine()))
+        }
         Err(e) => (
             Verdict::Unsupported,
             format!("{e}; qemu environments with accel = \"auto\" use TCG (software CPU, several times slower)"),
@@ -288,7 +314,7 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
 
 /// The smallest KVM microvm: what the doctor boots.
 fn kvm_probe_env() -> Result<Environment, String> {
-    let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\nmachine = \"microvm\"\naccel = \"kvm\"\n\
+    let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\naccel = \"kvm\"\n\
                 vcpus = 1\nmemory_mib = 256\n[[workload]]\nname = \"n\"\nkind = \"noop\"\n";
     let campaign = sandbench_spec::Campaign::parse(text, Path::new("<doctor>")).map_err(|e| e.to_string())?;
     let env = campaign.envs().next().cloned();
@@ -325,13 +351,23 @@ fn sandbox_of(args: &[String]) -> Option<String> {
 pub struct Tech;
 
 impl super::Technology for Tech {
+    fn requires(&self) -> super::Requirements {
+        super::Requirements { any_program: &["qemu-system-x86_64", "qemu-system-aarch64"], kvm: false, root: false }
+    }
+
     fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
         Box::new(Qemu::default())
     }
 
-    fn can_run(&self, env: &Environment) -> Result<(), String> {
+    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
+        if env.machine().arch() != Arch::HOST {
+            return Err(super::Unsupported::WrongArch { machine: env.machine() });
+        }
         let bin = binary(env);
-        process::on_path(&bin).map(|_| ()).ok_or_else(|| format!("{bin} not found (apt-get install qemu-system-x86)"))
+        process::on_path(&bin).map(|_| ()).ok_or_else(|| super::Unsupported::Missing {
+            program: bin,
+            hint: format!("apt-get install {}", Arch::HOST.qemu().1),
+        })
     }
 
     fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {

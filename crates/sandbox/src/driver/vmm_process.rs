@@ -80,7 +80,10 @@ impl VmmProcess {
         pid: u32,
         boot: sandbench_spec::BootTimeline,
         mut facts: std::collections::BTreeMap<String, String>,
+        accel: sandbench_spec::Accel,
     ) -> crate::Running {
+        // Records keep the accelerator among the launch facts too, as they always did.
+        facts.insert("accel".into(), accel.as_str().into());
         if let Some(s) = self.scratch_fact(spec) {
             facts.insert("scratch".into(), s);
         }
@@ -88,7 +91,7 @@ impl VmmProcess {
             facts.insert("network".into(), n.describe());
         }
         let accounting = sandbench_sampler::Accounting { roots: vec![pid], cgroup: None };
-        crate::Running { channel, accounting, boot, facts, peers: self.peers() }
+        crate::Running { channel, accounting, boot, facts, peers: self.peers(), accel: Some(accel) }
     }
 
     /// Starts the VMM; returns the agent channel on its stdio, its pid and when it started.
@@ -132,21 +135,27 @@ impl Drop for VmmProcess {
 }
 
 /// Why this host cannot run a VMM that needs KVM, if it cannot.
-pub fn missing(bin: &str, hint: &str) -> Option<String> {
+pub fn missing(bin: &str, hint: &str) -> Option<super::Unsupported> {
     let found = if bin.contains('/') { Path::new(bin).is_file() } else { crate::process::on_path(bin).is_some() };
     if !found {
-        return Some(format!("{bin} not found ({hint})"));
+        return Some(super::Unsupported::Missing { program: bin.into(), hint: hint.into() });
     }
     if !Path::new("/dev/kvm").exists() {
-        return Some("no /dev/kvm: this VMM runs only with KVM".into());
+        return Some(super::Unsupported::NoKvm);
     }
     None
 }
 
 /// The guest kernel command line every VMM driver starts from: the agent's console, quiet
 /// boot, no reboot loops, and the root disk the initramfs mounts.
-pub fn guest_kernel_args() -> Vec<String> {
-    ["console=ttyS0", "quiet", "panic=-1", "reboot=t", "sandbench.root=/dev/vda"].map(String::from).to_vec()
+pub fn guest_kernel_args(console: &str, arch: sandbench_spec::Arch) -> Vec<String> {
+    let mut args: Vec<String> = vec![format!("console={console}")];
+    args.extend(["quiet", "panic=-1", "sandbench.root=/dev/vda"].map(String::from));
+    // A reboot by triple fault: the x86 way out that needs no firmware.
+    if arch == sandbench_spec::Arch::X86_64 {
+        args.push("reboot=t".into());
+    }
+    args
 }
 
 /// A KVM-only VMM's version (Firecracker, Cloud Hypervisor), by its configured binary.
@@ -166,8 +175,8 @@ pub fn doctor_row(name: &str) -> crate::probe::Availability {
         format!("no Debian package: install the {name} release binary on a host with working KVM; see docs/VMMS.md");
     let version = crate::process::on_path(name).and_then(|_| crate::process::version_of(name, &["--version"]));
     let (verdict, detail) = match missing(name, "not on PATH") {
-        Some(why) if version.is_none() => (Verdict::Missing, why),
-        Some(why) => (Verdict::Unsupported, why),
+        Some(why) if version.is_none() => (Verdict::Missing, why.to_string()),
+        Some(why) => (Verdict::Unsupported, why.to_string()),
         None => (
             Verdict::Unknown,
             "binary and /dev/kvm present; whether KVM really boots a guest is shown by a launch (see the kvm row)"

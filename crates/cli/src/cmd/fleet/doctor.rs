@@ -4,6 +4,7 @@
 use anyhow::Result;
 use sandbench_fleet::playbook::{self, Play, Playbook};
 use sandbench_fleet::{Event, Inventory};
+use sandbench_spec::Driver;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ struct Row {
     /// `ok`, or `unreachable: …` / `failed: …` in one line.
     reachable: String,
     facts: Map<String, Value>,
-    can_run: Vec<&'static str>,
+    can_run: Vec<Driver>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -37,11 +38,15 @@ pub fn run(a: Args) -> Result<i32> {
     let work = tempfile::tempdir()?;
     let ansible = playbook::install(work.path())?;
     let log = ansible.join("ansible.log");
+    // The programs to look for: every driver's, as each driver declares them.
+    let vars = ansible.join("doctor-vars.json");
+    let programs = sandbench_sandbox::driver::programs_to_probe();
+    std::fs::write(&vars, serde_json::to_vec(&serde_json::json!({ "sb_check_programs": programs }))?)?;
     let play = Play {
         playbook: Playbook::Doctor,
         ansible_dir: &ansible,
         inventory: &a.inventory,
-        extra_vars: None,
+        extra_vars: Some(&vars),
         forks: a.forks,
         limit: &[],
         log: &log,
@@ -84,35 +89,16 @@ fn record(rows: &mut BTreeMap<String, Row>, e: Event) {
     }
 }
 
-/// The drivers a host's programs allow (the real proof is `sandbench doctor` on the host).
-fn can_run(facts: &Map<String, Value>) -> Vec<&'static str> {
+/// The drivers a host's programs allow, by each driver's own requirements (the real proof is
+/// `sandbench doctor` on the host).
+fn can_run(facts: &Map<String, Value>) -> Vec<Driver> {
     if facts.is_empty() {
         return Vec::new();
     }
     let programs: Vec<&str> =
         facts.get("sb_programs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let has = |p: &str| programs.contains(&p);
     let kvm = facts.get("sb_kvm").and_then(Value::as_bool).unwrap_or(false);
-    let mut out = vec!["native"];
-    if has("runc") || has("crun") || has("runsc") {
-        out.push("oci");
-    }
-    if has("docker") {
-        out.push("docker");
-    }
-    if has("ctr") {
-        out.push("containerd");
-    }
-    if has("qemu-system-x86_64") || has("qemu-system-aarch64") {
-        out.push("qemu");
-    }
-    if kvm && has("firecracker") {
-        out.push("firecracker");
-    }
-    if kvm && has("cloud-hypervisor") {
-        out.push("cloud-hypervisor");
-    }
-    out
+    sandbench_sandbox::driver::allowed_by(&programs, kvm)
 }
 
 fn print(rows: &BTreeMap<String, Row>, json: bool) -> Result<()> {
@@ -139,7 +125,11 @@ fn print(rows: &BTreeMap<String, Row>, json: bool) -> Result<()> {
             f("processor_vcpus").unwrap_or_else(|| "-".into()),
             f("memtotal_mb").unwrap_or_else(|| "-".into()),
             kvm,
-            if r.can_run.is_empty() { "-".into() } else { r.can_run.join(",") },
+            if r.can_run.is_empty() {
+                "-".into()
+            } else {
+                r.can_run.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(",")
+            },
             r.reachable
         );
     }

@@ -9,6 +9,7 @@ mod tools;
 
 use anyhow::{Context, Result};
 use sandbench_runner::validation::{self, Check, Validation};
+use sandbench_workloads::Kind;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
@@ -129,7 +130,7 @@ fn header(title: &str, a: &Args) {
 }
 
 /// One metric of one native trial.
-fn ours(a: &Args, kind: &str, params: Value, metric: &str) -> Result<f64> {
+fn ours(a: &Args, kind: Kind, params: Value, metric: &str) -> Result<f64> {
     let params: Map<String, Value> = params.as_object().cloned().unwrap_or_default();
     let r = super::try_::native_trial(kind, &params, a.agent.clone())?;
     if r.status != sandbench_spec::Status::Ok {
@@ -151,7 +152,7 @@ fn cpu(a: &Args, record: &mut Validation) -> Result<()> {
             tool: version.clone(),
             unit: "events/s",
             ours: Box::new(move || {
-                ours(a, "cpu", json!({"threads": threads, "max_prime": 10000, "time_s": a.time}), "events_per_s")
+                ours(a, Kind::Cpu, json!({"threads": threads, "max_prime": 10000, "time_s": a.time}), "events_per_s")
             }),
             theirs: Box::new(move || tools::sysbench_cpu(threads, a.time)),
         };
@@ -175,7 +176,7 @@ fn fileio(a: &Args, dir: &std::path::Path, record: &mut Validation) -> Result<()
                 case: format!("{mode} {bs}"),
                 tool: version.clone(),
                 unit: "MiB/s",
-                ours: Box::new(move || ours(a, "fileio", params.clone(), "mib_per_s")),
+                ours: Box::new(move || ours(a, Kind::Fileio, params.clone(), "mib_per_s")),
                 theirs: Box::new(move || tools::fio(mode, bs, dir, a.time)),
             };
             compare(a, pair, record)?;
@@ -203,7 +204,7 @@ fn net(a: &Args, record: &mut Validation) -> Result<()> {
             tool: version.clone(),
             unit: "Mb/s",
             ours: Box::new(move || {
-                ours(a, "net", json!({"mode": "stream", "msg_size": size, "time_s": a.time}), "mbit_per_s")
+                ours(a, Kind::Net, json!({"mode": "stream", "msg_size": size, "time_s": a.time}), "mbit_per_s")
             }),
             theirs: Box::new(|| server.client(size, a.time)),
         };
@@ -218,7 +219,7 @@ fn inference(a: &Args, record: &mut Validation) -> Result<()> {
         return Ok(());
     };
     let store = sandbench_assets::Store::new(sandbench_assets::Store::default_root());
-    let mut names: Vec<&str> = sandbench_assets::catalog::models("classify").to_vec();
+    let mut names: Vec<&str> = sandbench_assets::catalog::models(Kind::Classify).to_vec();
     names.push(sandbench_assets::catalog::input_asset("coffee.png"));
     names.push(sandbench_assets::catalog::ONNXRUNTIME_LIB);
     store.fetch(&names, &mut |l| eprintln!("{l}")).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -232,7 +233,7 @@ fn inference(a: &Args, record: &mut Validation) -> Result<()> {
         unit: "ms",
         ours: Box::new(move || {
             let p = json!({"engine": "onnxruntime", "threads": 1, "repetitions": reps + 1, "inputs": ["coffee.png"]});
-            let r = super::try_::native_trial("classify", p.as_object().unwrap_or(&Map::new()), a.agent.clone())?;
+            let r = super::try_::native_trial(Kind::Classify, p.as_object().unwrap_or(&Map::new()), a.agent.clone())?;
             anyhow::ensure!(r.status == sandbench_spec::Status::Ok, "classify trial: {:?} {:?}", r.status, r.error);
             // Model-only time per pass, the first (warm-up) pass left out, as bench/ai.py does.
             let passes: Vec<f64> = r.outputs["inputs"][0]["inference_ms"]
