@@ -5,7 +5,9 @@
 #      runc, daemons, assets or built agent (among them the command line end to end with the
 #      test stand-in, crates/cli/tests/stand_in.rs), in parallel: about a minute once built;
 #   2. the rest: integration tests that boot real QEMU guests, start real containers and run
-#      the agent and the real models natively, one at a time.
+#      the agent and the real models natively, one at a time; and aarch64: the cross-build
+#      (scripts/cross-build.sh) and the light crates' unit tests under qemu-user
+#      (scripts/test-aarch64.sh), and the aarch64 `sandbench` run under qemu-user.
 # Ends with the time per test binary and one line `summary: N passed, N failed, N skipped`.
 #   scripts/test.sh                  both tiers (as root; what .ci/run runs)
 #   scripts/test.sh --unprivileged   only the first tier, as any user, with nothing installed
@@ -50,10 +52,23 @@ step "clippy over the workspace, warnings as errors" "about 5 min cold, seconds 
   cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/module-cycles.py
 python3 scripts/check-architecture.py
+# After clippy, which unpacked every dependency: rust-version says what they need.
+python3 scripts/check-msrv.py
 echo "test: fmt, clippy, module cycles and the crate table clean ($((SECONDS - t0)) s since start)" >&2
+aarch64_rc=0
 if [ "$only_tier1" = 0 ]; then
   SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
   echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
+  # aarch64, the papers' boards: `sandbench` and the static agent cross-built (the tier 2 test
+  # crates/cli/tests/arm64.rs runs them under qemu-user), and the light crates' unit tests
+  # built for aarch64 and run under qemu-user.
+  SANDBENCH_AARCH64_DIR="$(scripts/cross-build.sh --out "$CARGO_TARGET_DIR/aarch64-dist")"
+  export SANDBENCH_AARCH64_DIR
+  aarch64_log="$CARGO_TARGET_DIR/aarch64-tests.log"
+  step "the light crates' unit tests for aarch64, under qemu-user" "about 1.5 min cold, seconds warm" \
+    scripts/test-aarch64.sh >"$aarch64_log" || aarch64_rc=$?
+  grep -h '^test result' "$aarch64_log" | awk '{p += $4; f += $6} END {printf "test: aarch64 under qemu-user: %d passed, %d failed\n", p, f}' >&2
+  if [ "$aarch64_rc" != 0 ]; then grep -E 'FAILED|panicked' "$aarch64_log" >&2 || true; fi
 fi
 # One build of the tests, `sandbench` and the dynamically linked agent (the inference
 # engines), all in the release profile: the heavy crates are built once for all of them.
@@ -100,6 +115,10 @@ if [ "$only_tier1" = 0 ]; then
 fi
 if ((${#reports[@]})); then
   python3 scripts/test-summary.py "${reports[@]}" || { [ "$rc" != 0 ] || rc=1; }
+fi
+if [ "$aarch64_rc" != 0 ]; then
+  echo "test: the aarch64 unit tests failed (log: $aarch64_log)" >&2
+  [ "$rc" != 0 ] || rc=1
 fi
 echo "test: wall time $((SECONDS - t0)) s" >&2
 exit "$rc"
