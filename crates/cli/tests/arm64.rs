@@ -4,6 +4,8 @@
 //! is refused with the valid choices, and a whole run with the test stand-in for every
 //! sandbox ends in a report. `scripts/test.sh` cross-builds first and sets
 //! `SANDBENCH_AARCH64_DIR`; without it (or without qemu-user) the tests say why they skip.
+//! The emulated board (scripts/emulated-board.sh: QEMU `virt`, a Cortex-A72, Debian's arm64
+//! kernel, TCG) runs the aarch64 `sandbench` as on a Pi: doctor and a native campaign.
 //! What this cannot show: KVM on a real board and Firecracker's aarch64 build (DESIGN.md).
 
 mod common;
@@ -88,4 +90,32 @@ fn a_whole_run_on_aarch64_with_the_stand_in_ends_in_a_report() {
     assert_eq!(manifest["host"]["arch"], "aarch64", "{}", manifest["host"]);
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("| virt |") && report.contains("TEST STAND-IN"), "{report}");
+}
+
+#[test]
+fn an_emulated_arm64_board_runs_doctor_and_a_campaign_natively() {
+    let dir = match aarch64() {
+        Ok((_, bin)) => bin.parent().unwrap().to_path_buf(),
+        Err(why) => return skip("emulated arm64 board", &why),
+    };
+    if which("qemu-system-aarch64").is_none() {
+        return skip("emulated arm64 board", "qemu-system-aarch64 not found (apt-get install qemu-system-arm)");
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/emulated-board.sh");
+    let out = Command::new(script).arg("--binaries").arg(&dir).output().unwrap();
+    let console = text(&out);
+    assert!(out.status.success(), "{console}");
+    // The board: QEMU's virt machine with a Cortex-A72 core, as on a Pi 4.
+    assert!(console.contains("board: aarch64, 2 CPUs, CPU part 0xd08"), "{console}");
+    assert!(console.contains("| cpu_model | ARM Cortex-A72 (implementer 0x41, part 0xd08) |"), "{console}");
+    // doctor names the arm64 machine, and the native driver has its cgroup limits.
+    assert!(console.contains("qemu-virt") && !console.contains("qemu-microvm"), "{console}");
+    assert!(console.contains("limits through cgroup v2"), "{console}");
+    // The campaign ran natively on the board: 2 workloads × (1 warm-up + 3 trials), all ok.
+    assert!(console.contains("(8 ok, 0 failed, 0 timed out)"), "{console}");
+    assert!(console.contains("board: campaign exit 0") && console.contains("\"arch\": \"aarch64\""), "{console}");
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(program)).find(|p| p.is_file())
 }

@@ -454,6 +454,35 @@ pub enum Seccomp {
 }
 
 impl Environment {
+    /// An environment of `driver` with every optional key unset (the campaign file's defaults),
+    /// for code that builds one without a file.
+    pub fn new(name: &str, driver: Driver, vcpus: u32, memory_mib: u64) -> Environment {
+        Environment {
+            name: name.into(),
+            driver,
+            vcpus,
+            memory_mib,
+            runtime: None,
+            runtime_args: None,
+            shim: None,
+            socket: None,
+            machine: None,
+            accel: None,
+            disk_cache: None,
+            cpu_model: None,
+            qemu_binary: None,
+            binary: None,
+            extra_args: None,
+            jailer: None,
+            scratch_mib: None,
+            pids_max: None,
+            seccomp: None,
+            user_namespace: None,
+            jailer_uid: None,
+            jailer_gid: None,
+        }
+    }
+
     pub fn pids_max(&self) -> u32 {
         self.pids_max.unwrap_or(DEFAULT_PIDS_MAX)
     }

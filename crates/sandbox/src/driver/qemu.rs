@@ -300,7 +300,7 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
             return avail("kvm", "qemu", verdict, None, detail, None);
         }
     };
-    let (verdict, detail) = match kvm_probe_env().and_then(|env| boot_with_kvm(&env, image, agent, cx.work)) {
+    let (verdict, detail) = match boot_with_kvm(&kvm_probe_env(), image, agent, cx.work) {
         Ok(ms) => {
             (Verdict::Ok, format!("a KVM {} guest booted to the agent in {ms:.0} ms", Arch::HOST.default_machine()))
         }
@@ -312,13 +312,9 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
     avail("kvm", "qemu", verdict, None, detail, None)
 }
 
-/// The smallest KVM microvm: what the doctor boots.
-fn kvm_probe_env() -> Result<Environment, String> {
-    let text = "[[environment]]\nname = \"kvm\"\ndriver = \"qemu\"\naccel = \"kvm\"\n\
-                vcpus = 1\nmemory_mib = 256\n[[workload]]\nname = \"n\"\nkind = \"noop\"\n";
-    let campaign = sandbench_spec::Campaign::parse(text, Path::new("<doctor>")).map_err(|e| e.to_string())?;
-    let env = campaign.envs().next().cloned();
-    env.ok_or_else(|| "no environment".into())
+/// The smallest KVM guest of this host's default machine: what the doctor boots.
+fn kvm_probe_env() -> Environment {
+    Environment { accel: Some(Accel::Kvm), ..Environment::new("kvm", sandbench_spec::Driver::Qemu, 1, 256) }
 }
 
 fn boot_with_kvm(

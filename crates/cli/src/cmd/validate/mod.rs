@@ -26,9 +26,9 @@ pub struct Args {
     /// Folder for the fileio and fio file (on a disk: O_DIRECT does not work on tmpfs).
     #[arg(long, default_value = "/var/tmp")]
     dir: PathBuf,
-    /// Only these areas: cpu, fileio, net, inference (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
+    /// Only these areas (comma-separated).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Vec<Area>,
     /// Where the record goes (default: $SANDBENCH_VALIDATION or /var/lib/sandbench/validation.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -37,7 +37,18 @@ pub struct Args {
     agent: Option<PathBuf>,
 }
 
-const AREAS: [&str; 4] = ["cpu", "fileio", "net", "inference"];
+/// What `validate` compares with a reference tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::EnumIter)]
+enum Area {
+    /// sysbench cpu
+    Cpu,
+    /// fio
+    Fileio,
+    /// iperf3
+    Net,
+    /// onnxruntime in Python
+    Inference,
+}
 
 /// What one comparison needs: its name, the tool, the unit, and a run of each side.
 struct Pair<'a> {
@@ -50,10 +61,7 @@ struct Pair<'a> {
 }
 
 pub fn run(a: Args) -> Result<i32> {
-    let wanted = |area: &str| a.only.is_empty() || a.only.iter().any(|o| o == area);
-    if let Some(bad) = a.only.iter().find(|o| !AREAS.contains(&o.as_str())) {
-        anyhow::bail!("--only {bad}: not an area (valid: {})", AREAS.join(", "));
-    }
+    let wanted = |area: &Area| a.only.is_empty() || a.only.contains(area);
     let mut record = Validation {
         measured_at: 0,
         sandbench_version: env!("CARGO_PKG_VERSION").into(),
@@ -62,15 +70,16 @@ pub fn run(a: Args) -> Result<i32> {
         missing: Vec::new(),
     };
     let scratch = tempfile::Builder::new().prefix("sandbench-validate-").tempdir_in(&a.dir)?;
-    for area in AREAS.into_iter().filter(|x| wanted(x)) {
+    for area in <Area as strum::IntoEnumIterator>::iter().filter(wanted) {
         let outcome = match area {
-            "cpu" => cpu(&a, &mut record),
-            "fileio" => fileio(&a, scratch.path(), &mut record),
-            "net" => net(&a, &mut record),
-            _ => inference(&a, &mut record),
+            Area::Cpu => cpu(&a, &mut record),
+            Area::Fileio => fileio(&a, scratch.path(), &mut record),
+            Area::Net => net(&a, &mut record),
+            Area::Inference => inference(&a, &mut record),
         };
         if let Err(e) = outcome {
-            record.missing.push(format!("{area}: failed: {e:#}"));
+            let name = clap::ValueEnum::to_possible_value(&area).map(|v| v.get_name().to_string()).unwrap_or_default();
+            record.missing.push(format!("{name}: failed: {e:#}"));
         }
     }
     drop(scratch);

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# An emulated arm64 board: QEMU's `virt` machine with a Cortex-A72 (a Raspberry Pi 4's core)
+# under TCG, Debian's arm64 cloud kernel, and an initramfs holding arm64 busybox, the
+# cross-built aarch64 `sandbench` with its glibc libraries and the static agent. Its /init runs
+# `sandbench doctor --quick` and a small campaign natively on the board (cpu and noop; the
+# `native` driver with its cgroup limits), prints the report and powers off. Prints the
+# console and, at the end, the times: kernel to /init, doctor, campaign.
+#
+#   scripts/emulated-board.sh [--binaries DIR] [--smp N] [--mem MIB] [--campaign FILE]
+#
+# DIR holds the aarch64 `sandbench` and `sandbench-agent` (default: scripts/cross-build.sh's
+# dist/aarch64, built when missing). A test stand-in for a board, never a measurement of one:
+# TCG emulates every instruction, so its numbers say nothing about a Pi's speed.
+# What it is not (yet): a board with its own root filesystem, sshd and a place in the fleet
+# testbed, or one that runs runc or a `virt` guest inside (docs/VMMS.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bins=""
+smp=2
+mem=1024
+campaign=""
+while (($#)); do
+  case "$1" in
+    --binaries) bins="$2"; shift ;;
+    --smp) smp="$2"; shift ;;
+    --mem) mem="$2"; shift ;;
+    --campaign) campaign="$2"; shift ;;
+    *) echo "emulated-board: unknown option $1; valid: --binaries DIR, --smp N, --mem MIB, --campaign FILE" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$bins" ]; then
+  bins=$(scripts/cross-build.sh)
+fi
+for f in sandbench sandbench-agent; do
+  [ -x "$bins/$f" ] || { echo "emulated-board: $bins/$f not found (scripts/cross-build.sh builds it)" >&2; exit 1; }
+done
+command -v qemu-system-aarch64 >/dev/null || { echo "emulated-board: qemu-system-aarch64 not found (apt-get install qemu-system-arm)" >&2; exit 1; }
+
+cache="${SANDBENCH_CACHE:-/var/cache/sandbench}/arm64-board"
+mkdir -p "$cache/debs"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sandbench-board.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Debian's arm64 cloud kernel and busybox, downloaded once (dpkg's arm64 architecture is
+# added by scripts/cross-build.sh).
+fetch() {
+  local pkg=$1
+  if ! ls "$cache/debs/${pkg%%:*}"_*.deb >/dev/null 2>&1; then
+    (cd "$cache/debs" && apt-get download "$pkg" >/dev/null)
+  fi
+  ls "$cache/debs/${pkg%%:*}"_*.deb | head -1
+}
+kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | sed -n 's/.*Depends: \(linux-image-[^ ]*\)/\1/p' | head -1)
+[ -n "$kpkg" ] || { echo "emulated-board: no linux-image-cloud-arm64 in apt's lists (dpkg --add-architecture arm64 && apt-get update)" >&2; exit 1; }
+dpkg-deb -x "$(fetch "$kpkg")" "$work/kernel"
+dpkg-deb -x "$(fetch busybox-static:arm64)" "$work/busybox"
+kernel=$(ls "$work"/kernel/boot/vmlinuz-*)
+
+# The initramfs tree.
+root="$work/root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,opt/sandbench,results,lib/aarch64-linux-gnu,var/tmp,etc}
+cp "$work/busybox/bin/busybox" "$root/bin/busybox"
+cp "$bins/sandbench" "$bins/sandbench-agent" "$root/opt/sandbench/"
+for lib in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libgcc_s.so.1; do
+  src=/usr/lib/aarch64-linux-gnu/$lib
+  [ -e "$src" ] || src=/usr/aarch64-linux-gnu/lib/$lib
+  cp -L "$src" "$root/lib/aarch64-linux-gnu/$lib"
+done
+ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$root/lib/ld-linux-aarch64.so.1"
+if [ -n "$campaign" ]; then
+  cp "$campaign" "$root/opt/campaign.toml"
+else
+  cat >"$root/opt/campaign.toml" <<'EOF'
+name = "board"
+trials = 3
+warmup = 1
+[timeouts]
+trial_s = 300
+[[environment]]
+name = "native"
+driver = "native"
+vcpus = 2
+memory_mib = 512
+[[workload]]
+name = "cpu"
+kind = "cpu"
+params = { threads = 1, events = 100 }
+[[workload]]
+name = "noop"
+kind = "noop"
+EOF
+fi
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/opt/sandbench HOME=/tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /var/tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo "board: init at $(cut -d' ' -f1 /proc/uptime) s"
+echo "board: $(uname -m), $(grep -c ^processor /proc/cpuinfo) CPUs, CPU part $(sed -n 's/^CPU part[^:]*: //p' /proc/cpuinfo | head -1)"
+echo "board: doctor"
+sandbench doctor --quick
+echo "board: doctor done at $(cut -d' ' -f1 /proc/uptime) s"
+sandbench run /opt/campaign.toml --out /results --quiet
+echo "board: campaign exit $? at $(cut -d' ' -f1 /proc/uptime) s"
+for r in /results/*/; do
+  cat "$r/report.md"
+  echo "board: manifest host: $(grep -o '"arch": *"[^"]*"' "$r/manifest.json")"
+done
+echo "board: done"
+poweroff -f
+EOF
+chmod 755 "$root/init" "$root/bin/busybox"
+
+# newc cpio, gzip'd (Python: no cpio program is needed).
+python3 - "$root" "$work/initrd.gz" <<'EOF'
+import gzip, os, stat, sys
+root, out = sys.argv[1], sys.argv[2]
+def entry(name, st, data=b""):
+    mode = st.st_mode
+    hdr = "070701" + "".join(f"{v:08x}" for v in (
+        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0))
+    rec = hdr.encode() + name.encode() + b"\0"
+    rec += b"\0" * (-len(rec) % 4) + data + b"\0" * (-len(data) % 4)
+    return rec
+blob = bytearray()
+for d, dirs, files in os.walk(root):
+    dirs.sort()
+    for n in sorted(dirs) + sorted(files):
+        p = os.path.join(d, n)
+        st = os.lstat(p)
+        rel = os.path.relpath(p, root)
+        if stat.S_ISLNK(st.st_mode):
+            data = os.readlink(p).encode()
+        elif stat.S_ISREG(st.st_mode):
+            data = open(p, "rb").read()
+        else:
+            data = b""
+        blob += entry(rel, st, data)
+blob += entry("TRAILER!!!", os.stat(root))
+with gzip.open(out, "wb", compresslevel=1) as f:
+    f.write(blob)
+EOF
+
+echo "==> $(date +%H:%M:%S) booting the emulated board: qemu-system-aarch64 -M virt -cpu cortex-a72 -smp $smp -m $mem (TCG), kernel $kpkg" >&2
+t0=$SECONDS
+timeout 1200 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp "$smp" -m "$mem" -accel tcg \
+  -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyAMA0 panic=-1 quiet" | tee "$work/console.log"
+echo "==> $(date +%H:%M:%S) the board powered off after $((SECONDS - t0)) s" >&2
+grep -q "^board: done" "$work/console.log" || { echo "emulated-board: the board did not finish" >&2; exit 1; }
