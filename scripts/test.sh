@@ -59,10 +59,10 @@ aarch64_rc=0
 if [ "$only_tier1" = 0 ]; then
   SANDBENCH_AGENT="$(scripts/build-agent.sh --static-only)"
   echo "test: static agent built ($((SECONDS - t0)) s since start)" >&2
-  # aarch64, the papers' boards: `sandbench` and the static agent cross-built (the tier 2 test
-  # crates/cli/tests/arm64.rs runs them under qemu-user), and the light crates' unit tests
-  # built for aarch64 and run under qemu-user.
-  SANDBENCH_AARCH64_DIR="$(scripts/cross-build.sh --out "$CARGO_TARGET_DIR/aarch64-dist")"
+  # aarch64, the papers' boards: `sandbench`, the static agent and the agent with the engines
+  # cross-built (the tier 2 test crates/cli/tests/arm64.rs runs them under qemu-user and on an
+  # emulated board), and the light crates' unit tests built for aarch64 and run under qemu-user.
+  SANDBENCH_AARCH64_DIR="$(scripts/cross-build.sh --engines --out "$CARGO_TARGET_DIR/aarch64-dist")"
   export SANDBENCH_AARCH64_DIR
   aarch64_log="$CARGO_TARGET_DIR/aarch64-tests.log"
   step "the light crates' unit tests for aarch64, under qemu-user" "about 1.5 min cold, seconds warm" \

@@ -102,7 +102,16 @@ fn an_emulated_arm64_board_runs_doctor_and_a_campaign_natively() {
         return skip("emulated arm64 board", "qemu-system-aarch64 not found (apt-get install qemu-system-arm)");
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/emulated-board.sh");
-    let out = Command::new(script).arg("--binaries").arg(&dir).output().unwrap();
+    // With the agent that has the engines where it was built (scripts/test.sh builds it).
+    let engines = dir.join("sandbench-agent-dynamic").is_file();
+    let mut cmd = Command::new(script);
+    cmd.arg("--binaries").arg(&dir).args(["--mem", "2048"]);
+    if engines {
+        cmd.arg("--engines");
+    } else {
+        skip("classify on the emulated arm64 board", "no sandbench-agent-dynamic: scripts/cross-build.sh --engines");
+    }
+    let out = cmd.output().unwrap();
     let console = text(&out);
     assert!(out.status.success(), "{console}");
     // The board: QEMU's virt machine with a Cortex-A72 core, as on a Pi 4.
@@ -111,8 +120,15 @@ fn an_emulated_arm64_board_runs_doctor_and_a_campaign_natively() {
     // doctor names the arm64 machine, and the native driver has its cgroup limits.
     assert!(console.contains("qemu-virt") && !console.contains("qemu-microvm"), "{console}");
     assert!(console.contains("limits through cgroup v2"), "{console}");
-    // The campaign ran natively on the board: 2 workloads × (1 warm-up + 3 trials), all ok.
-    assert!(console.contains("(8 ok, 0 failed, 0 timed out)"), "{console}");
+    // The campaign ran natively on the board: 2 workloads × (1 warm-up + 3 trials), all ok, and
+    // with the engines MobileNetV2 under tract, whose answers `--verify` checks (espresso, tabby).
+    if engines {
+        assert!(console.contains("(12 ok, 0 failed, 0 timed out)"), "{console}");
+        assert!(console.contains("verify: 12 trials checked, 0 with a wrong answer"), "{console}");
+        assert!(console.contains("| native | classify | inference_ms (ms) |"), "{console}");
+    } else {
+        assert!(console.contains("(8 ok, 0 failed, 0 timed out)"), "{console}");
+    }
     assert!(console.contains("board: campaign exit 0") && console.contains("\"arch\": \"aarch64\""), "{console}");
 }
 
