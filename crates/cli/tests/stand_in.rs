@@ -197,3 +197,34 @@ fn report_and_compare_pair_two_stand_in_runs() {
         assert!(text.contains(env), "compare names {env}:\n{text}");
     }
 }
+
+#[test]
+fn a_board_that_throttles_turns_its_trials_into_warnings() {
+    // The Raspberry Pi 4 fixture tree (83 °C, clock held at 83 %) and the test stand-in for
+    // `vcgencmd` (under-voltage and throttling now) stand for the host the trials ran on.
+    let boards = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sampler/tests/fixtures/boards");
+    let tmp = tempfile::tempdir().unwrap();
+    let c = write(tmp.path(), "c.toml", &three_envs("2", 60));
+    let out = sandbench_unprivileged()
+        .args(["run", "--debug-mode", "--quiet", "--out"])
+        .arg(tmp.path().join("r"))
+        .arg(&c)
+        .env("SANDBENCH_SYSFS_ROOT", boards.join("rpi4"))
+        .env("SANDBENCH_VCGENCMD", boards.join("fake-vcgencmd"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = only_run(&tmp.path().join("r"));
+    let rs = records(&dir);
+    let board = rs[0].host.as_ref().and_then(|h| h.board.clone()).expect("the board's figures are recorded");
+    assert_eq!(board.soc_temp_max_c, Some(83.312));
+    assert_eq!(board.throttled_flags, Some(0x5));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["host"]["board"], "Raspberry Pi 4 Model B Rev 1.4");
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("board: 2 of 2 trials ran so (the board throttled (0x5: under-voltage now, throttled now)"),
+        "{report}"
+    );
+}

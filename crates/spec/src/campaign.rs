@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+pub use crate::arch::{Arch, Machine};
+
 fn default_warmup() -> u32 {
     1
 }
@@ -219,86 +221,6 @@ impl Runtime {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Machine {
-    Microvm,
-    Q35,
-    /// QEMU's arm64 machine (`qemu-system-aarch64 -M virt`): PCIe, a GIC, the PL011 console
-    /// (`ttyAMA0`); the kernel is booted as an `Image`.
-    Virt,
-}
-
-impl Machine {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Machine::Microvm => "microvm",
-            Machine::Q35 => "q35",
-            Machine::Virt => "virt",
-        }
-    }
-
-    /// The architecture whose QEMU has this machine.
-    pub fn arch(self) -> Arch {
-        match self {
-            Machine::Microvm | Machine::Q35 => Arch::X86_64,
-            Machine::Virt => Arch::Aarch64,
-        }
-    }
-
-    /// The kernel's serial console on this machine (the agent's channel).
-    pub fn console(self) -> &'static str {
-        match self {
-            Machine::Microvm | Machine::Q35 => "ttyS0",
-            Machine::Virt => "ttyAMA0",
-        }
-    }
-}
-
-/// A CPU architecture sandbench is built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-}
-
-impl Arch {
-    /// The architecture this program was built for (and so runs on).
-    pub const HOST: Arch = if cfg!(target_arch = "aarch64") { Arch::Aarch64 } else { Arch::X86_64 };
-
-    /// Rust's name (`std::env::consts::ARCH`), also the kernel's `uname -m`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-        }
-    }
-
-    /// QEMU's machines for this architecture that sandbench drives; the first is the default.
-    pub fn machines(self) -> &'static [Machine] {
-        match self {
-            Arch::X86_64 => &[Machine::Microvm, Machine::Q35],
-            Arch::Aarch64 => &[Machine::Virt],
-        }
-    }
-
-    pub fn default_machine(self) -> Machine {
-        match self {
-            Arch::X86_64 => Machine::Microvm,
-            Arch::Aarch64 => Machine::Virt,
-        }
-    }
-
-    /// The QEMU system emulator for this architecture, and the Debian package that has it.
-    pub fn qemu(self) -> (&'static str, &'static str) {
-        match self {
-            Arch::X86_64 => ("qemu-system-x86_64", "qemu-system-x86"),
-            Arch::Aarch64 => ("qemu-system-aarch64", "qemu-system-arm"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Accel {
     Kvm,
     Tcg,
@@ -371,7 +293,7 @@ macro_rules! display_by_name {
         }
     )*};
 }
-display_by_name!(Driver, Runtime, Machine, Accel, DiskCache, Arch);
+display_by_name!(Driver, Runtime, Accel, DiskCache);
 
 /// One isolation environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Types shared by every stage of sandbench: what a campaign file says ([`campaign`]) and what
 //! a run writes ([`record`]). Pure data, serde only.
 
+pub mod arch;
 pub mod campaign;
 mod checks;
 pub mod fleet;
