@@ -223,8 +223,13 @@ fn net(a: &Args, record: &mut Validation) -> Result<()> {
 }
 
 fn inference(a: &Args, record: &mut Validation) -> Result<()> {
-    let Some(version) = tools::onnxruntime_version() else {
-        record.missing.push("inference: unsupported: python3 has no onnxruntime (pip install onnxruntime)".into());
+    let candidates = tools::python_candidates();
+    let Some((python, version)) = tools::python_with_onnxruntime(&candidates) else {
+        record.missing.push(format!(
+            "inference: unsupported: none of {} imports onnxruntime (pip install onnxruntime, or \
+             bench/ai.py makes a venv with it, or name a Python in $SANDBENCH_PYTHON)",
+            candidates.join(", ")
+        ));
         return Ok(());
     };
     let store = sandbench_assets::Store::new(sandbench_assets::Store::default_root());
@@ -252,7 +257,7 @@ fn inference(a: &Args, record: &mut Validation) -> Result<()> {
             let summary = sandbench_stats::summarize(&passes);
             summary.map(|s| s.median).with_context(|| format!("classify trial gave no inference times: {:?}", r.error))
         }),
-        theirs: Box::new(move || tools::onnxruntime_ms(&model, reps)),
+        theirs: Box::new(move || tools::onnxruntime_ms(&python, &model, reps)),
     };
     compare(a, pair, record)
 }

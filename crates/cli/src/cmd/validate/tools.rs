@@ -165,16 +165,63 @@ for _ in range(int(sys.argv[2])):
 print(statistics.median(t))
 "#;
 
-/// `onnxruntime <version> (python3)` when python3 can import it.
-pub fn onnxruntime_version() -> Option<String> {
-    let out =
-        Command::new("python3").args(["-c", "import onnxruntime; print(onnxruntime.__version__)"]).output().ok()?;
-    out.status.success().then(|| format!("onnxruntime {} (python3)", String::from_utf8_lossy(&out.stdout).trim()))
+/// The venv `bench/ai.py` makes with onnxruntime, faster-whisper and the other references.
+pub const BENCH_VENV_PYTHON: &str = "/var/cache/sandbench/bench-venv/bin/python";
+
+/// The Pythons that may have onnxruntime, in the order they are tried: `$SANDBENCH_PYTHON`,
+/// `python3`, then `bench/ai.py`'s venv.
+pub fn python_candidates() -> Vec<String> {
+    let mut out: Vec<String> = std::env::var("SANDBENCH_PYTHON").ok().filter(|p| !p.is_empty()).into_iter().collect();
+    out.extend(["python3".to_string(), BENCH_VENV_PYTHON.to_string()]);
+    out
+}
+
+/// The first of `candidates` that imports onnxruntime, with `onnxruntime <version> (<python>)`.
+pub fn python_with_onnxruntime(candidates: &[String]) -> Option<(String, String)> {
+    candidates.iter().find_map(|python| {
+        let out =
+            Command::new(python).args(["-c", "import onnxruntime; print(onnxruntime.__version__)"]).output().ok()?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !version.is_empty())
+            .then(|| (python.clone(), format!("onnxruntime {version} ({python})")))
+    })
 }
 
 /// Python onnxruntime's median inference time on `model`, one thread, over `reps` runs after
 /// one warm-up (ms), as `bench/ai.py` times it.
-pub fn onnxruntime_ms(model: &Path, reps: u32) -> Result<f64> {
-    let text = output(Command::new("python3").args(["-c", ORT_SCRIPT]).arg(model).arg(reps.to_string()))?;
-    text.trim().parse().with_context(|| format!("python3 onnxruntime printed {text:?}"))
+pub fn onnxruntime_ms(python: &str, model: &Path, reps: u32) -> Result<f64> {
+    let text = output(Command::new(python).args(["-c", ORT_SCRIPT]).arg(model).arg(reps.to_string()))?;
+    text.trim().parse().with_context(|| format!("{python} onnxruntime printed {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A test stand-in for a Python: answers the version query, or fails as one without
+    /// onnxruntime does.
+    fn fake_python(dir: &std::path::Path, name: &str, version: Option<&str>) -> String {
+        let path = dir.join(name);
+        let body = match version {
+            Some(v) => format!("#!/bin/sh\necho {v}\n"),
+            None => "#!/bin/sh\necho 'ModuleNotFoundError: onnxruntime' >&2\nexit 1\n".into(),
+        };
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn the_first_python_that_imports_onnxruntime_is_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let without = fake_python(tmp.path(), "bare", None);
+        let venv = fake_python(tmp.path(), "venv", Some("1.32.0"));
+        let missing = tmp.path().join("absent").display().to_string();
+        let (python, version) =
+            super::python_with_onnxruntime(&[missing.clone(), without.clone(), venv.clone()]).unwrap();
+        assert_eq!(python, venv);
+        assert_eq!(version, format!("onnxruntime 1.32.0 ({venv})"));
+        assert_eq!(super::python_with_onnxruntime(&[missing, without]), None);
+        assert_eq!(super::python_candidates().last().map(String::as_str), Some(super::BENCH_VENV_PYTHON));
+    }
 }
