@@ -44,14 +44,8 @@ if ((${#missing[@]})); then
     bash -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"' _ "${missing[@]}"
 fi
 
-# Debian's compiler for every crate of the build (build scripts and proc macros included):
-# one rustc for the whole graph.
-export RUSTC=/usr/bin/rustc
+. scripts/lib/cross-env.sh
 cargo=/usr/bin/cargo
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
-export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 target_dir="${CARGO_TARGET_DIR:-/var/cache/sandbench/target}"
 mkdir -p "$out"
 

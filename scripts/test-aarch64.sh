@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # The unit tests of the light crates (protocol, stats, spec, sampler, power, hostfs, workloads)
-# built for aarch64 and run under qemu-user (qemu-aarch64-static). No `-L` / QEMU_LD_PREFIX:
-# with the cross loader and the multiarch libc6:arm64 disagreeing, any program that starts a
-# thread hangs; without it the multiarch libc is used. Needs what scripts/cross-build.sh
-# installs. Prints cargo's test output and exits with its status.
+# built for aarch64 and run under qemu-user (qemu-aarch64-static), with the environment of
+# scripts/lib/cross-env.sh. Needs what scripts/cross-build.sh installs. Prints cargo's test
+# output and exits with its status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-unset QEMU_LD_PREFIX
-export RUSTC=/usr/bin/rustc
+. scripts/lib/cross-env.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/sandbench/target}"
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 crates=(sandbench-protocol sandbench-stats sandbench-spec sandbench-sampler sandbench-power sandbench-hostfs sandbench-workloads)
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done

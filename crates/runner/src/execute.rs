@@ -37,20 +37,13 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
 pub fn check_machines(c: &Campaign, path: &Path, text: &str, host: sandbench_spec::Arch) -> Result<(), RunError> {
     for e in &c.environments {
         let env = e.get_ref();
-        let Some(machine) = env.machine.filter(|m| env.driver == sandbench_spec::Driver::Qemu && m.arch() != host)
-        else {
-            continue;
-        };
+        let qemu_machine = env.machine.filter(|_| env.driver == sandbench_spec::Driver::Qemu);
+        let Some(why) = qemu_machine.and_then(|m| sandbench_spec::arch::wrong_arch(m, host)) else { continue };
         let (line, col) = sandbench_spec::campaign::line_col(text, e.span().start);
-        let valid: Vec<String> = host.machines().iter().map(|m| format!("\"{m}\"")).collect();
         return Err(RunError::Environment {
             path: format!("{}:{line}:{col}", path.display()),
             environment: env.name.clone(),
-            why: format!(
-                "machine = \"{machine}\" is QEMU's {} machine and this host is {host}; valid machines here: {}",
-                machine.arch(),
-                valid.join(", ")
-            ),
+            why,
         });
     }
     Ok(())

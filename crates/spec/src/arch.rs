@@ -83,6 +83,19 @@ impl Arch {
     }
 }
 
+/// Why `machine` cannot run on `host`, with the valid machines there (`None`: it can). The one
+/// wording of the campaign check and of the `qemu` driver.
+pub fn wrong_arch(machine: Machine, host: Arch) -> Option<String> {
+    (machine.arch() != host).then(|| {
+        let valid: Vec<String> = host.machines().iter().map(|m| format!("\"{m}\"")).collect();
+        format!(
+            "machine = \"{machine}\" is QEMU's {} machine and this host is {host}; valid machines here: {}",
+            machine.arch(),
+            valid.join(", ")
+        )
+    })
+}
+
 /// `{}` prints the name campaigns and records use.
 impl std::fmt::Display for Machine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -119,7 +119,7 @@ pub enum Unsupported {
     NeedsRoot { what: String },
     #[error("no daemon at {socket} (scripts/daemons.sh start)")]
     NoDaemon { socket: String },
-    #[error("{}", qemu::wrong_arch(*.machine))]
+    #[error("{}", sandbench_spec::arch::wrong_arch(*.machine, sandbench_spec::Arch::HOST).unwrap_or_default())]
     WrongArch { machine: sandbench_spec::Machine },
 }
 

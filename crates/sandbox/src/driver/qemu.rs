@@ -129,8 +129,8 @@ impl Qemu {
         let t0 = Instant::now();
         let machine = spec.env.machine();
         let image = spec.need_image()?;
-        if machine.arch() != Arch::HOST {
-            return Err(SandboxError::Unsupported { why: wrong_arch(machine) });
+        if let Some(why) = sandbench_spec::arch::wrong_arch(machine, Arch::HOST) {
+            return Err(SandboxError::Unsupported { why });
         }
         let kernel = match machine {
             Machine::Microvm => image.vmlinux.clone().ok_or_else(|| SandboxError::Unsupported {
@@ -238,17 +238,6 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
 /// architecture.
 fn binary(env: &Environment) -> String {
     env.qemu_binary.clone().unwrap_or_else(|| env.machine().arch().qemu().0.into())
-}
-
-/// Why a machine of another architecture cannot run here, with the valid choices.
-pub fn wrong_arch(machine: Machine) -> String {
-    let valid: Vec<String> = Arch::HOST.machines().iter().map(|m| format!("\"{m}\"")).collect();
-    format!(
-        "machine = \"{machine}\" is QEMU's {} machine and this host is {}: valid machines here are {}",
-        machine.arch(),
-        Arch::HOST,
-        valid.join(", ")
-    )
 }
 
 /// Doctor's rows for the machine types sandbench drives on this host's architecture.
