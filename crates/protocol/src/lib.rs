@@ -9,12 +9,14 @@
 //! The full description lives in `docs/PROTOCOL.md`.
 
 mod build_marker;
+pub mod histogram;
 pub mod kind;
 mod message;
 mod parser;
 mod size;
 
 pub use build_marker::{agent_has_engines, ENGINES_MARKER, WITHOUT_ENGINES, WITH_ENGINES};
+pub use histogram::Histogram;
 pub use kind::{Kind, RecordedKind, UnknownKind};
 pub use size::parse_size;
 

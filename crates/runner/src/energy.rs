@@ -164,6 +164,11 @@ impl PowerSession {
         })
     }
 
+    /// The host's energy (the summed domains) from `t0` to `t1`, in joules.
+    pub fn window_j(&self, t0: Instant, t1: Instant) -> f64 {
+        self.total(&self.meter.window(t0, t1, PATIENCE).energy_j)
+    }
+
     /// Readings before `at` are not needed by any later trial.
     pub fn forget_before(&self, at: Instant) {
         self.meter.forget_before(at);

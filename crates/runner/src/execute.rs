@@ -20,7 +20,8 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
         let (kind, params) = (w.get_ref().kind, &w.get_ref().params);
         let checked = sandbench_workloads::validate(kind, params)
             .map_err(|e| e.to_string())
-            .and_then(|_| crate::assets::needed_by(kind, params));
+            .and_then(|_| crate::assets::needed_by(kind, params))
+            .and_then(|_| capacity_fit(c, w.get_ref()));
         if let Err(why) = checked {
             let (line, col) = sandbench_spec::campaign::line_col(text, w.span().start);
             return Err(RunError::Workload {
@@ -31,6 +32,25 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
         }
     }
     Ok(())
+}
+
+/// In a capacity run, a workload needs a load scenario, and a `miss_ratio` budget a camera
+/// (`fixed_rate`).
+fn capacity_fit(c: &Campaign, w: &sandbench_spec::WorkloadSpec) -> Result<(), String> {
+    let Some(cap) = &c.capacity else { return Ok(()) };
+    let scenario =
+        sandbench_workloads::load::split(w.kind, &w.params).ok().and_then(|(l, _)| l).map(|l| l.scenario.name());
+    match (scenario, cap.sla) {
+        (None, _) => Err(format!(
+            "a capacity run needs every workload to have a load `scenario` (valid: {})",
+            sandbench_workloads::load::SCENARIOS.join(", ")
+        )),
+        (Some(s), sandbench_spec::Sla::MissRatio(_)) if s != "fixed_rate" => Err(format!(
+            "`capacity.sla = {{ miss_ratio }}` counts camera frames: it needs scenario = \"fixed_rate\", not \"{s}\"; \
+             or judge by p90_ms or p99_ms"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A QEMU environment that names a machine of another architecture than `host`.
@@ -133,6 +153,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 
 fn execute(opts: &RunOptions, dir: &ResultsDir, c: &Campaign, manifest: &mut Manifest) -> Result<RunOutcome, RunError> {
     let guest = prepare_guest(opts, c, dir, manifest)?;
+    if let Some(cap) = &c.capacity {
+        return crate::capacity::run(opts, dir, c, cap, guest, manifest);
+    }
     let mut session = Session::new(opts, dir, c, guest)?;
     // Sandboxes made by a given factory (tests, `--debug-mode`) own nothing on the host to sweep.
     if opts.drivers.is_none() {

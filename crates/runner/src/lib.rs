@@ -7,10 +7,12 @@
 
 mod agent_choice;
 pub mod assets;
+mod capacity;
 pub mod energy;
 mod execute;
 pub mod guard;
 pub mod host;
+mod load_check;
 mod options;
 pub mod plan;
 mod progress;
@@ -58,6 +60,9 @@ pub enum RunError {
          scripts/build-agent.sh (about 15 min on 2 cores, once), or run only cpu, noop and the I/O kinds"
     )]
     NeedsEngines,
+    /// A capacity run could not go on.
+    #[error("capacity: {0}")]
+    Capacity(String),
     #[error("work directory: {0}")]
     WorkDir(#[from] sandbench_hostfs::HostFsError),
 }

@@ -87,6 +87,8 @@ pub fn plan(c: &Campaign) -> Vec<PlannedTrial> {
             }
         }
     }
+    // A workload limited to some environments runs only there.
+    out.retain(|t| c.workloads[t.workload].get_ref().runs_in(&c.environments[t.env].get_ref().name));
     out
 }
 

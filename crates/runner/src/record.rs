@@ -34,6 +34,7 @@ pub(crate) fn new_record(
             trial: t.trial,
             warmup: t.warmup,
             mode,
+            capacity: None,
         },
         status: Status::Failed,
         error: None,
@@ -49,5 +50,6 @@ pub(crate) fn new_record(
         phases: Vec::new(),
         vmm_metrics: None,
         stop: None,
+        load: None,
     }
 }

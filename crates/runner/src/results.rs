@@ -106,14 +106,32 @@ impl ResultsDir {
     pub fn append(&self, r: &TrialRecord) -> Result<(), ResultsError> {
         let mut r = r.clone();
         crate::guard::bound_record(&mut r);
-        let r = &r;
-        let path = self.trials_path();
+        self.append_line(&self.trials_path(), &r)
+    }
+
+    /// `capacity.jsonl`: a capacity run's steps and series ends.
+    pub fn capacity_path(&self) -> PathBuf {
+        self.path.join("capacity.jsonl")
+    }
+
+    /// Appends one line of a capacity run and fsyncs it.
+    pub fn append_capacity(&self, l: &sandbench_spec::CapacityLine) -> Result<(), ResultsError> {
+        self.append_line(&self.capacity_path(), l)
+    }
+
+    /// Every line of `capacity.jsonl` (none when there is no such file); a torn last line is
+    /// dropped, and cut when `repair` is set.
+    pub fn capacity_lines(&self, repair: bool) -> Result<Vec<sandbench_spec::CapacityLine>, ResultsError> {
+        read_lines(&self.capacity_path(), repair)
+    }
+
+    fn append_line<T: serde::Serialize>(&self, path: &Path, value: &T) -> Result<(), ResultsError> {
         let mut line =
-            serde_json::to_string(r).map_err(|e| ResultsError::Io { path: path.clone(), source: e.into() })?;
+            serde_json::to_string(value).map_err(|e| ResultsError::Io { path: path.into(), source: e.into() })?;
         line.push('\n');
         let created = !path.exists();
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-        f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(io(&path))?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
+        f.write_all(line.as_bytes()).and_then(|_| f.sync_data()).map_err(io(path))?;
         if created {
             sync_dir(&self.path)?;
         }
@@ -123,40 +141,7 @@ impl ResultsDir {
     /// Reads every record. A last line cut short by a crash is dropped (and cut from the file
     /// when `repair` is set, so appends start on a clean line); any other bad line is an error.
     pub fn records(&self, repair: bool) -> Result<Vec<TrialRecord>, ResultsError> {
-        let path = self.trials_path();
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ResultsError::Io { path, source: e }),
-        };
-        let mut out = Vec::new();
-        let mut good_len = 0;
-        // Bytes, not text: a crash can cut the last line inside a UTF-8 character.
-        let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
-        for (i, line) in lines.iter().enumerate() {
-            let last = i + 1 == lines.len();
-            let parsed = std::str::from_utf8(line)
-                .map_err(|e| e.to_string())
-                .and_then(|l| serde_json::from_str::<TrialRecord>(l.trim_end()).map_err(|e| e.to_string()));
-            match parsed {
-                Ok(r) => {
-                    out.push(r);
-                    good_len += line.len();
-                    if !line.ends_with(b"\n") && repair {
-                        let mut f = std::fs::OpenOptions::new().append(true).open(&path).map_err(io(&path))?;
-                        f.write_all(b"\n").map_err(io(&path))?;
-                    }
-                }
-                Err(_) if last => {
-                    if repair {
-                        let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
-                        f.set_len(good_len as u64).map_err(io(&path))?;
-                    }
-                }
-                Err(why) => return Err(ResultsError::Corrupt { path, line: i + 1, why }),
-            }
-        }
-        Ok(out)
+        read_lines(&self.trials_path(), repair)
     }
 
     /// Where a trial's sample series goes, and its name relative to the folder.
@@ -164,6 +149,46 @@ impl ResultsDir {
         let rel = format!("samples/{}.a{attempt}.csv", key.slug());
         (self.path.join(&rel), rel)
     }
+}
+
+/// Reads every line of a JSON-lines file: a last line cut short by a crash is dropped (and
+/// cut from the file when `repair` is set, so appends start on a clean line); any other bad
+/// line is an error.
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path, repair: bool) -> Result<Vec<T>, ResultsError> {
+    let path = path.to_path_buf();
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ResultsError::Io { path, source: e }),
+    };
+    let mut out = Vec::new();
+    let mut good_len = 0;
+    // Bytes, not text: a crash can cut the last line inside a UTF-8 character.
+    let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let last = i + 1 == lines.len();
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| e.to_string())
+            .and_then(|l| serde_json::from_str::<T>(l.trim_end()).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(r) => {
+                out.push(r);
+                good_len += line.len();
+                if !line.ends_with(b"\n") && repair {
+                    let mut f = std::fs::OpenOptions::new().append(true).open(&path).map_err(io(&path))?;
+                    f.write_all(b"\n").map_err(io(&path))?;
+                }
+            }
+            Err(_) if last => {
+                if repair {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+                    f.set_len(good_len as u64).map_err(io(&path))?;
+                }
+            }
+            Err(why) => return Err(ResultsError::Corrupt { path, line: i + 1, why }),
+        }
+    }
+    Ok(out)
 }
 
 /// fsyncs a directory, so entries created or renamed in it survive a crash.

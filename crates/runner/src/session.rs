@@ -30,24 +30,29 @@ struct Slot {
 impl Slot {
     /// Asks the agent to stop, then tears the sandbox down whatever it answered.
     fn retire(&mut self, cancel: &AtomicBool) {
-        if let Some(mut r) = self.running.take() {
-            if r.channel.send(&HostMsg::Shutdown).is_ok() {
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while let Ok(m) = r.channel.recv(deadline, cancel) {
-                    if m == AgentMsg::Bye {
-                        // Let it exit on its own (a VM syncs and powers off): wait for the
-                        // channel to close before teardown kills whatever is left.
-                        let closing = Instant::now() + Duration::from_secs(3);
-                        while r.channel.recv(closing, cancel).is_ok() {}
-                        break;
-                    }
+        retire(self.sandbox.as_mut(), self.running.take(), cancel);
+    }
+}
+
+/// Asks a sandbox's agent to stop, then tears the sandbox down whatever it answered.
+pub(crate) fn retire(sandbox: &mut dyn Sandbox, running: Option<Running>, cancel: &AtomicBool) {
+    if let Some(mut r) = running {
+        if r.channel.send(&HostMsg::Shutdown).is_ok() {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(m) = r.channel.recv(deadline, cancel) {
+                if m == AgentMsg::Bye {
+                    // Let it exit on its own (a VM syncs and powers off): wait for the
+                    // channel to close before teardown kills whatever is left.
+                    let closing = Instant::now() + Duration::from_secs(3);
+                    while r.channel.recv(closing, cancel).is_ok() {}
+                    break;
                 }
             }
         }
-        if let Err(e) = self.sandbox.teardown() {
-            tracing::warn!("teardown: {e}");
-            eprintln!("warning: teardown failed: {e}");
-        }
+    }
+    if let Err(e) = sandbox.teardown() {
+        tracing::warn!("teardown: {e}");
+        eprintln!("warning: teardown failed: {e}");
     }
 }
 
@@ -157,10 +162,7 @@ impl<'a> Session<'a> {
 
     /// Removes what a killed sandbench left (containers, VMMs, cgroups, links, work dirs).
     pub fn sweep_stale(&self) {
-        let sockets: Vec<String> = self.c.envs().filter_map(|e| e.socket.clone()).collect();
-        for what in sandbench_sandbox::driver::reap_stale(&self.work_root, &sockets) {
-            eprintln!("removed stale {what} (left by a sandbench that was killed)");
-        }
+        sweep_stale(self.c, &self.work_root);
     }
 
     /// Every trial still to run, in plan order; a full disk ends it with an error.
@@ -353,8 +355,9 @@ impl<'a> Session<'a> {
     pub fn finish(mut self, manifest: &mut Manifest) -> RunOutcome {
         self.retire_all();
         if !self.out.interrupted && !self.cancelled() {
-            let series =
-                self.envs.iter().flat_map(|e| self.workloads.iter().map(move |w| (e.name.as_str(), w.name.as_str())));
+            let series = self.envs.iter().flat_map(|e| {
+                self.workloads.iter().filter(|w| w.runs_in(&e.name)).map(move |w| (e.name.as_str(), w.name.as_str()))
+            });
             manifest.stops = self.stopping.final_stops(series);
             if let Some(p) = &self.power {
                 crate::energy::finish(p, manifest, &self.opts.cancel);
@@ -368,8 +371,16 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Removes what a killed sandbench left (containers, VMMs, cgroups, links, work dirs).
+pub(crate) fn sweep_stale(c: &Campaign, work_root: &std::path::Path) {
+    let sockets: Vec<String> = c.envs().filter_map(|e| e.socket.clone()).collect();
+    for what in sandbench_sandbox::driver::reap_stale(work_root, &sockets) {
+        eprintln!("removed stale {what} (left by a sandbench that was killed)");
+    }
+}
+
 /// A finished trial in a few words: `ok, 1.23 s` or `failed: why`.
-fn trial_status(r: &TrialRecord) -> String {
+pub(crate) fn trial_status(r: &TrialRecord) -> String {
     let ms = r.host_wall_ms;
     let wall = if ms < 1e3 { format!(", {ms:.1} ms") } else { format!(", {:.2} s", ms / 1e3) };
     match r.status {

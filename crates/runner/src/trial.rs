@@ -69,6 +69,7 @@ pub(crate) fn run_trial(
         }
     };
     let t1 = Instant::now();
+    crate::load_check::check(record, wl);
     let mut series = sampler.stop();
     if let Some(p) = power {
         let energy = p.trial(t0, t1, record, &series);

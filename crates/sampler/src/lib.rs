@@ -6,6 +6,7 @@
 
 pub mod board;
 pub mod cgroup;
+pub mod memory;
 pub mod proc;
 mod sampler;
 mod snapshot;

@@ -24,7 +24,7 @@ pub use sandbench_spec::record::STAND_IN_FACT;
 pub const SCRIPT_ENV: &str = "SANDBENCH_STAND_IN";
 
 /// What the stand-in does wrong, by trial number (1-based; 0 is a warm-up) and environment:
-/// `hang=2,5;crash=3;broken=runc` (each part optional).
+/// `hang=2,5;crash=3;broken=runc;slow=20` (each part optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Script {
     /// Trials whose `run` is never answered.
@@ -33,11 +33,17 @@ pub struct Script {
     pub crash: Vec<u32>,
     /// Environments whose every launch fails.
     pub broken: Vec<String>,
+    /// Milliseconds each query of a load scenario takes per *other* live stand-in sandbox: a
+    /// stand-in whose latency grows with the number of streams, for the capacity loop's tests.
+    pub slow_ms: u32,
 }
+
+/// Stand-in sandboxes whose agent thread is serving (for [`Script::slow_ms`]).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A part of `$SANDBENCH_STAND_IN` that is not `hang=`, `crash=` or `broken=` with its list.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("SANDBENCH_STAND_IN: `{part}` is not one of hang=N,…  crash=N,…  broken=ENV,…")]
+#[error("SANDBENCH_STAND_IN: `{part}` is not one of hang=N,…  crash=N,…  broken=ENV,…  slow=MS")]
 pub struct ScriptError {
     pub part: String,
 }
@@ -55,6 +61,7 @@ impl Script {
                 "hang" => s.hang = numbers()?,
                 "crash" => s.crash = numbers()?,
                 "broken" => s.broken = items.iter().map(|i| i.to_string()).collect(),
+                "slow" => s.slow_ms = numbers()?.first().copied().unwrap_or(0),
                 _ => return Err(bad()),
             }
         }
@@ -89,9 +96,13 @@ impl Sandbox for StandIn {
         let (host_read, agent_write) = pipe("stand-in pipe")?;
         let (agent_read, host_write) = pipe("stand-in pipe")?;
         let script = self.script.clone();
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::Builder::new()
             .name(format!("stand-in-{}", self.env))
-            .spawn(move || serve(&script, agent_read, agent_write))
+            .spawn(move || {
+                serve(&script, agent_read, agent_write);
+                LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            })
             .map_err(|source| SandboxError::Io { what: "stand-in thread".into(), source })?;
         let total_ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(Running {
@@ -126,7 +137,7 @@ fn serve(script: &Script, input: impl Read, mut out: impl Write) {
                 if script.hang.contains(&trial) {
                     continue;
                 }
-                run(id, &workload, &params)
+                run(id, &workload, &params, script.slow_ms)
             }
             Some(Ok(HostMsg::Shutdown)) => {
                 let _ = out.write_all(encode(&AgentMsg::Bye).as_bytes());
@@ -141,9 +152,10 @@ fn serve(script: &Script, input: impl Read, mut out: impl Write) {
 }
 
 /// One trial of `workload`, where the stand-in can run it.
-fn run(id: u64, workload: &str, params: &serde_json::Map<String, serde_json::Value>) -> AgentMsg {
+fn run(id: u64, workload: &str, params: &serde_json::Map<String, serde_json::Value>, slow_ms: u32) -> AgentMsg {
     let t0 = Instant::now();
     let result = match sandbench_workloads::Kind::parse(workload) {
+        Ok(k @ (Kind::Cpu | Kind::Noop)) if slow_ms > 0 => run_slowed(k, params, slow_ms),
         Ok(k @ (Kind::Cpu | Kind::Noop)) => sandbench_workloads::run(k, params),
         Ok(k) => Err(WorkloadError::Failed(format!("the test stand-in runs only cpu and noop, not `{k}`"))),
         Err(e) => Err(e.into()),
@@ -152,6 +164,27 @@ fn run(id: u64, workload: &str, params: &serde_json::Map<String, serde_json::Val
     match result {
         Ok(o) => AgentMsg::Result { id, wall_ms, metrics: o.metrics, outputs: o.outputs, guest_cpu: None },
         Err(e) => AgentMsg::Error { id: Some(id), message: e.to_string() },
+    }
+}
+
+/// A load scenario whose every query also sleeps `slow_ms` per other live stand-in.
+fn run_slowed(
+    kind: Kind,
+    params: &serde_json::Map<String, serde_json::Value>,
+    slow_ms: u32,
+) -> Result<sandbench_workloads::Outcome, WorkloadError> {
+    use sandbench_workloads::load::{drive, queries, split, Queries};
+    struct Slowed(Box<dyn Queries>, u32);
+    impl Queries for Slowed {
+        fn query(&mut self) -> Result<(), WorkloadError> {
+            let others = LIVE.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(1) as u64;
+            std::thread::sleep(std::time::Duration::from_millis(self.1 as u64 * others));
+            self.0.query()
+        }
+    }
+    match split(kind, params)? {
+        (Some(load), rest) => drive(&load, &mut Slowed(queries(kind, &rest)?, slow_ms)),
+        (None, _) => sandbench_workloads::run(kind, params),
     }
 }
 

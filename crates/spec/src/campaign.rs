@@ -64,6 +64,9 @@ pub struct Campaign {
     /// Per-host and per-group changes for `sandbench fleet run` (docs/FLEET.md).
     #[serde(default, skip_serializing_if = "crate::fleet::FleetSpec::is_empty")]
     pub fleet: crate::fleet::FleetSpec,
+    /// A capacity run instead of a trial series (docs/CAMPAIGN.md, "Capacity").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacitySpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -456,6 +459,16 @@ pub struct WorkloadSpec {
     pub kind: sandbench_protocol::Kind,
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// The environments it runs in; empty: every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+}
+
+impl WorkloadSpec {
+    /// Whether it runs in the environment named `env`.
+    pub fn runs_in(&self, env: &str) -> bool {
+        self.environments.is_empty() || self.environments.iter().any(|e| e == env)
+    }
 }
 
 /// A campaign file that cannot be used, with where and why.

@@ -54,6 +54,9 @@ impl Campaign {
         if let Some(message) = self.trials.problem() {
             out.push(Problem { span: whole.clone(), message });
         }
+        for message in self.capacity.iter().flat_map(|c| c.problems()) {
+            out.push(Problem { span: whole.clone(), message });
+        }
         for message in self.power.problems() {
             out.push(Problem { span: whole.clone(), message });
         }
@@ -106,6 +109,13 @@ impl Campaign {
             }
             if !wnames.insert(name.clone()) {
                 out.push(Problem { span: w.span(), message: format!("workload name `{name}` is used twice") });
+            }
+            let envs: Vec<&str> = self.envs().map(|e| e.name.as_str()).collect();
+            if let Some(bad) = w.get_ref().environments.iter().find(|e| !envs.contains(&e.as_str())) {
+                out.push(Problem {
+                    span: w.span(),
+                    message: format!("workload `{name}`: no environment `{bad}`; valid: {}", envs.join(", ")),
+                });
             }
         }
         out

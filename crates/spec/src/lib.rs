@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod campaign;
+pub mod capacity;
 mod checks;
 pub mod fleet;
 pub mod power;
@@ -12,9 +13,12 @@ pub mod trials;
 pub use campaign::{
     Accel, Arch, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
 };
+pub use capacity::{
+    CapacityDims, CapacityEnd, CapacityLine, CapacitySpec, CapacityStep, CapacityStop, Sla, SlaVerdict,
+};
 pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{
-    BootTimeline, Dimensions, HostSummary, Manifest, Phase, RunState, Status, TrialKey, TrialPhase, TrialRecord,
-    SCHEMA_VERSION,
+    BootTimeline, Dimensions, HostSummary, LoadCheck, Manifest, Phase, RunState, Status, TrialKey, TrialPhase,
+    TrialRecord, SCHEMA_VERSION,
 };
 pub use trials::{Stop, StopRule, Trials};

@@ -60,6 +60,9 @@ pub struct Dimensions {
     pub trial: u32,
     pub warmup: bool,
     pub mode: crate::campaign::Mode,
+    /// A capacity run's trial: its step and stream.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub capacity: Option<crate::capacity::CapacityDims>,
 }
 
 /// One phase of a sandbox start, in milliseconds since the launch began.
@@ -268,6 +271,25 @@ pub struct TrialRecord {
     /// Set on the trial after which its series met the stopping rule (or its `max`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stop: Option<crate::trials::Stop>,
+    /// A trial under a load scenario: what the host checked and what is the guest's word.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub load: Option<LoadCheck>,
+}
+
+/// How far the host vouches for a load scenario's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadCheck {
+    /// The scenario the host asked for (`single_stream`, `server`, `fixed_rate`, `idle`).
+    pub scenario: String,
+    /// Queries (or frames) the scenario offered, as the host computes them from the
+    /// parameters it sent (server: the seeded arrivals; fixed rate: the frames); `None` for a
+    /// single stream, which has no schedule.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offered: Option<u64>,
+    /// Figures the host checked against its own clock and schedule.
+    pub host_checked: Vec<String>,
+    /// Figures only the guest can know (per-query latencies), taken on its word.
+    pub guest_word: Vec<String>,
 }
 
 impl TrialRecord {

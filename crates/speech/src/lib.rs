@@ -35,6 +35,9 @@ impl From<SpeechError> for WorkloadError {
 
 /// Runs one `stt` trial. `assets` is the assets folder (see `sandbench_vision::assets_root`).
 pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, WorkloadError> {
+    if let (Some(scenario), rest) = sandbench_workloads::load::split(Kind::Stt, params)? {
+        return sandbench_workloads::load::drive(&scenario, &mut ClipQueries::load(&rest, assets)?);
+    }
     let p = AiParams::parse(Kind::Stt, &Params::new(params))?;
     let threads =
         if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
@@ -145,4 +148,43 @@ fn transcribe_clip(
         run.post.push(ms(t));
     }
     Ok(run)
+}
+
+/// `stt` under a load scenario: the model loaded first; each query transcribes the next clip.
+struct ClipQueries {
+    model: whisper::Model,
+    inputs: Vec<PathBuf>,
+    audio_ctx: usize,
+    next: usize,
+    describe: Value,
+}
+
+impl ClipQueries {
+    fn load(rest: &Map<String, Value>, assets: &Path) -> Result<ClipQueries, WorkloadError> {
+        let p = AiParams::parse(Kind::Stt, &Params::new(rest))?;
+        let threads =
+            if p.threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { p.threads };
+        let model_dir = resolve(assets, p.model.as_deref().unwrap_or(sandbench_assets::catalog::WHISPER_DIR), "models");
+        let (names, inputs) = input_files(&p, assets)?;
+        let audio_ctx = p.audio_ctx.unwrap_or(sandbench_workloads::ai::WHISPER_AUDIO_CTX) as usize;
+        let model = whisper::Model::load(&model_dir, threads)?;
+        sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
+        let describe = json!({ "engine": "candle", "threads": threads, "audio_ctx": audio_ctx, "inputs": names });
+        Ok(ClipQueries { model, inputs, audio_ctx, next: 0, describe })
+    }
+}
+
+impl sandbench_workloads::load::Queries for ClipQueries {
+    fn query(&mut self) -> Result<(), WorkloadError> {
+        let path = &self.inputs[self.next % self.inputs.len()];
+        self.next += 1;
+        let samples = audio::load_wav(path).map_err(SpeechError::from)?;
+        let (mel, content) = self.model.mel(&samples)?;
+        let tokens = self.model.transcribe(&mel, content, self.audio_ctx)?;
+        std::hint::black_box(self.model.decode(&tokens));
+        Ok(())
+    }
+    fn describe(&self) -> Value {
+        self.describe.clone()
+    }
 }

@@ -2,6 +2,7 @@
 //! a seed, so the same input gives the same answer.
 
 mod compare;
+pub mod early_stopping;
 mod outliers;
 mod resample;
 mod summary;

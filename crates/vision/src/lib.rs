@@ -13,6 +13,9 @@ pub mod face;
 mod opencv;
 mod pillow;
 pub mod preprocess;
+mod queries;
+
+pub use queries::queries;
 
 use engine::{Engine, Tensor};
 use image::RgbImage;
@@ -160,6 +163,9 @@ struct InputRun {
 
 /// Runs one trial of `detect`, `classify` or `face`.
 pub fn run(kind: Kind, params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
+    if let (Some(scenario), rest) = sandbench_workloads::load::split(kind, params)? {
+        return sandbench_workloads::load::drive(&scenario, queries(kind, &rest)?.as_mut());
+    }
     let vision =
         VisionKind::of(kind).ok_or_else(|| WorkloadError::Failed(format!("`{kind}` is not a vision workload")))?;
     let p = AiParams::parse(kind, &Params::new(params))?;

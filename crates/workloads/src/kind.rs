@@ -8,6 +8,12 @@ use crate::{Outcome, Params, WorkloadError};
 
 /// Checks the kind's parameters without running it (host side, at campaign load).
 pub fn validate(kind: Kind, p: &Params) -> Result<(), WorkloadError> {
+    let (load, rest) = crate::load::split(kind, p.map())?;
+    let p = &Params::new(&rest);
+    if load.is_some() && matches!(kind, Kind::Cpu) {
+        // A cpu query is one event: the trial-level keys do not apply.
+        p.only(&["max_prime"])?;
+    }
     let checked = match kind {
         Kind::Cpu => crate::cpu::CpuParams::parse(p).map(|_| ()),
         Kind::Noop => crate::noop::parse(p),
@@ -22,6 +28,9 @@ pub fn validate(kind: Kind, p: &Params) -> Result<(), WorkloadError> {
 
 /// Runs one trial in this process (the AI kinds run in the agent, with the engines).
 pub fn run(kind: Kind, p: &Params) -> Result<Outcome, WorkloadError> {
+    if let (Some(load), rest) = crate::load::split(kind, p.map())? {
+        return crate::load::drive(&load, crate::load::queries(kind, &rest)?.as_mut());
+    }
     match kind {
         Kind::Cpu => Ok(crate::cpu::run(&crate::cpu::CpuParams::parse(p)?)),
         Kind::Noop => {

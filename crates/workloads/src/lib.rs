@@ -12,6 +12,7 @@ pub mod fileio;
 pub mod filemix;
 pub mod kind;
 pub mod latency;
+pub mod load;
 pub mod net;
 pub mod noop;
 mod params;

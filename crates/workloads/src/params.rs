@@ -20,6 +20,11 @@ impl<'a> Params<'a> {
         Params { map }
     }
 
+    /// The whole table.
+    pub fn map(&self) -> &'a Map<String, Value> {
+        self.map
+    }
+
     /// Fails on any key not in `valid`.
     pub fn only(&self, valid: &[&str]) -> Result<(), ParamError> {
         for key in self.map.keys() {
