@@ -41,17 +41,23 @@ def peer_fork_exec(n=50):
     return t
 
 
-def peer_runc_exec(rootfs, n=20):
-    """What a script harness pays per trial in a container: `runc exec` of a command."""
+def runc_bundle(rootfs, args):
+    """A minimal OCI bundle over the guest image's rootfs running `args` (a fresh temp dir)."""
     d = tempfile.mkdtemp()
     cfg = {
         "ociVersion": "1.0.2",
-        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/sandbench/sandbench-agent"], "cwd": "/", "env": ["PATH=/bin"]},
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args, "cwd": "/", "env": ["PATH=/bin"]},
         "root": {"path": rootfs, "readonly": True},
         "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
         "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
     }
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+    return d
+
+
+def peer_runc_exec(rootfs, n=20):
+    """What a script harness pays per trial in a container: `runc exec` of a command."""
+    d = runc_bundle(rootfs, ["/sandbench/sandbench-agent"])
     state = os.path.join(d, "state")
     cid = f"sbbench{os.getpid()}"
     p = subprocess.Popen(["runc", "--root", state, "run", "--bundle", d, cid], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -79,15 +85,7 @@ def peer_top(seconds=10):
 
 
 def peer_runc_start(rootfs, n=5):
-    d = tempfile.mkdtemp()
-    cfg = {
-        "ociVersion": "1.0.2",
-        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["/sandbench/sandbench-agent", "--version"], "cwd": "/", "env": ["PATH=/bin"]},
-        "root": {"path": rootfs, "readonly": True},
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
-    }
-    json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+    d = runc_bundle(rootfs, ["/sandbench/sandbench-agent", "--version"])
     t = []
     for i in range(n):
         t0 = time.perf_counter()

@@ -23,7 +23,7 @@ only_tier1=0
 # (the VM scratch disk needs e2fsprogs' mkfs.ext4, a VM driver's prerequisite: tier 2).
 tier1='(kind(lib) & not package(sandbench-vision) & not package(sandbench-speech)
    & not test(=scratch::tests::a_vm_scratch_disk_is_a_sparse_ext4_image))
-| (package(sandbench) & binary(=stand_in))
+| (package(sandbench) & (binary(=stand_in) | (binary(=capacity) & not test(/^real_/))))
 | (package(sandbench-runner) & (binary(=run_loop) | binary(=examples)))
 | (package(sandbench-protocol) & binary(=parser))
 | (package(sandbench-spec) & binary(=campaign))

@@ -306,6 +306,9 @@ pub fn sweep(
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
         root.fill(&WHITE).map_err(err(title))?;
         let xs: Vec<f64> = lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.0)).collect();
+        if xs.is_empty() {
+            return Err(FigureError(title.to_string(), "no points to draw".into()));
+        }
         let (xmin, xmax) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         let ymax = lines.iter().flat_map(|(_, p)| p.iter().map(|x| x.1)).fold(0.0f64, f64::max).max(1e-9) * 1.1;
         let log = xmin > 0.0 && xmax / xmin > 8.0;

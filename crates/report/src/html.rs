@@ -161,15 +161,20 @@ fn energy_section(o: &mut String, m: &ReportModel) {
 pub fn render(m: &ReportModel, dir: &Path) -> String {
     let mut o = String::new();
     head_and_summary(&mut o, m);
-    let workloads = workloads(m);
-    for wl in &workloads {
-        workload_section(&mut o, m, dir, wl);
+    if let Some(c) = &m.capacity {
+        crate::capacity::html(&mut o, c);
     }
-    sweeps(&mut o, m);
-    energy_section(&mut o, m);
-    host_section(&mut o, m, &workloads);
-    startup(&mut o, m);
-    cumulative_sd(&mut o, m);
+    if !m.series.is_empty() {
+        let workloads = workloads(m);
+        for wl in &workloads {
+            workload_section(&mut o, m, dir, wl);
+        }
+        sweeps(&mut o, m);
+        energy_section(&mut o, m);
+        host_section(&mut o, m, &workloads);
+        startup(&mut o, m);
+        cumulative_sd(&mut o, m);
+    }
     system(&mut o, m);
     o
 }

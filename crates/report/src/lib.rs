@@ -3,6 +3,7 @@
 //! [`model::build`] computes everything once into a [`ReportModel`] (also `summary.json`);
 //! each exporter (one file each) only formats it.
 
+pub mod capacity;
 pub mod cells;
 pub mod compare;
 pub mod csv;
@@ -18,4 +19,4 @@ mod sentences;
 pub mod sweep;
 pub mod types;
 
-pub use model::{build, Options, ReportModel, REPORT_SCHEMA};
+pub use model::{build, build_with, Options, ReportModel, REPORT_SCHEMA};

@@ -114,13 +114,19 @@ fn overview(out: &mut String, m: &ReportModel) {
 pub fn render(m: &ReportModel) -> String {
     let mut out = String::new();
     summary(&mut out, m);
-    overview(&mut out, m);
-    metric_sections(&mut out, m);
-    sweeps(&mut out, m);
-    energy(&mut out, m);
-    host(&mut out, m);
-    boot(&mut out, m);
-    cumulative_sd(&mut out, m);
+    if let Some(c) = &m.capacity {
+        crate::capacity::markdown(&mut out, c);
+    }
+    // A capacity run's trials are its steps' streams, not series: no series tables then.
+    if !m.series.is_empty() {
+        overview(&mut out, m);
+        metric_sections(&mut out, m);
+        sweeps(&mut out, m);
+        energy(&mut out, m);
+        host(&mut out, m);
+        boot(&mut out, m);
+        cumulative_sd(&mut out, m);
+    }
     system(&mut out, m);
     out
 }

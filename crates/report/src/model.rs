@@ -51,6 +51,9 @@ pub struct ReportModel {
     pub system: BTreeMap<String, String>,
     pub versions: BTreeMap<String, String>,
     pub image: BTreeMap<String, String>,
+    /// A capacity run's answer (`capacity.jsonl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacityReport>,
 }
 
 /// The latest attempt of every trial (a resumed run may retry failures).
@@ -76,8 +79,21 @@ fn pct(x: f64) -> String {
 
 /// Builds the model from a run's manifest (which holds its campaign) and records.
 pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> ReportModel {
+    build_with(manifest, records, &[], opts)
+}
+
+/// [`build`] with a capacity run's lines: its trials (each stream of each step) are not series
+/// of their own; the capacity section answers for them.
+pub fn build_with(
+    manifest: &Manifest,
+    all_records: &[TrialRecord],
+    capacity: &[sandbench_spec::CapacityLine],
+    opts: &Options,
+) -> ReportModel {
     let campaign =
         sandbench_spec::Campaign::parse(&manifest.campaign_text, std::path::Path::new(&manifest.campaign_path)).ok();
+    let series_records: Vec<TrialRecord> = all_records.iter().filter(|r| r.dims.capacity.is_none()).cloned().collect();
+    let records = &series_records[..];
     let warmup = campaign.as_ref().map(|c| c.warmup).unwrap_or(0);
     let latest = latest(records);
     let envs = first_order(records, |r| r.key.environment.clone());
@@ -126,11 +142,12 @@ pub fn build(manifest: &Manifest, records: &[TrialRecord], opts: &Options) -> Re
         system: manifest.host.clone(),
         versions: manifest.versions.clone(),
         image: manifest.image.clone(),
+        capacity: crate::capacity::build(campaign.as_ref(), capacity),
     };
     model.headlines = headlines(&model);
     model.warnings = run_warnings(&model, manifest, campaign.as_ref());
     model.warnings.extend(hung_starts(records));
-    model.warnings.extend(stand_in(records));
+    model.warnings.extend(stand_in(all_records));
     model
 }
 

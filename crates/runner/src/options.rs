@@ -87,3 +87,50 @@ pub fn work_root() -> PathBuf {
         std::env::temp_dir().join("sandbench-work")
     }
 }
+
+/// What every launch of a run shares: where sandboxes keep their files, whether they get a
+/// link to the host's peers and what those accept, how long a start may take.
+pub(crate) struct LaunchBase {
+    pub work_root: PathBuf,
+    /// Give every sandbox a link to the host's peers (a workload needs one).
+    pub network: bool,
+    pub peer_limits: sandbench_workloads::PeerLimits,
+    pub boot_timeout: std::time::Duration,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl LaunchBase {
+    /// The run's; creates its private work root.
+    pub fn new(c: &sandbench_spec::Campaign, cancel: Arc<AtomicBool>) -> Result<LaunchBase, crate::RunError> {
+        let work_root = work_root();
+        sandbench_hostfs::private_dir(&work_root)?;
+        Ok(LaunchBase {
+            work_root,
+            network: c.workload_specs().any(|w| w.kind.needs_link()),
+            peer_limits: sandbench_workloads::PeerLimits::for_workloads(
+                c.workload_specs().map(|w| (w.kind, &w.params)),
+                std::time::Duration::from_secs_f64(c.timeouts.trial_s),
+            ),
+            boot_timeout: std::time::Duration::from_secs_f64(c.timeouts.boot_s),
+            cancel,
+        })
+    }
+
+    /// The run's `launch`-th launch, of a sandbox of `env` from `guest`, under an id unique on
+    /// this host (the stale sweep knows it by its prefix).
+    pub fn spec<'a>(&self, launch: u32, env: &'a Environment, guest: &'a Guest) -> sandbench_sandbox::LaunchSpec<'a> {
+        let id = format!("{}{}-{launch}", sandbench_sandbox::stale::id_prefix(), env.name);
+        sandbench_sandbox::LaunchSpec {
+            work_dir: self.work_root.join(&id),
+            id,
+            env,
+            agent: &guest.agent,
+            image: guest.image.as_ref(),
+            assets: guest.assets_dir.as_deref(),
+            boot_timeout: self.boot_timeout,
+            network: self.network,
+            peer_limits: self.peer_limits,
+            cancel: self.cancel.clone(),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! cold mode, or after a timeout or crash); each trial recorded as it ends.
 
 use crate::energy::PowerSession;
-use crate::options::{work_root, Guest, RunOptions, RunOutcome};
+use crate::options::{Guest, LaunchBase, RunOptions, RunOutcome};
 use crate::plan::{plan, PlannedTrial};
 use crate::progress::Progress;
 use crate::record::new_record;
@@ -12,11 +12,10 @@ use crate::stopping::Stopping;
 use crate::trial::{run_trial, TrialCtx, TrialEnd};
 use crate::RunError;
 use sandbench_protocol::{AgentMsg, HostMsg};
-use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
+use sandbench_sandbox::{driver_for, Running, Sandbox};
 use sandbench_spec::record::{LaunchInfo, BOOT_RETRIES_FACT};
 use sandbench_spec::{Campaign, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -89,10 +88,7 @@ pub(crate) struct Session<'a> {
     last_use: Vec<usize>,
     slots: Vec<Slot>,
     launches: u32,
-    work_root: PathBuf,
-    /// Give every sandbox a link to the host's peers (a workload needs one).
-    network: bool,
-    peer_limits: sandbench_workloads::PeerLimits,
+    base: LaunchBase,
     bar: Progress,
     out: RunOutcome,
 }
@@ -132,8 +128,7 @@ impl<'a> Session<'a> {
             skipped_done: planned.len() - todo.len(),
             interrupted: false,
         };
-        let work_root = work_root();
-        sandbench_hostfs::private_dir(&work_root)?;
+        let base = LaunchBase::new(c, opts.cancel.clone())?;
         Ok(Session {
             opts,
             dir,
@@ -149,12 +144,7 @@ impl<'a> Session<'a> {
             last_use,
             slots,
             launches: 0,
-            work_root,
-            network: c.workload_specs().any(|w| w.kind.needs_link()),
-            peer_limits: sandbench_workloads::PeerLimits::for_workloads(
-                c.workload_specs().map(|w| (w.kind, &w.params)),
-                Duration::from_secs_f64(c.timeouts.trial_s),
-            ),
+            base,
             planned,
             out,
         })
@@ -162,7 +152,7 @@ impl<'a> Session<'a> {
 
     /// Removes what a killed sandbench left (containers, VMMs, cgroups, links, work dirs).
     pub fn sweep_stale(&self) {
-        sweep_stale(self.c, &self.work_root);
+        sweep_stale(self.c, &self.base.work_root);
     }
 
     /// Every trial still to run, in plan order; a full disk ends it with an error.
@@ -278,19 +268,7 @@ impl<'a> Session<'a> {
     fn launch_once(&mut self, env_index: usize) -> Result<Running, sandbench_sandbox::SandboxError> {
         let env = self.envs[env_index];
         self.launches += 1;
-        let id = format!("{}{}-{}", sandbench_sandbox::stale::id_prefix(), env.name, self.launches);
-        let spec = LaunchSpec {
-            id: id.clone(),
-            env,
-            agent: &self.guest.agent,
-            image: self.guest.image.as_ref(),
-            work_dir: self.work_root.join(&id),
-            assets: self.guest.assets_dir.as_deref(),
-            boot_timeout: Duration::from_secs_f64(self.c.timeouts.boot_s),
-            network: self.network,
-            peer_limits: self.peer_limits,
-            cancel: self.opts.cancel.clone(),
-        };
+        let spec = self.base.spec(self.launches, env, &self.guest);
         self.slots[env_index].sandbox.launch(&spec)
     }
 

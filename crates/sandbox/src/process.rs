@@ -37,7 +37,11 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
         });
     }
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn { program, source, hint: hint.to_string() })?;
+    let mut child = spawn_from_lasting_thread(cmd).map_err(|source| SandboxError::Spawn {
+        program,
+        source,
+        hint: hint.to_string(),
+    })?;
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         let _ = child.kill();
@@ -48,6 +52,43 @@ pub fn spawn(cmd: &mut Command, stderr_log: &Path, hint: &str) -> Result<Spawned
     };
     let _ = std::thread::Builder::new().name("sandbench-stderr".into()).spawn(move || bounded.pump(stderr));
     Ok(Spawned { child, stdin, stdout })
+}
+
+/// A spawn request for [`spawn_from_lasting_thread`]: the command, and where its result goes.
+type SpawnJob = (Command, std::sync::mpsc::Sender<(Command, std::io::Result<Child>)>);
+
+/// Spawns `cmd` from one thread that lives as long as the process. `PR_SET_PDEATHSIG` fires
+/// when the *thread* that spawned a child exits, not the process: a runtime or VMM started
+/// from a short-lived thread (a capacity step launches its sandboxes in parallel threads)
+/// would be killed the moment that thread ended.
+fn spawn_from_lasting_thread(cmd: &mut Command) -> std::io::Result<Child> {
+    use std::sync::{mpsc, Mutex, OnceLock};
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        let started = std::thread::Builder::new().name("sandbench-spawner".into()).spawn(move || {
+            for (mut cmd, reply) in rx {
+                let result = cmd.spawn();
+                let _ = reply.send((cmd, result));
+            }
+        });
+        if let Err(e) = started {
+            tracing::warn!("no spawner thread ({e}): children are spawned from their caller's thread");
+        }
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = mpsc::channel();
+    let owned = std::mem::replace(cmd, Command::new(cmd.get_program()));
+    let sent = spawner.lock().map_err(|_| std::io::Error::other("spawner lock poisoned"))?.send((owned, reply_tx));
+    if let Err(mpsc::SendError((mut owned, _))) = sent {
+        // No spawner thread: spawn here (a caller on a lasting thread loses nothing).
+        let r = owned.spawn();
+        *cmd = owned;
+        return r;
+    }
+    let (owned, result) = reply_rx.recv().map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    *cmd = owned;
+    result
 }
 
 /// Removes a sandbox's work dir. A log's copy thread can still be writing its last output

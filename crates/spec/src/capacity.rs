@@ -270,6 +270,10 @@ pub struct CapacityStep {
     pub energy_unsupported: Option<String>,
     /// Host milliseconds from launch to ready of each sandbox launched for this step.
     pub launch_ms: Vec<f64>,
+    /// Host milliseconds from the step's first launch until its last sandbox was ready (the
+    /// launches run `parallel_launches` at a time).
+    #[serde(default)]
+    pub launch_wall_ms: f64,
 }
 
 /// The end of one environment × workload's capacity series.

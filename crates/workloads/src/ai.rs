@@ -38,7 +38,8 @@ pub const WHISPER_AUDIO_CTX: u64 = 1500;
 
 impl AiParams {
     pub fn parse(kind: Kind, p: &Params) -> Result<Self, ParamError> {
-        p.only(&[
+        // A load scenario's keys (checked by `load::split`) may sit beside the kind's own.
+        let own = [
             "inputs",
             "model",
             "engine",
@@ -49,7 +50,8 @@ impl AiParams {
             "iou",
             "size",
             "audio_ctx",
-        ])?;
+        ];
+        p.only(&[&own[..], crate::load::KEYS].concat())?;
         if kind != Kind::Stt && p.has("audio_ctx") {
             return Err(ParamError::Invalid { name: "audio_ctx".into(), why: "only the stt workload has it".into() });
         }

@@ -40,7 +40,7 @@ pub fn write(dir: &Path, opts: &Options) -> Result<String> {
             anyhow::bail!("--baseline `{b}` is not an environment of this run; valid: {}", envs.join(", "));
         }
     }
-    let model = model::build(&m, &records, opts);
+    let model = model::build_with(&m, &records, &rd.capacity_lines(false)?, opts);
     let md = markdown::render(&model);
     let files = [
         ("report.md", md.clone()),
@@ -81,7 +81,7 @@ pub fn write_fleet(dir: &Path, opts: &Options) -> Result<String> {
             write(&run, opts).with_context(|| format!("the report of host {name}"))?;
             let rd = ResultsDir::open(&run)?;
             let m = rd.read_manifest()?;
-            host.model = Some(model::build(&m, &rd.records(false)?, opts));
+            host.model = Some(model::build_with(&m, &rd.records(false)?, &rd.capacity_lines(false)?, opts));
             host.report = h.results.as_ref().map(|r| format!("{r}/report.html"));
             host.sandbench_version = Some(m.sandbench_version.clone());
             host.image = m.image.get("image_key").cloned();

@@ -10,7 +10,7 @@ mod pool;
 mod step;
 mod window;
 
-use crate::options::{work_root, Guest, RunOptions, RunOutcome};
+use crate::options::{Guest, LaunchBase, RunOptions, RunOutcome};
 use crate::results::ResultsDir;
 use crate::RunError;
 use pool::{Launcher, Pool};
@@ -46,27 +46,15 @@ pub(crate) fn run(
     guest: Guest,
     manifest: &mut Manifest,
 ) -> Result<RunOutcome, RunError> {
-    let work_root = work_root();
-    sandbench_hostfs::private_dir(&work_root)?;
+    let base = LaunchBase::new(c, opts.cancel.clone())?;
     if opts.drivers.is_none() {
-        crate::session::sweep_stale(c, &work_root);
+        crate::session::sweep_stale(c, &base.work_root);
     }
     let power = crate::energy::begin(c, manifest, &opts.cancel)?;
     let power_why = manifest.host.get("power").cloned().unwrap_or_else(|| "unsupported: no power source".into());
     let ksm = KsmSetting::apply(cap.ksm, manifest);
     dir.write_manifest(manifest)?;
-    let launcher = Launcher {
-        opts,
-        c,
-        guest: &guest,
-        work_root,
-        network: c.workload_specs().any(|w| w.kind.needs_link()),
-        peer_limits: sandbench_workloads::PeerLimits::for_workloads(
-            c.workload_specs().map(|w| (w.kind, &w.params)),
-            Duration::from_secs_f64(c.timeouts.trial_s),
-        ),
-        launches: Default::default(),
-    };
+    let launcher = Launcher { opts, c, guest: &guest, base, launches: Default::default() };
     let lines = dir.capacity_lines(true)?;
     let attempts = crate::results::attempts(&dir.records(true)?);
     let mut out =
@@ -168,11 +156,13 @@ impl Series<'_> {
                 return self.end(capacity, stop);
             }
             eprintln!("capacity · {} · {} · {n} stream(s): launching {add}", self.env.name, self.wl.name);
+            let t_launch = Instant::now();
             let launch_ms = match pool.grow(add, self.cap.parallel_launches) {
                 Ok(t) => t,
                 Err(_) if self.cancelled() => return Ok(false),
                 Err(error) => return self.end(capacity, CapacityStop::LaunchFailed { streams: n, error }),
             };
+            let launch_wall_ms = t_launch.elapsed().as_secs_f64() * 1e3;
             if !self.settle() {
                 return Ok(false);
             }
@@ -192,6 +182,7 @@ impl Series<'_> {
                 energy_unsupported: energy_j.is_none().then(|| power_why.to_string()),
                 energy_j,
                 launch_ms,
+                launch_wall_ms,
             };
             let s = step::summarize(&self.env.name, &self.wl.name, self.cap.sla, facts);
             eprintln!("capacity · {} · {} · {n} stream(s): {:?}, {}", self.env.name, self.wl.name, s.sla, s.sla_why);

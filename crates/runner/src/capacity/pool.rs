@@ -2,13 +2,12 @@
 //! each step adding the ones it needs; all torn down when the series ends, fails or is
 //! interrupted (also when the pool is dropped on an error path).
 
-use crate::options::{Guest, RunOptions};
-use sandbench_sandbox::{driver_for, LaunchSpec, Running, Sandbox};
+use crate::options::{Guest, LaunchBase, RunOptions};
+use sandbench_sandbox::{driver_for, Running, Sandbox};
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{Campaign, Environment};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A launch's sandbox, its outcome and its host milliseconds to ready.
 type Launched = (Box<dyn Sandbox>, Result<Running, String>, f64);
@@ -25,9 +24,7 @@ pub(crate) struct Launcher<'a> {
     pub opts: &'a RunOptions,
     pub c: &'a Campaign,
     pub guest: &'a Guest,
-    pub work_root: PathBuf,
-    pub network: bool,
-    pub peer_limits: sandbench_workloads::PeerLimits,
+    pub base: LaunchBase,
     pub launches: AtomicU32,
 }
 
@@ -94,20 +91,8 @@ impl<'a> Pool<'a> {
 /// One launch of a sandbox of `env`, under a fresh id; its host milliseconds to ready.
 fn launch_one(l: &Launcher<'_>, env: &Environment) -> Launched {
     let n = l.launches.fetch_add(1, Ordering::SeqCst) + 1;
-    let id = format!("{}{}-{}", sandbench_sandbox::stale::id_prefix(), env.name, n);
     let mut sandbox = l.opts.drivers.as_ref().map(|make| make(env)).unwrap_or_else(|| driver_for(env));
-    let spec = LaunchSpec {
-        id: id.clone(),
-        env,
-        agent: &l.guest.agent,
-        image: l.guest.image.as_ref(),
-        work_dir: l.work_root.join(&id),
-        assets: l.guest.assets_dir.as_deref(),
-        boot_timeout: Duration::from_secs_f64(l.c.timeouts.boot_s),
-        network: l.network,
-        peer_limits: l.peer_limits,
-        cancel: l.opts.cancel.clone(),
-    };
+    let spec = l.base.spec(n, env, l.guest);
     let t = Instant::now();
     let result = sandbox.launch(&spec).map_err(|e| e.with_last_output());
     (sandbox, result, t.elapsed().as_secs_f64() * 1e3)

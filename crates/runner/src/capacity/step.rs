@@ -16,6 +16,7 @@ pub(crate) struct StepFacts {
     pub energy_j: Option<f64>,
     pub energy_unsupported: Option<String>,
     pub launch_ms: Vec<f64>,
+    pub launch_wall_ms: f64,
 }
 
 pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> CapacityStep {
@@ -84,6 +85,7 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
         joules_per_inference: f.energy_j.filter(|_| inferences > 0.0).map(|e| e / inferences),
         energy_unsupported: f.energy_unsupported,
         launch_ms: f.launch_ms,
+        launch_wall_ms: f.launch_wall_ms,
     }
 }
 
