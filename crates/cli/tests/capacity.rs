@@ -174,3 +174,32 @@ fn real_capacity_runs_per_driver_family_leave_nothing_behind() {
         assert!(s.memory.mem_available_drop_mib >= 0.0 && s.launch_ms.len() == 2, "{env}: {:?}", s.memory);
     }
 }
+
+/// Second tier: SIGTERM while a step of real sandboxes runs tears every one of them down
+/// (the leak audit), and `--resume` finishes the capacity run.
+#[test]
+fn real_sigterm_mid_step_leaves_nothing_and_resume_finishes() {
+    if !sandbench_sandbox::is_root() {
+        return skip("real_sigterm_mid_step_leaves_nothing_and_resume_finishes", "needs root (runc, QEMU)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = [runc_env(256), microvm_env(256, "")];
+    let text = campaign("cap-stop", 120, &envs, "")
+        + "[capacity]\nstreams = [2, 4]\nsla = { p90_ms = 1000 }\nsettle_s = 0.5\nmemory_reserve_mib = 512\n"
+        + "[[workload]]\nname = \"cam\"\nkind = \"noop\"\nparams = { scenario = \"fixed_rate\", fps = 5, duration_s = 4 }\n";
+    let c = write(tmp.path(), "c.toml", &text);
+    let root = tmp.path().join("r");
+    // Two records: runc's step of 2 is done; its step of 4 is launching or running.
+    let (pid, run) = start_and_stop(&root, &c, 2, libc::SIGTERM);
+    assert_no_leaks(pid);
+    let out = sandbench().args(["run", "--quiet", "--resume"]).arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ends: Vec<(String, Option<u32>)> = lines(&run)
+        .into_iter()
+        .filter_map(|l| match l {
+            CapacityLine::End(e) => Some((e.environment, e.capacity)),
+            CapacityLine::Step(_) => None,
+        })
+        .collect();
+    assert_eq!(ends, [("runc".to_string(), Some(4)), ("microvm".to_string(), Some(4))]);
+}

@@ -7,6 +7,9 @@ use sandbench_spec::{Campaign, CapacityLine, CapacityStep, SlaVerdict};
 use serde::Serialize;
 use std::fmt::Write;
 
+/// Other host load (100 % = one core) above which a step is flagged.
+pub const OTHER_LOAD_MAX_PCT: f64 = 25.0;
+
 /// One environment × workload's answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct CapacityRow {
@@ -81,6 +84,18 @@ pub fn build(campaign: Option<&Campaign>, lines: &[CapacityLine]) -> Option<Capa
             "the environments ran different workloads or scenarios: their capacities answer different questions".into(),
         );
     }
+    let busy: Vec<String> = steps
+        .iter()
+        .filter(|s| s.other_cpu_pct.is_some_and(|o| o > OTHER_LOAD_MAX_PCT))
+        .map(|s| format!("{} at {} ({:.0} %)", s.environment, s.streams, s.other_cpu_pct.unwrap_or(0.0)))
+        .collect();
+    if !busy.is_empty() {
+        notes.push(format!(
+            "WARN: something besides the sandboxes used more than {OTHER_LOAD_MAX_PCT:.0} % of a core during {}: \
+             those steps' latencies are partly its doing; run them again on a quiet host",
+            busy.join(", ")
+        ));
+    }
     if steps.iter().any(|s| s.energy_unsupported.is_some()) {
         notes.push("joules per inference: none, the run had no power source (the power warning says why)".into());
     }
@@ -129,6 +144,9 @@ fn verdicts(rows: &[CapacityRow], sla: &str) -> Vec<String> {
 }
 
 fn verdict(rows: &[&CapacityRow], sla: &str) -> String {
+    if rows.iter().all(|r| r.scenario.ends_with(", idle")) {
+        return footprint(rows);
+    }
     let mut sorted = rows.to_vec();
     sorted.sort_by_key(|r| std::cmp::Reverse(r.capacity));
     let best = sorted[0];
@@ -145,6 +163,25 @@ fn verdict(rows: &[&CapacityRow], sla: &str) -> String {
         };
     }
     out
+}
+
+/// Idle sandboxes: "footprint of idle sandboxes (noop, idle): native 8 up, 1.2 MiB
+/// MemAvailable drop and 3.4 MiB PSS each; …".
+fn footprint(rows: &[&CapacityRow]) -> String {
+    let each = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} up, {} MiB MemAvailable drop and {} MiB PSS each (marginal {} MiB)",
+                r.environment,
+                r.capacity.map_or("none".into(), |n| n.to_string()),
+                opt(r.mem_per_sandbox_mib, 1),
+                opt(r.pss_per_sandbox_mib, 1),
+                opt(r.marginal_mib, 1)
+            )
+        })
+        .collect::<Vec<_>>();
+    format!("footprint of idle sandboxes ({}): {}", rows[0].scenario, each.join("; "))
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -200,14 +237,26 @@ fn step_rows(r: &CapacityReport) -> Vec<Vec<String>> {
                 opt(s.miss_ratio, 3),
                 format!("{:.1}", s.throughput_qps),
                 format!("{:.0}", s.cpu_pct),
+                opt(s.other_cpu_pct, 0),
                 format!("{:.0}", s.memory.mem_available_drop_mib),
+                opt(s.memory.pss_mib, 0),
+                launches(s),
                 format!("{:?}: {}", s.sla, s.sla_why).to_lowercase(),
             ]
         })
         .collect()
 }
 
-const STEP_HEADERS: [&str; 13] = [
+/// `3 in 812 ms (slowest 640)`: the sandboxes a step launched, its launch wall time, the
+/// slowest one's launch → ready.
+fn launches(s: &CapacityStep) -> String {
+    match s.launch_ms.iter().copied().reduce(f64::max) {
+        Some(slowest) => format!("{} in {:.0} ms (slowest {slowest:.0})", s.launch_ms.len(), s.launch_wall_ms),
+        None => "–".into(),
+    }
+}
+
+const STEP_HEADERS: [&str; 16] = [
     "environment",
     "workload",
     "N",
@@ -219,7 +268,10 @@ const STEP_HEADERS: [&str; 13] = [
     "miss ratio",
     "queries/s",
     "host CPU %",
+    "other load %",
     "MemAvailable drop MiB",
+    "PSS MiB",
+    "launched",
     "verdict",
 ];
 

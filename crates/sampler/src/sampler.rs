@@ -105,8 +105,10 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
     let mut series = Series::default();
     let board = Board::open(&board::sysfs_root());
     let throttled_before = board.throttled();
+    // Every snapshot is stamped when its reading starts: that is when its CPU counters are read.
+    let first = Instant::now();
     let mut prev = match read_snapshot(&acc) {
-        Ok(s) => (Instant::now(), s),
+        Ok(s) => (first, s),
         Err(e) => {
             series.error = Some(e.to_string());
             return series;
@@ -123,7 +125,11 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
         match read_snapshot(&acc) {
             Ok(snap) => {
                 let dt = now.duration_since(prev.0).as_secs_f64();
-                if dt > 0.0 {
+                // A last reading right after the one before (stop() came a moment after a
+                // sample) spans too little time for tick-counted CPU: one tick in a
+                // microsecond would read as thousands of percent. It is left out, unless it is
+                // the only one (a trial shorter than half an interval).
+                if dt > 0.0 && (dt >= interval.as_secs_f64() / 2.0 || series.samples.is_empty()) {
                     let mut s = rates(&prev.1, &snap, dt);
                     s.t_ms = now.duration_since(start).as_secs_f64() * 1e3;
                     s.board = board.read();
@@ -153,12 +159,27 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
 }
 
 /// Rates between two snapshots `dt` seconds apart.
+///
+/// A sandbox cannot use more CPU than the host has: a delta above that (a cgroup counter read
+/// as 0 while its cgroup was being set up, then whole, as seen with gVisor's sandboxes; a
+/// process with a long past joining the tree) is a counting artefact, not a measurement. The
+/// cgroup's figures then give way to the process tree's for that sample, and a tree figure
+/// above it is left out.
 pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
     let hz = ticks_per_second();
     let tick_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / hz / dt * 100.0;
+    // All the host's CPU over `dt`, 100 % = one core, with room for clock jitter.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1) as f64;
+    let possible = |pct: f64| pct <= cores * 100.0 * 1.25 + 5.0;
     let mut s = Sample::default();
-    match (a.cgroup, b.cgroup) {
-        (Some(ca), Some(cb)) => {
+    let cgroup = match (a.cgroup, b.cgroup) {
+        (Some(ca), Some(cb)) if ca.cpu_ns > 0 && cb.cpu_ns >= ca.cpu_ns => {
+            Some((ca, cb)).filter(|_| possible((cb.cpu_ns - ca.cpu_ns) as f64 / 1e9 / dt * 100.0))
+        }
+        _ => None,
+    };
+    match (cgroup, b.cgroup) {
+        (Some((ca, cb)), _) => {
             let ns_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e9 / dt * 100.0;
             s.cpu_pct = ns_pct(ca.cpu_ns, cb.cpu_ns);
             s.user_pct = ns_pct(ca.user_ns, cb.user_ns);
@@ -166,15 +187,23 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
             s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
             s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
         }
-        _ => {
+        (None, cb) => {
             s.user_pct = tick_pct(a.proc_user, b.proc_user);
             s.system_pct = tick_pct(a.proc_system, b.proc_system);
             s.cpu_pct = s.user_pct + s.system_pct;
+            if !possible(s.cpu_pct) {
+                (s.user_pct, s.system_pct, s.cpu_pct) = (0.0, 0.0, 0.0);
+            }
+            if let Some(cb) = cb {
+                s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
+                s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
+            }
         }
     }
     s.guest_pct = tick_pct(a.proc_guest, b.proc_guest);
     if b.pids > 0 {
-        s.tree_cpu_pct = Some(tick_pct(a.proc_user + a.proc_system, b.proc_user + b.proc_system));
+        s.tree_cpu_pct =
+            Some(tick_pct(a.proc_user + a.proc_system, b.proc_user + b.proc_system)).filter(|p| possible(*p));
     }
     s.pss_kib = b.pss_kib;
     let (x, y) = (&a.system, &b.system);
@@ -261,6 +290,16 @@ impl Series {
             first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
             series,
             sampler_cpu_ms: self.own_cpu_ms,
+            host_busy_mean_pct: (n > 0).then(|| {
+                mean(|s| {
+                    s.sys_user_pct
+                        + s.sys_system_pct
+                        + s.sys_irq_pct
+                        + s.sys_softirq_pct
+                        + s.sys_steal_pct
+                        + s.sys_guest_pct
+                })
+            }),
             sampler_error: self.error.clone(),
             energy: None,
             board: board::summary(
@@ -285,5 +324,45 @@ mod busy_tests {
         let samples = [3.0, 99.9, 100.0, 180.0, 200.0, 40.0];
         assert_eq!(super::busy_mean(samples.into_iter()), Some(160.0));
         assert_eq!(super::busy_mean([5.0, 50.0].into_iter()), None);
+    }
+}
+
+#[cfg(test)]
+mod artefact_tests {
+    use super::rates;
+    use crate::cgroup::CgroupUsage;
+    use crate::proc::CpuTimes;
+    use crate::snapshot::Snapshot;
+
+    /// Two snapshots 1 s apart on a 2-core host (both cores busy), the process tree having used
+    /// `tree_ticks`, the cgroup's CPU counter going from `from_ns` to `to_ns`.
+    fn pair(from_ns: u64, to_ns: u64, tree_ticks: u64) -> (Snapshot, Snapshot) {
+        let hz = super::ticks_per_second() as u64;
+        let cg = |ns| Some(CgroupUsage { cpu_ns: ns, user_ns: ns, ..Default::default() });
+        let a = Snapshot { cgroup: cg(from_ns), pids: 1, ..Default::default() };
+        let b = Snapshot {
+            cgroup: cg(to_ns),
+            proc_user: tree_ticks,
+            pids: 1,
+            system: CpuTimes { user: 2 * hz, ..Default::default() },
+            ..Default::default()
+        };
+        (a, b)
+    }
+
+    #[test]
+    fn a_cpu_delta_beyond_the_hosts_cores_is_an_artefact_not_a_sample() {
+        let hz = super::ticks_per_second() as u64;
+        // A real second of one core, by both counts.
+        let (a, b) = pair(5_000_000_000, 6_000_000_000, hz);
+        assert!((rates(&a, &b, 1.0).cpu_pct - 100.0).abs() < 1e-6);
+        // The cgroup read as 0 (being set up), then whole: its 270 s are not this second's.
+        let (a, b) = pair(0, 270_000_000_000, hz / 2);
+        let s = rates(&a, &b, 1.0);
+        assert!((s.cpu_pct - 50.0).abs() < 1e-6, "the tree's figure instead: {}", s.cpu_pct);
+        // A counter that went backwards, and a tree that gained a process with a long past.
+        let (a, b) = pair(6_000_000_000, 5_000_000_000, 130 * hz);
+        let s = rates(&a, &b, 1.0);
+        assert_eq!((s.cpu_pct, s.tree_cpu_pct), (0.0, None));
     }
 }

@@ -104,38 +104,42 @@ fn split(total: u64, a: u64, b: u64) -> (u64, u64) {
     (ua, total - ua)
 }
 
-/// Reads one snapshot of `acc` and of the whole system.
+/// Reads one snapshot of `acc` and of the whole system. The counters that are integrated
+/// over time (the system's and the cgroup's CPU, the processes' ticks) are read first and
+/// together, right when the caller stamped the snapshot's time; PSS last, since reading a
+/// process's `smaps_rollup` waits for its memory map lock and can take long (a ptrace-stopped
+/// gVisor process took 150 ms), which must not stretch the interval the CPU counters cover.
 pub fn read_snapshot(acc: &Accounting) -> Result<Snapshot, SampleError> {
     let stat_path = Path::new("/proc/stat");
     let (system, _) = parsed(stat_path, proc::parse_proc_stat(&read(stat_path)?))?;
     let mut snap = Snapshot { system, ..Default::default() };
-    if !acc.roots.is_empty() {
-        let pids = tree(&acc.roots);
-        let mut pss = 0;
-        let mut any_pss = false;
-        for pid in &pids {
-            // A process may exit between listing and reading: skip it.
-            if let Some(st) =
-                std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(proc::parse_pid_stat)
-            {
-                snap.proc_user += st.utime;
-                snap.proc_system += st.stime;
-                snap.proc_guest += st.guest_time;
-                snap.pids += 1;
-            }
-            if let Some(p) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .ok()
-                .as_deref()
-                .and_then(proc::parse_smaps_rollup_pss)
-            {
-                pss += p;
-                any_pss = true;
-            }
-        }
-        snap.pss_kib = any_pss.then_some(pss);
-    }
     if let Some(cg) = &acc.cgroup {
         snap.cgroup = Some(read_cgroup(cg)?);
     }
+    if acc.roots.is_empty() {
+        return Ok(snap);
+    }
+    let pids = tree(&acc.roots);
+    for pid in &pids {
+        // A process may exit between listing and reading: skip it.
+        if let Some(st) =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().as_deref().and_then(proc::parse_pid_stat)
+        {
+            snap.proc_user += st.utime;
+            snap.proc_system += st.stime;
+            snap.proc_guest += st.guest_time;
+            snap.pids += 1;
+        }
+    }
+    let pss: Vec<u64> = pids
+        .iter()
+        .filter_map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .as_deref()
+                .and_then(proc::parse_smaps_rollup_pss)
+        })
+        .collect();
+    snap.pss_kib = (!pss.is_empty()).then(|| pss.iter().sum());
     Ok(snap)
 }

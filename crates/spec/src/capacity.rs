@@ -262,6 +262,10 @@ pub struct CapacityStep {
     pub sla_why: String,
     /// Host CPU of all sandboxes, summed means (100 % = one core).
     pub cpu_pct: f64,
+    /// The rest of the host's busy CPU meanwhile (everything but the sandboxes): a neighbour
+    /// that takes cores makes the step's latencies its doing too.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub other_cpu_pct: Option<f64>,
     pub memory: StepMemory,
     /// Joules per inference over the windows (host energy), or why there is no figure.
     #[serde(skip_serializing_if = "Option::is_none", default)]

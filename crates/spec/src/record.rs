@@ -158,6 +158,10 @@ pub struct HostSummary {
     /// CPU time the sampling thread itself used during the trial.
     #[serde(default)]
     pub sampler_cpu_ms: f64,
+    /// The whole host's busy CPU over the trial (every process, 100 % = one core): beside the
+    /// sandbox's own, it tells what else ran meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host_busy_mean_pct: Option<f64>,
     /// Why sampling stopped before the trial ended (e.g. the sandbox exited).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub sampler_error: Option<String>,

@@ -48,9 +48,29 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
     let throughput = mean(&rates);
     let offered: u64 = ok.iter().filter_map(|r| r.load.as_ref().and_then(|l| l.offered)).sum();
     let missed: f64 = ok.iter().map(|r| metric(r, "skipped_frames") + metric(r, "deadline_misses")).sum();
-    let j = judge(sla, &hist, offered, missed as u64);
+    let j = if f.scenario == sandbench_workloads::load::Scenario::Idle.name() {
+        // Nothing to judge: an idle step measures the footprint.
+        super::judge::Judged {
+            verdict: sandbench_spec::SlaVerdict::Pass,
+            why: "idle: no queries to judge, the step measures footprint".into(),
+            early_estimate_ms: None,
+            miss_ratio_ci: None,
+        }
+    } else {
+        judge(sla, &hist, offered, missed as u64)
+    };
     let windows = f.windows.len().max(1) as f64;
     let cpu: f64 = ok.iter().filter_map(|r| r.host.as_ref().map(|h| h.cpu_mean_pct)).sum::<f64>() / windows;
+    // Every trial of a window sampled the same host: its busy CPU is the mean of theirs.
+    let busy: Vec<f64> = f
+        .windows
+        .iter()
+        .filter_map(|w| {
+            let v: Vec<f64> = w.iter().filter_map(|r| r.host.as_ref().and_then(|h| h.host_busy_mean_pct)).collect();
+            (!v.is_empty()).then(|| mean(&v))
+        })
+        .collect();
+    let other_cpu_pct = (!busy.is_empty()).then(|| (mean(&busy) - cpu).max(0.0));
     let sum_peak = |pick: fn(&sandbench_spec::HostSummary) -> Option<u64>| -> Option<f64> {
         f.windows
             .iter()
@@ -81,6 +101,7 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
         sla: j.verdict,
         sla_why: j.why,
         cpu_pct: cpu,
+        other_cpu_pct,
         memory,
         joules_per_inference: f.energy_j.filter(|_| inferences > 0.0).map(|e| e / inferences),
         energy_unsupported: f.energy_unsupported,
