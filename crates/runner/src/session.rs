@@ -290,7 +290,13 @@ impl<'a> Session<'a> {
         }
         record.launch = Some(slot.launch.clone());
         slot.launch.fresh = false;
-        let ctx = TrialCtx { c: self.c, dir: self.dir, power: self.power.as_ref(), cancel: &self.opts.cancel };
+        let ctx = TrialCtx {
+            c: self.c,
+            dir: self.dir,
+            power: self.power.as_ref(),
+            cancel: &self.opts.cancel,
+            sampling: Duration::from_millis(self.c.sampling.interval_ms),
+        };
         let usable = match run_trial(running, &mut record, wl, &ctx)? {
             TrialEnd::Interrupted => {
                 // Not recorded: a resumed run runs this trial again.

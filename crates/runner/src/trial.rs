@@ -34,6 +34,8 @@ pub(crate) struct TrialCtx<'a> {
     pub dir: &'a ResultsDir,
     pub power: Option<&'a PowerSession>,
     pub cancel: &'a AtomicBool,
+    /// How often the host samples the sandbox.
+    pub sampling: Duration,
 }
 
 /// Runs one trial in a ready sandbox and fills `record`.
@@ -43,10 +45,10 @@ pub(crate) fn run_trial(
     wl: &WorkloadSpec,
     ctx: &TrialCtx<'_>,
 ) -> Result<TrialEnd, RunError> {
-    let TrialCtx { c, dir, power, cancel } = *ctx;
+    let TrialCtx { c, dir, power, cancel, sampling } = *ctx;
     let Some(params) = params_with_peers(running, record, wl) else { return Ok(TrialEnd::Done { usable: true }) };
     let sampler_start = Instant::now();
-    let sampler = Sampler::start(running.accounting.clone(), Duration::from_millis(c.sampling.interval_ms));
+    let sampler = Sampler::start(running.accounting.clone(), sampling);
     record.started_unix_ms = crate::options::unix_ms();
     let stale = running.channel.drain();
     if stale > 0 {
