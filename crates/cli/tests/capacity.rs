@@ -79,6 +79,40 @@ fn a_stand_in_whose_latency_grows_with_n_stops_at_the_right_n_and_reports_it() {
 }
 
 #[test]
+fn joules_per_inference_come_from_the_power_source_over_the_windows() {
+    // A test meter: a constant 5 W, printed every 50 ms.
+    let meter = "[power]\nsource = \"command\"\nidle_s = 0\n\
+                 command = [\"sh\", \"-c\", \"while :; do echo 5 W; sleep 0.05; done\"]\n";
+    let text = stand_in_campaign()
+        .replace("streams = [1, 2, 3, 4, 6]", "streams = [1, 2]")
+        .replace("[capacity]", &format!("{meter}[capacity]"));
+    let tmp = tempfile::tempdir().unwrap();
+    let c = write(tmp.path(), "c.toml", &text);
+    let out = sandbench_unprivileged()
+        .args(["run", "--debug-mode", "--quiet", "--out"])
+        .arg(tmp.path().join("r"))
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = only_run(&tmp.path().join("r"));
+    let steps: Vec<Box<sandbench_spec::CapacityStep>> = lines(&run)
+        .into_iter()
+        .filter_map(|l| match l {
+            CapacityLine::Step(s) => Some(s),
+            CapacityLine::End(_) => None,
+        })
+        .collect();
+    for s in &steps {
+        // Two windows of about 2 s at 5 W over the step's queries (40 frames per stream and window).
+        let want = 5.0 * 2.0 * 2.0 / (80.0 * s.streams as f64);
+        let got = s.joules_per_inference.expect("a figure, with a power source");
+        assert!((got / want - 1.0).abs() < 0.15, "{} streams: {got} J per inference, want about {want}", s.streams);
+        assert_eq!(s.energy_unsupported, None);
+    }
+}
+
+#[test]
 fn kill_9_mid_capacity_run_then_resume_goes_on_from_the_last_finished_step() {
     let tmp = tempfile::tempdir().unwrap();
     let c = write(tmp.path(), "c.toml", &stand_in_campaign());
