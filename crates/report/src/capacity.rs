@@ -23,6 +23,7 @@ pub struct CapacityRow {
     /// At the capacity's step: `MemAvailable` drop per sandbox, PSS per sandbox, marginal.
     pub mem_per_sandbox_mib: Option<f64>,
     pub pss_per_sandbox_mib: Option<f64>,
+    pub uss_per_sandbox_mib: Option<f64>,
     pub marginal_mib: Option<f64>,
     pub p90_ms: Option<f64>,
     pub throughput_qps: Option<f64>,
@@ -71,6 +72,7 @@ pub fn build(campaign: Option<&Campaign>, lines: &[CapacityLine]) -> Option<Capa
             stop: end.map(|e| e.stop.describe()),
             mem_per_sandbox_mib: at.map(|s| s.memory.mem_available_drop_mib / s.streams as f64),
             pss_per_sandbox_mib: at.and_then(|s| s.memory.pss_mib.map(|p| p / s.streams as f64)),
+            uss_per_sandbox_mib: at.and_then(|s| s.memory.uss_mib.map(|p| p / s.streams as f64)),
             marginal_mib: at.and_then(|s| s.memory.marginal_mib),
             p90_ms: at.and_then(|s| s.p90_ms),
             throughput_qps: at.map(|s| s.throughput_qps),
@@ -172,11 +174,12 @@ fn footprint(rows: &[&CapacityRow]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{} {} up, {} MiB MemAvailable drop and {} MiB PSS each (marginal {} MiB)",
+                "{} {} up, {} MiB MemAvailable drop, {} MiB PSS and {} MiB USS each (marginal {} MiB)",
                 r.environment,
                 r.capacity.map_or("none".into(), |n| n.to_string()),
                 opt(r.mem_per_sandbox_mib, 1),
                 opt(r.pss_per_sandbox_mib, 1),
+                opt(r.uss_per_sandbox_mib, 1),
                 opt(r.marginal_mib, 1)
             )
         })
@@ -202,13 +205,14 @@ fn table_rows(r: &CapacityReport) -> Vec<Vec<String>> {
                 opt(x.throughput_qps, 1),
                 opt(x.mem_per_sandbox_mib, 1),
                 opt(x.pss_per_sandbox_mib, 1),
+                opt(x.uss_per_sandbox_mib, 1),
                 opt(x.j_per_inference, 3),
             ]
         })
         .collect()
 }
 
-const HEADERS: [&str; 10] = [
+const HEADERS: [&str; 11] = [
     "environment",
     "workload",
     "scenario",
@@ -218,6 +222,7 @@ const HEADERS: [&str; 10] = [
     "queries/s at capacity",
     "MemAvailable drop / sandbox MiB",
     "PSS / sandbox MiB",
+    "USS / sandbox MiB",
     "J / inference",
 ];
 

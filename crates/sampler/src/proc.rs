@@ -85,6 +85,15 @@ pub fn parse_smaps_rollup_pss(text: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix("Pss:").and_then(|v| v.split_whitespace().next()?.parse().ok()))
 }
 
+/// USS in KiB from /proc/<pid>/smaps_rollup: the pages only this process maps
+/// (`Private_Clean` + `Private_Dirty`), what it would give back by exiting.
+pub fn parse_smaps_rollup_uss(text: &str) -> Option<u64> {
+    let field = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()))
+    };
+    Some(field("Private_Clean:")? + field("Private_Dirty:")?)
+}
+
 /// Time on CPU in ns from /proc/<pid>/task/<tid>/schedstat.
 pub fn parse_schedstat_ns(text: &str) -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()

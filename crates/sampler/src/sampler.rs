@@ -23,6 +23,7 @@ pub struct Sample {
     /// container cgroup, which is what `docker stats` reads).
     pub tree_cpu_pct: Option<f64>,
     pub pss_kib: Option<u64>,
+    pub uss_kib: Option<u64>,
     pub cgroup_mem_kib: Option<u64>,
     /// Usage minus inactive file pages (what `docker stats` shows); not in the CSV.
     pub cgroup_working_set_kib: Option<u64>,
@@ -206,6 +207,7 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
             Some(tick_pct(a.proc_user + a.proc_system, b.proc_user + b.proc_system)).filter(|p| possible(*p));
     }
     s.pss_kib = b.pss_kib;
+    s.uss_kib = b.uss_kib;
     let (x, y) = (&a.system, &b.system);
     let total = y.total().saturating_sub(x.total()) as f64;
     let cores_pct = |p: u64, q: u64| {
@@ -284,6 +286,7 @@ impl Series {
                 (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
             },
             pss_max_kib: self.samples.iter().filter_map(|s| s.pss_kib).max(),
+            uss_max_kib: self.samples.iter().filter_map(|s| s.uss_kib).max(),
             cgroup_mem_max_kib: self.samples.iter().filter_map(|s| s.cgroup_mem_kib).max(),
             cgroup_working_set_max_kib: self.samples.iter().filter_map(|s| s.cgroup_working_set_kib).max(),
             cpu_busy_mean_pct: busy_mean(self.samples.iter().map(|s| s.cpu_pct)),

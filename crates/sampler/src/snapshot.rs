@@ -13,6 +13,8 @@ pub struct Snapshot {
     pub proc_system: u64,
     pub proc_guest: u64,
     pub pss_kib: Option<u64>,
+    /// USS summed over the sandbox's processes.
+    pub uss_kib: Option<u64>,
     pub cgroup: Option<CgroupUsage>,
     pub system: CpuTimes,
     pub pids: usize,
@@ -131,15 +133,13 @@ pub fn read_snapshot(acc: &Accounting) -> Result<Snapshot, SampleError> {
             snap.pids += 1;
         }
     }
-    let pss: Vec<u64> = pids
-        .iter()
-        .filter_map(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .ok()
-                .as_deref()
-                .and_then(proc::parse_smaps_rollup_pss)
-        })
-        .collect();
-    snap.pss_kib = (!pss.is_empty()).then(|| pss.iter().sum());
+    let rollups: Vec<String> =
+        pids.iter().filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()).collect();
+    let sum = |parse: fn(&str) -> Option<u64>| {
+        let v: Vec<u64> = rollups.iter().filter_map(|r| parse(r)).collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    snap.pss_kib = sum(proc::parse_smaps_rollup_pss);
+    snap.uss_kib = sum(proc::parse_smaps_rollup_uss);
     Ok(snap)
 }

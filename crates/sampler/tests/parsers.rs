@@ -26,6 +26,7 @@ fn pid_stat_plain_and_with_parentheses_in_comm() {
 #[test]
 fn smaps_and_schedstat() {
     assert_eq!(proc::parse_smaps_rollup_pss(&fixture("smaps_rollup.txt")), Some(802));
+    assert_eq!(proc::parse_smaps_rollup_uss(&fixture("smaps_rollup.txt")), Some(128 + 112));
     assert_eq!(proc::parse_schedstat_ns(&fixture("schedstat.txt")), Some(983843));
 }
 

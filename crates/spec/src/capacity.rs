@@ -213,6 +213,10 @@ pub struct StepMemory {
     /// PSS of every sandbox's host-side processes, summed (peak over the windows).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pss_mib: Option<f64>,
+    /// USS of every sandbox's host-side processes, summed (peak over the windows): what the
+    /// sandboxes would give back by exiting.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub uss_mib: Option<f64>,
     /// Cgroup memory of the sandboxes, summed (peak), where they have a cgroup.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cgroup_mib: Option<f64>,

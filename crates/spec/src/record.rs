@@ -139,6 +139,9 @@ pub struct HostSummary {
     /// Peak PSS summed over the sandbox's host-side processes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pss_max_kib: Option<u64>,
+    /// Peak USS (pages no other process maps) summed over the sandbox's host-side processes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub uss_max_kib: Option<u64>,
     /// Peak cgroup memory usage.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cgroup_mem_max_kib: Option<u64>,

@@ -77,8 +77,12 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
             .map(|w| w.iter().filter_map(|r| r.host.as_ref().and_then(pick)).map(|k| k as f64 / 1024.0).sum::<f64>())
             .fold(None, |a: Option<f64>, v| if v > 0.0 { Some(a.map_or(v, |a| a.max(v))) } else { a })
     };
-    let memory =
-        StepMemory { pss_mib: sum_peak(|h| h.pss_max_kib), cgroup_mib: sum_peak(|h| h.cgroup_mem_max_kib), ..f.memory };
+    let memory = StepMemory {
+        pss_mib: sum_peak(|h| h.pss_max_kib),
+        uss_mib: sum_peak(|h| h.uss_max_kib),
+        cgroup_mib: sum_peak(|h| h.cgroup_mem_max_kib),
+        ..f.memory
+    };
     let fixed_rate = f.scenario == "fixed_rate";
     CapacityStep {
         environment: env.into(),
