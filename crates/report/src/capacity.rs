@@ -2,7 +2,7 @@
 //! most streams within the budget and why the series stopped, memory and energy at that
 //! count, the curves against N, and verdicts between environments in words.
 
-use crate::html::{esc, figure, table};
+use crate::html_parts::{esc, figure, table};
 use sandbench_spec::{Campaign, CapacityLine, CapacityStep, SlaVerdict};
 use serde::Serialize;
 use std::fmt::Write;

@@ -12,6 +12,7 @@ pub mod figures;
 pub mod fleet;
 mod fmt;
 pub mod html;
+mod html_parts;
 pub mod markdown;
 pub mod model;
 mod rows;
