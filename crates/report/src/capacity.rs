@@ -105,15 +105,9 @@ pub fn build(campaign: Option<&Campaign>, lines: &[CapacityLine]) -> Option<Capa
     Some(CapacityReport { verdicts: verdicts(&rows, &sla), sla, rows, steps, notes })
 }
 
+/// Each series (environment, workload) once, in the order it first comes.
 fn series_order(lines: &[CapacityLine]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for l in lines {
-        let (e, w) = l.series();
-        if !out.iter().any(|(a, b)| a == e && b == w) {
-            out.push((e.to_string(), w.to_string()));
-        }
-    }
-    out
+    crate::fmt::first_order(lines.iter().map(|l| l.series()).map(|(e, w)| (e.to_string(), w.to_string())))
 }
 
 /// `fixed_rate at 10 fps`, `server at 5 queries/s`, from the campaign's workload.
@@ -323,18 +317,19 @@ pub fn html(o: &mut String, r: &CapacityReport) {
         ("MemAvailable drop", "MiB", |s| Some(s.memory.mem_available_drop_mib)),
     ];
     for (name, unit, pick) in curves {
-        let lines: Vec<(String, Vec<(f64, f64)>)> = series_order_of(&r.steps)
-            .into_iter()
-            .map(|(e, w)| {
-                let pts = r
-                    .steps
-                    .iter()
-                    .filter(|s| s.environment == e && s.workload == w)
-                    .filter_map(|s| pick(s).map(|v| (s.streams as f64, v)))
-                    .collect();
-                (format!("{e} · {w}"), pts)
-            })
-            .collect();
+        let lines: Vec<(String, Vec<(f64, f64)>)> =
+            crate::fmt::first_order(r.steps.iter().map(|s| (s.environment.clone(), s.workload.clone())))
+                .into_iter()
+                .map(|(e, w)| {
+                    let pts = r
+                        .steps
+                        .iter()
+                        .filter(|s| s.environment == e && s.workload == w)
+                        .filter_map(|s| pick(s).map(|v| (s.streams as f64, v)))
+                        .collect();
+                    (format!("{e} · {w}"), pts)
+                })
+                .collect();
         if lines.iter().all(|(_, p)| p.is_empty()) {
             continue;
         }
@@ -351,14 +346,4 @@ pub fn html(o: &mut String, r: &CapacityReport) {
     }
     o.push_str("<h3>Every step</h3>");
     table(o, &STEP_HEADERS, &step_rows(r));
-}
-
-fn series_order_of(steps: &[CapacityStep]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for s in steps {
-        if !out.iter().any(|(e, w)| *e == s.environment && *w == s.workload) {
-            out.push((s.environment.clone(), s.workload.clone()));
-        }
-    }
-    out
 }

@@ -28,7 +28,12 @@ pub fn mean(v: &[f64]) -> Option<f64> {
 
 /// The distinct strings of `it`, in the order they first come.
 pub(crate) fn first_order_str(it: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    first_order(it)
+}
+
+/// Each distinct item once, in the order it first comes.
+pub(crate) fn first_order<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
     for s in it {
         if !out.contains(&s) {
             out.push(s);

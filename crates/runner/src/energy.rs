@@ -188,9 +188,7 @@ fn host_load(series: &Series) -> Option<(f64, f64)> {
     }
     let mean = |f: &dyn Fn(&sandbench_sampler::Sample) -> f64| series.samples.iter().map(f).sum::<f64>() / n as f64;
     let sandbox = mean(&|s| s.cpu_pct.max(s.tree_cpu_pct.unwrap_or(0.0)));
-    let busy = mean(&|s| {
-        s.sys_user_pct + s.sys_system_pct + s.sys_irq_pct + s.sys_softirq_pct + s.sys_steal_pct + s.sys_guest_pct
-    });
+    let busy = mean(&sandbench_sampler::Sample::host_busy_pct);
     Some((sandbox, (busy - sandbox).max(0.0)))
 }
 

@@ -39,6 +39,13 @@ pub struct RunOptions {
 /// Makes the sandbox of an environment.
 pub type DriverFactory = Arc<dyn Fn(&Environment) -> Box<dyn Sandbox> + Send + Sync>;
 
+impl RunOptions {
+    /// A sandbox of `env`: the given factory's (tests, `--debug-mode`), else its driver's.
+    pub(crate) fn sandbox_for(&self, env: &Environment) -> Box<dyn Sandbox> {
+        self.drivers.as_ref().map(|make| make(env)).unwrap_or_else(|| sandbench_sandbox::driver_for(env))
+    }
+}
+
 /// What a run did.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -48,6 +55,17 @@ pub struct RunOutcome {
     pub timeout: usize,
     pub skipped_done: usize,
     pub interrupted: bool,
+}
+
+impl RunOutcome {
+    /// Counts a recorded trial by how it ended.
+    pub(crate) fn count(&mut self, status: sandbench_spec::Status) {
+        match status {
+            sandbench_spec::Status::Ok => self.ok += 1,
+            sandbench_spec::Status::Failed => self.failed += 1,
+            sandbench_spec::Status::Timeout => self.timeout += 1,
+        }
+    }
 }
 
 pub(crate) fn unix_ms() -> f64 {

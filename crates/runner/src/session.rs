@@ -12,7 +12,7 @@ use crate::stopping::Stopping;
 use crate::trial::{run_trial, TrialCtx, TrialEnd};
 use crate::RunError;
 use sandbench_protocol::{AgentMsg, HostMsg};
-use sandbench_sandbox::{driver_for, Running, Sandbox};
+use sandbench_sandbox::{Running, Sandbox};
 use sandbench_spec::record::{LaunchInfo, BOOT_RETRIES_FACT};
 use sandbench_spec::{Campaign, Environment, Manifest, Mode, Status, TrialRecord, WorkloadSpec};
 use std::collections::HashMap;
@@ -114,7 +114,7 @@ impl<'a> Session<'a> {
         let slots = envs
             .iter()
             .map(|e| Slot {
-                sandbox: opts.drivers.as_ref().map(|make| make(e)).unwrap_or_else(|| driver_for(e)),
+                sandbox: opts.sandbox_for(e),
                 running: None,
                 launch: LaunchInfo::default(),
                 launch_failures: 0,
@@ -313,11 +313,7 @@ impl<'a> Session<'a> {
         if usable {
             record.vmm_metrics = slot.sandbox.vmm_metrics();
         }
-        match record.status {
-            Status::Ok => self.out.ok += 1,
-            Status::Failed => self.out.failed += 1,
-            Status::Timeout => self.out.timeout += 1,
-        }
+        self.out.count(record.status);
         self.stopping.record(&record);
         record.stop = Some(self.stopping.judge(&env.name, &wl.name)).filter(|s| s.stopped());
         self.dir.append(&record)?;

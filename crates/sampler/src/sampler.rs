@@ -159,6 +159,18 @@ fn run(acc: Accounting, interval: Duration, stop: &Receiver<()>) -> Series {
     series
 }
 
+impl Sample {
+    /// The whole host's busy CPU in this sample (every process; 100 % = one core).
+    pub fn host_busy_pct(&self) -> f64 {
+        self.sys_user_pct
+            + self.sys_system_pct
+            + self.sys_irq_pct
+            + self.sys_softirq_pct
+            + self.sys_steal_pct
+            + self.sys_guest_pct
+    }
+}
+
 /// Rates between two snapshots `dt` seconds apart.
 ///
 /// A sandbox cannot use more CPU than the host has: a delta above that (a cgroup counter read
@@ -173,33 +185,31 @@ pub fn rates(a: &Snapshot, b: &Snapshot, dt: f64) -> Sample {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1) as f64;
     let possible = |pct: f64| pct <= cores * 100.0 * 1.25 + 5.0;
     let mut s = Sample::default();
+    let ns_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e9 / dt * 100.0;
     let cgroup = match (a.cgroup, b.cgroup) {
-        (Some(ca), Some(cb)) if ca.cpu_ns > 0 && cb.cpu_ns >= ca.cpu_ns => {
-            Some((ca, cb)).filter(|_| possible((cb.cpu_ns - ca.cpu_ns) as f64 / 1e9 / dt * 100.0))
+        (Some(ca), Some(cb)) if ca.cpu_ns > 0 && cb.cpu_ns >= ca.cpu_ns && possible(ns_pct(ca.cpu_ns, cb.cpu_ns)) => {
+            Some((ca, cb))
         }
         _ => None,
     };
-    match (cgroup, b.cgroup) {
-        (Some((ca, cb)), _) => {
-            let ns_pct = |x: u64, y: u64| y.saturating_sub(x) as f64 / 1e9 / dt * 100.0;
+    match cgroup {
+        Some((ca, cb)) => {
             s.cpu_pct = ns_pct(ca.cpu_ns, cb.cpu_ns);
             s.user_pct = ns_pct(ca.user_ns, cb.user_ns);
             s.system_pct = ns_pct(ca.system_ns, cb.system_ns);
-            s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
-            s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
         }
-        (None, cb) => {
+        None => {
             s.user_pct = tick_pct(a.proc_user, b.proc_user);
             s.system_pct = tick_pct(a.proc_system, b.proc_system);
             s.cpu_pct = s.user_pct + s.system_pct;
             if !possible(s.cpu_pct) {
                 (s.user_pct, s.system_pct, s.cpu_pct) = (0.0, 0.0, 0.0);
             }
-            if let Some(cb) = cb {
-                s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
-                s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
-            }
         }
+    }
+    if let Some(cb) = b.cgroup {
+        s.cgroup_mem_kib = Some(cb.memory_bytes / 1024);
+        s.cgroup_working_set_kib = cb.inactive_file_bytes.map(|i| cb.memory_bytes.saturating_sub(i) / 1024);
     }
     s.guest_pct = tick_pct(a.proc_guest, b.proc_guest);
     if b.pids > 0 {
@@ -293,16 +303,7 @@ impl Series {
             first_200pct_ms: self.samples.iter().find(|s| s.cpu_pct >= 200.0).map(|s| s.t_ms),
             series,
             sampler_cpu_ms: self.own_cpu_ms,
-            host_busy_mean_pct: (n > 0).then(|| {
-                mean(|s| {
-                    s.sys_user_pct
-                        + s.sys_system_pct
-                        + s.sys_irq_pct
-                        + s.sys_softirq_pct
-                        + s.sys_steal_pct
-                        + s.sys_guest_pct
-                })
-            }),
+            host_busy_mean_pct: (n > 0).then(|| mean(Sample::host_busy_pct)),
             sampler_error: self.error.clone(),
             energy: None,
             board: board::summary(

@@ -35,7 +35,8 @@ fn percentile(p: f64, budget: f64, hist: &Histogram) -> Judged {
     let over = hist.over(budget);
     let (lo, _) = binomial_bounds(over, n, CONFIDENCE);
     let name = format!("p{}", (p * 100.0).round());
-    let early = match estimate(n, p, CONFIDENCE) {
+    let stop = estimate(n, p, CONFIDENCE);
+    let early = match stop {
         EarlyStop::Estimate { rank, .. } => hist.at_rank(rank),
         EarlyStop::TooFew { .. } => None,
     };
@@ -43,7 +44,7 @@ fn percentile(p: f64, budget: f64, hist: &Histogram) -> Judged {
     let (verdict, why) = if lo > 1.0 - p {
         (SlaVerdict::Fail, format!("{share}: more than {:.0} % at 99 % confidence", (1.0 - p) * 100.0))
     } else {
-        match (early, estimate(n, p, CONFIDENCE)) {
+        match (early, stop) {
             (Some(e), _) if e <= budget => {
                 (SlaVerdict::Pass, format!("early-stopping {name} estimate {e:.1} ms ≤ {budget} ms ({share})"))
             }

@@ -174,6 +174,7 @@ impl Series<'_> {
                 ..StepMemory::default()
             };
             let Some((windows, energy_j)) = self.windows(&mut pool, out)? else { return Ok(false) };
+            let first_error = windows.iter().flatten().find_map(|r| r.error.clone());
             let facts = step::StepFacts {
                 streams: n,
                 scenario: self.scenario(),
@@ -191,7 +192,8 @@ impl Series<'_> {
                 capacity = Some(n);
             }
             if s.trials_ok == 0 {
-                return self.end(capacity, CapacityStop::TrialsFailed { streams: n, error: self.first_error(&s) });
+                let error = first_error.unwrap_or_else(|| "no trial ended ok".into());
+                return self.end(capacity, CapacityStop::TrialsFailed { streams: n, error });
             }
             if s.sla == SlaVerdict::Fail {
                 return self.end(capacity, CapacityStop::SlaBroken { streams: n });
@@ -270,25 +272,11 @@ impl Series<'_> {
                 *e += p.window_j(t0, Instant::now());
             }
             for r in &records {
-                match r.status {
-                    sandbench_spec::Status::Ok => out.ok += 1,
-                    sandbench_spec::Status::Failed => out.failed += 1,
-                    sandbench_spec::Status::Timeout => out.timeout += 1,
-                }
+                out.count(r.status);
             }
             all.push(records);
         }
         Ok(Some((all, energy)))
-    }
-
-    fn first_error(&self, s: &CapacityStep) -> String {
-        let records = self.dir.records(false).unwrap_or_default();
-        records
-            .iter()
-            .rev()
-            .filter(|r| r.dims.capacity.is_some_and(|d| d.streams == s.streams) && r.dims.environment == s.environment)
-            .find_map(|r| r.error.clone())
-            .unwrap_or_else(|| "no trial ended ok".into())
     }
 
     fn end(&self, capacity: Option<u32>, stop: CapacityStop) -> Result<bool, RunError> {

@@ -3,14 +3,14 @@
 //! interrupted (also when the pool is dropped on an error path).
 
 use crate::options::{Guest, LaunchBase, RunOptions};
-use sandbench_sandbox::{driver_for, Running, Sandbox};
+use sandbench_sandbox::{Running, Sandbox};
 use sandbench_spec::record::LaunchInfo;
 use sandbench_spec::{Campaign, Environment};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-/// A launch's sandbox, its outcome and its host milliseconds to ready.
-type Launched = (Box<dyn Sandbox>, Result<Running, String>, f64);
+/// A launch's number in the run, its sandbox, its outcome and its host milliseconds to ready.
+type Launched = (u32, Box<dyn Sandbox>, Result<Running, String>, f64);
 
 /// One live sandbox.
 pub(crate) struct Member {
@@ -61,16 +61,12 @@ impl<'a> Pool<'a> {
             if launched.len() < batch as usize {
                 first_error.get_or_insert_with(|| "a launch thread panicked".to_string());
             }
-            for (sandbox, result, ms) in launched {
+            for (launch_id, sandbox, result, ms) in launched {
                 match result {
                     Ok(r) => {
                         times.push(ms);
-                        let launch = LaunchInfo {
-                            launch_id: self.launcher.launches.load(Ordering::SeqCst),
-                            fresh: true,
-                            boot: r.boot.clone(),
-                            facts: r.facts.clone(),
-                        };
+                        let launch =
+                            LaunchInfo { launch_id, fresh: true, boot: r.boot.clone(), facts: r.facts.clone() };
                         self.members.push(Member { sandbox, running: Some(r), launch });
                     }
                     Err(e) => {
@@ -88,14 +84,14 @@ impl<'a> Pool<'a> {
     }
 }
 
-/// One launch of a sandbox of `env`, under a fresh id; its host milliseconds to ready.
+/// One launch of a sandbox of `env`, under a fresh number and id.
 fn launch_one(l: &Launcher<'_>, env: &Environment) -> Launched {
     let n = l.launches.fetch_add(1, Ordering::SeqCst) + 1;
-    let mut sandbox = l.opts.drivers.as_ref().map(|make| make(env)).unwrap_or_else(|| driver_for(env));
+    let mut sandbox = l.opts.sandbox_for(env);
     let spec = l.base.spec(n, env, l.guest);
     let t = Instant::now();
     let result = sandbox.launch(&spec).map_err(|e| e.with_last_output());
-    (sandbox, result, t.elapsed().as_secs_f64() * 1e3)
+    (n, sandbox, result, t.elapsed().as_secs_f64() * 1e3)
 }
 
 impl Pool<'_> {

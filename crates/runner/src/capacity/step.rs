@@ -5,6 +5,7 @@ use super::judge::judge;
 use sandbench_protocol::Histogram;
 use sandbench_spec::capacity::StepMemory;
 use sandbench_spec::{CapacityStep, Sla, Status, TrialRecord};
+use sandbench_workloads::ai::mean;
 
 /// What the series loop measured around a step's windows.
 pub(crate) struct StepFacts {
@@ -111,13 +112,5 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
         energy_unsupported: f.energy_unsupported,
         launch_ms: f.launch_ms,
         launch_wall_ms: f.launch_wall_ms,
-    }
-}
-
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
     }
 }
