@@ -140,35 +140,8 @@ poweroff -f
 EOF
 chmod 755 "$root/init" "$root/bin/busybox"
 
-# newc cpio, gzip'd (Python: no cpio program is needed).
-python3 - "$root" "$work/initrd.gz" <<'EOF'
-import gzip, os, stat, sys
-root, out = sys.argv[1], sys.argv[2]
-def entry(name, st, data=b""):
-    mode = st.st_mode
-    hdr = "070701" + "".join(f"{v:08x}" for v in (
-        0, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0))
-    rec = hdr.encode() + name.encode() + b"\0"
-    rec += b"\0" * (-len(rec) % 4) + data + b"\0" * (-len(data) % 4)
-    return rec
-blob = bytearray()
-for d, dirs, files in os.walk(root):
-    dirs.sort()
-    for n in sorted(dirs) + sorted(files):
-        p = os.path.join(d, n)
-        st = os.lstat(p)
-        rel = os.path.relpath(p, root)
-        if stat.S_ISLNK(st.st_mode):
-            data = os.readlink(p).encode()
-        elif stat.S_ISREG(st.st_mode):
-            data = open(p, "rb").read()
-        else:
-            data = b""
-        blob += entry(rel, st, data)
-blob += entry("TRAILER!!!", os.stat(root))
-with gzip.open(out, "wb", compresslevel=1) as f:
-    f.write(blob)
-EOF
+# newc cpio, gzip'd (scripts/lib/cpio.py: no cpio program is needed).
+python3 scripts/lib/cpio.py "$root" "$work/initrd.gz"
 
 echo "==> $(date +%H:%M:%S) booting the emulated board: qemu-system-aarch64 -M virt -cpu cortex-a72 -smp $smp -m $mem (TCG), kernel $kpkg" >&2
 t0=$SECONDS

@@ -25,6 +25,11 @@ static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Testbed {
     fn up(test: &str, n: u32) -> Option<Testbed> {
+        Testbed::up_with(test, &[&n.to_string()])
+    }
+
+    /// `args` after `fleet-testbed.sh up`.
+    fn up_with(test: &str, args: &[&str]) -> Option<Testbed> {
         if !sandbench_sandbox::is_root() {
             skip(test, "needs root (network and mount namespaces)");
             return None;
@@ -43,7 +48,7 @@ impl Testbed {
         let dir = PathBuf::from("/run/sandbench-fleet-testbed");
         let tb = Testbed { dir, _one: one };
         tb.script(&["down"]);
-        tb.script(&["up", &n.to_string()]);
+        tb.script(&[&["up"], args].concat());
         Some(tb)
     }
 
@@ -228,4 +233,76 @@ fn fleet_doctor_says_which_host_it_cannot_reach_and_why() {
     assert_eq!(ghost.len(), 1, "one line: {text}");
     assert!(ghost[0].contains("unreachable: ") && ghost[0].contains("Connection refused"), "{}", ghost[0]);
     assert!(text.lines().any(|l| l.starts_with("host1") && l.ends_with(" ok")), "{text}");
+}
+
+/// The aarch64 binaries of scripts/cross-build.sh, or why there are none.
+fn aarch64_binaries() -> Result<PathBuf, String> {
+    let dir = std::env::var_os("SANDBENCH_AARCH64_DIR")
+        .map(PathBuf::from)
+        .ok_or("SANDBENCH_AARCH64_DIR is not set (scripts/test.sh cross-builds and sets it)")?;
+    for f in ["sandbench", "sandbench-agent", "sandbench-agent-dynamic"] {
+        if !dir.join(f).is_file() {
+            return Err(format!("{} not found: scripts/cross-build.sh --engines", dir.join(f).display()));
+        }
+    }
+    Ok(dir)
+}
+
+/// Three x86 hosts and an emulated arm64 board (QEMU `virt`, Cortex-A72, TCG: a test stand-in
+/// for a Raspberry Pi 4) run one campaign, the board with the cross-built binaries, into one
+/// report that shows both architectures. The board is offline: the fleet run seeds its cache
+/// with the model and the arm64 packages its runc image is built from.
+#[test]
+fn x86_hosts_and_an_arm64_board_run_one_campaign_into_one_report() {
+    let test = "x86_hosts_and_an_arm64_board_run_one_campaign_into_one_report";
+    let arm = match aarch64_binaries() {
+        Ok(d) => d,
+        Err(why) => return skip(test, &why),
+    };
+    if !Path::new("/usr/bin/qemu-system-aarch64").is_file() {
+        return skip(test, "qemu-system-aarch64 not found (apt-get install qemu-system-arm)");
+    }
+    let t = Instant::now();
+    let Some(tb) = Testbed::up_with(test, &["3", "--arm64-board"]) else { return };
+    eprintln!("testbed with the board up: {:.0} s", t.elapsed().as_secs_f64());
+    let inventory = std::fs::read_to_string(tb.inventory()).unwrap();
+    assert!(inventory.contains("arm64:") && inventory.contains("host4:"), "{inventory}");
+    let tmp = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let out =
+        run_ok(fleet_run(tmp.path(), &tb.inventory()).arg("--binaries").arg(format!("aarch64={}", arm.display())));
+    eprintln!("fleet of 3 x86 hosts and an arm64 board: {:.0} s", t.elapsed().as_secs_f64());
+    let dir = only_dir(tmp.path());
+    let m = manifest(&dir);
+    for (h, arch) in [("host1", "x86_64"), ("host2", "x86_64"), ("host3", "x86_64"), ("host4", "aarch64")] {
+        let rec = &m["hosts"][h];
+        assert_eq!(rec["state"], "complete", "{h}: {rec}");
+        assert_eq!(rec["facts"]["architecture"], arch, "{h}");
+        let run = host_run(&dir, &m, h);
+        assert_eq!(run["state"], "complete", "{h}");
+        assert_eq!(run["host"]["arch"], arch, "{h}: the host's own manifest");
+        let records = common::records(&dir.join(rec["results"].as_str().unwrap()));
+        for env in ["native", "runc"] {
+            for kind in ["noop", "cpu", "classify"] {
+                let ok = records
+                    .iter()
+                    .filter(|r| r.key.environment == env && r.key.workload == kind)
+                    .filter(|r| r.status == sandbench_spec::Status::Ok)
+                    .count();
+                assert!(ok >= 3, "{h}/{env}/{kind}: {ok} ok trials");
+            }
+        }
+    }
+    let board = host_run(&dir, &m, "host4");
+    assert!(board["host"]["cpu_model"].as_str().unwrap_or("").contains("Cortex-A72"), "{}", board["host"]);
+    // One report: the hosts' table names both architectures, the workloads have four columns.
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("4 of 4 hosts complete"), "{md}");
+    let hosts_row = |h: &str| md.lines().find(|l| l.starts_with(&format!("| {h} |"))).unwrap_or("").to_string();
+    assert!(hosts_row("host1").contains("| x86_64 |"), "{md}");
+    assert!(hosts_row("host4").contains("| aarch64 |"), "{md}");
+    let cpu = md.split("## cpu: events_per_s").nth(1).unwrap();
+    let header = cpu.lines().find(|l| l.starts_with("| environment")).unwrap();
+    assert_eq!(header, "| environment | host1 | host2 | host3 | host4 |");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(complete)"));
 }

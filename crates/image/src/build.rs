@@ -172,6 +172,14 @@ impl GuestImage {
     }
 }
 
+/// The Debian packages a guest image of Debian architecture `arch` is built from (busybox and
+/// the cloud kernel), fetched into the cache: what a fleet run seeds a host of another
+/// architecture with, so that it builds its image without a network.
+pub fn packages_for(arch: &str) -> Result<Vec<debian::Deb>, ImageError> {
+    let kernel = debian::kernel_package(arch)?;
+    Ok(vec![debian::fetch_for("busybox-static", arch)?, debian::fetch_for(&kernel, arch)?])
+}
+
 /// Builds the image, or returns the cached one with the same inputs.
 pub fn build(opts: &BuildOptions) -> Result<GuestImage, ImageError> {
     // A dynamically linked agent (the onnxruntime engine) brings its library closure along.
@@ -260,7 +268,7 @@ impl Kernel {
                 config: None,
             });
         }
-        let pkg = debian::resolve_meta(&format!("linux-image-cloud-{}", debian::host_arch()))?;
+        let pkg = debian::kernel_package(&debian::host_arch())?;
         let deb = debian::fetch(&pkg)?;
         let dir = unpacked(&deb)?;
         let release = pkg.trim_start_matches("linux-image-").to_string();

@@ -14,7 +14,9 @@ pub mod debian;
 mod error;
 pub mod kernel;
 
-pub use build::{build, has_interp, prune, BuildOptions, GuestImage, ImageAsset, ImageManifest, KEEP_IMAGES};
+pub use build::{
+    build, has_interp, packages_for, prune, BuildOptions, GuestImage, ImageAsset, ImageManifest, KEEP_IMAGES,
+};
 pub use error::ImageError;
 
 /// The agent's path inside every rootfs.

@@ -161,22 +161,26 @@ fn side_by_side(t: &mut FleetTables, hosts: &[HostRun], names: &[String], wl: &s
 }
 
 /// Hosts that ran different sandbench versions or guest images, and hosts without results.
+/// Guest images are compared within an architecture: each has its own kernel and agent build.
 fn warnings(hosts: &[HostRun]) -> Vec<String> {
     let mut out = Vec::new();
     type Get = fn(&HostRun) -> Option<&String>;
-    let by: [(&str, Get); 2] =
-        [("sandbench versions", |h| h.sandbench_version.as_ref()), ("guest images", |h| h.image.as_ref())];
-    for (what, get) in by {
-        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for h in hosts.iter().filter(|h| h.model.is_some()) {
-            if let Some(v) = get(h) {
-                seen.entry(v.clone()).or_default().push(h.host.clone());
-            }
-        }
-        if seen.len() > 1 {
+    let by: [(&str, Get, bool); 2] =
+        [("sandbench versions", |h| h.sandbench_version.as_ref(), false), ("guest images", |h| h.image.as_ref(), true)];
+    for (what, get, per_arch) in by {
+        let values: Vec<(String, String, String)> = hosts
+            .iter()
+            .filter(|h| h.model.is_some())
+            .filter_map(|h| {
+                let group = if per_arch { fact(h, "architecture") } else { String::new() };
+                get(h).map(|v| (group, v.clone(), h.host.clone()))
+            })
+            .collect();
+        for (group, seen) in differing(&values) {
             let parts: Vec<String> = seen.iter().map(|(v, hs)| format!("{v} on {}", hs.join(", "))).collect();
+            let whose = if group.is_empty() { "hosts".to_string() } else { format!("{group} hosts") };
             out.push(format!(
-                "hosts ran different {what}: {}; their numbers are not of the same thing",
+                "{whose} ran different {what}: {}; their numbers are not of the same thing",
                 parts.join("; ")
             ));
         }
@@ -185,6 +189,16 @@ fn warnings(hosts: &[HostRun]) -> Vec<String> {
         out.push(format!("{}: no results ({})", h.host, h.state));
     }
     out
+}
+
+/// Of (group, value, host) triples, the groups whose hosts had more than one value, with the
+/// hosts of each value.
+fn differing(values: &[(String, String, String)]) -> Vec<(String, BTreeMap<String, Vec<String>>)> {
+    let mut groups: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (group, value, host) in values {
+        groups.entry(group.clone()).or_default().entry(value.clone()).or_default().push(host.clone());
+    }
+    groups.into_iter().filter(|(_, seen)| seen.len() > 1).collect()
 }
 
 /// `report.md` of a fleet run.
@@ -265,4 +279,27 @@ pub fn html(hosts: &[HostRun]) -> String {
     }
     o.push_str("</ul></body></html>");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    fn t(g: &str, v: &str, h: &str) -> (String, String, String) {
+        (g.into(), v.into(), h.into())
+    }
+
+    #[test]
+    fn images_differ_only_within_an_architecture() {
+        let values = [
+            t("x86_64", "2b75", "host1"),
+            t("x86_64", "2b75", "host2"),
+            t("aarch64", "9c6e", "host4"),
+            t("aarch64", "9c6e", "board2"),
+        ];
+        assert!(super::differing(&values).is_empty(), "each architecture has its own image");
+        let values = [t("x86_64", "2b75", "host1"), t("x86_64", "77aa", "host2"), t("aarch64", "9c6e", "host4")];
+        let d = super::differing(&values);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].0, "x86_64");
+        assert_eq!(d[0].1["77aa"], vec!["host2".to_string()]);
+    }
 }

@@ -74,13 +74,13 @@ fn start(a: &RunArgs) -> Result<i32> {
     let campaigns = prepare::host_campaigns(&dir, &campaign, &inv)?;
     let mut binaries = prepare::parse_binaries(&a.binaries)?;
     let (arch, own) = prepare::own_binaries(&dir, &agent)?;
-    binaries.entry(arch.clone()).or_insert(own);
-    let seed = prepare::seed(&dir, &campaigns, &agent)?;
+    binaries.entry(arch).or_insert(own);
+    let seeds = prepare::seeds(&dir, &campaigns, &agent, binaries.keys().cloned())?;
     let vars = serde_json::json!({
         "sb_fleet_id": id,
         "sb_fleet_dir": dir,
         "sb_binaries": binaries,
-        "sb_seed": { arch: seed },
+        "sb_seed": seeds,
         "sb_campaigns": dir.join("campaigns"),
         "sb_time_limit_s": a.host_time_limit_s,
         "sb_poll_s": 2,

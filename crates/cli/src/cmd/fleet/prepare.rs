@@ -73,13 +73,22 @@ fn campaign_name(dir: &Path) -> String {
     dir.join("campaign.toml").display().to_string()
 }
 
-/// The seed of a host's cache for this machine's architecture: links to the assets the
-/// campaigns need (fetched here first) and, when one needs a guest image, the Debian packages
-/// it is built from (built here first, which fetches them); returns it packed as one tar.
-pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf> {
-    let seed = dir.join("seed").join(std::env::consts::ARCH);
+/// The seeds of the hosts' caches, one per architecture of the fleet run, each packed as one
+/// tar: links to the assets the campaigns need (fetched here first; architecture-independent,
+/// except native libraries such as onnxruntime's, which only this machine's architecture gets)
+/// and, when a campaign needs a guest image, the Debian packages of the host's architecture it
+/// is built from (fetched here), so that hosts need no network.
+pub fn seeds(
+    dir: &Path,
+    campaigns: &[Campaign],
+    agent: &Path,
+    archs: impl Iterator<Item = String>,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let own = std::env::consts::ARCH;
     let root = sandbench_assets::Store::default_root();
     let store = sandbench_assets::Store::new(&root);
+    let mut assets = Vec::new();
+    let mut image = false;
     // Hosts whose overrides change nothing share one campaign: fetch and hash its inputs once.
     let mut seen: Vec<String> = Vec::new();
     for c in campaigns {
@@ -88,30 +97,49 @@ pub fn seed(dir: &Path, campaigns: &[Campaign], agent: &Path) -> Result<PathBuf>
             continue;
         }
         seen.push(text);
-        let (_, assets) = sandbench_runner::assets::prepare(c)?;
-        for a in &assets {
-            let rel = Path::new(&a.name);
+        let (_, needed) = sandbench_runner::assets::prepare(c)?;
+        assets.extend(needed.iter().map(|a| a.name.clone()));
+        image |= sandbench_runner::image_for(c, agent, needed)?.is_some();
+    }
+    assets.sort();
+    assets.dedup();
+    let mut seeds = BTreeMap::new();
+    for arch in archs {
+        let seed = dir.join("seed").join(&arch);
+        std::fs::create_dir_all(&seed)?;
+        for name in assets.iter().filter(|n| arch == own || !n.ends_with(".so")) {
+            let rel = Path::new(name);
             for (from, to) in [
-                (store.path(&a.name), seed.join("assets/tree").join(rel)),
+                (store.path(name), seed.join("assets/tree").join(rel)),
                 (
-                    root.join("sums").join(format!("{}.sha256", a.name)),
-                    seed.join("assets/sums").join(format!("{}.sha256", a.name)),
+                    root.join("sums").join(format!("{name}.sha256")),
+                    seed.join("assets/sums").join(format!("{name}.sha256")),
                 ),
             ] {
                 std::fs::create_dir_all(to.parent().unwrap_or(&seed))?;
                 link(&from, &to)?;
             }
         }
-        if sandbench_runner::image_for(c, agent, assets)?.is_some() {
-            let debs = sandbench_image::cache::cache_dir().join("debs");
+        if image {
             std::fs::create_dir_all(seed.join("debs"))?;
-            for e in std::fs::read_dir(&debs)?.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "deb")) {
-                link(&e.path(), &seed.join("debs").join(e.file_name()))?;
+            for deb in image_packages(&arch)? {
+                link(&deb, &seed.join("debs").join(deb.file_name().unwrap_or_default()))?;
             }
         }
+        seeds.insert(arch, archive(&seed)?);
     }
-    std::fs::create_dir_all(&seed)?;
-    archive(&seed)
+    Ok(seeds)
+}
+
+/// The Debian packages a host of `arch` builds its guest image from: this machine's cached ones
+/// (the image was built here first), or those of another architecture, fetched here.
+fn image_packages(arch: &str) -> Result<Vec<PathBuf>> {
+    let Some(debian) = sandbench_image::debian::debian_arch(arch) else {
+        bail!("no Debian architecture for `{arch}` (valid: x86_64, aarch64)");
+    };
+    let debs =
+        sandbench_image::packages_for(debian).with_context(|| format!("the guest image's packages for {arch}"))?;
+    Ok(debs.into_iter().map(|d| d.path).collect())
 }
 
 /// The seed as one tar (links followed), `seed/<arch>.tar`: what the playbook copies.
