@@ -7,7 +7,10 @@
 # running. Packed as one initramfs: the board runs from RAM and boots fresh each time.
 # A test stand-in for a board, never a measurement of one (TCG emulates every instruction).
 #
-#   scripts/board-rootfs.sh      prints two lines: the kernel, the initramfs
+#   scripts/board-rootfs.sh [--with-qemu]    prints two lines: the kernel, the initramfs
+#
+# --with-qemu also installs qemu-system-arm on the board, for the `qemu` driver's `virt` guest
+# inside the emulated board (TCG inside TCG: tried once, docs/VMMS.md; not a CI test).
 #
 # Built once (about 4 min here: the second stage runs every arm64 maintainer script under
 # qemu-user) and cached under $SANDBENCH_CACHE/arm64-board/fleet-host/, keyed by this script
@@ -19,7 +22,14 @@ die() { echo "board-rootfs: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, binfmt_misc)"
 
 cache="${SANDBENCH_CACHE:-/var/cache/sandbench}/arm64-board"
-out="$cache/fleet-host"
+variant=fleet-host
+extra=""
+case "${1:-}" in
+  "") ;;
+  --with-qemu) variant=fleet-host-qemu; extra=",qemu-system-arm" ;;
+  *) die "unknown option $1; valid: --with-qemu" ;;
+esac
+out="$cache/$variant"
 mkdir -p "$cache/debs" "$cache/debootstrap-debs" "$out"
 
 # What the board is made of: debootstrap, the arm64 emulator for its second stage, and dpkg's
@@ -50,7 +60,7 @@ grep -q '^flags: .*F' "$binfmt/qemu-aarch64" || die "binfmt_misc's qemu-aarch64 
 
 kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | sed -n 's/.*Depends: \(linux-image-[^ :]*\).*/\1/p' | head -1)
 [ -n "$kpkg" ] || die "no linux-image-cloud-arm64 in apt's lists (apt-get update)"
-key=$( (sha256sum "$0" scripts/lib/cpio.py | cut -d' ' -f1; echo "$kpkg") | sha256sum | cut -c1-16)
+key=$( (sha256sum "$0" scripts/lib/cpio.py | cut -d' ' -f1; echo "$kpkg $variant") | sha256sum | cut -c1-16)
 if [ -f "$out/$key.stamp" ]; then
   echo "$out/vmlinuz"
   echo "$out/rootfs.cpio.gz"
@@ -71,8 +81,8 @@ mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/*.
 mirror=${mirror:-http://deb.debian.org/debian}
 # debootstrap's tree is kept as a tar of its own (keyed by what it was asked for), so that a
 # change to the board's configuration below does not run it again.
-include=openssh-server,python3,iproute2,runc,busybox-static
-base="$cache/debootstrap-$(echo "bookworm arm64 minbase $include $mirror" | sha256sum | cut -c1-16).tar"
+include=openssh-server,python3,iproute2,runc,busybox-static$extra
+base="$cache/debootstrap-$variant-$(echo "bookworm arm64 minbase $include $mirror" | sha256sum | cut -c1-16).tar"
 if [ ! -f "$base" ]; then
   echo "==> $(date +%H:%M:%S) debootstrap arm64 bookworm from $mirror (minbase, $include)" >&2
   t0=$SECONDS
@@ -80,7 +90,7 @@ if [ ! -f "$base" ]; then
     --cache-dir="$cache/debootstrap-debs" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
   echo "==> debootstrap took $((SECONDS - t0)) s" >&2
-  rm -f "$cache"/debootstrap-*.tar
+  rm -f "$cache"/debootstrap-"$variant"-*.tar
   tar -C "$root" -cf "$base.tmp" . && mv "$base.tmp" "$base"
 else
   mkdir -p "$root"

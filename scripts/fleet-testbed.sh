@@ -11,7 +11,8 @@
 # never a measurement of one): QEMU's `virt` machine with a Cortex-A72 under TCG, running from
 # RAM the Debian arm64 system of scripts/board-rootfs.sh, its NIC on a tap bridged to the same
 # kind of veth link inside the host's network namespace, the same sshd key and address scheme.
-# Its size: SANDBENCH_BOARD_SMP (2) CPUs, SANDBENCH_BOARD_MEM_MIB (2048) MiB. Its console is
+# Its size: SANDBENCH_BOARD_SMP (2) CPUs, SANDBENCH_BOARD_MEM_MIB (2048) MiB; with
+# SANDBENCH_BOARD_WITH_QEMU=1 it also has qemu-system-arm (a `virt` guest inside). Its console is
 # $SANDBENCH_FLEET_TESTBED/hostN/console.log.
 # The inventory (Ansible's YAML) is written to $SANDBENCH_FLEET_TESTBED/inventory.yml
 # (examples/fleet.yml is the same for N = 3); the board is in the group `arm64`.
@@ -148,7 +149,9 @@ stop_ssh() {
 board_boot() {
   local i=$1 h=host$1
   local sys
-  mapfile -t sys < <("$HERE/board-rootfs.sh")
+  local variant=()
+  [ "${SANDBENCH_BOARD_WITH_QEMU:-0}" = 1 ] && variant=(--with-qemu)
+  mapfile -t sys < <("$HERE/board-rootfs.sh" "${variant[@]}")
   [ "${#sys[@]}" = 2 ] || die "$h: scripts/board-rootfs.sh made no system"
   local own="$D/$h/own"
   rm -rf "$own"

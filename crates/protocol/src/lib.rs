@@ -13,11 +13,13 @@ pub mod histogram;
 pub mod kind;
 mod message;
 mod parser;
+mod scenario;
 mod size;
 
 pub use build_marker::{agent_has_engines, ENGINES_MARKER, WITHOUT_ENGINES, WITH_ENGINES};
 pub use histogram::Histogram;
 pub use kind::{Kind, RecordedKind, UnknownKind};
+pub use scenario::ScenarioKind;
 pub use size::parse_size;
 
 pub use message::{AgentMsg, GuestCpu, HostMsg, Metric, Metrics, PROTOCOL_VERSION};

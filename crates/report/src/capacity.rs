@@ -3,6 +3,7 @@
 //! count, the curves against N, and verdicts between environments in words.
 
 use crate::html_parts::{esc, figure, table};
+use sandbench_protocol::ScenarioKind;
 use sandbench_spec::{Campaign, CapacityLine, CapacityStep, SlaVerdict};
 use serde::Serialize;
 use std::fmt::Write;
@@ -15,8 +16,11 @@ pub const OTHER_LOAD_MAX_PCT: f64 = 25.0;
 pub struct CapacityRow {
     pub environment: String,
     pub workload: String,
-    /// The scenario in words: `fixed_rate at 10 fps`.
+    /// The scenario in words: `cpu, fixed_rate at 10 fps`.
     pub scenario: String,
+    /// Which scenario it was.
+    #[serde(skip)]
+    pub scenario_kind: Option<ScenarioKind>,
     pub capacity: Option<u32>,
     /// Why the series ended; `None` while it is still running (an interrupted run).
     pub stop: Option<String>,
@@ -65,7 +69,8 @@ pub fn build(campaign: Option<&Campaign>, lines: &[CapacityLine]) -> Option<Capa
         };
         let at = capacity.and_then(|n| mine.iter().find(|s| s.streams == n));
         rows.push(CapacityRow {
-            scenario: describe_scenario(campaign, &wl, mine.first().map(|s| s.scenario.as_str()).unwrap_or("")),
+            scenario: describe_scenario(campaign, &wl, mine.first().map(|s| s.scenario)),
+            scenario_kind: mine.first().map(|s| s.scenario),
             environment: env,
             workload: wl,
             capacity,
@@ -111,14 +116,15 @@ fn series_order(lines: &[CapacityLine]) -> Vec<(String, String)> {
 }
 
 /// `fixed_rate at 10 fps`, `server at 5 queries/s`, from the campaign's workload.
-fn describe_scenario(c: Option<&Campaign>, wl: &str, scenario: &str) -> String {
+fn describe_scenario(c: Option<&Campaign>, wl: &str, scenario: Option<ScenarioKind>) -> String {
     let w = c.and_then(|c| c.workload_specs().find(|w| w.name == wl));
     let num = |k: &str| w.and_then(|w| w.params.get(k)).and_then(|v| v.as_f64());
     let kind = w.map(|w| w.kind.name()).unwrap_or("?");
-    let how = match (num("fps"), num("rate")) {
-        (Some(f), _) => format!("{scenario} at {f} fps"),
-        (_, Some(r)) => format!("{scenario} at {r} queries/s"),
-        _ => scenario.to_string(),
+    let name = scenario.map_or("?", ScenarioKind::name);
+    let how = match (scenario, num("fps"), num("rate")) {
+        (Some(ScenarioKind::FixedRate), Some(f), _) => format!("{name} at {f} fps"),
+        (Some(ScenarioKind::Server), _, Some(r)) => format!("{name} at {r} queries/s"),
+        _ => name.to_string(),
     };
     format!("{kind}, {how}")
 }
@@ -140,7 +146,7 @@ fn verdicts(rows: &[CapacityRow], sla: &str) -> Vec<String> {
 }
 
 fn verdict(rows: &[&CapacityRow], sla: &str) -> String {
-    if rows.iter().all(|r| r.scenario.ends_with(", idle")) {
+    if rows.iter().all(|r| r.scenario_kind == Some(ScenarioKind::Idle)) {
         return footprint(rows);
     }
     let mut sorted = rows.to_vec();

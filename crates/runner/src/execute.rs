@@ -39,16 +39,18 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
 fn capacity_fit(c: &Campaign, w: &sandbench_spec::WorkloadSpec) -> Result<(), String> {
     let Some(cap) = &c.capacity else { return Ok(()) };
     let scenario =
-        sandbench_workloads::load::split(w.kind, &w.params).ok().and_then(|(l, _)| l).map(|l| l.scenario.name());
+        sandbench_workloads::load::split(w.kind, &w.params).ok().and_then(|(l, _)| l).map(|l| l.scenario.kind());
     match (scenario, cap.sla) {
         (None, _) => Err(format!(
             "a capacity run needs every workload to have a load `scenario` (valid: {})",
             sandbench_workloads::load::SCENARIOS.join(", ")
         )),
-        (Some(s), sandbench_spec::Sla::MissRatio(_)) if s != "fixed_rate" => Err(format!(
+        (Some(s), sandbench_spec::Sla::MissRatio(_)) if s != sandbench_protocol::ScenarioKind::FixedRate => {
+            Err(format!(
             "`capacity.sla = {{ miss_ratio }}` counts camera frames: it needs scenario = \"fixed_rate\", not \"{s}\"; \
              or judge by p90_ms or p99_ms"
-        )),
+        ))
+        }
         _ => Ok(()),
     }
 }

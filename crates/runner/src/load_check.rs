@@ -28,7 +28,7 @@ pub(crate) fn check(record: &mut TrialRecord, wl: &WorkloadSpec) {
     let Ok((Some(load), _)) = split(wl.kind, &wl.params) else { return };
     let offered = offered(&load);
     record.load = Some(LoadCheck {
-        scenario: load.scenario.name().into(),
+        scenario: load.scenario.kind(),
         offered,
         host_checked: ["window_s", "queries", "dropped", "skipped_frames", "histogram count"].map(String::from).into(),
         guest_word: ["latency_*", "histogram", "late", "deadline_misses", "miss_ratio"].map(String::from).into(),

@@ -234,8 +234,8 @@ pub struct CapacityStep {
     pub environment: String,
     pub workload: String,
     pub streams: u32,
-    /// The workload's scenario name (`fixed_rate`, …).
-    pub scenario: String,
+    /// The workload's scenario (`fixed_rate`, …).
+    pub scenario: sandbench_protocol::ScenarioKind,
     /// Windows run, and how many of their trials (streams × windows) ended ok.
     pub windows: u32,
     pub trials_ok: u32,

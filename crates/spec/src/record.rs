@@ -287,7 +287,7 @@ pub struct TrialRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadCheck {
     /// The scenario the host asked for (`single_stream`, `server`, `fixed_rate`, `idle`).
-    pub scenario: String,
+    pub scenario: sandbench_protocol::ScenarioKind,
     /// Queries (or frames) the scenario offered, as the host computes them from the
     /// parameters it sent (server: the seeded arrivals; fixed rate: the frames); `None` for a
     /// single stream, which has no schedule.

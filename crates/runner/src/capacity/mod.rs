@@ -14,6 +14,7 @@ use crate::options::{Guest, LaunchBase, RunOptions, RunOutcome};
 use crate::results::ResultsDir;
 use crate::RunError;
 use pool::{Launcher, Pool};
+use sandbench_protocol::ScenarioKind;
 use sandbench_sampler::memory::{mem_available_mib, Ksm};
 use sandbench_spec::capacity::{Ksm as KsmChoice, StepMemory};
 use sandbench_spec::{
@@ -208,12 +209,12 @@ impl Series<'_> {
         self.launcher.opts.cancel.load(Ordering::SeqCst)
     }
 
-    fn scenario(&self) -> String {
+    /// The workload's scenario (execute::capacity_fit refused the campaign without one).
+    fn scenario(&self) -> ScenarioKind {
         sandbench_workloads::load::split(self.wl.kind, &self.wl.params)
             .ok()
             .and_then(|(l, _)| l)
-            .map(|l| l.scenario.name().to_string())
-            .unwrap_or_default()
+            .map_or(ScenarioKind::SingleStream, |l| l.scenario.kind())
     }
 
     /// The reserve check before a step: `add` more sandboxes at the size measured so far (or

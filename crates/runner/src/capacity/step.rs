@@ -2,7 +2,7 @@
 //! energy per inference ([`CapacityStep`]).
 
 use super::judge::judge;
-use sandbench_protocol::Histogram;
+use sandbench_protocol::{Histogram, ScenarioKind};
 use sandbench_spec::capacity::StepMemory;
 use sandbench_spec::{CapacityStep, Sla, Status, TrialRecord};
 use sandbench_workloads::ai::mean;
@@ -10,7 +10,7 @@ use sandbench_workloads::ai::mean;
 /// What the series loop measured around a step's windows.
 pub(crate) struct StepFacts {
     pub streams: u32,
-    pub scenario: String,
+    pub scenario: ScenarioKind,
     pub windows: Vec<Vec<TrialRecord>>,
     pub memory: StepMemory,
     /// Host energy over each window, where there is a power source.
@@ -49,7 +49,7 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
     let throughput = mean(&rates);
     let offered: u64 = ok.iter().filter_map(|r| r.load.as_ref().and_then(|l| l.offered)).sum();
     let missed: f64 = ok.iter().map(|r| metric(r, "skipped_frames") + metric(r, "deadline_misses")).sum();
-    let j = if f.scenario == sandbench_workloads::load::Scenario::Idle.name() {
+    let j = if f.scenario == ScenarioKind::Idle {
         // Nothing to judge: an idle step measures the footprint.
         super::judge::Judged {
             verdict: sandbench_spec::SlaVerdict::Pass,
@@ -84,7 +84,7 @@ pub(crate) fn summarize(env: &str, wl: &str, sla: Sla, f: StepFacts) -> Capacity
         cgroup_mib: sum_peak(|h| h.cgroup_mem_max_kib),
         ..f.memory
     };
-    let fixed_rate = f.scenario == "fixed_rate";
+    let fixed_rate = f.scenario == ScenarioKind::FixedRate;
     CapacityStep {
         environment: env.into(),
         workload: wl.into(),

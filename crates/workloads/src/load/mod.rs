@@ -22,6 +22,7 @@ pub use drive::{drive, Queries};
 pub use queries::queries;
 
 use crate::{Kind, ParamError, Params};
+pub use sandbench_protocol::ScenarioKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -50,13 +51,17 @@ pub struct Load {
 }
 
 impl Scenario {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> ScenarioKind {
         match self {
-            Scenario::SingleStream => "single_stream",
-            Scenario::Server { .. } => "server",
-            Scenario::FixedRate { .. } => "fixed_rate",
-            Scenario::Idle => "idle",
+            Scenario::SingleStream => ScenarioKind::SingleStream,
+            Scenario::Server { .. } => ScenarioKind::Server,
+            Scenario::FixedRate { .. } => ScenarioKind::FixedRate,
+            Scenario::Idle => ScenarioKind::Idle,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
     }
 }
 
@@ -139,6 +144,12 @@ mod tests {
         assert_eq!(rest, map(json!({"threads": 1})));
         let (none, same) = split(Kind::Cpu, &map(json!({"threads": 2}))).unwrap();
         assert_eq!((none, same), (None, map(json!({"threads": 2}))));
+    }
+
+    #[test]
+    fn the_scenario_names_are_the_kinds_names() {
+        let names: Vec<&str> = ScenarioKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(SCENARIOS, names.as_slice());
     }
 
     #[test]
