@@ -256,7 +256,9 @@ impl<'a> Session<'a> {
                 }
                 slot.launch_failures += 1;
                 record.status = Status::Failed;
-                record.error = Some(format!("launch failed: {e}"));
+                // With the sandbox's last line of output: a VMM that exits at once says why
+                // only on its stderr (for example a disk it cannot open).
+                record.error = Some(format!("launch failed: {}", e.with_last_output()));
                 record.console_tail = e.console_tail();
                 self.record_unrun(record)?;
                 Ok(Launch::Recorded)

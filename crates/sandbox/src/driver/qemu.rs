@@ -47,6 +47,17 @@ pub struct GuestFiles<'a> {
     pub net: Option<&'a crate::net::Link>,
 }
 
+/// The guest's NIC on the tap `net0`. A PCI NIC gets no option ROM (`romfile=`): the kernel is
+/// booted directly, nothing boots from the network, and QEMU installed without its recommended
+/// packages (an arm64 board's `qemu-system-arm` without `ipxe-qemu`) has no `efi-virtio.rom`
+/// and refuses to start otherwise.
+fn nic_device(machine: Machine) -> String {
+    match machine {
+        Machine::Microvm => "virtio-net-device,netdev=net0".into(),
+        Machine::Q35 | Machine::Virt => "virtio-net-pci,netdev=net0,romfile=".into(),
+    }
+}
+
 /// The QEMU command line for `env` with a concrete accelerator (not `auto`).
 pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
     let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
@@ -112,12 +123,11 @@ pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &
         ]);
     }
     if let Some(link) = net {
-        let dev = if machine == Machine::Microvm { "virtio-net-device" } else { "virtio-net-pci" };
         a.extend([
             "-netdev".into(),
             format!("tap,id=net0,ifname={},script=no,downscript=no", link.host_if),
             "-device".into(),
-            format!("{dev},netdev=net0"),
+            nic_device(machine),
         ]);
     }
     a.extend(env.extra_args.clone().unwrap_or_default());
@@ -393,5 +403,13 @@ mod tests {
         );
         assert_eq!(super::sandbox_of(&argv(&["qemu", "-name", "other"])), None);
         assert_eq!(super::sandbox_of(&argv(&["qemu"])), None);
+    }
+
+    #[test]
+    fn a_pci_nic_asks_for_no_option_rom() {
+        use sandbench_spec::campaign::Machine;
+        assert_eq!(super::nic_device(Machine::Virt), "virtio-net-pci,netdev=net0,romfile=");
+        assert_eq!(super::nic_device(Machine::Q35), "virtio-net-pci,netdev=net0,romfile=");
+        assert_eq!(super::nic_device(Machine::Microvm), "virtio-net-device,netdev=net0");
     }
 }
