@@ -5,6 +5,10 @@
 //! random, until `io_size` bytes have moved or `time_s` has passed. Every block carries a header
 //! naming its file and offset, and every read checks it: a layer that returns the wrong bytes
 //! fails the trial instead of looking fast.
+//!
+//! Random modes visit every block once per pass over the file set, in a new order each pass,
+//! as fio's random map does by default (`randommap = false`: blocks drawn with replacement, as
+//! fio's `norandommap`).
 
 use crate::scratch::{self, AlignedBuf, TrialDir};
 use crate::{Outcome, ParamError, Params, WorkloadError};
@@ -41,6 +45,9 @@ pub struct FileioParams {
     pub time_s: f64,
     pub seed: u64,
     pub dir: Option<String>,
+    /// Random modes: every block once per pass (fio's default random map), else drawn with
+    /// replacement.
+    pub randommap: bool,
 }
 
 impl FileioParams {
@@ -59,6 +66,7 @@ impl FileioParams {
             "time_s",
             "seed",
             "dir",
+            "randommap",
         ])?;
         let block_size = p.size_in("block_size", 16 << 10, 512, 64 << 20)?;
         let files = p.u64_in("files", 1, 1, 4096)?;
@@ -89,6 +97,7 @@ impl FileioParams {
             time_s,
             seed: p.u64_in("seed", 1, 0, u64::MAX)?,
             dir: p.string("dir")?,
+            randommap: p.flag("randommap", true)?,
         })
     }
 
@@ -270,13 +279,17 @@ impl Plan<'_> {
         tally
     }
 
-    /// The file and offset of operation `n`: in order for the sequential modes, else from the
-    /// thread's xorshift generator.
+    /// The file and offset of operation `n`: in order for the sequential modes; else the `n`th
+    /// of a pass's shuffled order of all blocks (a new order each pass), or, without the random
+    /// map, from the thread's xorshift generator.
     fn block(&self, n: u64, rng: &mut u64) -> (u64, u64) {
         let per = self.p.blocks_per_file();
         let total_blocks = per * self.p.files;
         let global = if self.p.mode.starts_with("seq") {
             n % total_blocks
+        } else if self.p.randommap {
+            let pass = n / total_blocks;
+            permute(n % total_blocks, total_blocks, self.p.seed ^ pass.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         } else {
             *rng ^= *rng << 13;
             *rng ^= *rng >> 7;
@@ -328,6 +341,34 @@ impl Plan<'_> {
     }
 }
 
+/// `i`'s place in a pseudo-random order of `0..n` chosen by `key`: a balanced Feistel network
+/// over the smallest even power of two not below `n`, walked until it lands inside (a bijection
+/// of `0..n` without a table, so every thread computes any operation's block on its own).
+fn permute(i: u64, n: u64, key: u64) -> u64 {
+    debug_assert!(i < n);
+    let half = (64 - (n.max(2) - 1).leading_zeros()).div_ceil(2);
+    let mask = (1u64 << half) - 1;
+    let mut x = i;
+    loop {
+        let (mut l, mut r) = (x >> half, x & mask);
+        for round in 0..4u64 {
+            let f = mix(r ^ key.rotate_left(16 * round as u32) ^ round) & mask;
+            (l, r) = (r, l ^ f);
+        }
+        x = (l << half) | r;
+        if x < n {
+            return x;
+        }
+    }
+}
+
+/// splitmix64's finalizer.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The trial's metrics from its threads' tallies; also the read and write counts.
 fn metrics(p: &FileioParams, tallies: Vec<Tally>, fsyncs: u64, total_s: f64) -> (Metrics, u64, u64) {
     let reads: u64 = tallies.iter().map(|t| t.reads).sum();
@@ -361,6 +402,42 @@ mod tests {
 
     fn tmp() -> String {
         crate::scratch::test_dir()
+    }
+
+    #[test]
+    fn the_shuffle_is_a_permutation_and_each_pass_has_its_own() {
+        for n in [1u64, 2, 3, 5, 64, 1000, 4097] {
+            for key in [0u64, 1, 0xDEAD_BEEF] {
+                let mut seen: Vec<u64> = (0..n).map(|i| permute(i, n, key)).collect();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n = {n}, key = {key}");
+            }
+        }
+        let a: Vec<u64> = (0..1000).map(|i| permute(i, 1000, 1)).collect();
+        let b: Vec<u64> = (0..1000).map(|i| permute(i, 1000, 2)).collect();
+        assert_ne!(a, b);
+        assert_ne!(a, (0..1000).collect::<Vec<_>>(), "shuffled, not in order");
+    }
+
+    /// fio's random map: a random pass writes every block of every file exactly once.
+    fn blocks_of_one_pass(randommap: bool) -> Vec<(u64, u64)> {
+        let p = params(json!({"mode": "rndwr", "block_size": "4K", "file_size": "1M", "files": 2,
+                              "randommap": randommap}));
+        let plan = Plan { p: &p, files: &[], issued: AtomicU64::new(0), ops_limit: u64::MAX, deadline: None };
+        let mut rng = 12345u64;
+        let total = p.blocks_per_file() * p.files;
+        let mut got: Vec<(u64, u64)> = (0..total).map(|n| plan.block(n, &mut rng)).collect();
+        got.sort_unstable();
+        got
+    }
+
+    #[test]
+    fn random_modes_visit_every_block_once_per_pass_as_fio_does() {
+        let all: Vec<(u64, u64)> = (0..2).flat_map(|f| (0..128).map(move |b| (f, b * 4096))).collect();
+        assert_eq!(blocks_of_one_pass(true), all);
+        let mut drawn = blocks_of_one_pass(false);
+        drawn.dedup();
+        assert!(drawn.len() < all.len(), "without the map, blocks are drawn with replacement");
     }
 
     #[test]
