@@ -35,8 +35,9 @@ pub fn run_ai(kind: Kind, params: &Map<String, Value>) -> Result<Outcome, Worklo
 
 #[cfg(not(feature = "engines"))]
 pub fn run_ai(workload: Kind, _params: &Map<String, Value>) -> Result<Outcome, WorkloadError> {
-    Err(WorkloadError::Failed(format!(
-        "`{workload}` needs the inference engines, and this sandbench-agent was built without them \
-         (cargo feature `engines`): scripts/build-agent.sh builds the agent that has them"
-    )))
+    Err(WorkloadError::NotHere {
+        kind: workload,
+        why: "needs the inference engines, and this sandbench-agent was built without them \
+              (cargo feature `engines`): scripts/build-agent.sh builds the agent that has them",
+    })
 }

@@ -157,7 +157,9 @@ fn run(id: u64, workload: &str, params: &serde_json::Map<String, serde_json::Val
     let result = match sandbench_workloads::Kind::parse(workload) {
         Ok(k @ (Kind::Cpu | Kind::Noop)) if slow_ms > 0 => run_slowed(k, params, slow_ms),
         Ok(k @ (Kind::Cpu | Kind::Noop)) => sandbench_workloads::run(k, params),
-        Ok(k) => Err(WorkloadError::Failed(format!("the test stand-in runs only cpu and noop, not `{k}`"))),
+        Ok(k) => {
+            Err(WorkloadError::NotHere { kind: k, why: "does not run in the test stand-in (only cpu and noop do)" })
+        }
         Err(e) => Err(e.into()),
     };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;

@@ -29,7 +29,7 @@ pub enum SpeechError {
 
 impl From<SpeechError> for WorkloadError {
     fn from(e: SpeechError) -> Self {
-        WorkloadError::Failed(e.to_string())
+        WorkloadError::Engine(Box::new(e))
     }
 }
 

@@ -42,7 +42,7 @@ pub enum VisionError {
 
 impl From<VisionError> for WorkloadError {
     fn from(e: VisionError) -> Self {
-        WorkloadError::Failed(e.to_string())
+        WorkloadError::Engine(Box::new(e))
     }
 }
 
@@ -166,8 +166,7 @@ pub fn run(kind: Kind, params: &Map<String, Value>) -> Result<Outcome, WorkloadE
     if let (Some(scenario), rest) = sandbench_workloads::load::split(kind, params)? {
         return sandbench_workloads::load::drive(&scenario, queries(kind, &rest)?.as_mut());
     }
-    let vision =
-        VisionKind::of(kind).ok_or_else(|| WorkloadError::Failed(format!("`{kind}` is not a vision workload")))?;
+    let vision = VisionKind::of(kind).ok_or(WorkloadError::NotHere { kind, why: "is not a vision workload" })?;
     let p = AiParams::parse(kind, &Params::new(params))?;
     let root = assets_root();
     let threads =

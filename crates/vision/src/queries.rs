@@ -42,8 +42,7 @@ impl Queries for VisionQueries {
 
 /// The queries of `detect`, `classify` or `face` with their own parameters `rest`.
 pub fn queries(kind: Kind, rest: &Map<String, Value>) -> Result<Box<dyn Queries>, WorkloadError> {
-    let vision =
-        VisionKind::of(kind).ok_or_else(|| WorkloadError::Failed(format!("`{kind}` is not a vision workload")))?;
+    let vision = VisionKind::of(kind).ok_or(WorkloadError::NotHere { kind, why: "is not a vision workload" })?;
     let p = AiParams::parse(kind, &Params::new(rest))?;
     let root = crate::assets_root();
     let threads =

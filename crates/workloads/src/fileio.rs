@@ -139,7 +139,7 @@ fn open(path: &PathBuf, direct: bool, create: bool) -> std::io::Result<File> {
 }
 
 /// Writes the file set in full, syncs it and evicts it from the page cache.
-fn prepare(p: &FileioParams, dir: &std::path::Path) -> Result<(Vec<File>, bool), String> {
+fn prepare(p: &FileioParams, dir: &std::path::Path) -> Result<(Vec<File>, bool), WorkloadError> {
     let bs = p.block_size as usize;
     let per = p.blocks_per_file();
     let chunk_blocks = ((1usize << 20) / bs).max(1);
@@ -157,26 +157,27 @@ fn prepare(p: &FileioParams, dir: &std::path::Path) -> Result<(Vec<File>, bool),
                 stamp(&mut buf.as_mut()[i * bs..(i + 1) * bs], f, off, 0);
             }
             file.write_all_at(&buf.as_ref()[..n * bs], block * p.block_size)
-                .map_err(|e| format!("prepare {}: {e}", path.display()))?;
+                .map_err(WorkloadError::io(format!("prepare {}", path.display())))?;
             block += n as u64;
         }
-        file.sync_all().map_err(|e| format!("fsync {}: {e}", path.display()))?;
+        file.sync_all().map_err(WorkloadError::io(format!("fsync {}", path.display())))?;
         evicted &= scratch::evict(&file);
         files.push(file);
     }
     Ok((files, evicted))
 }
 
-fn open_error(path: &std::path::Path, direct: bool, e: std::io::Error) -> String {
-    if direct && e.raw_os_error() == Some(libc::EINVAL) {
+fn open_error(path: &std::path::Path, direct: bool, e: std::io::Error) -> WorkloadError {
+    let what = if direct && e.raw_os_error() == Some(libc::EINVAL) {
         format!(
             "{}: this filesystem ({}) does not support O_DIRECT; set direct = false or point `dir` at a disk",
             path.display(),
             scratch::filesystem(path.parent().unwrap_or(path))
         )
     } else {
-        format!("open {}: {e}", path.display())
-    }
+        format!("open {}", path.display())
+    };
+    WorkloadError::Io { what, source: e }
 }
 
 #[derive(Default)]
@@ -191,9 +192,9 @@ struct Tally {
 /// Runs one trial.
 pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
     let root = scratch::root(p.dir.as_deref());
-    let dir = TrialDir::create(&root, "fileio").map_err(WorkloadError::Failed)?;
+    let dir = TrialDir::create(&root, "fileio")?;
     let t_prep = Instant::now();
-    let (files, evicted) = prepare(p, &dir.path).map_err(WorkloadError::Failed)?;
+    let (files, evicted) = prepare(p, &dir.path)?;
     let prepare_ms = t_prep.elapsed().as_secs_f64() * 1e3;
 
     let start = Instant::now();
@@ -212,13 +213,13 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
     let mut fsyncs: u64 = tallies.iter().map(|t| t.fsyncs).sum();
     if p.fsync_end && tallies.iter().any(|t| t.writes > 0) {
         for f in &files {
-            f.sync_all().map_err(|e| WorkloadError::Failed(format!("final fsync: {e}")))?;
+            f.sync_all().map_err(WorkloadError::io("final fsync"))?;
             fsyncs += 1;
         }
     }
     let total_s = start.elapsed().as_secs_f64();
     if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
-        return Err(WorkloadError::Failed(bad));
+        return Err(WorkloadError::Check(bad));
     }
     let (metrics, reads, writes) = metrics(p, tallies, fsyncs, total_s);
     let outputs = serde_json::json!({

@@ -172,7 +172,7 @@ impl<'a> Worker<'a> {
 /// Runs one trial.
 pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
     let root = scratch::root(p.dir.as_deref());
-    let dir = TrialDir::create(&root, "filemix").map_err(WorkloadError::Failed)?;
+    let dir = TrialDir::create(&root, "filemix")?;
     let t_prep = Instant::now();
     let slots = prepare(p, &dir.path)?;
     let prepare_ms = t_prep.elapsed().as_secs_f64() * 1e3;
@@ -188,7 +188,7 @@ pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
     });
     let total_s = start.elapsed().as_secs_f64().max(1e-9);
     if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
-        return Err(WorkloadError::Failed(bad));
+        return Err(WorkloadError::Check(bad));
     }
     let left = slots.iter().filter(|s| s.lock().map(|g| g.is_some()).unwrap_or(false)).count();
     let outputs = serde_json::json!({
@@ -209,7 +209,8 @@ pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
 /// The directory tree and the files present at the start (80 % of the slots), synced to disk.
 fn prepare(p: &FilemixParams, root: &Path) -> Result<Vec<Slot>, WorkloadError> {
     for d in 0..p.files.div_ceil(p.dir_width) {
-        std::fs::create_dir(root.join(format!("d{d}"))).map_err(|e| WorkloadError::Failed(e.to_string()))?;
+        let sub = root.join(format!("d{d}"));
+        std::fs::create_dir(&sub).map_err(WorkloadError::io(format!("create {}", sub.display())))?;
     }
     let slots: Vec<Slot> = (0..p.files).map(|_| Mutex::new(None)).collect();
     let prealloc = Worker { p, root, slots: &slots, buf: AlignedBuf::new(p.io_size as usize, p.seed), rng: 1 };
@@ -217,7 +218,7 @@ fn prepare(p: &FilemixParams, root: &Path) -> Result<Vec<Slot>, WorkloadError> {
         let path = slot_path(root, i, p.dir_width);
         prealloc
             .write_file(&path, p.file_size, false)
-            .map_err(|e| WorkloadError::Failed(format!("prepare {}: {e}", path.display())))?;
+            .map_err(WorkloadError::io(format!("prepare {}", path.display())))?;
         if let Ok(mut s) = slots[i as usize].lock() {
             *s = Some(p.file_size);
         }

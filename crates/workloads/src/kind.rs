@@ -41,9 +41,9 @@ pub fn run(kind: Kind, p: &Params) -> Result<Outcome, WorkloadError> {
         Kind::Filemix => crate::filemix::run(&crate::filemix::FilemixParams::parse(p)?),
         Kind::Net => crate::net::run(&crate::net::NetParams::parse(p)?),
         Kind::Transfer => crate::transfer::run(&crate::transfer::TransferParams::parse(p)?),
-        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::Failed(format!(
-            "`{}` runs only in sandbench-agent (built with the inference engines)",
-            k.name()
-        ))),
+        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::NotHere {
+            kind: k,
+            why: "runs only in sandbench-agent (built with the inference engines)",
+        }),
     }
 }

@@ -42,8 +42,47 @@ pub enum WorkloadError {
     UnknownKind(#[from] UnknownKind),
     #[error(transparent)]
     Params(#[from] ParamError),
+    /// A system call failed: what was being done, and the OS's error.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kind cannot run in this program (an AI kind in the agent without engines, or in the
+    /// test stand-in).
+    #[error("`{kind}` {why}")]
+    NotHere { kind: Kind, why: &'static str },
+    /// A step of a TLS transfer session failed (the I/O or TLS error as the cause).
+    #[error("{what}: {source}")]
+    Session {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The sandbox has no usable network peer for a network kind.
     #[error("{0}")]
-    Failed(String),
+    NoPeer(String),
+    /// The workload's input is missing (a folder without files to send).
+    #[error("{0}")]
+    NoInput(String),
+    /// A check of what moved failed: the data read back, the peer's count or answer.
+    #[error("{0}")]
+    Check(String),
+    /// An inference engine or its input failed (its own typed error as the cause).
+    #[error("{0}")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A load scenario's queries could not be made for this kind.
+    #[error("{0}")]
+    Scenario(String),
+}
+
+impl WorkloadError {
+    /// [`WorkloadError::Io`] of `what`.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkloadError {
+        let what = what.into();
+        move |source| WorkloadError::Io { what, source }
+    }
 }
 
 /// What a sandbox's peers on the host accept at most, whatever the guest sends: the runner

@@ -55,16 +55,16 @@ impl NetParams {
 }
 
 fn failed(what: &str, e: std::io::Error) -> WorkloadError {
-    WorkloadError::Failed(format!("{what}: {e}"))
+    WorkloadError::Io { what: what.into(), source: e }
 }
 
 /// Runs one trial against the peer.
 pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
     let peer = p.peer.as_deref().ok_or_else(|| {
-        WorkloadError::Failed("no `peer`: this sandbox has no network link (the runner sets it up for `net`)".into())
+        WorkloadError::NoPeer("no `peer`: this sandbox has no network link (the runner sets it up for `net`)".into())
     })?;
     let addr: SocketAddr =
-        peer.parse().map_err(|_| WorkloadError::Failed(format!("`peer` = `{peer}` is not an ip:port")))?;
+        peer.parse().map_err(|_| WorkloadError::NoPeer(format!("`peer` = `{peer}` is not an ip:port")))?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
         .map_err(|e| failed(&format!("connect {addr}"), e))?;
     s.set_nodelay(p.nodelay).map_err(|e| failed("TCP_NODELAY", e))?;
@@ -91,7 +91,7 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
         let elapsed = start.elapsed().as_secs_f64();
         let received = u64::from_le_bytes(count);
         if received != sent {
-            return Err(WorkloadError::Failed(format!("sent {sent} bytes but the peer received {received}")));
+            return Err(WorkloadError::Check(format!("sent {sent} bytes but the peer received {received}")));
         }
         m.insert("mbit_per_s".into(), Metric::new(sent as f64 * 8.0 / 1e6 / elapsed, "Mb/s"));
         m.insert("bytes".into(), Metric::new(sent as f64, "B"));
@@ -108,7 +108,7 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
             s.read_exact(&mut reply).map_err(|e| failed("response", e))?;
             lat.push(t0.elapsed().as_secs_f64() * 1e6);
             if reply != buf.as_ref() {
-                return Err(WorkloadError::Failed("the peer's response differs from the request".into()));
+                return Err(WorkloadError::Check("the peer's response differs from the request".into()));
             }
         }
         let elapsed = start.elapsed().as_secs_f64();

@@ -26,12 +26,13 @@ pub struct TrialDir {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl TrialDir {
-    pub fn create(root: &Path, kind: &str) -> Result<TrialDir, String> {
+    pub fn create(root: &Path, kind: &str) -> Result<TrialDir, crate::WorkloadError> {
+        use crate::WorkloadError;
         std::fs::create_dir_all(root)
-            .map_err(|e| format!("cannot create scratch directory {}: {e}", root.display()))?;
+            .map_err(WorkloadError::io(format!("cannot create scratch directory {}", root.display())))?;
         let path = root.join(format!("{kind}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        std::fs::create_dir(&path).map_err(WorkloadError::io(format!("cannot create {}", path.display())))?;
         Ok(TrialDir { path })
     }
 }

@@ -53,8 +53,8 @@ impl TransferParams {
     }
 }
 
-fn failed(what: &str, e: impl std::fmt::Display) -> WorkloadError {
-    WorkloadError::Failed(format!("{what}: {e}"))
+fn failed(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> WorkloadError {
+    WorkloadError::Session { what: what.into(), source: e.into() }
 }
 
 /// Accepts exactly the certificate whose SHA-256 is pinned; signatures are checked as usual.
@@ -117,7 +117,7 @@ fn sources(p: &TransferParams, dir: &Path) -> Result<Vec<PathBuf>, WorkloadError
         files.sort();
         files.truncate(p.files as usize);
         if files.is_empty() {
-            return Err(WorkloadError::Failed(format!("{src} has no files to send")));
+            return Err(WorkloadError::NoInput(format!("{src} has no files to send")));
         }
         return Ok(files);
     }
@@ -140,7 +140,7 @@ fn sources(p: &TransferParams, dir: &Path) -> Result<Vec<PathBuf>, WorkloadError
 pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
     let need = |v: &Option<String>, name: &str| {
         v.clone().ok_or_else(|| {
-            WorkloadError::Failed(format!(
+            WorkloadError::NoPeer(format!(
                 "no `{name}`: this sandbox has no network link (the runner sets it up for `transfer`)"
             ))
         })
@@ -148,8 +148,8 @@ pub fn run(p: &TransferParams) -> Result<Outcome, WorkloadError> {
     let (peer, pin, token) =
         (need(&p.peer, "peer")?, need(&p.peer_cert_sha256, "peer_cert_sha256")?, need(&p.token, "token")?);
     let addr: SocketAddr =
-        peer.parse().map_err(|_| WorkloadError::Failed(format!("`peer` = `{peer}` is not an ip:port")))?;
-    let dir = TrialDir::create(&scratch::root(None), "transfer").map_err(WorkloadError::Failed)?;
+        peer.parse().map_err(|_| WorkloadError::NoPeer(format!("`peer` = `{peer}` is not an ip:port")))?;
+    let dir = TrialDir::create(&scratch::root(None), "transfer")?;
     let files = sources(p, &dir.path)?;
 
     let start = Instant::now();
@@ -202,7 +202,7 @@ fn open_session(addr: SocketAddr, pin: &str, token: &str) -> Result<Session, Wor
     let mut ok = [0u8; 3];
     tls.read_exact(&mut ok).map_err(|e| failed("the receiver refused the session", e))?;
     if &ok != b"OK\n" {
-        return Err(WorkloadError::Failed("the receiver refused the token".into()));
+        return Err(WorkloadError::Check("the receiver refused the token".into()));
     }
     Ok(tls)
 }
@@ -222,7 +222,7 @@ fn send_file(tls: &mut Session, path: &Path) -> Result<u64, WorkloadError> {
     let mut digest = [0u8; 32];
     tls.read_exact(&mut digest).map_err(|e| failed(&format!("acknowledgement of {name}"), e))?;
     if digest[..] != Sha256::digest(&data)[..] {
-        return Err(WorkloadError::Failed(format!("{name} arrived corrupted: its SHA-256 on arrival differs")));
+        return Err(WorkloadError::Check(format!("{name} arrived corrupted: its SHA-256 on arrival differs")));
     }
     Ok(data.len() as u64)
 }
@@ -234,7 +234,7 @@ fn close_session(tls: &mut Session, sent: u64) -> Result<u64, WorkloadError> {
     tls.read_exact(&mut total).map_err(|e| failed("the receiver's total", e))?;
     let stored = u64::from_le_bytes(total);
     if stored != sent {
-        return Err(WorkloadError::Failed(format!("sent {sent} bytes, the receiver stored {stored}")));
+        return Err(WorkloadError::Check(format!("sent {sent} bytes, the receiver stored {stored}")));
     }
     Ok(stored)
 }

@@ -43,12 +43,12 @@ pub fn queries(kind: Kind, rest: &Map<String, Value>) -> Result<Box<dyn Queries>
             crate::noop::parse(&p)?;
             Ok(Box::new(Nothing))
         }
-        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::Failed(format!(
-            "`{}` queries run only in sandbench-agent (built with the inference engines)",
-            k.name()
-        ))),
+        k @ (Kind::Detect | Kind::Classify | Kind::Face | Kind::Stt) => Err(WorkloadError::NotHere {
+            kind: k,
+            why: "queries run only in sandbench-agent (built with the inference engines)",
+        }),
         k @ (Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer) => {
-            Err(WorkloadError::Failed(format!("`{}` takes no scenario", k.name())))
+            Err(WorkloadError::Scenario(format!("`{}` takes no scenario", k.name())))
         }
     }
 }
