@@ -46,8 +46,8 @@ pub fn encode<T: serde::Serialize>(msg: &T) -> String {
 }
 
 /// Decodes a host → agent line (used by the agent). Lines without the prefix are `None`.
-pub fn decode_host(line: &str) -> Option<Result<HostMsg, String>> {
+pub fn decode_host(line: &str) -> Option<Result<HostMsg, serde_json::Error>> {
     let idx = line.find(PREFIX)?;
     let body = line[idx + PREFIX.len()..].trim_end_matches(['\r', '\n']);
-    Some(serde_json::from_str(body).map_err(|e| e.to_string()))
+    Some(serde_json::from_str(body))
 }

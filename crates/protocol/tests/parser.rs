@@ -86,6 +86,9 @@ fn random_garbage_never_panics() {
 fn host_messages_decode() {
     let run = HostMsg::Run { id: 7, workload: "cpu".into(), params: Default::default(), trial: 3 };
     let line = encode(&run);
-    assert_eq!(sandbench_protocol::decode_host(&line), Some(Ok(run)));
-    assert_eq!(sandbench_protocol::decode_host("login:"), None);
+    assert_eq!(sandbench_protocol::decode_host(&line).map(Result::ok), Some(Some(run)));
+    assert!(sandbench_protocol::decode_host("login:").is_none());
+    let bad = format!("{}{{\"type\":\"launch\"}}", sandbench_protocol::PREFIX);
+    let e = sandbench_protocol::decode_host(&bad).unwrap().unwrap_err();
+    assert!(e.is_data() && e.to_string().contains("unknown variant"), "{e}");
 }

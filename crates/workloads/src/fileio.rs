@@ -186,7 +186,7 @@ struct Tally {
     reads: u64,
     writes: u64,
     fsyncs: u64,
-    bad: Option<String>,
+    bad: Option<WorkloadError>,
 }
 
 /// Runs one trial.
@@ -205,7 +205,7 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
         ops_limit: if p.io_size == 0 { u64::MAX } else { p.io_size.div_ceil(p.block_size) },
         deadline: (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s)),
     };
-    let tallies: Vec<Tally> = std::thread::scope(|s| {
+    let mut tallies: Vec<Tally> = std::thread::scope(|s| {
         let plan = &plan;
         let handles: Vec<_> = (0..p.threads).map(|t| s.spawn(move || plan.worker(t))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
@@ -218,8 +218,8 @@ pub fn run(p: &FileioParams) -> Result<Outcome, WorkloadError> {
         }
     }
     let total_s = start.elapsed().as_secs_f64();
-    if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
-        return Err(WorkloadError::Check(bad));
+    if let Some(bad) = tallies.iter_mut().find_map(|t| t.bad.take()) {
+        return Err(bad);
     }
     let (metrics, reads, writes) = metrics(p, tallies, fsyncs, total_s);
     let outputs = serde_json::json!({
@@ -316,10 +316,10 @@ impl Plan<'_> {
         (f, off, n): (u64, u64, u64),
         tally: &mut Tally,
         writes_per_file: &mut [u64],
-    ) -> Result<(), String> {
+    ) -> Result<(), WorkloadError> {
         let file = &self.files[f as usize];
         stamp(buf.as_mut(), f, off, n + 1);
-        file.write_all_at(buf.as_ref(), off).map_err(|e| format!("write file {f} at {off}: {e}"))?;
+        file.write_all_at(buf.as_ref(), off).map_err(WorkloadError::io(format!("write file {f} at {off}")))?;
         tally.writes += 1;
         writes_per_file[f as usize] += 1;
         if self.p.fsync_every > 0 && writes_per_file[f as usize].is_multiple_of(self.p.fsync_every) {
@@ -330,12 +330,14 @@ impl Plan<'_> {
     }
 
     /// Reads a block back and checks that it is the one asked for.
-    fn read(&self, buf: &mut AlignedBuf, f: u64, off: u64, tally: &mut Tally) -> Result<(), String> {
-        self.files[f as usize].read_exact_at(buf.as_mut(), off).map_err(|e| format!("read file {f} at {off}: {e}"))?;
+    fn read(&self, buf: &mut AlignedBuf, f: u64, off: u64, tally: &mut Tally) -> Result<(), WorkloadError> {
+        self.files[f as usize]
+            .read_exact_at(buf.as_mut(), off)
+            .map_err(WorkloadError::io(format!("read file {f} at {off}")))?;
         if buf.as_ref()[..HEADER] != header(f, off) {
-            return Err(format!(
+            return Err(WorkloadError::Check(format!(
                 "read back the wrong data: block at offset {off} of file {f} has another block's header"
-            ));
+            )));
         }
         tally.reads += 1;
         Ok(())

@@ -74,7 +74,7 @@ struct Tally {
     lat_us: [Vec<f64>; 5],
     bytes_read: u64,
     bytes_written: u64,
-    bad: Option<String>,
+    bad: Option<WorkloadError>,
 }
 
 struct Worker<'a> {
@@ -119,13 +119,13 @@ impl<'a> Worker<'a> {
     }
 
     /// One operation of the flow; returns false when no file fit (the set is full or empty).
-    fn op(&mut self, op: usize, t: &mut Tally) -> Result<bool, String> {
+    fn op(&mut self, op: usize, t: &mut Tally) -> Result<bool, WorkloadError> {
         let (root, width, fsize, asize) = (self.root, self.p.dir_width, self.p.file_size, self.p.append_size);
         let t0 = Instant::now();
         let exists = op != 0;
         let Some((i, mut slot)) = self.pick(exists) else { return Ok(false) };
         let path = slot_path(root, i, width);
-        let io = |e: std::io::Error| format!("{} {}: {e}", OPS[op], path.display());
+        let io = |e: std::io::Error| WorkloadError::Io { what: format!("{} {}", OPS[op], path.display()), source: e };
         match op {
             0 => {
                 t.bytes_written += self.write_file(&path, fsize, false).map_err(io)?;
@@ -147,7 +147,12 @@ impl<'a> Worker<'a> {
                     total += n as u64;
                 }
                 if Some(total) != *slot {
-                    return Err(format!("read {} bytes of {}, which should hold {:?}", total, path.display(), *slot));
+                    return Err(WorkloadError::Check(format!(
+                        "read {} bytes of {}, which should hold {:?}",
+                        total,
+                        path.display(),
+                        *slot
+                    )));
                 }
                 t.bytes_read += total;
             }
@@ -158,7 +163,12 @@ impl<'a> Worker<'a> {
             _ => {
                 let md = std::fs::metadata(&path).map_err(io)?;
                 if Some(md.len()) != *slot {
-                    return Err(format!("stat {}: {} bytes, expected {:?}", path.display(), md.len(), *slot));
+                    return Err(WorkloadError::Check(format!(
+                        "stat {}: {} bytes, expected {:?}",
+                        path.display(),
+                        md.len(),
+                        *slot
+                    )));
                 }
             }
         }
@@ -180,15 +190,15 @@ pub fn run(p: &FilemixParams) -> Result<Outcome, WorkloadError> {
     let start = Instant::now();
     let deadline = (p.time_s > 0.0).then(|| start + Duration::from_secs_f64(p.time_s));
     let loops = std::sync::atomic::AtomicU64::new(0);
-    let tallies: Vec<Tally> = std::thread::scope(|s| {
+    let mut tallies: Vec<Tally> = std::thread::scope(|s| {
         let (slots, root, loops) = (&slots, &dir.path, &loops);
         let handles: Vec<_> =
             (0..p.threads).map(|t| s.spawn(move || worker(p, root, slots, loops, deadline, t as u64))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
     let total_s = start.elapsed().as_secs_f64().max(1e-9);
-    if let Some(bad) = tallies.iter().find_map(|t| t.bad.clone()) {
-        return Err(WorkloadError::Check(bad));
+    if let Some(bad) = tallies.iter_mut().find_map(|t| t.bad.take()) {
+        return Err(bad);
     }
     let left = slots.iter().filter(|s| s.lock().map(|g| g.is_some()).unwrap_or(false)).count();
     let outputs = serde_json::json!({
