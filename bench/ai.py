@@ -11,7 +11,10 @@ Model-only time is compared: sandbench's `inference_ms` is the engine's run call
 is `session.run` alone. Each sandbench number comes from one native trial (`sandbench try`) of
 `repetitions` passes; Python runs the same count after one warm-up, as the trial's first pass
 includes no separate warm-up either (the median is printed for both, which discounts it).
-Usage: bench/ai.py [--reps N]   (after scripts/setup.sh and `sandbench assets fetch`)."""
+Usage: bench/ai.py [--reps N] [--only vision|stt]   (after scripts/setup.sh and `sandbench assets
+fetch`). `--only stt`: the speech part alone, on 1 and 2 threads and the four sample clips
+(beckett.wav and three LJ Speech clips), with each side's time, the ratio and whether the
+transcripts are the same (issue 28)."""
 import json, os, statistics, subprocess, sys, venv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +23,10 @@ SB = os.path.join(TARGET, "release", "sandbench")
 ASSETS = os.path.join(os.environ.get("SANDBENCH_ASSETS_CACHE", "/var/cache/sandbench/assets"), "tree")
 VENV = "/var/cache/sandbench/bench-venv"
 REPS = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 20
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+if ONLY not in (None, "vision", "stt"):
+    sys.exit(f"bench/ai.py: --only {ONLY}: valid: vision, stt")
+CLIPS = ["beckett.wav", "lj001-0001.wav", "lj001-0002.wav", "lj001-0003.wav"]
 
 # kind, sample input, model file
 MODELS = [
@@ -101,8 +108,35 @@ def sandbench_try(kind, inp, engine, threads):
     return statistics.median(times), r
 
 
+def stt(py):
+    """Whisper tiny.en, greedy without timestamps on both sides: best of 3 per clip, as a real-time
+    factor (seconds of compute per second of audio; lower is better)."""
+    model = os.path.join(ASSETS, "models", "whisper-tiny.en")
+    print("Whisper tiny.en, best of 3 (real-time factor, lower is better); ratio = sandbench (candle) / faster-whisper (CTranslate2)")
+    print(f"{'clip':<18}{'thr':>4}{'s':>6}{'f-w rtf':>9}{'sb rtf':>9}{'ratio':>7}  transcripts")
+    ratios = {}
+    for threads in (1, 2):
+        for clip in CLIPS:
+            wav = os.path.join(ASSETS, "inputs", clip)
+            peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, model, wav, str(threads)],
+                                             check=True, capture_output=True, text=True).stdout)
+            args = [SB, "try", "stt", "--json", "--param", f"threads={threads}", "--param", "repetitions=3",
+                    "--param", f"inputs={clip}"]
+            r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+            inp = r["outputs"]["inputs"][0]
+            rtf = min(inp["inference_ms"]) / 1e3 / inp["duration_s"]
+            same = "same" if inp["result"]["transcript"].strip() == peer["text"] else \
+                f"DIFFER: {inp['result']['transcript']!r} vs {peer['text']!r}"
+            ratios.setdefault(threads, []).append(rtf / peer["rtf"])
+            print(f"{clip:<18}{threads:>4}{inp['duration_s']:>6.1f}{peer['rtf']:>9.3f}{rtf:>9.3f}{rtf / peer['rtf']:>7.2f}  {same}")
+    for threads, rs in ratios.items():
+        print(f"{threads} thread(s): ratio median {statistics.median(rs):.2f} (clips {min(rs):.2f}-{max(rs):.2f})")
+
+
 def main():
     py = peer_python()
+    if ONLY == "stt":
+        return stt(py)
     print(f"model-only inference, median of {REPS} runs after one warm-up (ms); ratio = sandbench / Python onnxruntime")
     print(f"{'model':<28}{'thr':>4}{'py-ort':>10}{'sb-ort':>10}{'ratio':>8}{'sb-tract':>10}{'ratio':>8}")
     for kind, inp, model in MODELS:
@@ -115,6 +149,8 @@ def main():
             p = peer["median"]
             print(f"{os.path.basename(model):<28}{threads:>4}{p:>10.1f}{ort_ms:>10.1f}{ort_ms / p:>8.2f}"
                   f"{tract_ms:>10.1f}{tract_ms / p:>8.2f}")
+    if ONLY == "vision":
+        return
     wav = os.path.join(ASSETS, "inputs", "beckett.wav")
     peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, os.path.join(ASSETS, "models", "whisper-tiny.en"), wav, "2"],
                                      check=True, capture_output=True, text=True).stdout)
