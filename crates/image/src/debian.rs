@@ -23,7 +23,7 @@ pub fn host_arch() -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| if cfg!(target_arch = "aarch64") { "arm64".into() } else { "amd64".into() })
+        .unwrap_or_else(|| debian_arch(std::env::consts::ARCH).unwrap_or("amd64").into())
 }
 
 /// Debian's name of a Rust target architecture (`x86_64` → `amd64`, `aarch64` → `arm64`).

@@ -319,7 +319,9 @@ impl Plan<'_> {
     ) -> Result<(), WorkloadError> {
         let file = &self.files[f as usize];
         stamp(buf.as_mut(), f, off, n + 1);
-        file.write_all_at(buf.as_ref(), off).map_err(WorkloadError::io(format!("write file {f} at {off}")))?;
+        // The error's words are made only on an error: this is the timed loop.
+        file.write_all_at(buf.as_ref(), off)
+            .map_err(|e| WorkloadError::Io { what: format!("write file {f} at {off}"), source: e })?;
         tally.writes += 1;
         writes_per_file[f as usize] += 1;
         if self.p.fsync_every > 0 && writes_per_file[f as usize].is_multiple_of(self.p.fsync_every) {
@@ -333,7 +335,7 @@ impl Plan<'_> {
     fn read(&self, buf: &mut AlignedBuf, f: u64, off: u64, tally: &mut Tally) -> Result<(), WorkloadError> {
         self.files[f as usize]
             .read_exact_at(buf.as_mut(), off)
-            .map_err(WorkloadError::io(format!("read file {f} at {off}")))?;
+            .map_err(|e| WorkloadError::Io { what: format!("read file {f} at {off}"), source: e })?;
         if buf.as_ref()[..HEADER] != header(f, off) {
             return Err(WorkloadError::Check(format!(
                 "read back the wrong data: block at offset {off} of file {f} has another block's header"

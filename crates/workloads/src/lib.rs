@@ -78,7 +78,8 @@ pub enum WorkloadError {
 }
 
 impl WorkloadError {
-    /// [`WorkloadError::Io`] of `what`.
+    /// [`WorkloadError::Io`] of `what` (made before the call: not for a timed loop, where a
+    /// closure makes the words only on an error).
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkloadError {
         let what = what.into();
         move |source| WorkloadError::Io { what, source }

@@ -34,7 +34,8 @@ pub fn write_layout(rootfs: &Path, reference: &str, dir: &Path) -> Result<PathBu
     let layer_size = std::fs::metadata(&layer).map_err(io(format!("stat {}", layer.display())))?.len();
     let layer_blob = layout.join("blobs/sha256").join(&layer_hex);
     std::fs::rename(&layer, &layer_blob).map_err(io(format!("move {}", layer.display())))?;
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    // OCI's architecture names are Debian's (`amd64`, `arm64`).
+    let arch = sandbench_image::debian::debian_arch(sandbench_spec::Arch::HOST.as_str()).unwrap_or("amd64");
     let config = json!({
         "architecture": arch,
         "os": "linux",
