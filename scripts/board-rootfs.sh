@@ -58,9 +58,10 @@ if [ ! -f "$binfmt/qemu-aarch64" ]; then
 fi
 grep -q '^flags: .*F' "$binfmt/qemu-aarch64" || die "binfmt_misc's qemu-aarch64 lacks the F flag (update-binfmts --enable qemu-aarch64)"
 
-kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | sed -n 's/.*Depends: \(linux-image-[^ :]*\).*/\1/p' | head -1)
+. scripts/lib/arm64-debs.sh
+kpkg=$(arm64_kernel_package)
 [ -n "$kpkg" ] || die "no linux-image-cloud-arm64 in apt's lists (apt-get update)"
-key=$( (sha256sum "$0" scripts/lib/cpio.py | cut -d' ' -f1; echo "$kpkg $variant") | sha256sum | cut -c1-16)
+key=$( (sha256sum "$0" scripts/lib/cpio.py scripts/lib/arm64-debs.sh | cut -d' ' -f1; echo "$kpkg $variant") | sha256sum | cut -c1-16)
 if [ -f "$out/$key.stamp" ]; then
   echo "$out/vmlinuz"
   echo "$out/rootfs.cpio.gz"
@@ -72,10 +73,7 @@ trap 'umount -R "$work/root/proc" 2>/dev/null || true; rm -rf "$work"' EXIT
 root="$work/root"
 # The kernel, and the modules the board's network needs, in load order (virtio is a module in
 # Debian's cloud kernel; ext4 and the cgroup controllers are built in).
-if ! ls "$cache/debs/$kpkg"_*.deb >/dev/null 2>&1; then
-  (cd "$cache/debs" && apt-get download "$kpkg:arm64" >/dev/null)
-fi
-dpkg-deb -x "$(ls "$cache/debs/$kpkg"_*.deb | head -1)" "$work/kernel"
+dpkg-deb -x "$(arm64_deb "$cache/debs" "$kpkg")" "$work/kernel"
 
 mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -114,7 +112,7 @@ cat >"$root/etc/board-start" <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm /run/sshd
+mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /run
 mkdir -p /run/sshd
@@ -151,7 +149,6 @@ done
 exec /bin/busybox switch_root /newroot /bin/busybox init
 EOF
 chmod 755 "$root/init"
-ln -sf busybox "$root/bin/poweroff" 2>/dev/null || true
 # sshd: the testbed's key logs in as root, nothing else does.
 cat >"$root/etc/ssh/sshd_config.d/board.conf" <<'EOF'
 HostKey /etc/ssh/ssh_host_ed25519_key

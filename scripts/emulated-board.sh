@@ -49,17 +49,11 @@ trap 'rm -rf "$work"' EXIT
 
 # Debian's arm64 cloud kernel and busybox, downloaded once (dpkg's arm64 architecture is
 # added by scripts/cross-build.sh).
-fetch() {
-  local pkg=$1
-  if ! ls "$cache/debs/${pkg%%:*}"_*.deb >/dev/null 2>&1; then
-    (cd "$cache/debs" && apt-get download "$pkg" >/dev/null)
-  fi
-  ls "$cache/debs/${pkg%%:*}"_*.deb | head -1
-}
-kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | sed -n 's/.*Depends: \(linux-image-[^ ]*\)/\1/p' | head -1)
+. scripts/lib/arm64-debs.sh
+kpkg=$(arm64_kernel_package)
 [ -n "$kpkg" ] || { echo "emulated-board: no linux-image-cloud-arm64 in apt's lists (dpkg --add-architecture arm64 && apt-get update)" >&2; exit 1; }
-dpkg-deb -x "$(fetch "$kpkg")" "$work/kernel"
-dpkg-deb -x "$(fetch busybox-static:arm64)" "$work/busybox"
+dpkg-deb -x "$(arm64_deb "$cache/debs" "$kpkg")" "$work/kernel"
+dpkg-deb -x "$(arm64_deb "$cache/debs" busybox-static)" "$work/busybox"
 kernel=$(ls "$work"/kernel/boot/vmlinuz-*)
 
 # The initramfs tree.
