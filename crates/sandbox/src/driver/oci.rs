@@ -219,9 +219,12 @@ impl Sandbox for Oci {
         kill_group(&mut live.child);
         quiet(&["delete", "--force", &live.id]);
         let mut result = Ok(());
-        // The runtime removes its cgroup on delete; make sure nothing is left either way.
+        // The runtime removes its cgroup on delete; make sure nothing is left either way. A
+        // runtime killed while it was still creating the container (a SIGTERM mid-launch) has no
+        // state for `delete` to act on and leaves every hierarchy's directory, the hybrid
+        // host's cgroup-v2 `unified` one too.
         if let Some(sandbench_sampler::CgroupRef::V1 { cpuacct, memory }) = cgroups::runtime_cgroup_ref(&live.id) {
-            let others: Vec<PathBuf> = ["cpu", "pids", "devices", "freezer", "blkio", "cpuset", "systemd"]
+            let others: Vec<PathBuf> = ["cpu", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified"]
                 .iter()
                 .map(|c| PathBuf::from("/sys/fs/cgroup").join(c).join("sandbench").join(&live.id))
                 .chain([cpuacct, memory])
