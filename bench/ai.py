@@ -13,8 +13,8 @@ is `session.run` alone. Each sandbench number comes from one native trial (`sand
 includes no separate warm-up either (the median is printed for both, which discounts it).
 Usage: bench/ai.py [--reps N] [--only vision|stt]   (after scripts/setup.sh and `sandbench assets
 fetch`). `--only stt`: the speech part alone, on 1 and 2 threads and the four sample clips
-(beckett.wav and three LJ Speech clips), with each side's time, the ratio and whether the
-transcripts are the same (issue 28)."""
+(beckett.wav and three LJ Speech clips), with faster-whisper's time and both sandbench engines'
+(onnxruntime, candle), their ratios and whether the transcripts are the same (issue 28)."""
 import json, os, statistics, subprocess, sys, venv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +79,7 @@ import json, sys, time, wave
 from faster_whisper import WhisperModel
 model_dir, wav, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 m = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=threads)
-dur = wave.open(wav).getnframes() / 16000
+w = wave.open(wav); dur = w.getnframes() / w.getframerate()  # LJ Speech clips are 22.05 kHz
 runs = []
 for _ in range(3):
     t0 = time.perf_counter()
@@ -108,29 +108,42 @@ def sandbench_try(kind, inp, engine, threads):
     return statistics.median(times), r
 
 
+def stt_try(clip, threads, engine):
+    """sandbench's best-of-3 real-time factor on one clip with one engine, and its transcript."""
+    args = [SB, "try", "stt", "--json", "--param", f"threads={threads}", "--param", "repetitions=3",
+            "--param", f"inputs={clip}", "--param", f"engine={engine}"]
+    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    assert r["outputs"]["engine"] == engine, r["outputs"]
+    inp = r["outputs"]["inputs"][0]
+    # faster-whisper's time includes reading the WAV and its log-mel: so does this one.
+    ms = min(p + i for p, i in zip(inp["preprocess_ms"], inp["inference_ms"]))
+    return ms / 1e3 / inp["duration_s"], inp["duration_s"], inp["result"]["transcript"].strip()
+
+
 def stt(py):
     """Whisper tiny.en, greedy without timestamps on both sides: best of 3 per clip, as a real-time
-    factor (seconds of compute per second of audio; lower is better)."""
+    factor (seconds of compute per second of audio, WAV reading and log-mel included on both
+    sides; lower is better), for both of sandbench's engines."""
     model = os.path.join(ASSETS, "models", "whisper-tiny.en")
-    print("Whisper tiny.en, best of 3 (real-time factor, lower is better); ratio = sandbench (candle) / faster-whisper (CTranslate2)")
-    print(f"{'clip':<18}{'thr':>4}{'s':>6}{'f-w rtf':>9}{'sb rtf':>9}{'ratio':>7}  transcripts")
+    engines = ("onnxruntime", "candle")
+    print("Whisper tiny.en, best of 3 (real-time factor, lower is better); ratio = sandbench / faster-whisper (CTranslate2)")
+    print(f"{'clip':<18}{'thr':>4}{'s':>6}{'f-w rtf':>9}" + "".join(f"{e[:6] + ' rtf':>12}{'ratio':>7}" for e in engines)
+          + "  transcripts")
     ratios = {}
     for threads in (1, 2):
         for clip in CLIPS:
             wav = os.path.join(ASSETS, "inputs", clip)
             peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, model, wav, str(threads)],
                                              check=True, capture_output=True, text=True).stdout)
-            args = [SB, "try", "stt", "--json", "--param", f"threads={threads}", "--param", "repetitions=3",
-                    "--param", f"inputs={clip}"]
-            r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
-            inp = r["outputs"]["inputs"][0]
-            rtf = min(inp["inference_ms"]) / 1e3 / inp["duration_s"]
-            same = "same" if inp["result"]["transcript"].strip() == peer["text"] else \
-                f"DIFFER: {inp['result']['transcript']!r} vs {peer['text']!r}"
-            ratios.setdefault(threads, []).append(rtf / peer["rtf"])
-            print(f"{clip:<18}{threads:>4}{inp['duration_s']:>6.1f}{peer['rtf']:>9.3f}{rtf:>9.3f}{rtf / peer['rtf']:>7.2f}  {same}")
-    for threads, rs in ratios.items():
-        print(f"{threads} thread(s): ratio median {statistics.median(rs):.2f} (clips {min(rs):.2f}-{max(rs):.2f})")
+            row, same = "", []
+            for engine in engines:
+                rtf, dur, text = stt_try(clip, threads, engine)
+                ratios.setdefault((engine, threads), []).append(rtf / peer["rtf"])
+                row += f"{rtf:>12.3f}{rtf / peer['rtf']:>7.2f}"
+                same.append("same" if text == peer["text"] else f"{engine} DIFFERS: {text!r} vs {peer['text']!r}")
+            print(f"{clip:<18}{threads:>4}{dur:>6.1f}{peer['rtf']:>9.3f}{row}  {', '.join(same)}")
+    for (engine, threads), rs in ratios.items():
+        print(f"{engine}, {threads} thread(s): ratio median {statistics.median(rs):.2f} (clips {min(rs):.2f}-{max(rs):.2f})")
 
 
 def main():
@@ -151,16 +164,8 @@ def main():
                   f"{tract_ms:>10.1f}{tract_ms / p:>8.2f}")
     if ONLY == "vision":
         return
-    wav = os.path.join(ASSETS, "inputs", "beckett.wav")
-    peer = json.loads(subprocess.run([py, "-c", WHISPER_PEER, os.path.join(ASSETS, "models", "whisper-tiny.en"), wav, "2"],
-                                     check=True, capture_output=True, text=True).stdout)
-    args = [SB, "try", "stt", "--json", "--param", "threads=2", "--param", "repetitions=3", "--param", "inputs=beckett.wav"]
-    r = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
-    inp = r["outputs"]["inputs"][0]
-    rtf = min(inp["inference_ms"]) / 1e3 / inp["duration_s"]
-    print(f"\nWhisper tiny.en on beckett.wav ({inp['duration_s']:.1f} s), 2 threads, best of 3 (real-time factor, lower is better)")
-    print(f"  faster-whisper (CTranslate2) {peer['rtf']:.3f}   \"{peer['text']}\"")
-    print(f"  sandbench (candle)           {rtf:.3f}   \"{inp['result']['transcript']}\"  ratio {rtf / peer['rtf']:.2f}")
+    print()
+    stt(py)
 
 
 if __name__ == "__main__":

@@ -136,18 +136,32 @@ pub struct Graph {
     g: GraphProto,
 }
 
-fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
+/// A value's element type (ONNX `TensorProto.DataType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32 = 1,
+    I64 = 7,
+}
+
+/// One size of a graph input or output: fixed, or symbolic (named, set at run time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(i64),
+    Named(&'static str),
+}
+
+fn value_info(name: &str, elem: Elem, dims: &[Dim]) -> ValueInfoProto {
     ValueInfoProto {
         name: name.to_string(),
         r#type: Some(TypeProto {
             tensor_type: Some(TensorTypeProto {
-                elem_type: 1,
+                elem_type: elem as i32,
                 shape: Some(TensorShapeProto {
-                    dim: shape
+                    dim: dims
                         .iter()
                         .map(|&d| match d {
-                            -1 => Dimension { dim_value: 0, dim_param: "batch".into() },
-                            d => Dimension { dim_value: d, dim_param: String::new() },
+                            Dim::Named(n) => Dimension { dim_value: 0, dim_param: n.into() },
+                            Dim::Fixed(d) => Dimension { dim_value: d, dim_param: String::new() },
                         })
                         .collect(),
                 }),
@@ -156,13 +170,36 @@ fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     }
 }
 
+/// float32 sizes where -1 is the symbolic `batch`.
+fn batch_dims(shape: &[i64]) -> Vec<Dim> {
+    shape.iter().map(|&d| if d == -1 { Dim::Named("batch") } else { Dim::Fixed(d) }).collect()
+}
+
 impl Graph {
     /// A graph input; a size of -1 is the symbolic `batch`.
     pub fn input(&mut self, name: &str, shape: &[i64]) {
-        self.g.input.push(value_info(name, shape));
+        self.g.input.push(value_info(name, Elem::F32, &batch_dims(shape)));
     }
     pub fn output(&mut self, name: &str, shape: &[i64]) {
-        self.g.output.push(value_info(name, shape));
+        self.g.output.push(value_info(name, Elem::F32, &batch_dims(shape)));
+    }
+    /// A graph input of any element type and sizes.
+    pub fn input_of(&mut self, name: &str, elem: Elem, dims: &[Dim]) {
+        self.g.input.push(value_info(name, elem, dims));
+    }
+    /// A float32 graph output of any sizes.
+    pub fn output_of(&mut self, name: &str, dims: &[Dim]) {
+        self.g.output.push(value_info(name, Elem::F32, dims));
+    }
+    /// Adds an int64 constant (shapes, axes, slice bounds) and returns its name.
+    pub fn constant_i64(&mut self, name: &str, data: &[i64]) -> String {
+        self.g.initializer.push(TensorProto {
+            dims: vec![data.len() as i64],
+            data_type: Elem::I64 as i32,
+            name: name.to_string(),
+            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        });
+        name.to_string()
     }
     /// Adds a float32 constant and returns its name.
     pub fn constant(&mut self, name: &str, shape: &[usize], data: &[f32]) -> String {
@@ -194,11 +231,15 @@ impl Graph {
     }
     /// The serialized model (IR 7, opset 13).
     pub fn encode(self, name: &str, metadata: &[(&str, &str)]) -> Vec<u8> {
+        self.encode_opset(name, metadata, 13)
+    }
+    /// The serialized model for the default domain's `opset` (IR 9 from opset 19 on, else 7).
+    pub fn encode_opset(self, name: &str, metadata: &[(&str, &str)], opset: i64) -> Vec<u8> {
         let model = ModelProto {
-            ir_version: 7,
+            ir_version: if opset >= 19 { 9 } else { 7 },
             producer_name: "sandbench-assets".into(),
             graph: Some(GraphProto { name: name.into(), ..self.g }),
-            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: opset }],
             metadata_props: metadata
                 .iter()
                 .map(|(k, v)| StringStringEntryProto { key: k.to_string(), value: v.to_string() })

@@ -8,7 +8,8 @@ use common::*;
 use sandbench_spec::TrialRecord;
 use serde_json::Value;
 
-/// Every model at full size on its sample inputs, and Whisper with `stt_params`.
+/// Every model at full size on its sample inputs, and Whisper with `stt_params` (with
+/// onnxruntime, the `auto` engine here, and with candle).
 ///
 /// In a VM (TCG here) this runs in well under a minute per trial with a CPU model whose vector
 /// instructions TCG emulates fast (`cpu_model = "Nehalem"`: MobileNetV2 1.6 s per image there,
@@ -42,7 +43,13 @@ params = {{ inputs = ["bus.jpg"] }}
 name = "stt"
 kind = "stt"
 params = {stt_params}
-"#
+
+[[workload]]
+name = "stt-candle"
+kind = "stt"
+params = {stt_candle}
+"#,
+        stt_candle = stt_params.replacen('{', "{ engine = \"candle\",", 1)
     )
 }
 
@@ -127,7 +134,7 @@ fn assert_same_answers(rs: &[TrialRecord], workloads: &[&str], others: &[&str]) 
         assert!(metrics["inference_ms"].value > 0.0 && metrics["model_load_ms"].value > 0.0, "{metrics:?}");
         let want_engine = match *w {
             "classify-tract" => "tract",
-            "stt" => "candle",
+            "stt-candle" => "candle",
             _ => "onnxruntime",
         };
         assert_eq!(engine, want_engine, "{w}");
@@ -143,8 +150,8 @@ fn assert_same_answers(rs: &[TrialRecord], workloads: &[&str], others: &[&str]) 
 fn full_size_models_give_the_same_right_answers_natively_and_in_runc() {
     let tmp = tempfile::tempdir().unwrap();
     let campaign = campaign("ai", 600, &[native_env(2048), runc_env(2048)], &workloads(FULL_STT));
-    let rs = run_verified(tmp.path(), &campaign, 10);
-    assert_same_answers(&rs, &["classify", "classify-tract", "face", "detect", "stt"], &["runc"]);
+    let rs = run_verified(tmp.path(), &campaign, 12);
+    assert_same_answers(&rs, &["classify", "classify-tract", "face", "detect", "stt", "stt-candle"], &["runc"]);
 }
 
 #[test]
@@ -152,8 +159,8 @@ fn every_ai_kind_gives_the_same_right_answers_in_a_vm_as_natively() {
     let tmp = tempfile::tempdir().unwrap();
     let vm = microvm_env(1536, "cpu_model = \"Nehalem\"");
     let campaign = campaign("ai-vm", 600, &[native_env(2048), vm], &workloads(SHORT_STT));
-    let rs = run_verified(tmp.path(), &campaign, 10);
-    assert_same_answers(&rs, &["classify", "classify-tract", "face", "detect", "stt"], &["microvm"]);
+    let rs = run_verified(tmp.path(), &campaign, 12);
+    assert_same_answers(&rs, &["classify", "classify-tract", "face", "detect", "stt", "stt-candle"], &["microvm"]);
     let vm = |w: &str| rs.iter().find(|r| r.key.environment == "microvm" && r.key.workload == w).unwrap();
     // The guest really ran what was asked: the shorter encoder window, the CPU model.
     assert_eq!(vm("stt").outputs["audio_ctx"], 150);

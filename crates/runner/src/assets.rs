@@ -39,12 +39,13 @@ pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>
             name => names.push(name),
         }
     }
-    if matches!(p.engine, "auto" | "onnxruntime") && kind != Kind::Stt {
+    if matches!(p.engine, "auto" | "onnxruntime") {
         if catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
             names.push(catalog::ONNXRUNTIME_LIB);
         } else if p.engine == "onnxruntime" {
+            let pure_rust = if kind == Kind::Stt { "candle" } else { "tract" };
             return Err(format!(
-                "engine `onnxruntime`: no pinned onnxruntime library for {}; use engine = \"tract\"",
+                "engine `onnxruntime`: no pinned onnxruntime library for {}; use engine = \"{pure_rust}\"",
                 std::env::consts::ARCH
             ));
         }

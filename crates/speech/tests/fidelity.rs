@@ -1,4 +1,4 @@
-//! The fidelity suite, speech half: stt on the clips of `fidelity/inputs/` (and the beckett.wav
+//! The fidelity suite, speech half: stt, with each engine (onnxruntime and candle), on the clips of `fidelity/inputs/` (and the beckett.wav
 //! sample) against faster-whisper's transcripts in `fidelity/reference.json` (greedy,
 //! temperature 0, the same CTranslate2 files; made by `bench/fidelity.sh`), a word error rate
 //! of at most 5 % each (`sandbench_workloads::fidelity`).
@@ -29,20 +29,34 @@ fn stt_agrees_with_faster_whisper_on_every_clip() {
         })
         .collect();
     let paths: Vec<String> = clips.iter().map(|(_, p)| p.display().to_string()).collect();
-    let out =
-        sandbench_speech::run(json!({ "threads": 2, "inputs": paths }).as_object().unwrap(), &store.tree()).unwrap();
-    let rows: Vec<fidelity::Agreement> = clips
-        .iter()
-        .zip(out.outputs["inputs"].as_array().unwrap())
-        .map(|((name, _), ours)| {
-            let r = results[name]["transcript"].as_str().unwrap_or_default();
-            let o = ours["result"]["transcript"].as_str().unwrap_or_default();
-            eprintln!("stt {name}: ours {o:?}\n    faster-whisper {r:?}");
-            fidelity::stt(name, r, o)
-        })
-        .collect();
-    eprintln!("FIDELITY stt/candle: {}", fidelity::summary(&rows));
-    let problems: Vec<String> =
-        rows.iter().flat_map(|a| a.problems.iter().map(move |p| format!("{}: {p}", a.input))).collect();
+    let mut problems = Vec::new();
+    let mut transcripts = Vec::new();
+    for engine in ["onnxruntime", "candle"] {
+        let params = json!({ "threads": 2, "inputs": paths, "engine": engine });
+        let out = sandbench_speech::run(params.as_object().unwrap(), &store.tree()).unwrap();
+        assert_eq!(out.outputs["engine"], engine);
+        let rows: Vec<fidelity::Agreement> = clips
+            .iter()
+            .zip(out.outputs["inputs"].as_array().unwrap())
+            .map(|((name, _), ours)| {
+                let r = results[name]["transcript"].as_str().unwrap_or_default();
+                let o = ours["result"]["transcript"].as_str().unwrap_or_default();
+                eprintln!("stt {name} ({engine}): ours {o:?}\n    faster-whisper {r:?}");
+                fidelity::stt(name, r, o)
+            })
+            .collect();
+        eprintln!("FIDELITY stt/{engine}: {}", fidelity::summary(&rows));
+        problems.extend(rows.iter().flat_map(|a| a.problems.iter().map(move |p| format!("{engine} {}: {p}", a.input))));
+        transcripts.push(
+            out.outputs["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["result"]["transcript"].clone())
+                .collect::<Vec<_>>(),
+        );
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The two engines run one model: the same words on every clip.
+    assert_eq!(transcripts[0], transcripts[1], "onnxruntime and candle transcribe differently");
 }

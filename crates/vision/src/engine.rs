@@ -120,8 +120,8 @@ impl Engine for Tract {
 
 static ORT_ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
-/// Loads `libonnxruntime.so` once per process.
-fn ort_env(lib: &Path) -> Result<&'static ort::environment::Environment, VisionError> {
+/// Loads `libonnxruntime.so` once per process (vision and speech share it).
+pub fn ort_env(lib: &Path) -> Result<&'static ort::environment::Environment, VisionError> {
     if cfg!(target_feature = "crt-static") {
         // dlopen() from a statically linked glibc program crashes inside the loaded library.
         return Err(VisionError::Engine {

@@ -55,7 +55,8 @@ impl AiParams {
         if kind != Kind::Stt && p.has("audio_ctx") {
             return Err(ParamError::Invalid { name: "audio_ctx".into(), why: "only the stt workload has it".into() });
         }
-        let engines: &[&'static str] = if kind == Kind::Stt { &["auto", "candle"] } else { &ENGINES[..3] };
+        let engines: &[&'static str] =
+            if kind == Kind::Stt { &["auto", "onnxruntime", "candle"] } else { &ENGINES[..3] };
         Ok(AiParams {
             inputs: p.list("inputs")?.unwrap_or_default(),
             model: p.string("model")?,
