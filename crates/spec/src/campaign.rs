@@ -518,6 +518,27 @@ impl Campaign {
 }
 
 impl Campaign {
+    /// A campaign of `environments` × `workloads` with every other key at the campaign file's
+    /// default, for code that builds one without a file (`sandbench try`).
+    pub fn new(name: &str, environments: Vec<Environment>, workloads: Vec<WorkloadSpec>) -> Campaign {
+        Campaign {
+            name: Some(name.into()),
+            trials: Default::default(),
+            warmup: default_warmup(),
+            order: Order::default(),
+            seed: default_seed(),
+            mode: Mode::default(),
+            timeouts: Timeouts::default(),
+            sampling: Sampling::default(),
+            power: Default::default(),
+            image: ImageSpec::default(),
+            environments: environments.into_iter().map(|e| Spanned::new(0..0, e)).collect(),
+            workloads: workloads.into_iter().map(|w| Spanned::new(0..0, w)).collect(),
+            fleet: Default::default(),
+            capacity: None,
+        }
+    }
+
     pub fn envs(&self) -> impl Iterator<Item = &Environment> {
         self.environments.iter().map(|e| e.get_ref())
     }

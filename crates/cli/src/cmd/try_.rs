@@ -96,14 +96,19 @@ pub fn native_trial(
     // mkdtemp: a fresh 0700 directory nobody could have prepared in advance.
     let tmp_dir = tempfile::Builder::new().prefix("sandbench-try-").tempdir()?;
     let tmp = tmp_dir.path().to_path_buf();
-    let params_toml = params.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ");
-    let campaign = format!(
-        "name = \"try\"\ntrials = 1\nwarmup = 0\n[[environment]]\nname = \"native\"\ndriver = \"native\"\nvcpus = {}\nmemory_mib = 4096\n[[workload]]\nname = \"{w}\"\nkind = \"{w}\"\nparams = {{ {params_toml} }}\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        w = workload,
-    );
+    let vcpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u32;
+    let env = sandbench_spec::Environment::new("native", sandbench_spec::Driver::Native, vcpus, 4096);
+    let spec = sandbench_spec::WorkloadSpec {
+        name: workload.to_string(),
+        kind: workload,
+        params: params.clone(),
+        environments: Vec::new(),
+    };
+    let mut campaign = sandbench_spec::Campaign::new("try", vec![env], vec![spec]);
+    (campaign.trials, campaign.warmup) = (sandbench_spec::Trials::Fixed(1), 0);
+    // The runner reads a campaign file (its text goes into the manifest, for `--resume`).
     let path = tmp.join("try.toml");
-    std::fs::write(&path, campaign)?;
+    std::fs::write(&path, toml::to_string(&campaign)?)?;
     let opts = RunOptions {
         campaign_path: path,
         campaign_text: None,
