@@ -5,7 +5,7 @@ use crate::RunError;
 use sandbench_assets::{catalog, Store};
 use sandbench_image::ImageAsset;
 use sandbench_spec::Campaign;
-use sandbench_workloads::ai::AiParams;
+use sandbench_workloads::ai::{AiParams, Engine};
 use sandbench_workloads::{Kind, Params};
 use std::path::PathBuf;
 
@@ -39,14 +39,14 @@ pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>
             name => names.push(name),
         }
     }
-    if matches!(p.engine, "auto" | "onnxruntime") {
+    if matches!(p.engine, Engine::Auto | Engine::Onnxruntime) {
         if catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
             names.push(catalog::ONNXRUNTIME_LIB);
-        } else if p.engine == "onnxruntime" {
-            let pure_rust = if kind == Kind::Stt { "candle" } else { "tract" };
+        } else if p.engine == Engine::Onnxruntime {
             return Err(format!(
-                "engine `onnxruntime`: no pinned onnxruntime library for {}; use engine = \"{pure_rust}\"",
-                std::env::consts::ARCH
+                "engine `onnxruntime`: no pinned onnxruntime library for {}; use engine = \"{}\"",
+                std::env::consts::ARCH,
+                Engine::pure_rust(kind)
             ));
         }
     }
@@ -82,6 +82,7 @@ pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunEr
 /// Whether a workload names the onnxruntime engine explicitly (not `auto`).
 pub fn insists_on_onnxruntime(c: &Campaign) -> bool {
     c.workload_specs().any(|w| {
-        w.kind.is_ai() && AiParams::parse(w.kind, &Params::new(&w.params)).is_ok_and(|p| p.engine == "onnxruntime")
+        w.kind.is_ai()
+            && AiParams::parse(w.kind, &Params::new(&w.params)).is_ok_and(|p| p.engine == Engine::Onnxruntime)
     })
 }

@@ -18,7 +18,7 @@ mod whisper;
 pub use network::Engine;
 
 use sandbench_protocol::Metric;
-use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
+use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams, Engine as EngineChoice};
 use sandbench_workloads::{expect, Kind, Outcome, Params, WorkloadError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ pub fn run(params: &Map<String, Value>, assets: &Path) -> Result<Outcome, Worklo
 /// Loads the model for the engine the parameters ask for. `auto` is onnxruntime where its
 /// library is in the assets and loads, else candle; the third value says why it fell back.
 fn load_model(
-    choice: &str,
+    choice: EngineChoice,
     assets: &Path,
     dir: &Path,
     threads: usize,
@@ -110,13 +110,18 @@ fn load_model(
     let lib = assets.join(sandbench_assets::catalog::ONNXRUNTIME_LIB);
     let load = |engine: Engine| whisper::Model::load(dir, threads, &engine, audio_ctx).map(|m| (m, engine));
     let ((model, engine), fallback) = match choice {
-        "candle" => (load(Engine::Candle)?, None),
-        "onnxruntime" if !lib.is_file() => {
+        EngineChoice::Candle => (load(Engine::Candle)?, None),
+        EngineChoice::Tract => {
+            return Err(SpeechError::Model("tract runs only the vision kinds; stt takes candle".into()))
+        }
+        EngineChoice::Onnxruntime if !lib.is_file() => {
             return Err(SpeechError::Asset { path: lib, why: "not found (run `sandbench assets fetch`)".into() })
         }
-        "onnxruntime" => (load(Engine::Onnxruntime(lib))?, None),
-        _ if !lib.is_file() => (load(Engine::Candle)?, Some(format!("{} not in the assets", lib.display()))),
-        _ => match load(Engine::Onnxruntime(lib)) {
+        EngineChoice::Onnxruntime => (load(Engine::Onnxruntime(lib))?, None),
+        EngineChoice::Auto if !lib.is_file() => {
+            (load(Engine::Candle)?, Some(format!("{} not in the assets", lib.display())))
+        }
+        EngineChoice::Auto => match load(Engine::Onnxruntime(lib)) {
             Ok(loaded) => (loaded, None),
             Err(e) => (load(Engine::Candle)?, Some(e.to_string())),
         },

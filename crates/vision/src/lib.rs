@@ -21,7 +21,7 @@ use engine::{Engine, Tensor};
 use image::RgbImage;
 use preprocess::Placement;
 use sandbench_protocol::Metric;
-use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams};
+use sandbench_workloads::ai::{mean, ms_since as ms, resolve_asset as resolve, AiParams, Engine as EngineChoice};
 use sandbench_workloads::{Kind, Outcome, Params, WorkloadError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ fn require(path: PathBuf) -> Result<PathBuf, VisionError> {
 /// Loads the engine the parameters ask for. `auto` is onnxruntime where its library is in the
 /// assets and loads, else tract; the second value says why the fallback happened.
 fn load_engine(
-    choice: &str,
+    choice: EngineChoice,
     root: &Path,
     model: &Path,
     input_shape: &[usize],
@@ -137,9 +137,12 @@ fn load_engine(
 ) -> Result<(Box<dyn Engine>, Option<String>), VisionError> {
     let lib = root.join(sandbench_assets::catalog::ONNXRUNTIME_LIB);
     match choice {
-        "tract" => Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), None)),
-        "onnxruntime" => Ok((Box::new(engine::Onnxruntime::load(&require(lib)?, model, threads)?), None)),
-        _ => {
+        EngineChoice::Tract => Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), None)),
+        EngineChoice::Onnxruntime => Ok((Box::new(engine::Onnxruntime::load(&require(lib)?, model, threads)?), None)),
+        EngineChoice::Candle => {
+            Err(VisionError::Engine { engine: "candle", why: "runs only stt; the vision kinds take tract".into() })
+        }
+        EngineChoice::Auto => {
             if !lib.is_file() {
                 let why = format!("{} not in the assets", lib.display());
                 return Ok((Box::new(engine::Tract::load(model, input_shape, threads)?), Some(why)));

@@ -4,8 +4,52 @@
 
 use crate::{Kind, ParamError, Params};
 
-/// Inference engines; `auto` picks onnxruntime where its library is in the assets, else tract.
-pub const ENGINES: &[&str] = &["auto", "onnxruntime", "tract", "candle"];
+/// The `engine` parameter: which inference engine runs the model. `auto` picks onnxruntime
+/// where its library is in the assets and loads, else the kind's pure-Rust engine (tract for
+/// the vision kinds, candle for stt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Auto,
+    Onnxruntime,
+    Tract,
+    Candle,
+}
+
+impl Engine {
+    /// The engines `kind` can run on (empty for a kind without a model).
+    pub fn choices(kind: Kind) -> &'static [Engine] {
+        match kind {
+            Kind::Detect | Kind::Classify | Kind::Face => &[Engine::Auto, Engine::Onnxruntime, Engine::Tract],
+            Kind::Stt => &[Engine::Auto, Engine::Onnxruntime, Engine::Candle],
+            Kind::Cpu | Kind::Noop | Kind::Fileio | Kind::Filemix | Kind::Net | Kind::Transfer => &[],
+        }
+    }
+
+    /// The pure-Rust engine of `kind`, which `auto` falls back to.
+    pub fn pure_rust(kind: Kind) -> Engine {
+        if kind == Kind::Stt {
+            Engine::Candle
+        } else {
+            Engine::Tract
+        }
+    }
+
+    /// The parameter's value (and the name trials record as `engine`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Auto => "auto",
+            Engine::Onnxruntime => "onnxruntime",
+            Engine::Tract => "tract",
+            Engine::Candle => "candle",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AiParams {
@@ -14,7 +58,7 @@ pub struct AiParams {
     pub inputs: Vec<String>,
     /// A model file replacing the default one (absolute path or a name under the assets).
     pub model: Option<String>,
-    pub engine: &'static str,
+    pub engine: Engine,
     /// Inference threads; 0 means one per CPU the sandbox has.
     pub threads: usize,
     /// Passes over the whole input set; every pass is timed.
@@ -55,12 +99,14 @@ impl AiParams {
         if kind != Kind::Stt && p.has("audio_ctx") {
             return Err(ParamError::Invalid { name: "audio_ctx".into(), why: "only the stt workload has it".into() });
         }
-        let engines: &[&'static str] =
-            if kind == Kind::Stt { &["auto", "onnxruntime", "candle"] } else { &ENGINES[..3] };
+        let choices = Engine::choices(kind);
+        let names: Vec<&'static str> = choices.iter().map(|e| e.as_str()).collect();
+        let chosen = p.choice("engine", "auto", &names)?;
+        let engine = choices.iter().copied().find(|e| e.as_str() == chosen).unwrap_or(Engine::Auto);
         Ok(AiParams {
             inputs: p.list("inputs")?.unwrap_or_default(),
             model: p.string("model")?,
-            engine: p.choice("engine", "auto", engines)?,
+            engine,
             threads: p.u64_in("threads", 0, 0, 1024)? as usize,
             repetitions: p.u64_in("repetitions", 1, 1, 1_000_000)? as usize,
             batch: p.u64_in("batch", 1, 1, 256)? as usize,
@@ -107,5 +153,31 @@ pub fn mean(v: &[f64]) -> f64 {
         0.0
     } else {
         v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn engine(kind: Kind, value: &str) -> Result<Engine, String> {
+        let map = json!({ "engine": value }).as_object().cloned().unwrap_or_default();
+        AiParams::parse(kind, &Params::new(&map)).map(|p| p.engine).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_kind_takes_its_own_engines_and_names_them_when_refusing() {
+        assert_eq!(engine(Kind::Stt, "onnxruntime"), Ok(Engine::Onnxruntime));
+        assert_eq!(engine(Kind::Stt, "candle"), Ok(Engine::Candle));
+        assert_eq!(engine(Kind::Classify, "tract"), Ok(Engine::Tract));
+        let e = engine(Kind::Stt, "tract").unwrap_err();
+        assert!(e.contains("auto, onnxruntime, candle"), "{e}");
+        let e = engine(Kind::Detect, "candle").unwrap_err();
+        assert!(e.contains("auto, onnxruntime, tract"), "{e}");
+        let none = serde_json::Map::new();
+        assert_eq!(AiParams::parse(Kind::Face, &Params::new(&none)).map(|p| p.engine).ok(), Some(Engine::Auto));
+        assert_eq!(Engine::pure_rust(Kind::Stt), Engine::Candle);
+        assert_eq!(Engine::pure_rust(Kind::Face), Engine::Tract);
     }
 }
