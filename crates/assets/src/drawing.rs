@@ -104,14 +104,14 @@ pub fn traffic_light(lit: Lamp, size: u32) -> Vec<u8> {
 }
 
 /// Encodes RGB pixels as a PNG.
-pub fn png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
+pub fn png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
     let mut bytes = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut bytes, width, height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| e.to_string())?;
-        w.write_image_data(rgb).map_err(|e| e.to_string())?;
+        let mut w = enc.write_header()?;
+        w.write_image_data(rgb)?;
     }
     Ok(bytes)
 }

@@ -19,8 +19,21 @@ pub mod torch;
 pub use catalog::{find, Asset, CATALOG};
 pub use store::{sha256_hex, AssetError, State, Store};
 
+/// Why an upstream file could not be turned into the asset.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Literal(#[from] pyliteral::LiteralError),
+    #[error(transparent)]
+    Torch(#[from] torch::TorchError),
+    #[error(transparent)]
+    Shape(#[from] mobilenet::ShapeError),
+    #[error("PNG: {0}")]
+    Png(#[from] png::EncodingError),
+}
+
 /// Converts a legacy torchvision MobileNetV2 checkpoint into ONNX model bytes.
-pub fn mobilenet_v2_onnx(pth: &[u8]) -> Result<Vec<u8>, String> {
-    let sd = torch::load_legacy(pth).map_err(|e| e.to_string())?;
-    mobilenet::build(&sd).map_err(|e| e.to_string())
+pub fn mobilenet_v2_onnx(pth: &[u8]) -> Result<Vec<u8>, ConvertError> {
+    let sd = torch::load_legacy(pth)?;
+    Ok(mobilenet::build(&sd)?)
 }

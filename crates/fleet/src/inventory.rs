@@ -44,7 +44,8 @@ impl Inventory {
         if !out.status.success() {
             return Err(inv(String::from_utf8_lossy(&out.stderr).trim().to_string()));
         }
-        let parsed = Inventory::parse_list(&String::from_utf8_lossy(&out.stdout)).map_err(inv)?;
+        let parsed = Inventory::parse_list(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|source| FleetError::InventoryJson { path: path.display().to_string(), source })?;
         if parsed.hosts.is_empty() {
             // ansible-inventory warns and succeeds on a file it could not parse.
             let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
@@ -54,8 +55,8 @@ impl Inventory {
     }
 
     /// The hosts of `ansible-inventory --list` output.
-    pub fn parse_list(json: &str) -> Result<Inventory, String> {
-        let v: Value = serde_json::from_str(json).map_err(|e| format!("ansible-inventory printed no JSON: {e}"))?;
+    pub fn parse_list(json: &str) -> Result<Inventory, serde_json::Error> {
+        let v: Value = serde_json::from_str(json)?;
         let hostvars = &v["_meta"]["hostvars"];
         let mut groups_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
         collect_groups(&v, "all", &mut Vec::new(), &mut groups_of);

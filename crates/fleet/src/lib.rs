@@ -26,6 +26,8 @@ pub enum FleetError {
     Ansible { program: String, detail: String },
     #[error("inventory {path}: {detail}")]
     Inventory { path: String, detail: String },
+    #[error("inventory {path}: ansible-inventory printed no JSON: {source}")]
+    InventoryJson { path: String, source: serde_json::Error },
     #[error("{path}: {detail}")]
     Manifest { path: String, detail: String },
     /// A host's results archive is unsafe or not a results folder.

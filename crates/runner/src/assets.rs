@@ -9,13 +9,27 @@ use sandbench_workloads::ai::{AiParams, Engine};
 use sandbench_workloads::{Kind, Params};
 use std::path::PathBuf;
 
+/// Why a workload's assets cannot be provided.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetNeedError {
+    #[error(transparent)]
+    Params(#[from] sandbench_workloads::ParamError),
+    #[error("input `{input}` is not a sample input; valid: {} (or an absolute path, native only)", valid.join(", "))]
+    NotASample { input: String, valid: Vec<&'static str> },
+    #[error("engine `onnxruntime`: no pinned onnxruntime library for {arch}; use engine = \"{instead}\"")]
+    NoOnnxruntime { arch: &'static str, instead: Engine },
+}
+
 /// The assets one workload needs (none for non-AI kinds); an error says why its inputs or
 /// engine cannot be provided.
-pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<&'static str>, String> {
+pub fn needed_by(
+    kind: Kind,
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<&'static str>, AssetNeedError> {
     if !kind.is_ai() {
         return Ok(Vec::new());
     }
-    let p = AiParams::parse(kind, &Params::new(params)).map_err(|e| e.to_string())?;
+    let p = AiParams::parse(kind, &Params::new(params))?;
     let mut names: Vec<&'static str> = Vec::new();
     if p.model.is_none() {
         names.extend(catalog::models(kind));
@@ -30,11 +44,8 @@ pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>
     for i in inputs.iter().filter(|i| !i.contains('/')) {
         match catalog::input_asset(i) {
             "" => {
-                let known: Vec<&str> = catalog::CATALOG.iter().filter_map(|a| a.name.strip_prefix("inputs/")).collect();
-                return Err(format!(
-                    "input `{i}` is not a sample input; valid: {} (or an absolute path, native only)",
-                    known.join(", ")
-                ));
+                let valid = catalog::CATALOG.iter().filter_map(|a| a.name.strip_prefix("inputs/")).collect();
+                return Err(AssetNeedError::NotASample { input: i.clone(), valid });
             }
             name => names.push(name),
         }
@@ -43,11 +54,10 @@ pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>
         if catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
             names.push(catalog::ONNXRUNTIME_LIB);
         } else if p.engine == Engine::Onnxruntime {
-            return Err(format!(
-                "engine `onnxruntime`: no pinned onnxruntime library for {}; use engine = \"{}\"",
-                std::env::consts::ARCH,
-                Engine::pure_rust(kind)
-            ));
+            return Err(AssetNeedError::NoOnnxruntime {
+                arch: std::env::consts::ARCH,
+                instead: Engine::pure_rust(kind),
+            });
         }
     }
     Ok(names)
@@ -58,7 +68,7 @@ pub fn needed_by(kind: Kind, params: &serde_json::Map<String, serde_json::Value>
 pub fn prepare(c: &Campaign) -> Result<(Option<PathBuf>, Vec<ImageAsset>), RunError> {
     let mut names = Vec::new();
     for w in c.workload_specs() {
-        names.extend(needed_by(w.kind, &w.params).map_err(RunError::AssetChoice)?);
+        names.extend(needed_by(w.kind, &w.params)?);
     }
     names.sort();
     names.dedup();

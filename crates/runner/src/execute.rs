@@ -20,7 +20,7 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
         let (kind, params) = (w.get_ref().kind, &w.get_ref().params);
         let checked = sandbench_workloads::validate(kind, params)
             .map_err(|e| e.to_string())
-            .and_then(|_| crate::assets::needed_by(kind, params))
+            .and_then(|_| crate::assets::needed_by(kind, params).map_err(|e| e.to_string()))
             .and_then(|_| capacity_fit(c, w.get_ref()));
         if let Err(why) = checked {
             let (line, col) = sandbench_spec::campaign::line_col(text, w.span().start);

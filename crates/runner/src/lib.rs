@@ -43,8 +43,8 @@ pub enum RunError {
     #[error(transparent)]
     Campaign(#[from] sandbench_spec::CampaignError),
     /// A workload names an asset (model, input) the catalog cannot give.
-    #[error("{0}")]
-    AssetChoice(String),
+    #[error(transparent)]
+    AssetChoice(#[from] crate::assets::AssetNeedError),
     #[error("assets: {0}")]
     Assets(#[from] sandbench_assets::AssetError),
     #[error("[power] source = \"{kind}\": {source}")]

@@ -486,20 +486,26 @@ pub struct Problem {
     pub message: String,
 }
 
+/// A `[[fleet.override]]` that names an environment the campaign does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("[[fleet.override]] #{index}: no environment `{name}`; valid: {}", valid.join(", "))]
+pub struct UnknownOverrideEnv {
+    /// The override's position in the file, from 1.
+    pub index: usize,
+    pub name: String,
+    pub valid: Vec<String>,
+}
+
 impl Campaign {
     /// The campaign one host of a fleet runs: its overrides applied, the fleet section gone.
     /// An override naming an environment the campaign does not have is an error that names
     /// the valid ones.
-    pub fn for_host(&self, host: &str, groups: &[String]) -> Result<Campaign, String> {
+    pub fn for_host(&self, host: &str, groups: &[String]) -> Result<Campaign, UnknownOverrideEnv> {
         let mut c = self.clone();
         let names: Vec<String> = c.envs().map(|e| e.name.clone()).collect();
         for (i, o) in self.fleet.overrides.iter().enumerate() {
             if let Some(bad) = o.environments.iter().chain(&o.skip).find(|n| !names.contains(n)) {
-                return Err(format!(
-                    "[[fleet.override]] #{}: no environment `{bad}`; valid: {}",
-                    i + 1,
-                    names.join(", ")
-                ));
+                return Err(UnknownOverrideEnv { index: i + 1, name: bad.clone(), valid: names });
             }
             if !o.applies_to(host, groups) {
                 continue;

@@ -98,6 +98,8 @@ skip = ["native"]
         let text = TEXT.replace("skip = [\"native\"]", "skip = [\"kata\"]");
         let c = Campaign::parse(&text, Path::new("t.toml")).unwrap();
         let e = c.for_host("x", &[]).unwrap_err();
+        assert_eq!((e.index, e.name.as_str(), e.valid.join(", ")), (2, "kata", "native, runc".to_string()));
+        let e = e.to_string();
         assert!(e.contains("no environment `kata`") && e.contains("native, runc"), "{e}");
     }
 }

@@ -11,7 +11,8 @@ pub mod record;
 pub mod trials;
 
 pub use campaign::{
-    Accel, Arch, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, WorkloadSpec,
+    Accel, Arch, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, UnknownOverrideEnv,
+    WorkloadSpec,
 };
 pub use capacity::{
     CapacityDims, CapacityEnd, CapacityLine, CapacitySpec, CapacityStep, CapacityStop, Sla, SlaVerdict,

@@ -51,7 +51,7 @@ pub fn names_for(kinds: &[String], onnxruntime: bool) -> Result<Vec<&'static str
     };
     let mut names = Vec::new();
     for k in kinds {
-        let needed = needed_by(k, &serde_json::Map::new()).map_err(anyhow::Error::msg)?;
+        let needed = needed_by(k, &serde_json::Map::new())?;
         names.extend(needed.into_iter().filter(|n| *n != catalog::ONNXRUNTIME_LIB));
     }
     if onnxruntime && catalog::find(catalog::ONNXRUNTIME_LIB).is_some() {
