@@ -78,11 +78,14 @@ params = {{ threads = 1, events = 12000, max_prime = 5000 }}
     assert_eq!(code, Some(0));
     assert!(processes_with(&tag).is_empty(), "the meter outlived the run: {:?}", processes_with(&tag));
     let m = manifest(&run);
-    assert!(m.host["power"].contains("TEST STAND-IN"), "{}", m.host["power"]);
-    let idle: f64 = m.host["power_idle_w"].parse().unwrap();
+    let power = m.power.clone().expect("the manifest's power facts");
+    assert!(power.source.contains("TEST STAND-IN"), "{}", power.source);
+    let idle = power.idle_w.unwrap();
     assert!(near(idle, 4.0, 0.02), "idle baseline {idle} W");
-    let drift: f64 = m.host["power_idle_drift_pct"].parse().unwrap();
+    let drift = power.idle_drift_pct.unwrap();
     assert!(drift < 5.0, "{drift}");
+    assert!(power.sampler_polls.is_some_and(|n| n > 0), "{power:?}");
+    assert!(!m.host.contains_key("power"), "power facts are typed, not host strings: {:?}", m.host);
     let rs = records(&run);
     for env in ["native", "runc"] {
         let trials: Vec<_> = measured(&rs).into_iter().filter(|r| r.key.environment == env).collect();
@@ -192,8 +195,9 @@ params = { threads = 1, time_s = 1.5, max_prime = 5000 }
     assert!(status.success());
     let run = only_run(&out);
     let m = manifest(&run);
-    assert!(m.host["power"].starts_with("rapl: package-0 + package-0/dram"), "{}", m.host["power"]);
-    assert!(near(m.host["power_idle_w"].parse().unwrap(), 12.0, 0.02), "{}", m.host["power_idle_w"]);
+    let power = m.power.clone().expect("the manifest's power facts");
+    assert!(power.source.starts_with("rapl: package-0 + package-0/dram"), "{}", power.source);
+    assert!(near(power.idle_w.unwrap(), 12.0, 0.02), "{power:?}");
     for r in measured(&records(&run)) {
         let e = r.host.as_ref().and_then(|h| h.energy.as_ref()).unwrap();
         let s = r.host_wall_ms / 1e3;

@@ -56,7 +56,7 @@ pub fn rows(latest: &[&TrialRecord], series: &[Series], manifest: &Manifest) -> 
         }
         groups.entry(key).or_default().push((r, e));
     }
-    let drift = manifest.host.get("power_idle_drift_pct").and_then(|d| d.parse::<f64>().ok());
+    let drift = manifest.power_facts().and_then(|p| p.idle_drift_pct);
     order
         .into_iter()
         .map(|key| {

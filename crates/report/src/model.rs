@@ -139,7 +139,7 @@ pub fn build_with(
         host,
         boot,
         sweeps,
-        system: manifest.host.clone(),
+        system: system_rows(manifest),
         versions: manifest.versions.clone(),
         image: manifest.image.clone(),
         capacity: crate::capacity::build(campaign.as_ref(), capacity),
@@ -363,23 +363,34 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
             "on this host `sandbench validate` could not place sandbench within ±10 % of the reference tools: {off}"
         ));
     }
-    if let Some(p) = manifest.host.get("power") {
+    let power = manifest.power_facts();
+    if let Some(p) = power.as_ref().map(|p| &p.source) {
         if p.starts_with("unsupported") {
             w.push(format!("power: {p}"));
         } else if p.contains("TEST STAND-IN") {
             w.push(format!("power comes from a test stand-in meter, not a measurement: {p}"));
         }
     }
-    if let Some(d) = manifest.host.get("power_idle_drift_pct").and_then(|d| d.parse::<f64>().ok()) {
-        if d > crate::energy::MAX_IDLE_DRIFT_PCT {
-            w.push(format!(
-                "idle power drifted {d:.1} % between the run's start ({} W) and end ({} W): energy figures may be off by as much",
-                manifest.host.get("power_idle_w").map(String::as_str).unwrap_or("?"),
-                manifest.host.get("power_idle_end_w").map(String::as_str).unwrap_or("?")
-            ));
-        }
+    if let Some(p) = power.filter(|p| p.idle_drift_pct.is_some_and(|d| d > crate::energy::MAX_IDLE_DRIFT_PCT)) {
+        let w_of = |v: Option<f64>| v.map(|w| format!("{w:.3}")).unwrap_or_else(|| "?".into());
+        w.push(format!(
+            "idle power drifted {:.1} % between the run's start ({} W) and end ({} W): energy figures may be off by as much",
+            p.idle_drift_pct.unwrap_or_default(),
+            w_of(p.idle_w),
+            w_of(p.idle_end_w)
+        ));
     }
     w
+}
+
+/// The system table: the host's facts, with the typed power facts as the rows older runs
+/// wrote into `host` (so a report reads the same either way).
+fn system_rows(manifest: &Manifest) -> std::collections::BTreeMap<String, String> {
+    let mut rows = manifest.host.clone();
+    if let Some(p) = &manifest.power {
+        rows.extend(p.rows().into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    rows
 }
 
 /// One warning per environment whose sandboxes hung while starting and were launched again

@@ -230,34 +230,33 @@ pub fn idle_drift(start_w: f64, end_w: f64) -> f64 {
     }
 }
 
-/// Starts the campaign's source, records what it is in the manifest (`host.power`) and
-/// measures the idle baseline before any sandbox runs (`host.power_idle_w`).
+/// Starts the campaign's source, records what it is in the manifest (`power.source`) and
+/// measures the idle baseline before any sandbox runs (`power.idle_w`).
 pub fn begin(
     c: &Campaign,
     manifest: &mut sandbench_spec::Manifest,
     cancel: &AtomicBool,
 ) -> Result<Option<PowerSession>, RunError> {
     let campaign_dir = Path::new(&manifest.campaign_path).parent().filter(|p| !p.as_os_str().is_empty());
-    let (session, fact) = start(c, campaign_dir.unwrap_or(Path::new(".")))?;
-    manifest.host.insert("power".into(), fact);
+    let (session, source) = start(c, campaign_dir.unwrap_or(Path::new(".")))?;
+    let facts = manifest.power.insert(sandbench_spec::PowerFacts { source, ..Default::default() });
     let Some(mut session) = session else { return Ok(None) };
     if c.power.idle_s > 0.0 {
         eprintln!("power: measuring the idle baseline for {} s", c.power.idle_s);
     }
     session.idle_w = session.measure_idle(cancel);
-    if let Some(w) = session.idle_w {
-        manifest.host.insert("power_idle_w".into(), format!("{w:.3}"));
-    }
+    facts.idle_w = session.idle_w;
     Ok(Some(session))
 }
 
-/// Measures idle again after the last trial and records the drift (`host.power_idle_end_w`,
-/// `host.power_idle_drift_pct`) and the meter's own cost.
+/// Measures idle again after the last trial and records the drift (`power.idle_end_w`,
+/// `power.idle_drift_pct`) and the meter's own cost.
 pub fn finish(session: &PowerSession, manifest: &mut sandbench_spec::Manifest, cancel: &AtomicBool) {
+    let facts = manifest.power.get_or_insert_with(Default::default);
     if let (Some(start_w), Some(end_w)) = (session.idle_w, session.measure_idle(cancel)) {
-        manifest.host.insert("power_idle_end_w".into(), format!("{end_w:.3}"));
-        manifest.host.insert("power_idle_drift_pct".into(), format!("{:.2}", idle_drift(start_w, end_w) * 100.0));
+        facts.idle_end_w = Some(end_w);
+        facts.idle_drift_pct = Some(idle_drift(start_w, end_w) * 100.0);
     }
     let (cpu_ms, polls) = session.cost();
-    manifest.host.insert("power_sampler_cpu_ms".into(), format!("{cpu_ms:.1} over {polls} polls"));
+    (facts.sampler_cpu_ms, facts.sampler_polls) = (Some(cpu_ms), Some(polls));
 }

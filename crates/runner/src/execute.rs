@@ -131,6 +131,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 state: RunState::Running,
                 resumes: 0,
                 stops: Default::default(),
+                power: None,
             };
             dir.write_manifest(&m)?;
             (dir, c, m)

@@ -19,7 +19,7 @@ pub use capacity::{
 };
 pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{
-    BootTimeline, Dimensions, HostSummary, LoadCheck, Manifest, Phase, RunState, Status, TrialKey, TrialPhase,
-    TrialRecord, SCHEMA_VERSION,
+    BootTimeline, Dimensions, HostSummary, LoadCheck, Manifest, Phase, PowerFacts, RunState, Status, TrialKey,
+    TrialPhase, TrialRecord, SCHEMA_VERSION,
 };
 pub use trials::{Stop, StopRule, Trials};

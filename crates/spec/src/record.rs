@@ -369,6 +369,71 @@ pub struct Manifest {
     /// (`environment/workload`) stopped, written when the plan is done.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stops: BTreeMap<String, crate::trials::Stop>,
+    /// The run's power source and its idle baselines (absent in runs made before this field:
+    /// [`Manifest::power_facts`] reads those from `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power: Option<PowerFacts>,
+}
+
+/// What a run measured energy with, and the host's idle power around it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PowerFacts {
+    /// The source as doctor names it (`rapl: package-0 …`, `unsupported: why`, or a test
+    /// stand-in saying so).
+    pub source: String,
+    /// Idle power before the first trial, W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_w: Option<f64>,
+    /// Idle power after the last trial, W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_end_w: Option<f64>,
+    /// |end − start| / start, %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_drift_pct: Option<f64>,
+    /// CPU time the meter's own polling thread used, ms, and its polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_cpu_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_polls: Option<u64>,
+}
+
+impl PowerFacts {
+    /// The facts as the `host` rows runs before the typed field wrote, formatted the same way
+    /// (the report's system table shows them so).
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![("power", self.source.clone())];
+        rows.extend(self.idle_w.map(|w| ("power_idle_w", format!("{w:.3}"))));
+        rows.extend(self.idle_end_w.map(|w| ("power_idle_end_w", format!("{w:.3}"))));
+        rows.extend(self.idle_drift_pct.map(|d| ("power_idle_drift_pct", format!("{d:.2}"))));
+        if let (Some(ms), Some(polls)) = (self.sampler_cpu_ms, self.sampler_polls) {
+            rows.push(("power_sampler_cpu_ms", format!("{ms:.1} over {polls} polls")));
+        }
+        rows
+    }
+}
+
+impl Manifest {
+    /// The run's power facts: the typed field, or for a run made before it, the `host` rows
+    /// it wrote instead (the one place they are parsed).
+    pub fn power_facts(&self) -> Option<PowerFacts> {
+        if let Some(p) = &self.power {
+            return Some(p.clone());
+        }
+        let source = self.host.get("power")?.clone();
+        let num = |k: &str| self.host.get(k).and_then(|v| v.parse::<f64>().ok());
+        let sampler = self.host.get("power_sampler_cpu_ms").and_then(|v| {
+            let (ms, rest) = v.split_once(" over ")?;
+            Some((ms.parse::<f64>().ok()?, rest.strip_suffix(" polls")?.parse::<u64>().ok()?))
+        });
+        Some(PowerFacts {
+            source,
+            idle_w: num("power_idle_w"),
+            idle_end_w: num("power_idle_end_w"),
+            idle_drift_pct: num("power_idle_drift_pct"),
+            sampler_cpu_ms: sampler.map(|s| s.0),
+            sampler_polls: sampler.map(|s| s.1),
+        })
+    }
 }
 
 /// Where a run is. In JSON, the strings `running`, `complete`, `interrupted` and
@@ -433,6 +498,41 @@ impl<'de> Deserialize<'de> for RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn power_facts_come_typed_or_from_an_older_runs_host_rows_and_print_as_those_rows() {
+        let legacy: BTreeMap<String, String> = [
+            ("power", "rapl: package-0"),
+            ("power_idle_w", "12.000"),
+            ("power_idle_end_w", "12.900"),
+            ("power_idle_drift_pct", "7.50"),
+            ("power_sampler_cpu_ms", "3.2 over 40 polls"),
+            ("kernel", "6.1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "schema": 1, "run_id": "r", "created_unix_ms": 0.0, "sandbench_version": "0", "git_revision": null,
+            "campaign_path": "c.toml", "campaign_text": "", "host": legacy, "versions": {}, "image": {},
+            "plan": [], "state": "complete"
+        }))
+        .unwrap();
+        assert_eq!(m.power, None, "an older manifest has no typed field");
+        let p = m.power_facts().unwrap();
+        assert_eq!(
+            (p.idle_w, p.idle_drift_pct, p.sampler_cpu_ms, p.sampler_polls),
+            (Some(12.0), Some(7.5), Some(3.2), Some(40))
+        );
+        let rows: BTreeMap<String, String> = p.rows().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut only_power = legacy.clone();
+        only_power.remove("kernel");
+        assert_eq!(rows, only_power, "the typed facts print as the rows they replace");
+        m.power = Some(PowerFacts { source: "unsupported: none".into(), ..Default::default() });
+        assert_eq!(m.power_facts().unwrap().source, "unsupported: none", "the typed field wins");
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains(r#""power":{"source":"unsupported: none"}"#), "{text}");
+    }
 
     #[test]
     fn run_states_keep_their_json_strings() {

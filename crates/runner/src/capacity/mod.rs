@@ -52,7 +52,8 @@ pub(crate) fn run(
         crate::session::sweep_stale(c, &base.work_root);
     }
     let power = crate::energy::begin(c, manifest, &opts.cancel)?;
-    let power_why = manifest.host.get("power").cloned().unwrap_or_else(|| "unsupported: no power source".into());
+    let power_why =
+        manifest.power.as_ref().map(|p| p.source.clone()).unwrap_or_else(|| "unsupported: no power source".into());
     let ksm = KsmSetting::apply(cap.ksm, manifest);
     dir.write_manifest(manifest)?;
     let launcher = Launcher { opts, c, guest: &guest, base, launches: Default::default() };
