@@ -21,7 +21,7 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
         let checked = sandbench_workloads::validate(kind, params)
             .map_err(|e| e.to_string())
             .and_then(|_| crate::assets::needed_by(kind, params).map_err(|e| e.to_string()))
-            .and_then(|_| capacity_fit(c, w.get_ref()));
+            .and_then(|_| capacity_fit(c, w.get_ref()).map_err(|e| e.to_string()));
         if let Err(why) = checked {
             let (line, col) = sandbench_spec::campaign::line_col(text, w.span().start);
             return Err(RunError::Workload {
@@ -34,22 +34,28 @@ pub fn check_campaign(c: &Campaign, path: &Path, text: &str) -> Result<(), RunEr
     Ok(())
 }
 
+/// Why a workload cannot be part of a capacity run.
+#[derive(Debug, thiserror::Error)]
+pub enum CapacityFitError {
+    #[error("a capacity run needs every workload to have a load `scenario` (valid: {})", sandbench_workloads::load::SCENARIOS.join(", "))]
+    NoScenario,
+    #[error(
+        "`capacity.sla = {{ miss_ratio }}` counts camera frames: it needs scenario = \"fixed_rate\", not \"{0}\"; \
+         or judge by p90_ms or p99_ms"
+    )]
+    MissRatioNeedsCamera(sandbench_protocol::ScenarioKind),
+}
+
 /// In a capacity run, a workload needs a load scenario, and a `miss_ratio` budget a camera
 /// (`fixed_rate`).
-fn capacity_fit(c: &Campaign, w: &sandbench_spec::WorkloadSpec) -> Result<(), String> {
+fn capacity_fit(c: &Campaign, w: &sandbench_spec::WorkloadSpec) -> Result<(), CapacityFitError> {
     let Some(cap) = &c.capacity else { return Ok(()) };
     let scenario =
         sandbench_workloads::load::split(w.kind, &w.params).ok().and_then(|(l, _)| l).map(|l| l.scenario.kind());
     match (scenario, cap.sla) {
-        (None, _) => Err(format!(
-            "a capacity run needs every workload to have a load `scenario` (valid: {})",
-            sandbench_workloads::load::SCENARIOS.join(", ")
-        )),
+        (None, _) => Err(CapacityFitError::NoScenario),
         (Some(s), sandbench_spec::Sla::MissRatio(_)) if s != sandbench_protocol::ScenarioKind::FixedRate => {
-            Err(format!(
-            "`capacity.sla = {{ miss_ratio }}` counts camera frames: it needs scenario = \"fixed_rate\", not \"{s}\"; \
-             or judge by p90_ms or p99_ms"
-        ))
+            Err(CapacityFitError::MissRatioNeedsCamera(s))
         }
         _ => Ok(()),
     }

@@ -33,6 +33,10 @@ pub enum SpeechError {
     Audio(#[from] audio::AudioError),
     #[error("model: {0}")]
     Model(String),
+    #[error("model: {0}")]
+    Ct2(#[from] ct2::Ct2Error),
+    #[error("{path}: {source}")]
+    Config { path: PathBuf, source: serde_json::Error },
     #[error(transparent)]
     Graph(#[from] graph::GraphError),
     #[error("candle: {0}")]

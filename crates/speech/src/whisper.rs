@@ -75,13 +75,12 @@ impl Model {
     /// Loads `model.bin`, `config.json` and `vocabulary.txt` from `dir` for `engine`, with
     /// windows of `audio_ctx` encoder positions.
     pub fn load(dir: &Path, threads: usize, engine: &Engine, audio_ctx: usize) -> Result<Model, SpeechError> {
-        let (spec, vars) = ct2::read(&read(&dir.join("model.bin"))?).map_err(|e| SpeechError::Model(e.to_string()))?;
+        let (spec, vars) = ct2::read(&read(&dir.join("model.bin"))?)?;
         if spec != "WhisperSpec" {
             return Err(SpeechError::Model(format!("{}: spec `{spec}`, expected WhisperSpec", dir.display())));
         }
         let cfg = config(&vars)?;
-        let hf =
-            ct2::to_hf(&vars, cfg.encoder_layers, cfg.decoder_layers).map_err(|e| SpeechError::Model(e.to_string()))?;
+        let hf = ct2::to_hf(&vars, cfg.encoder_layers, cfg.decoder_layers)?;
         drop(vars);
         let audio_ctx = audio_ctx.clamp(1, m::N_FRAMES / 2);
         let net: Box<dyn Network> = match engine {
@@ -102,7 +101,7 @@ impl Model {
             }
         };
         let config: serde_json::Value = serde_json::from_slice(&read(&dir.join("config.json"))?)
-            .map_err(|e| SpeechError::Model(format!("config.json: {e}")))?;
+            .map_err(|source| SpeechError::Config { path: dir.join("config.json"), source })?;
         let vocab: Vec<String> =
             String::from_utf8_lossy(&read(&dir.join("vocabulary.txt"))?).lines().map(String::from).collect();
         let id = |tok: &str| {
