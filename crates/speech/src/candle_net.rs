@@ -1,7 +1,8 @@
-//! The `candle` engine: candle-transformers' Whisper on the CPU, pure Rust, so it runs where
-//! onnxruntime's library does not (an architecture without a pinned build, `auto`'s fallback).
-//! candle caches the decoder's cross-attention only, so each step feeds the whole sequence.
+//! The `candle` engine: candle-transformers' Whisper encoder on the CPU and its decoder with
+//! caches (`candle_decoder`), pure Rust, so it runs where onnxruntime's library does not (an
+//! architecture without a pinned build, `auto`'s fallback).
 
+use crate::candle_decoder::CachedDecoder;
 use crate::ct2::Var;
 use crate::network::Network;
 use crate::SpeechError;
@@ -11,12 +12,12 @@ use candle_transformers::models::whisper::{model::Whisper, Config};
 use std::collections::HashMap;
 
 pub struct CandleNet {
+    /// candle-transformers' model, for its encoder.
     whisper: Whisper,
+    decoder: CachedDecoder,
     n_mels: usize,
     /// The encoder's output for the current window.
     features: Option<Tensor>,
-    /// Whether the next decoder step must drop the previous window's cross-attention cache.
-    fresh: bool,
 }
 
 fn err(e: candle_core::Error) -> SpeechError {
@@ -32,9 +33,12 @@ impl CandleNet {
             .collect::<Result<_, _>>()
             .map_err(err)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let (d, heads, layers) = (cfg.d_model, cfg.decoder_attention_heads, cfg.decoder_layers);
+        let decoder =
+            CachedDecoder::load(vb.clone(), d, heads, layers, cfg.vocab_size, cfg.max_target_positions).map_err(err)?;
         let n_mels = cfg.num_mel_bins;
         let whisper = Whisper::load(&vb, cfg).map_err(err)?;
-        Ok(CandleNet { whisper, n_mels, features: None, fresh: true })
+        Ok(CandleNet { whisper, decoder, n_mels, features: None })
     }
 }
 
@@ -42,22 +46,24 @@ impl Network for CandleNet {
     fn encode(&mut self, window: &[f32], frames: usize) -> Result<(), SpeechError> {
         let mel = Tensor::from_slice(window, (1, self.n_mels, frames), &Device::Cpu).map_err(err)?;
         self.features = Some(self.whisper.encoder.forward(&mel, true).map_err(err)?);
-        self.fresh = true;
+        self.decoder.reset();
         Ok(())
     }
 
     fn logits(&mut self, tokens: &[u32], at: &[usize]) -> Result<Vec<Vec<f32>>, SpeechError> {
-        let features = self.features.as_ref().ok_or_else(|| SpeechError::Output("no encoded window".into()))?;
-        let t = Tensor::new(tokens, &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-        let ys = self.whisper.decoder.forward(&t, features, std::mem::take(&mut self.fresh)).map_err(err)?;
+        let features = self.features.as_ref().ok_or_else(|| SpeechError::Output("encoded window".into()))?;
+        let past = self.decoder.cached;
+        let new = tokens.get(past..).filter(|t| !t.is_empty()).ok_or_else(|| {
+            SpeechError::Output(format!("new tokens ({} given, {past} already cached)", tokens.len()))
+        })?;
+        let t = Tensor::new(new, &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(err)?;
+        let ys = self.decoder.forward(&t, features).map_err(err)?;
         at.iter()
             .map(|&p| {
-                ys.i((..1, p..p + 1))
-                    .and_then(|y| self.whisper.decoder.final_linear(&y))
-                    .and_then(|l| l.i(0))
-                    .and_then(|l| l.i(0))
-                    .and_then(|l| l.to_vec1::<f32>())
-                    .map_err(err)
+                let row = p.checked_sub(past).filter(|r| *r < new.len()).ok_or_else(|| {
+                    SpeechError::Output(format!("logits of position {p} (new positions {past}..{})", tokens.len()))
+                })?;
+                ys.i((.., row..row + 1, ..)).and_then(|y| self.decoder.logits(&y)).map_err(err)
             })
             .collect()
     }

@@ -7,6 +7,7 @@
 //! known, its word error rate. The real-time factor is inference time over audio duration.
 
 pub mod audio;
+mod candle_decoder;
 mod candle_net;
 pub mod ct2;
 pub mod graph;
