@@ -82,13 +82,17 @@ fn two_polls_straddling_one_counter_update_do_not_count_as_a_wrap_a_long_gap_doe
     // instant, but no reason to think the counter went round twice at the next 20 ms poll.
     set(10_000);
     assert!(!poll(&mut src).ambiguous);
+    let t = std::time::Instant::now();
     std::thread::sleep(std::time::Duration::from_millis(20));
     set(210_000);
     assert!(!poll(&mut src).ambiguous);
-    // 150 ms later at the 10 W seen: more than the range, so one wrap seen may hide another.
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    // 0.2 J over the interval just seen (20 ms: 10 W; longer on a slow or emulated host: less).
+    // Eight such intervals later, at that power, more than the 1 J range has passed, so one
+    // wrap seen may hide another.
+    let seen = t.elapsed();
+    std::thread::sleep((seen * 8).max(std::time::Duration::from_millis(150)));
     set(710_000);
-    assert!(poll(&mut src).ambiguous);
+    assert!(poll(&mut src).ambiguous, "after {seen:?} between polls");
 }
 
 #[test]
