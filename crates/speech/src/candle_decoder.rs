@@ -137,10 +137,7 @@ impl CachedDecoder {
         let (past, n) = (self.cached, tokens.dim(D::Minus1)?);
         let mut x = self.embed.forward(tokens)?.broadcast_add(&self.positions.narrow(0, past, n)?)?;
         let mask = if n > 1 {
-            let m: Vec<f32> = (0..n)
-                .flat_map(|i| (0..past + n).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
-                .collect();
-            Some(Tensor::from_vec(m, (n, past + n), tokens.device())?)
+            Some(Tensor::from_vec(crate::network::causal_mask(past, n), (n, past + n), tokens.device())?)
         } else {
             None
         };

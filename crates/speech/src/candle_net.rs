@@ -4,7 +4,7 @@
 
 use crate::candle_decoder::CachedDecoder;
 use crate::ct2::Var;
-use crate::network::Network;
+use crate::network::{new_tokens, row_of, Network};
 use crate::SpeechError;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
@@ -53,16 +53,12 @@ impl Network for CandleNet {
     fn logits(&mut self, tokens: &[u32], at: &[usize]) -> Result<Vec<Vec<f32>>, SpeechError> {
         let features = self.features.as_ref().ok_or_else(|| SpeechError::Output("encoded window".into()))?;
         let past = self.decoder.cached;
-        let new = tokens.get(past..).filter(|t| !t.is_empty()).ok_or_else(|| {
-            SpeechError::Output(format!("new tokens ({} given, {past} already cached)", tokens.len()))
-        })?;
+        let new = new_tokens(tokens, past)?;
         let t = Tensor::new(new, &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(err)?;
         let ys = self.decoder.forward(&t, features).map_err(err)?;
         at.iter()
             .map(|&p| {
-                let row = p.checked_sub(past).filter(|r| *r < new.len()).ok_or_else(|| {
-                    SpeechError::Output(format!("logits of position {p} (new positions {past}..{})", tokens.len()))
-                })?;
+                let row = row_of(p, past, new.len())?;
                 ys.i((.., row..row + 1, ..)).and_then(|y| self.decoder.logits(&y)).map_err(err)
             })
             .collect()

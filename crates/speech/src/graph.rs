@@ -116,17 +116,28 @@ impl Builder<'_> {
         Ok(self.g.node("Add", &[x, &h], &format!("{p}.out"), vec![]))
     }
 
-    /// One encoder block: x + attn(ln(x)), then the feed-forward block.
-    fn encoder_layer(&mut self, x: &str, i: usize) -> Result<String, GraphError> {
-        let p = format!("model.encoder.layers.{i}");
+    /// Layer `p`'s self-attention queries, keys and values of ln(x), split into heads
+    /// ([H, n, 64]; the keys by `key_perm`).
+    fn self_projections(
+        &mut self,
+        x: &str,
+        p: &str,
+        key_perm: [i64; 3],
+    ) -> Result<(String, String, String), GraphError> {
         let h = self.layer_norm(x, &format!("{p}.self_attn_layer_norm"), &format!("{p}.ln1"))?;
         let q = self.linear(&h, &format!("{p}.self_attn.q_proj"), &format!("{p}.q"))?;
         let k = self.linear(&h, &format!("{p}.self_attn.k_proj"), &format!("{p}.k"))?;
         let v = self.linear(&h, &format!("{p}.self_attn.v_proj"), &format!("{p}.v"))?;
-        let (q, kt, v) =
-            (self.heads(&q, [1, 0, 2], &format!("{p}.qh")), self.heads(&k, [1, 2, 0], &format!("{p}.kh")), {
-                self.heads(&v, [1, 0, 2], &format!("{p}.vh"))
-            });
+        let q = self.heads(&q, [1, 0, 2], &format!("{p}.qh"));
+        let k = self.heads(&k, key_perm, &format!("{p}.kh"));
+        Ok((q, k, self.heads(&v, [1, 0, 2], &format!("{p}.vh"))))
+    }
+
+    /// One encoder block: x + attn(ln(x)), then the feed-forward block.
+    fn encoder_layer(&mut self, x: &str, i: usize) -> Result<String, GraphError> {
+        let p = format!("model.encoder.layers.{i}");
+        // The keys come transposed ([H, 64, n]), ready for q·kᵀ.
+        let (q, kt, v) = self.self_projections(x, &p, [1, 2, 0])?;
         let a = self.attend(&q, &kt, &v, None, &format!("{p}.self_attn"))?;
         let x = self.g.node("Add", &[x, &a], &format!("{p}.res1"), vec![]);
         self.mlp(&x, &p)
@@ -135,13 +146,8 @@ impl Builder<'_> {
     /// One decoder block with its self-attention cache and the encoder's keys and values.
     fn decoder_layer(&mut self, x: &str, i: usize) -> Result<String, GraphError> {
         let p = format!("model.decoder.layers.{i}");
-        let h = self.layer_norm(x, &format!("{p}.self_attn_layer_norm"), &format!("{p}.ln1"))?;
-        let q = self.linear(&h, &format!("{p}.self_attn.q_proj"), &format!("{p}.q"))?;
-        let k = self.linear(&h, &format!("{p}.self_attn.k_proj"), &format!("{p}.k"))?;
-        let v = self.linear(&h, &format!("{p}.self_attn.v_proj"), &format!("{p}.v"))?;
-        let q = self.heads(&q, [1, 0, 2], &format!("{p}.qh"));
-        let k = self.heads(&k, [1, 0, 2], &format!("{p}.kh"));
-        let v = self.heads(&v, [1, 0, 2], &format!("{p}.vh"));
+        // The keys stay [H, n, 64]: they join the cache before being transposed.
+        let (q, k, v) = self.self_projections(x, &p, [1, 0, 2])?;
         let axis = || vec![Attr::Int("axis", 1)];
         let k = self.g.node("Concat", &[&format!("past_k{i}"), &k], &format!("present_k{i}"), axis());
         let v = self.g.node("Concat", &[&format!("past_v{i}"), &v], &format!("present_v{i}"), axis());

@@ -32,3 +32,49 @@ impl Engine {
         }
     }
 }
+
+/// The tokens of `tokens` after the `cached` ones a network already holds: the `logits`
+/// contract says there is at least one.
+pub fn new_tokens(tokens: &[u32], cached: usize) -> Result<&[u32], SpeechError> {
+    tokens
+        .get(cached..)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SpeechError::Output(format!("new tokens ({} given, {cached} already cached)", tokens.len())))
+}
+
+/// The row of position `p` in an output whose `rows` rows start at position `first`.
+pub fn row_of(p: usize, first: usize, rows: usize) -> Result<usize, SpeechError> {
+    p.checked_sub(first)
+        .filter(|r| *r < rows)
+        .ok_or_else(|| SpeechError::Output(format!("logits of position {p} (rows hold {first}..{})", first + rows)))
+}
+
+/// The additive self-attention mask of `new` positions after `past` cached ones, [new, past +
+/// new] row-major: position `past + i` sees every position up to itself.
+pub fn causal_mask(past: usize, new: usize) -> Vec<f32> {
+    let total = past + new;
+    (0..new).flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mask_hides_only_later_positions() {
+        let x = f32::NEG_INFINITY;
+        // The prompt (3 positions, nothing cached): lower triangle.
+        assert_eq!(causal_mask(0, 3), vec![0., x, x, 0., 0., x, 0., 0., 0.]);
+        // One step after 3 cached positions: all four visible.
+        assert_eq!(causal_mask(3, 1), vec![0.; 4]);
+        assert_eq!(causal_mask(1, 2), vec![0., 0., x, 0., 0., 0.]);
+    }
+
+    #[test]
+    fn only_new_positions_are_asked_for() {
+        assert_eq!(new_tokens(&[1, 2, 3], 1).unwrap(), &[2, 3]);
+        assert!(new_tokens(&[1, 2], 2).is_err() && new_tokens(&[1], 2).is_err());
+        assert_eq!(row_of(5, 4, 2).unwrap(), 1);
+        assert!(row_of(3, 4, 2).is_err() && row_of(6, 4, 2).is_err());
+    }
+}

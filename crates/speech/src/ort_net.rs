@@ -5,7 +5,7 @@
 
 use crate::ct2::Var;
 use crate::graph::{self, Dims};
-use crate::network::Network;
+use crate::network::{causal_mask, new_tokens, row_of, Network};
 use crate::SpeechError;
 use ort::session::{builder::GraphOptimizationLevel, Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
@@ -71,11 +71,8 @@ impl Network for OrtNet {
 
     fn logits(&mut self, tokens: &[u32], at: &[usize]) -> Result<Vec<Vec<f32>>, SpeechError> {
         let (past, total) = (self.cached, tokens.len());
-        if total <= past {
-            return Err(SpeechError::Output(format!("new tokens ({total} given, {past} already cached)")));
-        }
-        let new = total - past;
-        let ids: Vec<i64> = tokens[past..].iter().map(|&t| t as i64).collect();
+        let ids: Vec<i64> = new_tokens(tokens, past)?.iter().map(|&t| t as i64).collect();
+        let new = ids.len();
         let positions: Vec<i64> = (past as i64..total as i64).collect();
         let mask = causal_mask(past, new);
         let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
@@ -87,13 +84,9 @@ impl Network for OrtNet {
         let mut out = self.decoder.run(inputs)?;
         let (shape, logits) = out["logits"].try_extract_tensor::<f32>()?;
         let (rows, vocab) = (shape[0] as usize, shape[1] as usize);
-        let rows_from = total - rows;
         let picked = at
             .iter()
-            .map(|&p| match p.checked_sub(rows_from) {
-                Some(r) if r < rows => Ok(logits[r * vocab..(r + 1) * vocab].to_vec()),
-                _ => Err(SpeechError::Output(format!("logits of position {p} (the graph gives the last {rows})"))),
-            })
+            .map(|&p| row_of(p, total - rows, rows).map(|r| logits[r * vocab..(r + 1) * vocab].to_vec()))
             .collect::<Result<Vec<_>, _>>()?;
         for (name, value) in &mut self.past {
             let present = name.replacen("past", "present", 1);
@@ -101,27 +94,5 @@ impl Network for OrtNet {
         }
         self.cached = total;
         Ok(picked)
-    }
-}
-
-/// The additive self-attention mask of `new` positions after `past` cached ones, [new, past +
-/// new]: position `past + i` sees every position up to itself.
-fn causal_mask(past: usize, new: usize) -> Vec<f32> {
-    let total = past + new;
-    (0..new).flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mask_hides_only_later_positions() {
-        let x = f32::NEG_INFINITY;
-        // The prompt (3 positions, nothing cached): lower triangle.
-        assert_eq!(causal_mask(0, 3), vec![0., x, x, 0., 0., x, 0., 0., 0.]);
-        // One step after 3 cached positions: all four visible.
-        assert_eq!(causal_mask(3, 1), vec![0.; 4]);
-        assert_eq!(causal_mask(1, 2), vec![0., 0., x, 0., 0., 0.]);
     }
 }
