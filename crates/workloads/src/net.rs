@@ -8,6 +8,11 @@
 //! Both ends live here, so they are tested against each other: [`Peer`] is what the host runs
 //! on its side of the sandbox's private link. The runner gives the agent the peer's address as
 //! the `peer` parameter.
+//!
+//! `sender_cpu` and `receiver_cpu` pin the two ends to CPUs, as iperf3's `-A n,m` and netperf's
+//! `-T` do. Unpinned (the default, as the tools'), where the scheduler puts the two ends decides
+//! small-message throughput on a small host: on 2 cores, 4 KiB streams ran 2.5–4× faster with
+//! both ends on one CPU than on two, in both tools (docs/BENCHMARKS.md, issue 29).
 
 use crate::server::{check_token, fresh_token, Limits, Server, IDLE};
 use crate::{Outcome, ParamError, Params, WorkloadError};
@@ -36,11 +41,27 @@ pub struct NetParams {
     /// The peer's per-sandbox token; set by the runner.
     pub token: Option<String>,
     pub nodelay: bool,
+    /// The CPU the sending thread runs on (iperf3 `-A n`), if pinned.
+    pub sender_cpu: Option<u32>,
+    /// The CPU the peer's receiving thread runs on (iperf3 `-A n,m`'s `m`), if pinned; the peer
+    /// refuses a CPU its host does not have.
+    pub receiver_cpu: Option<u32>,
 }
+
+/// Highest CPU number a pinned end may name (the kernel's `CPU_SETSIZE` - 1).
+const MAX_CPU: u64 = 1023;
+/// The hello's receiver CPU when the receiver is not pinned.
+const UNPINNED: u32 = u32::MAX;
+/// The peer's answer to the hello: ready, or it could not pin its receiving thread.
+const READY: u8 = b'+';
+const CANNOT_PIN: u8 = b'!';
 
 impl NetParams {
     pub fn parse(p: &Params) -> Result<Self, ParamError> {
-        p.only(&["mode", "msg_size", "time_s", "peer", "token", "nodelay"])?;
+        p.only(&["mode", "msg_size", "time_s", "peer", "token", "nodelay", "sender_cpu", "receiver_cpu"])?;
+        let cpu = |name: &str| -> Result<Option<u32>, ParamError> {
+            Ok(if p.has(name) { Some(p.u64_in(name, 0, 0, MAX_CPU)? as u32) } else { None })
+        };
         let mode = p.choice("mode", "stream", MODES)?;
         Ok(NetParams {
             mode,
@@ -50,12 +71,50 @@ impl NetParams {
             token: p.string("token")?,
             // netperf leaves Nagle on for streams and the RR test is latency-bound either way.
             nodelay: p.flag("nodelay", mode == "rr")?,
+            sender_cpu: cpu("sender_cpu")?,
+            receiver_cpu: cpu("receiver_cpu")?,
         })
     }
 }
 
 fn failed(what: &str, e: std::io::Error) -> WorkloadError {
     WorkloadError::Io { what: what.into(), source: e }
+}
+
+/// Pins the calling thread to `cpu`; a CPU beyond [`MAX_CPU`] or not on this host is refused.
+fn pin_to(cpu: u32) -> std::io::Result<()> {
+    if u64::from(cpu) > MAX_CPU {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let mut set = rustix::process::CpuSet::new();
+    set.set(cpu as usize);
+    rustix::process::sched_setaffinity(None, &set).map_err(std::io::Error::from)
+}
+
+/// Connects, pins the sender if asked, and says hello: the token, the mode, the message size
+/// and the receiver's CPU. Waits for the peer's answer.
+fn connect(p: &NetParams, addr: SocketAddr) -> Result<TcpStream, WorkloadError> {
+    if let Some(cpu) = p.sender_cpu {
+        pin_to(cpu).map_err(|e| failed(&format!("pin the sender to CPU {cpu} (sender_cpu)"), e))?;
+    }
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| failed(&format!("connect {addr}"), e))?;
+    s.set_nodelay(p.nodelay).map_err(|e| failed("TCP_NODELAY", e))?;
+    s.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
+    let mut hello = format!("{}\n", p.token.as_deref().unwrap_or_default()).into_bytes();
+    hello.push(if p.mode == "rr" { RR } else { STREAM });
+    hello.extend_from_slice(&(p.msg_size as u32).to_le_bytes());
+    hello.extend_from_slice(&p.receiver_cpu.unwrap_or(UNPINNED).to_le_bytes());
+    s.write_all(&hello).map_err(|e| failed("hello", e))?;
+    let mut answer = [0u8; 1];
+    s.read_exact(&mut answer).map_err(|e| failed("the peer's answer to the hello", e))?;
+    match answer[0] {
+        READY => Ok(s),
+        _ => Err(WorkloadError::Check(format!(
+            "the peer cannot pin its receiving thread to CPU {} (receiver_cpu): its host has no such CPU",
+            p.receiver_cpu.unwrap_or(UNPINNED)
+        ))),
+    }
 }
 
 /// Runs one trial against the peer.
@@ -65,14 +124,7 @@ pub fn run(p: &NetParams) -> Result<Outcome, WorkloadError> {
     })?;
     let addr: SocketAddr =
         peer.parse().map_err(|_| WorkloadError::NoPeer(format!("`peer` = `{peer}` is not an ip:port")))?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
-        .map_err(|e| failed(&format!("connect {addr}"), e))?;
-    s.set_nodelay(p.nodelay).map_err(|e| failed("TCP_NODELAY", e))?;
-    s.set_read_timeout(Some(IDLE)).map_err(|e| failed("timeout", e))?;
-    let mut hello = format!("{}\n", p.token.as_deref().unwrap_or_default()).into_bytes();
-    hello.push(if p.mode == "rr" { RR } else { STREAM });
-    hello.extend_from_slice(&(p.msg_size as u32).to_le_bytes());
-    s.write_all(&hello).map_err(|e| failed("hello", e))?;
+    let mut s = connect(p, addr)?;
     let buf = crate::scratch::AlignedBuf::new(p.msg_size, 7);
     let mut m = Metrics::new();
     let limit = Duration::from_secs_f64(p.time_s);
@@ -168,16 +220,24 @@ impl Drop for Taken<'_> {
 }
 
 fn serve(mut c: TcpStream, budget: &Budget) -> std::io::Result<()> {
-    let mut hello = [0u8; 5];
+    let mut hello = [0u8; 9];
     c.read_exact(&mut hello)?;
     let size = u32::from_le_bytes([hello[1], hello[2], hello[3], hello[4]]) as usize;
+    // This is the connection's own thread: pinning it moves nothing else of the host's.
+    match u32::from_le_bytes([hello[5], hello[6], hello[7], hello[8]]) {
+        UNPINNED => c.write_all(&[READY])?,
+        cpu if pin_to(cpu).is_ok() => c.write_all(&[READY])?,
+        _ => return c.write_all(&[CANNOT_PIN]),
+    }
     let over = || std::io::Error::other("the peer's buffer budget is spent");
     match hello[0] {
         STREAM => {
-            // Receive in messages of the sender's size, as iperf3 does: the receiver's read
-            // size shapes the ACK pattern, and with it small-message throughput under Nagle.
             let len = size.clamp(1, STREAM_CHUNK);
             let _share = budget.take(len).ok_or_else(over)?;
+            // Receive in messages of the sender's size, as iperf3 does: the receiver's read
+            // size shapes the ACK pattern, and with it small-message throughput under Nagle.
+            // (iperf3 also waits in `pselect6` before each read; measured with ends pinned at
+            // 4 KiB, that wait changed nothing decidable: docs/BENCHMARKS.md.)
             let mut buf = vec![0u8; len];
             let mut total = 0u64;
             loop {
@@ -267,6 +327,39 @@ mod tests {
         let bad = "0".repeat(64);
         let e = run(&params(json!({"msg_size": 64, "time_s": 0.2, "peer": peer.addr.to_string(), "token": bad})));
         assert!(e.is_err(), "{e:?}");
+    }
+
+    fn on_cpu_zero() -> bool {
+        let set = rustix::process::sched_getaffinity(None).unwrap();
+        set.count() == 1 && set.is_set(0)
+    }
+
+    #[test]
+    fn pinned_ends_run_on_their_cpus() {
+        let peer = peer();
+        let p = json!({"msg_size": 4096, "time_s": 0.2, "peer": peer.addr.to_string(), "token": peer.token,
+                       "sender_cpu": 0, "receiver_cpu": 0});
+        // On a thread of its own: pinning is per thread, and the test harness's threads are shared.
+        let (o, pinned) = std::thread::spawn(move || (run(&params(p)), on_cpu_zero())).join().unwrap();
+        let o = o.unwrap();
+        assert!(pinned, "the sending thread is not on CPU 0");
+        assert_eq!(o.outputs["bytes_sent"], o.outputs["bytes_received_by_peer"]);
+    }
+
+    #[test]
+    fn a_receiver_cpu_the_host_lacks_is_refused_with_the_reason() {
+        let peer = peer();
+        for cpu in [1000u32, 1023] {
+            let p = json!({"msg_size": 64, "time_s": 0.1, "peer": peer.addr.to_string(), "token": peer.token,
+                           "receiver_cpu": cpu});
+            let e = run(&params(p)).unwrap_err().to_string();
+            assert!(e.contains("receiver_cpu") && e.contains(&cpu.to_string()), "{e}");
+        }
+        // Out of the kernel's range: refused when parsed, naming the range.
+        let map = json!({"sender_cpu": 1024}).as_object().cloned().unwrap_or_default();
+        assert!(NetParams::parse(&Params::new(&map)).unwrap_err().to_string().contains("1023"));
+        // A hostile hello naming a CPU past the kernel's range gets the same refusal, no panic.
+        assert!(pin_to(u32::MAX - 1).is_err());
     }
 
     #[test]

@@ -204,8 +204,13 @@ fn net(a: &Args, record: &mut Validation) -> Result<()> {
         return Ok(());
     }
     let link = tools::Link::up()?;
-    let server = tools::Iperf3Server::start(&link)?;
-    header("net stream vs iperf3 (veth into a namespace, 1 stream, Mb/s)", a);
+    let server = &tools::Iperf3Server::start(&link)?;
+    let pin = tools::Pin::for_host(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let placement = match pin {
+        Some(p) => format!("sender on CPU {}, receiver on CPU {} (iperf3 -A {0},{1})", p.sender, p.receiver),
+        None => "unpinned".into(),
+    };
+    header(&format!("net stream vs iperf3 (veth into a namespace, 1 stream, {placement}, Mb/s)"), a);
     for size in [64u32, 512, 4096, 131072] {
         let pair = Pair {
             area: "net",
@@ -213,9 +218,15 @@ fn net(a: &Args, record: &mut Validation) -> Result<()> {
             tool: version.clone(),
             unit: "Mb/s",
             ours: Box::new(move || {
-                ours(a, Kind::Net, json!({"mode": "stream", "msg_size": size, "time_s": a.time}), "mbit_per_s")
+                let mut p = tools::Pin::params(pin);
+                p.extend([
+                    ("mode".into(), "stream".into()),
+                    ("msg_size".into(), size.into()),
+                    ("time_s".into(), a.time.into()),
+                ]);
+                ours(a, Kind::Net, Value::Object(p), "mbit_per_s")
             }),
-            theirs: Box::new(|| server.client(size, a.time)),
+            theirs: Box::new(move || server.client(size, a.time, pin)),
         };
         compare(a, pair, record)?;
     }

@@ -146,25 +146,53 @@ impl<'a> Iperf3Server<'a> {
         Ok(Iperf3Server { link, child })
     }
 
-    /// One client run from inside the namespace, `size`-byte writes, one stream: Mb/s.
-    pub fn client(&self, size: u32, time: u32) -> Result<f64> {
-        let text = output(Command::new("ip").args([
-            "netns",
-            "exec",
-            &self.link.ns,
-            "iperf3",
-            "-c",
-            &self.link.server_ip,
-            "-J",
-            "-t",
-            &time.to_string(),
-            "-l",
-            &size.to_string(),
-            "-P",
-            "1",
-        ]))?;
-        Ok(parse_iperf3(&text)?)
+    /// One client run from inside the namespace, `size`-byte writes, one stream, the ends
+    /// pinned as `pin` says: Mb/s.
+    pub fn client(&self, size: u32, time: u32, pin: Option<Pin>) -> Result<f64> {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.link.ns]).args(iperf3_args(&self.link.server_ip, size, time, pin));
+        Ok(parse_iperf3(&output(&mut cmd)?)?)
     }
+}
+
+/// Where the two ends of a stream run: the sender on one CPU, the receiver on another.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pin {
+    pub sender: u32,
+    pub receiver: u32,
+}
+
+impl Pin {
+    /// The sender on CPU 1 and the receiver on CPU 0 where the host has two CPUs or more: where
+    /// the scheduler would put them otherwise decides a small-message stream's throughput on a
+    /// small host, run by run, in both tools (docs/BENCHMARKS.md, issue 29).
+    pub fn for_host(cpus: usize) -> Option<Pin> {
+        (cpus >= 2).then_some(Pin { sender: 1, receiver: 0 })
+    }
+
+    /// sandbench's `net` parameters for the same placement (iperf3's `-A sender,receiver`).
+    pub fn params(pin: Option<Pin>) -> serde_json::Map<String, serde_json::Value> {
+        pin.map(|p| {
+            serde_json::Map::from_iter([
+                ("sender_cpu".into(), p.sender.into()),
+                ("receiver_cpu".into(), p.receiver.into()),
+            ])
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// iperf3's client command line for one check.
+fn iperf3_args(server_ip: &str, size: u32, time: u32, pin: Option<Pin>) -> Vec<String> {
+    let mut args: Vec<String> = ["iperf3", "-c", server_ip, "-J", "-t", &time.to_string(), "-l", &size.to_string()]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.extend(["-P".into(), "1".into()]);
+    if let Some(p) = pin {
+        args.extend(["-A".into(), format!("{},{}", p.sender, p.receiver)]);
+    }
+    args
 }
 
 impl Drop for Iperf3Server<'_> {
@@ -235,6 +263,24 @@ mod tests {
         std::fs::write(&path, body).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path.display().to_string()
+    }
+
+    #[test]
+    fn both_tools_pin_their_stream_ends_alike() {
+        use super::Pin;
+        let pin = Pin::for_host(2);
+        assert_eq!(pin, Some(Pin { sender: 1, receiver: 0 }));
+        assert_eq!(Pin::for_host(1), None, "one CPU: nothing to place");
+        let args = super::iperf3_args("10.0.0.1", 4096, 3, pin);
+        let a = args.iter().position(|a| a == "-A").expect("iperf3 is pinned");
+        assert_eq!(args[a + 1], "1,0");
+        let ours = Pin::params(pin);
+        assert_eq!((ours["sender_cpu"].as_u64(), ours["receiver_cpu"].as_u64()), (Some(1), Some(0)));
+        // sandbench's workload takes them as its own parameters.
+        let map = serde_json::Map::from_iter(ours.into_iter().chain([("peer".into(), "10.0.0.1:1".into())]));
+        let p = sandbench_workloads::net::NetParams::parse(&sandbench_workloads::Params::new(&map)).unwrap();
+        assert_eq!((p.sender_cpu, p.receiver_cpu), (Some(1), Some(0)));
+        assert!(!super::iperf3_args("10.0.0.1", 64, 3, None).contains(&"-A".to_string()));
     }
 
     #[test]
