@@ -65,7 +65,8 @@ fn capacity_fit(c: &Campaign, w: &sandbench_spec::WorkloadSpec) -> Result<(), Ca
 pub fn check_machines(c: &Campaign, path: &Path, text: &str, host: sandbench_spec::Arch) -> Result<(), RunError> {
     for e in &c.environments {
         let env = e.get_ref();
-        let qemu_machine = env.machine.filter(|_| env.driver == sandbench_spec::Driver::Qemu);
+        let sandbench_spec::DriverConfig::Qemu(q) = &env.config else { continue };
+        let qemu_machine = q.vm.machine;
         let Some(why) = qemu_machine.and_then(|m| sandbench_spec::arch::wrong_arch(m, host)) else { continue };
         let (line, col) = sandbench_spec::campaign::line_col(text, e.span().start);
         return Err(RunError::Environment {
@@ -83,7 +84,7 @@ pub fn image_for(
     agent: &Path,
     assets: Vec<sandbench_image::ImageAsset>,
 ) -> Result<Option<GuestImage>, RunError> {
-    if !c.envs().any(|e| e.driver.needs_image()) {
+    if !c.envs().any(|e| e.driver().needs_image()) {
         return Ok(None);
     }
     let opts = BuildOptions {

@@ -21,7 +21,7 @@ pub(crate) fn new_record(
         attempt,
         dims: Dimensions {
             environment: env.name.clone(),
-            driver: env.driver,
+            driver: env.driver(),
             runtime: driver.runtime,
             machine: driver.machine,
             accel: driver.accel,

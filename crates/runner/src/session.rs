@@ -355,7 +355,7 @@ impl<'a> Session<'a> {
 
 /// Removes what a killed sandbench left (containers, VMMs, cgroups, links, work dirs).
 pub(crate) fn sweep_stale(c: &Campaign, work_root: &std::path::Path) {
-    let sockets: Vec<String> = c.envs().filter_map(|e| e.socket.clone()).collect();
+    let sockets: Vec<String> = c.envs().filter_map(|e| e.config.own_socket().map(str::to_string)).collect();
     for what in sandbench_sandbox::driver::reap_stale(work_root, &sockets) {
         eprintln!("removed stale {what} (left by a sandbench that was killed)");
     }

@@ -137,24 +137,24 @@ pub trait Sandbox: Send {
 
 /// The driver for an environment.
 pub fn driver_for(env: &Environment) -> Box<dyn Sandbox> {
-    driver::technology(env.driver).sandbox(env)
+    driver::for_environment(env).sandbox()
 }
 
 /// Versions of what an environment's driver runs (runtime, daemon, shim, VMM), for the
 /// manifest: each driver answers for itself.
 pub fn versions(env: &Environment) -> Vec<(String, String)> {
-    driver::technology(env.driver).versions(env)
+    driver::for_environment(env).versions()
 }
 
 /// What an environment's records carry of its driver.
 pub fn dimensions(env: &Environment) -> DriverDims {
-    driver::technology(env.driver).dimensions(env)
+    driver::for_environment(env).dimensions()
 }
 
 impl LaunchSpec<'_> {
     /// The image, or an error saying this driver needs one.
     pub fn need_image(&self) -> Result<&GuestImage, SandboxError> {
-        self.image.ok_or_else(|| SandboxError::NoImage { driver: self.env.driver.as_str() })
+        self.image.ok_or_else(|| SandboxError::NoImage { driver: self.env.driver().as_str() })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use sandbench_image::{GuestImage, ImageManifest};
 use sandbench_sandbox::net::{Link, LinkKind};
-use sandbench_spec::{Campaign, DiskCache, Environment};
+use sandbench_spec::{Campaign, DiskCache, DriverConfig, Environment};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -91,6 +91,12 @@ fn image() -> GuestImage {
     }
 }
 
+/// The Firecracker config of a firecracker environment.
+fn fc(e: &Environment) -> &sandbench_spec::FirecrackerConfig {
+    let DriverConfig::Firecracker(c) = &e.config else { panic!("{e:?}") };
+    c
+}
+
 fn env(driver: &str, extra: &str) -> Environment {
     let text = format!("[[environment]]\nname = \"e\"\ndriver = \"{driver}\"\nvcpus = 4\nmemory_mib = 4096\n{extra}\n[[workload]]\nname = \"w\"\nkind = \"cpu\"\n");
     Campaign::parse(&text, Path::new("t.toml")).unwrap().envs().next().unwrap().clone()
@@ -111,7 +117,7 @@ fn firecracker_config_file_matches_full_vm_configuration() {
             scratch: Some("/s/scratch.ext4".into()),
             metrics: Some("/w/firecracker.metrics".into()),
         };
-        let cfg = sandbench_sandbox::driver::firecracker::config(&e, &files, Some(&tap));
+        let cfg = sandbench_sandbox::driver::firecracker::config(&e, fc(&e), &files, Some(&tap));
         let mut errors = Vec::new();
         validate(&root, &schema, &cfg, "config", &mut errors);
         assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
@@ -131,7 +137,7 @@ fn firecracker_config_file_matches_full_vm_configuration() {
         scratch: Some("/scratch.ext4".into()),
         metrics: Some("/metrics".into()),
     };
-    let cfg = sandbench_sandbox::driver::firecracker::config(&e, &jailed, None);
+    let cfg = sandbench_sandbox::driver::firecracker::config(&e, fc(&e), &jailed, None);
     let mut errors = Vec::new();
     validate(&root, &schema, &cfg, "config", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}\n{cfg:#}");
@@ -163,8 +169,10 @@ fn cloud_hypervisor_vm_create_body_matches_vm_config() {
     let schema = resolve(&root, "#/components/schemas/VmConfig").clone();
     let e = env("cloud-hypervisor", "disk_cache = \"none\"");
     let img = image();
+    let DriverConfig::CloudHypervisor(ch) = &e.config else { panic!("{e:?}") };
     let cfg = sandbench_sandbox::driver::cloud_hypervisor::vm_config(
         &e,
+        ch,
         &img,
         img.vmlinux.as_ref().unwrap(),
         Some(Path::new("/s/scratch.ext4")),

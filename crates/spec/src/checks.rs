@@ -2,9 +2,7 @@
 //! (its own values, and which keys its driver takes) and each workload's parameters. A problem
 //! is reported at the file, line and column it concerns.
 
-use crate::campaign::{
-    invalid, valid_name, Accel, Campaign, CampaignError, Driver, Environment, Machine, Problem, MAX_TIMEOUT_S,
-};
+use crate::campaign::{invalid, valid_name, Campaign, CampaignError, Environment, Problem, MAX_TIMEOUT_S};
 use std::path::Path;
 
 impl Campaign {
@@ -34,7 +32,6 @@ impl Campaign {
         let mut names = std::collections::HashSet::new();
         for env in &self.environments {
             out.extend(crate::checks::environment_problems(env.get_ref(), env.span(), &mut names));
-            out.extend(crate::checks::driver_key_problems(env.get_ref(), env.span()));
         }
         out.extend(self.workload_problems());
         out
@@ -163,121 +160,14 @@ pub(crate) fn environment_problems(
     if !names.insert(e.name.clone()) {
         out.push(Problem { span: span.clone(), message: format!("environment name `{}` is used twice", e.name) });
     }
-    if e.pids_max.is_some_and(|p| p < 16) {
+    if let Some(p) = e.config.pids_max().filter(|p| *p < 16) {
         out.push(Problem {
             span: span.clone(),
-            message: format!(
-                "`pids_max` = {} is too low: the agent alone needs about 10; use 16 or more",
-                e.pids_max.unwrap_or(0)
-            ),
+            message: format!("`pids_max` = {p} is too low: the agent alone needs about 10; use 16 or more"),
         });
     }
     if e.vcpus == 0 || e.memory_mib < 64 {
         out.push(Problem { span: span.clone(), message: "`vcpus` must be ≥ 1 and `memory_mib` ≥ 64".into() });
     }
     out
-}
-
-/// The driver-specific keys `driver` takes: an exhaustive match, so a new driver must say.
-/// Firecracker and Cloud Hypervisor are KVM microVMs: `machine = "microvm"` and
-/// `accel = "kvm"`/"auto" stay valid so an environment switches VMM in one line.
-fn keys_of(driver: Driver) -> &'static [&'static str] {
-    const VM: [&str; 4] = ["machine", "accel", "disk_cache", "scratch_mib"];
-    match driver {
-        Driver::Native => &["pids_max"],
-        Driver::Oci => &["runtime", "runtime_args", "pids_max", "seccomp", "user_namespace"],
-        Driver::Docker => &["runtime", "socket", "pids_max"],
-        Driver::Containerd => &["shim", "socket", "pids_max"],
-        Driver::Qemu => &[VM[0], VM[1], VM[2], VM[3], "qemu_binary", "cpu_model", "extra_args"],
-        Driver::Firecracker => &[VM[0], VM[1], VM[2], VM[3], "binary", "jailer", "jailer_uid", "jailer_gid"],
-        Driver::CloudHypervisor => &[VM[0], VM[1], VM[2], VM[3], "binary"],
-    }
-}
-
-/// Keys that apply only to some drivers, and what the microVM drivers refuse.
-pub(crate) fn driver_key_problems(e: &Environment, span: std::ops::Range<usize>) -> Vec<Problem> {
-    let mut out = Vec::new();
-    use Driver::*;
-    let set: [(&str, bool); 18] = [
-        ("runtime", e.runtime.is_some()),
-        ("runtime_args", e.runtime_args.is_some()),
-        ("shim", e.shim.is_some()),
-        ("socket", e.socket.is_some()),
-        ("machine", e.machine.is_some()),
-        ("accel", e.accel.is_some()),
-        ("disk_cache", e.disk_cache.is_some()),
-        ("qemu_binary", e.qemu_binary.is_some()),
-        ("cpu_model", e.cpu_model.is_some()),
-        ("extra_args", e.extra_args.is_some()),
-        ("binary", e.binary.is_some()),
-        ("scratch_mib", e.scratch_mib.is_some()),
-        ("jailer", e.jailer.is_some()),
-        ("pids_max", e.pids_max.is_some()),
-        ("seccomp", e.seccomp.is_some()),
-        ("user_namespace", e.user_namespace.is_some()),
-        ("jailer_uid", e.jailer_uid.is_some()),
-        ("jailer_gid", e.jailer_gid.is_some()),
-    ];
-    if matches!(e.driver, Firecracker | CloudHypervisor) {
-        if e.machine.is_some_and(|m| m != Machine::Microvm) {
-            out.push(Problem {
-                span: span.clone(),
-                message: format!(
-                    "driver = \"{}\" boots only microVMs: `machine` must be \"microvm\" or absent",
-                    e.driver.as_str()
-                ),
-            });
-        }
-        if e.accel == Some(Accel::Tcg) {
-            out.push(Problem {
-                span: span.clone(),
-                message: format!(
-                    "driver = \"{}\" needs KVM: `accel` must be \"kvm\", \"auto\" or absent",
-                    e.driver.as_str()
-                ),
-            });
-        }
-    }
-    for (key, _) in set.into_iter().filter(|(_, set)| *set) {
-        if !keys_of(e.driver).contains(&key) {
-            let valid: Vec<String> =
-                Driver::all().filter(|d| keys_of(*d).contains(&key)).map(|d| format!("\"{}\"", d.as_str())).collect();
-            out.push(Problem {
-                span: span.clone(),
-                message: format!(
-                    "key `{key}` applies only to driver = {} (environment `{}` has driver = \"{}\")",
-                    valid.join(" or "),
-                    e.name,
-                    e.driver.as_str()
-                ),
-            });
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::DiskCache;
-
-    #[test]
-    fn every_driver_key_belongs_to_a_driver_and_is_refused_elsewhere_with_the_takers_named() {
-        let mut e = Environment::new("e", Driver::Oci, 1, 256);
-        e.cpu_model = Some("max".into());
-        e.pids_max = Some(64);
-        let problems = driver_key_problems(&e, 0..0);
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].message.contains("key `cpu_model` applies only to driver = \"qemu\""));
-        // A key's takers are named in declaration order.
-        e.driver = Driver::Native;
-        e.cpu_model = None;
-        e.disk_cache = Some(DiskCache::Writeback);
-        let problems = driver_key_problems(&e, 0..0);
-        assert!(problems[0].message.contains("driver = \"qemu\" or \"firecracker\" or \"cloud-hypervisor\""));
-        // The microVM drivers take every key the switch between VMMs needs.
-        for d in [Driver::Qemu, Driver::Firecracker, Driver::CloudHypervisor] {
-            assert!(["machine", "accel", "disk_cache", "scratch_mib"].iter().all(|k| keys_of(d).contains(k)), "{d:?}");
-        }
-    }
 }

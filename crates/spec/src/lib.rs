@@ -5,6 +5,8 @@ pub mod arch;
 pub mod campaign;
 pub mod capacity;
 mod checks;
+pub mod driver;
+pub mod environment;
 pub mod fleet;
 pub mod power;
 pub mod record;
@@ -16,6 +18,10 @@ pub use campaign::{
 };
 pub use capacity::{
     CapacityDims, CapacityEnd, CapacityLine, CapacitySpec, CapacityStep, CapacityStop, Sla, SlaVerdict,
+};
+pub use environment::{
+    CloudHypervisorConfig, ContainerdConfig, DockerConfig, DriverConfig, EnvironmentError, FirecrackerConfig,
+    JailerConfig, NativeConfig, OciConfig, QemuConfig, VmConfig,
 };
 pub use power::{DomainEnergy, EnergySummary, PowerSourceKind, PowerSpec, WorkEnergy};
 pub use record::{

@@ -37,7 +37,7 @@ fn good_file_parses_with_defaults() {
     assert_eq!(c.warmup, 1);
     assert_eq!(c.order, Order::Randomized);
     let envs: Vec<_> = c.envs().collect();
-    assert_eq!(envs[1].driver, Driver::Qemu);
+    assert_eq!(envs[1].driver(), Driver::Qemu);
     assert_eq!(envs[0].vcpus, 2);
     assert_eq!(c.sampling.interval_ms, 100);
 }

@@ -223,7 +223,7 @@ impl Series<'_> {
     fn memory_stop(&self, n: u32, add: u32, previous: Option<(u32, f64)>) -> Option<CapacityStop> {
         let per = match previous {
             Some((pn, drop)) if drop > 0.0 => drop / pn as f64,
-            _ if self.env.driver.needs_image() => self.env.memory_mib as f64 + VMM_OVERHEAD_MIB,
+            _ if self.env.driver().needs_image() => self.env.memory_mib as f64 + VMM_OVERHEAD_MIB,
             _ => FIRST_GUESS_CONTAINER_MIB,
         };
         let available = mem_available_mib()?;

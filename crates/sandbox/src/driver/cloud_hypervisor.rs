@@ -7,7 +7,7 @@ use super::vmm_process::VmmProcess;
 use crate::process;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_image::GuestImage;
-use sandbench_spec::{DiskCache, Environment};
+use sandbench_spec::{CloudHypervisorConfig, DiskCache, Environment};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// The `vm.create` body (Cloud Hypervisor's `VmConfig`).
 pub fn vm_config(
     env: &Environment,
+    ch: &CloudHypervisorConfig,
     image: &GuestImage,
     vmlinux: &Path,
     scratch: Option<&Path>,
@@ -26,7 +27,7 @@ pub fn vm_config(
     let console = if sandbench_spec::Arch::HOST == sandbench_spec::Arch::Aarch64 { "ttyAMA0" } else { "ttyS0" };
     let mut cmdline = super::vmm_process::guest_kernel_args(console, sandbench_spec::Arch::HOST);
     cmdline.extend(net.map(crate::net::Link::kernel_arg));
-    let direct = matches!(env.disk_cache(), DiskCache::None | DiskCache::Directsync);
+    let direct = matches!(ch.vm.disk_cache, DiskCache::None | DiskCache::Directsync);
     let mut disks =
         vec![json!({ "path": image.rootfs_ext4.display().to_string(), "readonly": true, "direct": direct })];
     if let Some(disk) = scratch {
@@ -55,6 +56,7 @@ pub fn request(socket: &Path, method: &str, path: &str, body: Option<&str>) -> s
 
 #[derive(Default)]
 pub struct CloudHypervisor {
+    cfg: CloudHypervisorConfig,
     vmm: VmmProcess,
 }
 
@@ -62,7 +64,7 @@ impl Sandbox for CloudHypervisor {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let bin = binary(spec.env);
+        let bin = self.cfg.binary.clone();
         if let Some(why) = missing(
             &bin,
             "no Debian package: install the release binary from the Cloud Hypervisor project on a host with KVM",
@@ -84,9 +86,9 @@ impl Sandbox for CloudHypervisor {
         while !api.exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let disk = self.vmm.scratch_disk(spec)?;
+        let disk = self.vmm.scratch_disk(spec, self.cfg.vm.scratch_mib)?;
         self.vmm.tap(spec)?;
-        let cfg = vm_config(spec.env, image, &vmlinux, Some(&disk), self.vmm.link());
+        let cfg = vm_config(spec.env, &self.cfg, image, &vmlinux, Some(&disk), self.vmm.link());
         for (path, body) in [("vm.create", Some(cfg.to_string())), ("vm.boot", None)] {
             match request(&api, "PUT", path, body.as_deref()) {
                 Ok((code, _)) if (200..300).contains(&code) => {}
@@ -112,20 +114,15 @@ impl Sandbox for CloudHypervisor {
         let mut facts = BTreeMap::new();
         facts.insert("machine".into(), "cloud-hypervisor".into());
         facts.insert("cloud-hypervisor".into(), process::version_of(&bin, &["--version"]).unwrap_or_default());
-        facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
+        facts.insert("disk_cache".into(), self.cfg.vm.disk_cache.as_str().into());
         facts.insert("config".into(), cfg.to_string());
-        Ok(self.vmm.running(spec, channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
+        Ok(self.vmm.running(channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
         self.vmm.stop();
         Ok(())
     }
-}
-
-/// The binary an environment runs.
-fn binary(env: &Environment) -> String {
-    env.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into())
 }
 
 /// The VMM process of a sandbox: its API socket lies in the sandbox's work dir, named by id.
@@ -142,28 +139,36 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["cloud-hypervisor"], kvm: true, root: false }
     }
 
-    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
-        Box::new(CloudHypervisor::default())
-    }
-
-    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
-        missing(&binary(env), "install the cloud-hypervisor release binary").map_or(Ok(()), Err)
-    }
-
     fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         vec![super::vmm_process::doctor_row("cloud-hypervisor")]
     }
 
-    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
-        super::vmm_process::vmm_versions(env)
-    }
-
-    fn dimensions(&self, env: &Environment) -> super::DriverDims {
-        super::vmm_process::vmm_dimensions(env)
-    }
-
     fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
         crate::stale::kill_processes(sandbox_of)
+    }
+}
+
+/// A `cloud-hypervisor` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a Environment,
+    pub cfg: &'a CloudHypervisorConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(CloudHypervisor { cfg: self.cfg.clone(), ..CloudHypervisor::default() })
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        missing(&self.cfg.binary, "install the cloud-hypervisor release binary").map_or(Ok(()), Err)
+    }
+
+    fn versions(&self) -> Vec<(String, String)> {
+        super::vmm_process::vmm_versions(sandbench_spec::Driver::CloudHypervisor, &self.cfg.binary)
+    }
+
+    fn dimensions(&self) -> super::DriverDims {
+        super::vmm_process::vmm_dimensions(&self.cfg.vm)
     }
 }
 

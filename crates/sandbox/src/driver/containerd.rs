@@ -9,14 +9,15 @@
 
 use super::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_spec::ContainerdConfig;
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
 
 /// containerd namespace of sandbench's containers.
 pub const NAMESPACE: &str = "sandbench";
 
-#[derive(Default)]
 pub struct Containerd {
+    cfg: ContainerdConfig,
     client: Option<Child>,
     live: Option<(String, String, std::path::PathBuf)>,
     network: Option<crate::net::Network>,
@@ -63,14 +64,14 @@ impl Sandbox for Containerd {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let socket = prepare(spec, "containerd")?;
-        let shim = spec.env.shim();
+        let socket = prepare(spec, self.cfg.socket(), "containerd")?;
+        let shim = self.cfg.shim.clone();
         let mut facts = BTreeMap::new();
         let version = output(ctr(&socket).arg("version")).unwrap_or_default();
         // `ctr version` prints the client's, then the server's; keep the server's.
         facts.insert("containerd".into(), server_version(&version));
         facts.insert("shim".into(), shim.clone());
-        if spec.network && shim != "io.containerd.runc.v2" {
+        if spec.network && shim != sandbench_spec::environment::DEFAULT_SHIM {
             facts.insert(
                 "network".into(),
                 format!("unsupported: a link for shim {shim} (a VM or gVisor sandbox needs it at creation) is not wired yet"),
@@ -101,6 +102,7 @@ impl Sandbox for Containerd {
             (&mut self.client, &mut self.network),
             find_pid,
             facts,
+            self.cfg.pids_max,
         )
     }
 
@@ -201,30 +203,38 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["ctr"], kvm: false, root: true }
     }
 
-    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
-        Box::new(Containerd::default())
-    }
-
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
-        DAEMON.can_run(env)
-    }
-
     fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         vec![DAEMON.doctor_row(), kata_row()]
     }
 
-    /// containerd's version and the shim the environment runs.
-    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-        let v = crate::process::version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into());
-        vec![("containerd".into(), v), ("containerd_shim".into(), env.shim())]
-    }
-
-    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
-        super::DriverDims { runtime: Some(env.shim()), ..Default::default() }
-    }
-
     fn reap_stale(&self, sweep: &super::Sweep) -> Vec<String> {
         reap_containers(sweep.sockets)
+    }
+}
+
+/// A `containerd` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a sandbench_spec::Environment,
+    pub cfg: &'a ContainerdConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(Containerd { cfg: self.cfg.clone(), client: None, live: None, network: None })
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        DAEMON.can_run(self.cfg.socket())
+    }
+
+    /// containerd's version and the shim the environment runs.
+    fn versions(&self) -> Vec<(String, String)> {
+        let v = crate::process::version_of("containerd", &["--version"]).unwrap_or_else(|| "missing".into());
+        vec![("containerd".into(), v), ("containerd_shim".into(), self.cfg.shim.clone())]
+    }
+
+    fn dimensions(&self) -> super::DriverDims {
+        super::DriverDims { runtime: Some(self.cfg.shim.clone()), ..Default::default() }
     }
 }
 

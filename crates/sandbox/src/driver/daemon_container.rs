@@ -28,10 +28,9 @@ pub fn cgroup_from_proc(text: &str) -> Option<CgroupRef> {
     }
 }
 
-/// Checks that the environment's daemon socket exists and creates the work directory;
+/// Checks that the environment's daemon `socket` exists and creates the work directory;
 /// returns the socket.
-pub fn prepare(spec: &LaunchSpec, daemon: &str) -> Result<String, SandboxError> {
-    let socket = spec.env.socket();
+pub fn prepare(spec: &LaunchSpec, socket: String, daemon: &str) -> Result<String, SandboxError> {
     if !std::path::Path::new(&socket).exists() {
         return Err(SandboxError::Unsupported {
             why: format!("no {daemon} at {socket}: start one (scripts/daemons.sh start) or set `socket`"),
@@ -87,6 +86,7 @@ pub fn attach(
     slots: (&mut Option<Child>, &mut Option<crate::net::Network>),
     find_pid: impl Fn() -> Option<u32>,
     mut facts: BTreeMap<String, String>,
+    pids_max: u32,
 ) -> Result<Running, SandboxError> {
     let (child_slot, network_slot) = slots;
     let t0 = Instant::now();
@@ -104,7 +104,7 @@ pub fn attach(
     // it restates --pids-limit).
     let pids = pids_max_file(&proc_cgroup)
         .ok_or_else(|| SandboxError::ContainerState(format!("no pids cgroup for the container's pid {pid}")))?;
-    std::fs::write(&pids, spec.env.pids_max().to_string())
+    std::fs::write(&pids, pids_max.to_string())
         .map_err(|source| SandboxError::Io { what: format!("limit pids in {}", pids.display()), source })?;
     if let Some(cg) = &cgroup {
         facts.insert("cgroup".into(), format!("{cg:?}"));
@@ -206,13 +206,12 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// The client is installed, the environment's daemon socket exists, and we are root.
-    pub fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
+    /// The client is installed, the environment's daemon `socket` exists, and we are root.
+    pub fn can_run(&self, socket: String) -> Result<(), super::Unsupported> {
         process::on_path(self.client).ok_or_else(|| super::Unsupported::Missing {
             program: self.client.into(),
             hint: format!("apt-get install {}", self.package),
         })?;
-        let socket = env.socket();
         if !std::path::Path::new(&socket).exists() {
             return Err(super::Unsupported::NoDaemon { socket });
         }

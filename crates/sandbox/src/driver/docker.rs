@@ -5,11 +5,12 @@
 
 use super::daemon_container::{attach, output, prepare, stop_client};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
+use sandbench_spec::DockerConfig;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 
-#[derive(Default)]
 pub struct Docker {
+    cfg: DockerConfig,
     client: Option<Child>,
     live: Option<(String, String, std::path::PathBuf)>,
     network: Option<crate::net::Network>,
@@ -60,9 +61,9 @@ impl Sandbox for Docker {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let socket = prepare(spec, "Docker daemon")?;
+        let socket = prepare(spec, self.cfg.socket(), "Docker daemon")?;
         let tag = ensure_image(&socket, &image.rootfs_dir, &image.manifest.key)?;
-        let runtime = spec.env.runtime().as_str();
+        let runtime = self.cfg.runtime.as_str();
         let mut facts = BTreeMap::new();
         facts.insert(
             "docker".into(),
@@ -70,7 +71,7 @@ impl Sandbox for Docker {
         );
         facts.insert("image".into(), tag.clone());
         facts.insert("runtime".into(), runtime.into());
-        if spec.network && spec.env.runtime() == sandbench_spec::campaign::Runtime::Runsc {
+        if spec.network && self.cfg.runtime == sandbench_spec::campaign::Runtime::Runsc {
             facts.insert(
                 "network".into(),
                 "unsupported: gVisor's netstack does not see an interface added to its namespace after start".into(),
@@ -80,9 +81,7 @@ impl Sandbox for Docker {
             "limits".into(),
             format!(
                 "--cpus {} --memory {}m --pids-limit {}; Docker's default seccomp profile",
-                spec.env.vcpus,
-                spec.env.memory_mib,
-                spec.env.pids_max()
+                spec.env.vcpus, spec.env.memory_mib, self.cfg.pids_max
             ),
         );
         // The image stays as imported; what the agent writes (file workloads, in /scratch)
@@ -97,7 +96,7 @@ impl Sandbox for Docker {
             .arg("--memory")
             .arg(format!("{}m", spec.env.memory_mib))
             .arg("--pids-limit")
-            .arg(spec.env.pids_max().to_string())
+            .arg(self.cfg.pids_max.to_string())
             .arg("--label")
             .arg(format!("{}={}", crate::ids::LABEL, spec.id))
             .arg(&tag)
@@ -111,6 +110,7 @@ impl Sandbox for Docker {
             (&mut self.client, &mut self.network),
             find_pid,
             facts,
+            self.cfg.pids_max,
         )
     }
 
@@ -171,28 +171,36 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["docker"], kvm: false, root: true }
     }
 
-    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
-        Box::new(Docker::default())
-    }
-
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
-        DAEMON.can_run(env)
-    }
-
     fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         vec![DAEMON.doctor_row()]
     }
 
-    /// The daemon's version on the environment's socket.
-    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-        vec![("docker".into(), server_version(&env.socket()).unwrap_or_else(|| "missing".into()))]
-    }
-
-    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
-        super::DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
-    }
-
     fn reap_stale(&self, sweep: &super::Sweep) -> Vec<String> {
         reap_containers(sweep.sockets)
+    }
+}
+
+/// A `docker` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a sandbench_spec::Environment,
+    pub cfg: &'a DockerConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(Docker { cfg: self.cfg.clone(), client: None, live: None, network: None })
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        DAEMON.can_run(self.cfg.socket())
+    }
+
+    /// The daemon's version on the environment's socket.
+    fn versions(&self) -> Vec<(String, String)> {
+        vec![("docker".into(), server_version(&self.cfg.socket()).unwrap_or_else(|| "missing".into()))]
+    }
+
+    fn dimensions(&self) -> super::DriverDims {
+        super::DriverDims { runtime: Some(self.cfg.runtime.as_str().into()), ..Default::default() }
     }
 }

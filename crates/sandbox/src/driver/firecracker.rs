@@ -9,7 +9,7 @@ pub use super::vmm_process::missing;
 use super::vmm_process::VmmProcess;
 use crate::process;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
-use sandbench_spec::{DiskCache, Environment};
+use sandbench_spec::{DiskCache, Environment, FirecrackerConfig};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,12 @@ pub fn cache_type(c: DiskCache) -> &'static str {
 }
 
 /// The `--config-file` document (Firecracker's `FullVmConfiguration`).
-pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>) -> serde_json::Value {
+pub fn config(
+    env: &Environment,
+    fc: &FirecrackerConfig,
+    files: &VmFiles,
+    net: Option<&crate::net::Link>,
+) -> serde_json::Value {
     // Firecracker's serial is an 8250 UART on both architectures.
     let mut args = super::vmm_process::guest_kernel_args("ttyS0", sandbench_spec::Arch::HOST);
     // No PCI bus in Firecracker; devices come from ACPI (≥ 1.8).
@@ -38,7 +43,7 @@ pub fn config(env: &Environment, files: &VmFiles, net: Option<&crate::net::Link>
             "path_on_host": path.display().to_string(),
             "is_root_device": false,
             "is_read_only": read_only,
-            "cache_type": cache_type(env.disk_cache()),
+            "cache_type": cache_type(fc.vm.disk_cache),
             "io_engine": "Sync",
         })
     };
@@ -131,12 +136,9 @@ pub fn ctrl_alt_del() -> serde_json::Value {
     json!({ "action_type": "SendCtrlAltDel" })
 }
 
-pub fn binary(env: &Environment) -> String {
-    env.binary.clone().unwrap_or_else(|| "firecracker".into())
-}
-
 #[derive(Default)]
 pub struct Firecracker {
+    cfg: FirecrackerConfig,
     vmm: VmmProcess,
     api: Option<PathBuf>,
     /// The metrics file on the host, and how much of it earlier trials have read.
@@ -155,48 +157,42 @@ impl Firecracker {
         host: &VmFiles,
         facts: &mut BTreeMap<String, String>,
     ) -> Result<(Command, VmFiles, PathBuf, PathBuf), SandboxError> {
-        let Some(jailer) = spec.env.jailer.as_deref() else {
+        let Some(jailer) = self.cfg.jailer.clone() else {
             let cfg_path = spec.work_dir.join("firecracker.json");
             let api = spec.work_dir.join("firecracker.sock");
             let mut cmd = Command::new(bin);
             cmd.arg("--api-sock").arg(&api).arg("--config-file").arg(&cfg_path).arg("--id").arg(&spec.id);
             return Ok((cmd, host.clone(), api, cfg_path));
         };
-        if let Some(why) = missing(jailer, "the jailer comes in the same release archive as firecracker") {
+        if let Some(why) = missing(&jailer.binary, "the jailer comes in the same release archive as firecracker") {
             return Err(SandboxError::Unsupported { why: why.to_string() });
         }
         // The jailer wants the binary's absolute path (it copies it into the chroot).
         let bin = if bin.contains('/') { bin.to_string() } else { process::on_path(bin).unwrap_or(bin.to_string()) };
         let jail = self.jail.insert(super::firecracker_jail::Jail::prepare(&spec.work_dir, &bin, &spec.id, host)?);
-        facts.insert("jailer".into(), format!("{jailer}: chroot {}", jail.root.display()));
-        let mut cmd = Command::new(jailer);
-        cmd.args(jail.command(&bin, &spec.id, spec.env.jailer_ids()));
+        facts.insert("jailer".into(), format!("{}: chroot {}", jailer.binary, jail.root.display()));
+        let mut cmd = Command::new(&jailer.binary);
+        cmd.args(jail.command(&bin, &spec.id, (jailer.uid, jailer.gid)));
         Ok((cmd, jail.inside.clone(), jail.root.join("run/firecracker.socket"), jail.root.join("firecracker.json")))
     }
 
     /// Creates the metrics file Firecracker opens (it must exist), handing it and the scratch
     /// disk over to the jailer's user where there is one.
-    fn metrics_file(
-        &mut self,
-        spec: &LaunchSpec,
-        host: &VmFiles,
-        facts: &mut BTreeMap<String, String>,
-    ) -> Result<(), SandboxError> {
+    fn metrics_file(&mut self, host: &VmFiles, facts: &mut BTreeMap<String, String>) -> Result<(), SandboxError> {
         let metrics_host = match &self.jail {
             Some(j) => j.root.join("metrics"),
             None => host.metrics.clone().unwrap_or_default(),
         };
         std::fs::write(&metrics_host, b"")
             .map_err(|source| SandboxError::Io { what: format!("create {}", metrics_host.display()), source })?;
-        if let Some(j) = &self.jail {
+        if let (Some(j), Some(jailer)) = (&self.jail, &self.cfg.jailer) {
             let scratch = j.root.join("scratch.ext4");
             let mut own = vec![metrics_host.as_path()];
             if scratch.exists() {
                 own.push(&scratch);
             }
-            j.hand_over(&own, spec.env.jailer_ids())?;
-            let (uid, gid) = spec.env.jailer_ids();
-            facts.insert("jailer_user".into(), format!("uid {uid} gid {gid}"));
+            j.hand_over(&own, (jailer.uid, jailer.gid))?;
+            facts.insert("jailer_user".into(), format!("uid {} gid {}", jailer.uid, jailer.gid));
         }
         self.metrics = Some((metrics_host, 0));
         Ok(())
@@ -207,7 +203,7 @@ impl Sandbox for Firecracker {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         let image = spec.need_image()?;
-        let bin = binary(spec.env);
+        let bin = self.cfg.binary.clone();
         if let Some(why) = missing(
             &bin,
             "no Debian package: install the release binary from the Firecracker project on a host with KVM",
@@ -222,7 +218,7 @@ impl Sandbox for Firecracker {
             kernel_compat(v, image.kernel_config().as_deref()).map_err(|why| SandboxError::Unsupported { why })?;
         }
         self.vmm.prepare(spec)?;
-        let disk = self.vmm.scratch_disk(spec)?;
+        let disk = self.vmm.scratch_disk(spec, self.cfg.vm.scratch_mib)?;
         self.vmm.tap(spec)?;
         let host = VmFiles {
             kernel: vmlinux,
@@ -234,10 +230,10 @@ impl Sandbox for Firecracker {
         let log = spec.work_dir.join("firecracker.stderr");
         let mut facts = BTreeMap::new();
         let (mut cmd, files, api, cfg_path) = self.command(spec, &bin, &host, &mut facts)?;
-        let cfg = config(spec.env, &files, self.vmm.link());
+        let cfg = config(spec.env, &self.cfg, &files, self.vmm.link());
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap_or_default())
             .map_err(|source| SandboxError::Io { what: format!("write {}", cfg_path.display()), source })?;
-        self.metrics_file(spec, &host, &mut facts)?;
+        self.metrics_file(&host, &mut facts)?;
         cmd.current_dir(&spec.work_dir);
         let t0 = Instant::now();
         // The API socket is kept for metrics and a clean shutdown (SendCtrlAltDel).
@@ -250,10 +246,10 @@ impl Sandbox for Firecracker {
         facts.insert("firecracker".into(), version);
         facts.insert(
             "disk_cache".into(),
-            format!("{} (cache_type {})", spec.env.disk_cache().as_str(), cache_type(spec.env.disk_cache())),
+            format!("{} (cache_type {})", self.cfg.vm.disk_cache.as_str(), cache_type(self.cfg.vm.disk_cache)),
         );
         facts.insert("config".into(), cfg.to_string());
-        Ok(self.vmm.running(spec, channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
+        Ok(self.vmm.running(channel, pid, boot, facts, sandbench_spec::Accel::Kvm))
     }
 
     fn teardown(&mut self) -> Result<(), SandboxError> {
@@ -307,14 +303,6 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["firecracker"], kvm: true, root: true }
     }
 
-    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
-        Box::new(Firecracker::default())
-    }
-
-    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
-        missing(&binary(env), "install the firecracker release binary").map_or(Ok(()), Err)
-    }
-
     /// The binary's row; with an image, also whether this version finds the kernel's devices.
     fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         let mut row = super::vmm_process::doctor_row("firecracker");
@@ -328,18 +316,34 @@ impl super::Technology for Tech {
         vec![row]
     }
 
-    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
-        super::vmm_process::vmm_versions(env)
-    }
-
-    fn dimensions(&self, env: &Environment) -> super::DriverDims {
-        super::vmm_process::vmm_dimensions(env)
-    }
-
     fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
         let mut removed = crate::stale::kill_processes(sandbox_of);
         removed.extend(reap_jail_cgroups());
         removed
+    }
+}
+
+/// A `firecracker` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a Environment,
+    pub cfg: &'a FirecrackerConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(Firecracker { cfg: self.cfg.clone(), ..Firecracker::default() })
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        missing(&self.cfg.binary, "install the firecracker release binary").map_or(Ok(()), Err)
+    }
+
+    fn versions(&self) -> Vec<(String, String)> {
+        super::vmm_process::vmm_versions(sandbench_spec::Driver::Firecracker, &self.cfg.binary)
+    }
+
+    fn dimensions(&self) -> super::DriverDims {
+        super::vmm_process::vmm_dimensions(&self.cfg.vm)
     }
 }
 

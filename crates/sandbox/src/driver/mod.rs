@@ -22,7 +22,7 @@ pub(crate) mod vmm_process;
 use crate::probe::Availability;
 use crate::Sandbox;
 use sandbench_image::GuestImage;
-use sandbench_spec::{Driver, Environment};
+use sandbench_spec::{Driver, DriverConfig, Environment};
 use std::path::Path;
 
 /// What doctor's checks may use: a real guest image to start containers and boot VMs from,
@@ -47,22 +47,41 @@ pub trait Technology: Sync {
     /// What it needs of a host, declared once: `fleet doctor` and the fleet playbook's list of
     /// programs derive from it.
     fn requires(&self) -> Requirements;
-    /// A fresh, unlaunched sandbox for `env`.
-    fn sandbox(&self, env: &Environment) -> Box<dyn Sandbox>;
-    /// A cheap check that `env` can be launched here at all (its program exists, root where
-    /// needed); the real proof is the launch.
-    fn can_run(&self, env: &Environment) -> Result<(), Unsupported>;
     /// `sandbench doctor`'s rows for this driver, checked for real where `cx` allows.
     fn doctor(&self, cx: &DoctorContext) -> Vec<Availability>;
-    /// Versions of what it runs (runtime, daemon, shim, VMM), for the manifest.
-    fn versions(&self, env: &Environment) -> Vec<(String, String)>;
-    /// The dimensions of a trial record that this driver decides.
-    fn dimensions(&self, env: &Environment) -> DriverDims;
     /// Removes what dead sandbench processes left of this driver (containers, VMM processes,
     /// jail cgroups). Returns what it removed, for the log. Cgroups, links, firewall tables and
     /// directories common to every driver are swept by `stale` itself.
     fn reap_stale(&self, _sweep: &Sweep) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// What a driver does with one environment of its own: each module's implementation holds the
+/// environment and its own config type, so no driver reads another's keys.
+pub trait ForEnvironment {
+    /// A fresh, unlaunched sandbox.
+    fn sandbox(&self) -> Box<dyn Sandbox>;
+    /// A cheap check that the environment can be launched here at all (its program exists,
+    /// root where needed); the real proof is the launch.
+    fn can_run(&self) -> Result<(), Unsupported>;
+    /// Versions of what it runs (runtime, daemon, shim, VMM), for the manifest.
+    fn versions(&self) -> Vec<(String, String)>;
+    /// The dimensions of a trial record that this driver decides.
+    fn dimensions(&self) -> DriverDims;
+}
+
+/// An environment's driver with the environment's own config: one exhaustive `match` over the
+/// config's variants.
+pub fn for_environment(env: &Environment) -> Box<dyn ForEnvironment + '_> {
+    match &env.config {
+        DriverConfig::Native(cfg) => Box::new(native::ForEnv { env, cfg }),
+        DriverConfig::Oci(cfg) => Box::new(oci::ForEnv { env, cfg }),
+        DriverConfig::Docker(cfg) => Box::new(docker::ForEnv { env, cfg }),
+        DriverConfig::Containerd(cfg) => Box::new(containerd::ForEnv { env, cfg }),
+        DriverConfig::Qemu(cfg) => Box::new(qemu::ForEnv { env, cfg }),
+        DriverConfig::Firecracker(cfg) => Box::new(firecracker::ForEnv { env, cfg }),
+        DriverConfig::CloudHypervisor(cfg) => Box::new(cloud_hypervisor::ForEnv { env, cfg }),
     }
 }
 
@@ -82,7 +101,7 @@ pub fn technology(driver: Driver) -> &'static dyn Technology {
 /// A cheap check that `env` can be launched here at all (its program exists, root where needed);
 /// used to trim the embedded default campaign to this host. The real proof is the launch.
 pub fn can_run(env: &Environment) -> Result<(), Unsupported> {
-    technology(env.driver).can_run(env)
+    for_environment(env).can_run()
 }
 
 /// Every driver's doctor rows, checked for real where `cx` allows (a container started, a

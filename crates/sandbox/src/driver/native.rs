@@ -8,6 +8,7 @@ use crate::process::{self, kill_group};
 use crate::scratch::Scratch;
 use crate::{is_root, LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_sampler::Accounting;
+use sandbench_spec::NativeConfig;
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -16,6 +17,7 @@ use std::time::Instant;
 
 #[derive(Default)]
 pub struct Native {
+    cfg: NativeConfig,
     child: Option<Child>,
     cgroup: Option<Cgroup>,
     work_dir: Option<std::path::PathBuf>,
@@ -70,7 +72,7 @@ impl Sandbox for Native {
             }
         }
         if is_root() {
-            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib, spec.env.pids_max())
+            let cg = Cgroup::create(&spec.id, spec.env.vcpus, spec.env.memory_mib, self.cfg.pids_max)
                 .map_err(|source| SandboxError::Io { what: "create native cgroup".into(), source })?;
             facts.insert("limits".into(), cg.describe(spec.env.vcpus, spec.env.memory_mib));
             let files =
@@ -160,14 +162,6 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &[], kvm: false, root: false }
     }
 
-    fn sandbox(&self, _env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
-        Box::new(Native::default())
-    }
-
-    fn can_run(&self, _env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
-        Ok(())
-    }
-
     fn doctor(&self, _cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         use crate::probe::{avail, Verdict};
         let detail = match (is_root(), crate::cgroups::Hierarchy::detect()) {
@@ -177,12 +171,30 @@ impl super::Technology for Tech {
         };
         vec![avail("native", "native", Verdict::Ok, None, detail, None)]
     }
+}
 
-    fn versions(&self, _env: &sandbench_spec::Environment) -> Vec<(String, String)> {
+/// A `native` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a sandbench_spec::Environment,
+    pub cfg: &'a NativeConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        let mut native = Native::default();
+        native.cfg = self.cfg.clone();
+        Box::new(native)
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        Ok(())
+    }
+
+    fn versions(&self) -> Vec<(String, String)> {
         Vec::new()
     }
 
-    fn dimensions(&self, _env: &sandbench_spec::Environment) -> super::DriverDims {
+    fn dimensions(&self) -> super::DriverDims {
         super::DriverDims::default()
     }
 }

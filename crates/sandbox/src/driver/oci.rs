@@ -12,6 +12,7 @@ use crate::process::{self, kill_group};
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
 use sandbench_sampler::Accounting;
 use sandbench_spec::campaign::Runtime;
+use sandbench_spec::OciConfig;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -35,7 +36,7 @@ pub fn default_runtime_args(rt: Runtime) -> Vec<String> {
 }
 
 pub struct Oci {
-    runtime: Runtime,
+    cfg: OciConfig,
     live: Option<Live>,
 }
 
@@ -49,13 +50,13 @@ struct Live {
 }
 
 impl Oci {
-    pub fn new(runtime: Runtime) -> Self {
-        Oci { runtime, live: None }
+    pub fn new(cfg: OciConfig) -> Self {
+        Oci { cfg, live: None }
     }
 
     /// The campaign's global runtime flags, or the defaults for this runtime.
-    fn global_args(&self, spec: &LaunchSpec) -> Vec<String> {
-        spec.env.runtime_args.clone().unwrap_or_else(|| default_runtime_args(self.runtime))
+    fn global_args(&self) -> Vec<String> {
+        self.cfg.runtime_args.clone().unwrap_or_else(|| default_runtime_args(self.cfg.runtime))
     }
 }
 
@@ -146,7 +147,7 @@ impl Sandbox for Oci {
             });
         }
         let t0 = Instant::now();
-        let rt = self.runtime;
+        let rt = self.cfg.runtime;
         let bundle = spec.work_dir.join("bundle");
         std::fs::create_dir_all(&bundle)
             .map_err(|source| SandboxError::Io { what: format!("create {}", bundle.display()), source })?;
@@ -157,7 +158,7 @@ impl Sandbox for Oci {
             "runtime".into(),
             process::version_of(rt.as_str(), &["--version"]).unwrap_or_else(|| rt.as_str().into()),
         );
-        let global = self.global_args(spec);
+        let global = self.global_args();
         facts.insert(
             "limits".into(),
             format!(
@@ -176,7 +177,7 @@ impl Sandbox for Oci {
         }
         let mut config =
             config_json(&spec.need_image()?.rootfs_dir, &spec.id, spec.env.vcpus, spec.env.memory_mib, true);
-        let scratch = harden_and_scratch(spec, &mut config, &mut facts)?;
+        let scratch = harden_and_scratch(spec, &self.cfg, &mut config, &mut facts)?;
         let network = link(spec, rt, &global, &mut config, &mut facts)?;
         let peers = network.as_ref().map(crate::net::Network::peers);
         let cfg_path = bundle.join("config.json");
@@ -211,7 +212,7 @@ impl Sandbox for Oci {
         let Some(mut live) = self.live.take() else {
             return Ok(());
         };
-        let rt = self.runtime;
+        let rt = self.cfg.runtime;
         let quiet = |args: &[&str]| {
             let _ = crate::process::run_bounded(runtime_command(rt).args(&live.global).args(args));
         };
@@ -267,12 +268,13 @@ impl Drop for Oci {
 /// namespace).
 fn harden_and_scratch(
     spec: &LaunchSpec,
+    cfg: &OciConfig,
     config: &mut serde_json::Value,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<crate::scratch::Scratch, SandboxError> {
-    let userns = spec.env.user_namespace == Some(true);
-    let seccomp_on = spec.env.seccomp() == sandbench_spec::campaign::Seccomp::Default;
-    facts.insert("hardening".into(), crate::hardening::harden(config, seccomp_on, spec.env.pids_max(), userns));
+    let userns = cfg.user_namespace;
+    let seccomp_on = cfg.seccomp == sandbench_spec::campaign::Seccomp::Default;
+    facts.insert("hardening".into(), crate::hardening::harden(config, seccomp_on, cfg.pids_max, userns));
     let scratch = crate::scratch::Scratch::create(&spec.id)?;
     if userns {
         // The container's root is host uid 100000 there: its scratch must be its own.
@@ -398,12 +400,29 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["runc", "crun", "runsc"], kvm: false, root: true }
     }
 
-    fn sandbox(&self, env: &sandbench_spec::Environment) -> Box<dyn Sandbox> {
-        Box::new(Oci::new(env.runtime()))
+    fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
+        let rootfs = cx.image.map(|i| i.rootfs_dir.as_path());
+        [Runtime::Runc, Runtime::Crun, Runtime::Runsc].into_iter().map(|rt| doctor_row(rt, rootfs, cx.work)).collect()
     }
 
-    fn can_run(&self, env: &sandbench_spec::Environment) -> Result<(), super::Unsupported> {
-        let rt = env.runtime();
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        reap_runtime_containers()
+    }
+}
+
+/// An `oci` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a sandbench_spec::Environment,
+    pub cfg: &'a OciConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(Oci::new(self.cfg.clone()))
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        let rt = self.cfg.runtime;
         if !crate::is_root() {
             return Err(super::Unsupported::NeedsRoot { what: rt.as_str().into() });
         }
@@ -413,22 +432,13 @@ impl super::Technology for Tech {
         })
     }
 
-    fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
-        let rootfs = cx.image.map(|i| i.rootfs_dir.as_path());
-        [Runtime::Runc, Runtime::Crun, Runtime::Runsc].into_iter().map(|rt| doctor_row(rt, rootfs, cx.work)).collect()
-    }
-
-    fn versions(&self, env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-        let rt = env.runtime().as_str();
+    fn versions(&self) -> Vec<(String, String)> {
+        let rt = self.cfg.runtime.as_str();
         vec![(rt.to_string(), process::version_of(rt, &["--version"]).unwrap_or_else(|| "missing".into()))]
     }
 
-    fn dimensions(&self, env: &sandbench_spec::Environment) -> super::DriverDims {
-        super::DriverDims { runtime: Some(env.runtime().as_str().into()), ..Default::default() }
-    }
-
-    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
-        reap_runtime_containers()
+    fn dimensions(&self) -> super::DriverDims {
+        super::DriverDims { runtime: Some(self.cfg.runtime.as_str().into()), ..Default::default() }
     }
 }
 

@@ -9,7 +9,7 @@
 use super::vmm_process::VmmProcess;
 use crate::process;
 use crate::{LaunchSpec, Running, Sandbox, SandboxError};
-use sandbench_spec::{Accel, Arch, Environment, Machine};
+use sandbench_spec::{Accel, Arch, Environment, Machine, QemuConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +24,7 @@ const KVM_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Qemu {
+    cfg: QemuConfig,
     vmm: VmmProcess,
 }
 
@@ -58,10 +59,10 @@ fn nic_device(machine: Machine) -> String {
     }
 }
 
-/// The QEMU command line for `env` with a concrete accelerator (not `auto`).
-pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
+/// The QEMU command line for `env` (of config `cfg`) with a concrete accelerator (not `auto`).
+pub fn command_line(env: &Environment, cfg: &QemuConfig, accel: Accel, files: &GuestFiles, name: &str) -> Vec<String> {
     let GuestFiles { kernel, initramfs, rootfs, scratch, net } = *files;
-    let machine = env.machine();
+    let machine = cfg.vm.machine();
     let mut append = super::vmm_process::guest_kernel_args(machine.console(), machine.arch());
     let mut a: Vec<String> = vec![
         "-name".into(),
@@ -104,20 +105,24 @@ pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &
         append.push(link.kernel_arg());
     }
     a.extend(["-accel".into(), accel.as_str().into()]);
-    a.extend(["-cpu".into(), env.cpu_model(accel)]);
+    a.extend(["-cpu".into(), cfg.cpu_model(accel)]);
     a.extend(["-smp".into(), env.vcpus.to_string(), "-m".into(), env.memory_mib.to_string()]);
     a.extend(["-kernel".into(), kernel.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
     a.extend(["-append".into(), append.join(" ")]);
     a.extend([
         "-drive".into(),
-        format!("id=root,file={},format=raw,if=none,readonly=on,cache={}", rootfs.display(), env.disk_cache().as_str()),
+        format!(
+            "id=root,file={},format=raw,if=none,readonly=on,cache={}",
+            rootfs.display(),
+            cfg.vm.disk_cache.as_str()
+        ),
         "-device".into(),
         format!("{blk},drive=root"),
     ]);
     if let Some(disk) = scratch {
         a.extend([
             "-drive".into(),
-            format!("id=scratch,file={},format=raw,if=none,cache={}", disk.display(), env.disk_cache().as_str()),
+            format!("id=scratch,file={},format=raw,if=none,cache={}", disk.display(), cfg.vm.disk_cache.as_str()),
             "-device".into(),
             format!("{blk},drive=scratch,serial={}", crate::scratch::DISK_SERIAL),
         ]);
@@ -130,14 +135,14 @@ pub fn command_line(env: &Environment, accel: Accel, files: &GuestFiles, name: &
             nic_device(machine),
         ]);
     }
-    a.extend(env.extra_args.clone().unwrap_or_default());
+    a.extend(cfg.extra_args.iter().cloned());
     a
 }
 
 impl Qemu {
     fn boot(&mut self, spec: &LaunchSpec, accel: Accel, timeout: Duration) -> Result<Running, SandboxError> {
         let t0 = Instant::now();
-        let machine = spec.env.machine();
+        let machine = self.cfg.vm.machine();
         let image = spec.need_image()?;
         if let Some(why) = sandbench_spec::arch::wrong_arch(machine, Arch::HOST) {
             return Err(SandboxError::Unsupported { why });
@@ -149,7 +154,7 @@ impl Qemu {
             // bzImage (q35, through SeaBIOS) and the arm64 Image (virt) boot as they are.
             Machine::Q35 | Machine::Virt => image.vmlinuz.clone(),
         };
-        let binary = binary(spec.env);
+        let binary = binary(&self.cfg);
         let files = GuestFiles {
             kernel: &kernel,
             initramfs: &image.initramfs,
@@ -157,7 +162,7 @@ impl Qemu {
             scratch: self.vmm.disk(),
             net: self.vmm.link(),
         };
-        let args = command_line(spec.env, accel, &files, &format!("sandbench-{}", spec.id));
+        let args = command_line(spec.env, &self.cfg, accel, &files, &format!("sandbench-{}", spec.id));
         let log = spec.work_dir.join(format!("qemu-{}.stderr", accel.as_str()));
         let mut cmd = Command::new(&binary);
         cmd.args(&args).current_dir(&spec.work_dir);
@@ -166,11 +171,11 @@ impl Qemu {
         let boot = crate::channel::await_agent_within(&channel, spec, t0, spawned_at, &log, true, timeout)?;
         let mut facts = BTreeMap::new();
         facts.insert("machine".into(), machine.as_str().into());
-        facts.insert("cpu_model".into(), spec.env.cpu_model(accel));
-        facts.insert("disk_cache".into(), spec.env.disk_cache().as_str().into());
+        facts.insert("cpu_model".into(), self.cfg.cpu_model(accel));
+        facts.insert("disk_cache".into(), self.cfg.vm.disk_cache.as_str().into());
         facts.insert("qemu".into(), process::version_of(&binary, &["--version"]).unwrap_or_default());
         facts.insert("qemu_command".into(), format!("{binary} {}", args.join(" ")));
-        Ok(self.vmm.running(spec, channel, pid, boot, facts, accel))
+        Ok(self.vmm.running(channel, pid, boot, facts, accel))
     }
 }
 
@@ -178,11 +183,11 @@ impl Sandbox for Qemu {
     fn launch(&mut self, spec: &LaunchSpec) -> Result<Running, SandboxError> {
         self.teardown()?;
         self.vmm.prepare(spec)?;
-        self.vmm.scratch_disk(spec)?;
+        self.vmm.scratch_disk(spec, self.cfg.vm.scratch_mib)?;
         self.vmm.tap(spec)?;
-        match spec.env.accel() {
+        match self.cfg.vm.accel {
             Accel::Auto => {
-                let key = spec.env.machine().as_str();
+                let key = self.cfg.vm.machine().as_str();
                 let known = KVM_VERDICT.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(key).cloned()));
                 let verdict = match known {
                     Some(v) => v,
@@ -230,11 +235,11 @@ fn remember(key: &'static str, v: Result<(), String>, mut running: Running) -> R
 }
 
 /// Boots the image once with KVM to tell whether KVM really works here (doctor).
-pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
+pub fn probe_kvm(spec: &LaunchSpec, cfg: &QemuConfig) -> Result<f64, String> {
     if !Path::new("/dev/kvm").exists() {
         return Err("no /dev/kvm".into());
     }
-    let mut q = Qemu::default();
+    let mut q = Qemu { cfg: cfg.clone(), ..Qemu::default() };
     if let Err(e) = q.vmm.prepare(spec) {
         return Err(e.to_string());
     }
@@ -246,8 +251,8 @@ pub fn probe_kvm(spec: &LaunchSpec) -> Result<f64, String> {
 
 /// The QEMU binary an environment runs: the campaign's, else the one of its machine's
 /// architecture.
-fn binary(env: &Environment) -> String {
-    env.qemu_binary.clone().unwrap_or_else(|| env.machine().arch().qemu().0.into())
+fn binary(cfg: &QemuConfig) -> String {
+    cfg.qemu_binary.clone().unwrap_or_else(|| cfg.vm.machine().arch().qemu().0.into())
 }
 
 /// Doctor's rows for the machine types sandbench drives on this host's architecture.
@@ -299,7 +304,7 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
             return avail("kvm", "qemu", verdict, None, detail, None);
         }
     };
-    let (verdict, detail) = match boot_with_kvm(&kvm_probe_env(), image, agent, cx.work) {
+    let (verdict, detail) = match boot_with_kvm(image, agent, cx.work) {
         Ok(ms) => {
             (Verdict::Ok, format!("a KVM {} guest booted to the agent in {ms:.0} ms", Arch::HOST.default_machine()))
         }
@@ -311,17 +316,14 @@ fn kvm_row(cx: &super::DoctorContext) -> crate::probe::Availability {
     avail("kvm", "qemu", verdict, None, detail, None)
 }
 
-/// The smallest KVM guest of this host's default machine: what the doctor boots.
-fn kvm_probe_env() -> Environment {
-    Environment { accel: Some(Accel::Kvm), ..Environment::new("kvm", sandbench_spec::Driver::Qemu, 1, 256) }
-}
-
-fn boot_with_kvm(
-    env: &Environment,
-    image: &sandbench_image::GuestImage,
-    agent: &Path,
-    work: &Path,
-) -> Result<f64, String> {
+/// Boots the smallest KVM guest of this host's default machine: what the doctor checks.
+fn boot_with_kvm(image: &sandbench_image::GuestImage, agent: &Path, work: &Path) -> Result<f64, String> {
+    let mut cfg = QemuConfig::default();
+    cfg.vm.accel = Accel::Kvm;
+    let env = &Environment {
+        config: sandbench_spec::DriverConfig::Qemu(cfg.clone()),
+        ..Environment::new("kvm", sandbench_spec::Driver::Qemu, 1, 256)
+    };
     let spec = LaunchSpec {
         id: format!("sbdoctor-{}", std::process::id()),
         env,
@@ -334,7 +336,7 @@ fn boot_with_kvm(
         peer_limits: Default::default(),
         cancel: Default::default(),
     };
-    probe_kvm(&spec)
+    probe_kvm(&spec, &cfg)
 }
 
 /// The VMM process of a sandbox: QEMU runs as `-name sandbench-<id>`.
@@ -350,45 +352,55 @@ impl super::Technology for Tech {
         super::Requirements { any_program: &["qemu-system-x86_64", "qemu-system-aarch64"], kvm: false, root: false }
     }
 
-    fn sandbox(&self, _env: &Environment) -> Box<dyn Sandbox> {
-        Box::new(Qemu::default())
-    }
-
-    fn can_run(&self, env: &Environment) -> Result<(), super::Unsupported> {
-        if env.machine().arch() != Arch::HOST {
-            return Err(super::Unsupported::WrongArch { machine: env.machine() });
-        }
-        let bin = binary(env);
-        process::on_path(&bin).map(|_| ()).ok_or_else(|| super::Unsupported::Missing {
-            program: bin,
-            hint: format!("apt-get install {}", Arch::HOST.qemu().1),
-        })
-    }
-
     fn doctor(&self, cx: &super::DoctorContext) -> Vec<crate::probe::Availability> {
         let mut rows = machine_rows();
         rows.push(kvm_row(cx));
         rows
     }
 
+    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
+        crate::stale::kill_processes(sandbox_of)
+    }
+}
+
+/// A `qemu` environment.
+pub struct ForEnv<'a> {
+    pub env: &'a Environment,
+    pub cfg: &'a QemuConfig,
+}
+
+impl super::ForEnvironment for ForEnv<'_> {
+    fn sandbox(&self) -> Box<dyn Sandbox> {
+        Box::new(Qemu { cfg: self.cfg.clone(), ..Qemu::default() })
+    }
+
+    fn can_run(&self) -> Result<(), super::Unsupported> {
+        let machine = self.cfg.vm.machine();
+        if machine.arch() != Arch::HOST {
+            return Err(super::Unsupported::WrongArch { machine });
+        }
+        let bin = binary(self.cfg);
+        process::on_path(&bin).map(|_| ()).ok_or_else(|| super::Unsupported::Missing {
+            program: bin,
+            hint: format!("apt-get install {}", Arch::HOST.qemu().1),
+        })
+    }
+
     /// The QEMU binary's version.
-    fn versions(&self, env: &Environment) -> Vec<(String, String)> {
-        let bin = binary(env);
+    fn versions(&self) -> Vec<(String, String)> {
+        let bin = binary(self.cfg);
         let v = process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into());
         vec![(bin, v)]
     }
 
-    fn dimensions(&self, env: &Environment) -> super::DriverDims {
+    fn dimensions(&self) -> super::DriverDims {
+        let vm = &self.cfg.vm;
         super::DriverDims {
-            machine: Some(env.machine()),
-            accel: Some(env.accel()),
-            disk_cache: Some(env.disk_cache()),
+            machine: Some(vm.machine()),
+            accel: Some(vm.accel),
+            disk_cache: Some(vm.disk_cache),
             ..Default::default()
         }
-    }
-
-    fn reap_stale(&self, _sweep: &super::Sweep) -> Vec<String> {
-        crate::stale::kill_processes(sandbox_of)
     }
 }
 

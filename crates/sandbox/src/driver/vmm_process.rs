@@ -13,8 +13,8 @@ use std::time::Instant;
 pub struct VmmProcess {
     child: Option<Child>,
     work_dir: Option<PathBuf>,
-    /// The scratch space and the disk image in it.
-    scratch: Option<(Scratch, PathBuf)>,
+    /// The scratch space, the disk image in it and the image's size in MiB.
+    scratch: Option<(Scratch, PathBuf, u64)>,
     network: Option<crate::net::Network>,
 }
 
@@ -27,26 +27,25 @@ impl VmmProcess {
         Ok(())
     }
 
-    /// Creates the sandbox's scratch disk (an empty ext4 image of `scratch_mib`), which
-    /// [`VmmProcess::stop`] removes; returns its path.
-    pub fn scratch_disk(&mut self, spec: &LaunchSpec) -> Result<PathBuf, SandboxError> {
+    /// Creates the sandbox's scratch disk (an empty ext4 image of `mib`, the VM's
+    /// `scratch_mib`), which [`VmmProcess::stop`] removes; returns its path.
+    pub fn scratch_disk(&mut self, spec: &LaunchSpec, mib: u64) -> Result<PathBuf, SandboxError> {
         let s = Scratch::create(&spec.id)?;
-        let disk = s.disk(spec.env.scratch_mib())?;
-        self.scratch = Some((s, disk.clone()));
+        let disk = s.disk(mib)?;
+        self.scratch = Some((s, disk.clone(), mib));
         Ok(disk)
     }
 
     /// The scratch disk made by [`VmmProcess::scratch_disk`], if any.
     pub fn disk(&self) -> Option<&Path> {
-        self.scratch.as_ref().map(|(_, d)| d.as_path())
+        self.scratch.as_ref().map(|(_, d, _)| d.as_path())
     }
 
     /// The scratch disk, for the record.
-    pub fn scratch_fact(&self, spec: &LaunchSpec) -> Option<String> {
-        self.scratch.as_ref().map(|(s, _)| {
+    pub fn scratch_fact(&self) -> Option<String> {
+        self.scratch.as_ref().map(|(s, _, mib)| {
             format!(
-                "virtio-blk disk of {} MiB (ext4, same cache mode as the root disk) mounted at /scratch; {}",
-                spec.env.scratch_mib(),
+                "virtio-blk disk of {mib} MiB (ext4, same cache mode as the root disk) mounted at /scratch; {}",
                 s.describe("image in")
             )
         })
@@ -75,7 +74,6 @@ impl VmmProcess {
     /// `network` facts added to the driver's.
     pub fn running(
         &self,
-        spec: &LaunchSpec,
         channel: AgentChannel,
         pid: u32,
         boot: sandbench_spec::BootTimeline,
@@ -84,7 +82,7 @@ impl VmmProcess {
     ) -> crate::Running {
         // Records keep the accelerator among the launch facts too, as they always did.
         facts.insert("accel".into(), accel.as_str().into());
-        if let Some(s) = self.scratch_fact(spec) {
+        if let Some(s) = self.scratch_fact() {
             facts.insert("scratch".into(), s);
         }
         if let Some(n) = &self.network {
@@ -121,7 +119,7 @@ impl VmmProcess {
         if let Some(d) = self.work_dir.take() {
             crate::process::remove_work_dir(&d);
         }
-        if let Some((s, _)) = self.scratch.take() {
+        if let Some((s, _, _)) = self.scratch.take() {
             s.remove();
         }
         self.network = None;
@@ -158,12 +156,11 @@ pub fn guest_kernel_args(console: &str, arch: sandbench_spec::Arch) -> Vec<Strin
     args
 }
 
-/// A KVM-only VMM's version (Firecracker, Cloud Hypervisor), by its configured binary.
-pub fn vmm_versions(env: &sandbench_spec::Environment) -> Vec<(String, String)> {
-    let bin = env.binary.clone().unwrap_or_else(|| env.driver.as_str().to_string());
+/// A KVM-only VMM's version (Firecracker, Cloud Hypervisor), by its configured `binary`.
+pub fn vmm_versions(driver: sandbench_spec::Driver, binary: &str) -> Vec<(String, String)> {
     vec![(
-        env.driver.as_str().into(),
-        crate::process::version_of(&bin, &["--version"]).unwrap_or_else(|| "missing".into()),
+        driver.as_str().into(),
+        crate::process::version_of(binary, &["--version"]).unwrap_or_else(|| "missing".into()),
     )]
 }
 
@@ -187,10 +184,6 @@ pub fn doctor_row(name: &str) -> crate::probe::Availability {
 }
 
 /// The record dimensions of a KVM-only VMM.
-pub fn vmm_dimensions(env: &sandbench_spec::Environment) -> super::DriverDims {
-    super::DriverDims {
-        accel: Some(sandbench_spec::Accel::Kvm),
-        disk_cache: Some(env.disk_cache()),
-        ..Default::default()
-    }
+pub fn vmm_dimensions(vm: &sandbench_spec::VmConfig) -> super::DriverDims {
+    super::DriverDims { accel: Some(sandbench_spec::Accel::Kvm), disk_cache: Some(vm.disk_cache), ..Default::default() }
 }
