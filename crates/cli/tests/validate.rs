@@ -59,8 +59,11 @@ fn validate_writes_a_record_that_a_runs_manifest_and_report_carry() {
     assert!(child.status.success(), "{}", String::from_utf8_lossy(&child.stderr));
     let run = only_run(&tmp.path().join("out"));
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
-    let summary = m["host"]["validation"].as_str().unwrap();
-    assert!(summary.contains("cpu ×") && summary.contains("sysbench"), "{summary}");
+    // Typed: the record itself, and this host's CPU beside it.
+    assert_eq!(m["validation"]["state"], "measured", "{}", m["validation"]);
+    assert_eq!(m["validation"]["record"]["checks"][0]["area"], "cpu", "{}", m["validation"]);
+    assert!(m["validation"]["record"]["checks"][0]["tool"].as_str().unwrap().contains("sysbench"));
+    assert!(m["host"].get("validation").is_none(), "no longer a host text row");
     run_ok(sandbench().arg("report").arg(&run));
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(md.contains("cpu ×"), "the report shows host.validation");

@@ -358,7 +358,7 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     if warn_series > 0 {
         w.push(format!("{warn_series} of {} series have validity warnings (see the tables)", m.series.len()));
     }
-    if let Some(off) = manifest.host.get("validation_outside").filter(|o| o.as_str() != "none") {
+    if let Some(off) = manifest.validation_outside() {
         w.push(format!(
             "on this host `sandbench validate` could not place sandbench within ±10 % of the reference tools: {off}"
         ));
@@ -383,13 +383,14 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     w
 }
 
-/// The system table: the host's facts, with the typed power facts as the rows older runs
-/// wrote into `host` (so a report reads the same either way).
+/// The system table: the host's facts, with the typed power and validation facts as the rows
+/// older runs wrote into `host` (so a report reads the same either way).
 fn system_rows(manifest: &Manifest) -> std::collections::BTreeMap<String, String> {
     let mut rows = manifest.host.clone();
     if let Some(p) = &manifest.power {
         rows.extend(p.rows().into_iter().map(|(k, v)| (k.to_string(), v)));
     }
+    rows.extend(manifest.validation_rows().into_iter().map(|(k, v)| (k.to_string(), v)));
     rows
 }
 

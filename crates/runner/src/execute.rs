@@ -123,6 +123,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 path = opts.out_root.join(format!("{run_id}-{n}"));
             }
             let dir = ResultsDir::create(&path)?.lock()?;
+            let host_facts = host::host_facts();
             let m = Manifest {
                 schema: SCHEMA_VERSION,
                 run_id: path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or(run_id),
@@ -131,7 +132,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
                 git_revision: opts.git_revision.clone(),
                 campaign_path: opts.campaign_path.display().to_string(),
                 campaign_text: text,
-                host: host::host_facts(),
+                validation: Some(crate::validation::on_this_host(
+                    host_facts.get("cpu_model").map_or("", String::as_str),
+                )),
+                host: host_facts,
                 versions: host::versions(&c),
                 image: Default::default(),
                 plan: plan(&c).into_iter().map(|t| t.key).collect(),

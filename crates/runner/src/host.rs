@@ -79,7 +79,6 @@ pub fn host_facts() -> BTreeMap<String, String> {
     );
     m.insert("arch".into(), std::env::consts::ARCH.into());
     board_facts(&mut m);
-    validation_facts(&mut m);
     m
 }
 
@@ -110,33 +109,6 @@ fn board_facts(m: &mut BTreeMap<String, String>) {
         found.join(", ")
     };
     m.insert("board_sensors".into(), sensors);
-}
-
-/// `validation`: the summary of this host's `sandbench validate` record (how its numbers
-/// matched sysbench, fio, iperf3 and onnxruntime), `validation_outside`: the checks it could not
-/// place within ±10 % (each with its interval and verdict), and `validation_file`: where the record is.
-fn validation_facts(m: &mut BTreeMap<String, String>) {
-    use crate::validation;
-    let path = validation::path();
-    let (summary, outside) = match validation::load(&path) {
-        Ok(v) => {
-            let here = m.get("cpu_model").cloned().unwrap_or_default();
-            let other =
-                if v.cpu_model == here { String::new() } else { format!("made on another CPU ({}): ", v.cpu_model) };
-            let outside: Vec<String> = v.not_agreeing().iter().map(|c| c.describe()).collect();
-            (format!("{other}{}", v.summary()), if outside.is_empty() { "none".into() } else { outside.join("; ") })
-        }
-        Err(_) if !path.exists() => (
-            format!("not measured: no record at {} (run `sandbench validate` on this host)", path.display()),
-            String::new(),
-        ),
-        Err(e) => (format!("not measured: {e}"), String::new()),
-    };
-    m.insert("validation".into(), summary);
-    if !outside.is_empty() {
-        m.insert("validation_outside".into(), outside);
-        m.insert("validation_file".into(), path.display().to_string());
-    }
 }
 
 /// Versions of everything the campaign's environments use.

@@ -1,9 +1,9 @@
-//! `sandbench validate`'s record: how well this host's sandbench numbers matched the reference
-//! tools (sysbench, fio, iperf3, Python onnxruntime) measured in the same run, and the pure
-//! parsers of those tools' outputs. A run's manifest carries the record's summary as
-//! `host.validation` (and its path as `host.validation_file`), so every report says it.
+//! `sandbench validate`'s record on this host (its types are `spec::validation`): where it is,
+//! reading it, the checks made from each round's values, and the pure parsers of the reference
+//! tools' outputs. A run's manifest carries what it read as `validation`, so every report says
+//! it.
 
-use serde::{Deserialize, Serialize};
+pub use sandbench_spec::validation::{Area, Check, HostValidation, Validation, Verdict, LEVEL, TOLERANCE};
 use std::path::{Path, PathBuf};
 
 /// Where `sandbench validate` writes its record unless told otherwise, and where a run reads
@@ -11,149 +11,36 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PATH: &str = "/var/lib/sandbench/validation.json";
 /// A record is a small table: anything larger is not one.
 const MAX_BYTES: u64 = 1 << 20;
-/// The agreement the project aims for: within ±10 % of each reference tool.
-pub const TOLERANCE: f64 = 0.10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationError {
-    #[error("{path}: {why}")]
-    File { path: PathBuf, why: String },
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {len} bytes, more than a validation record can be")]
+    TooLarge { path: PathBuf, len: u64 },
+    #[error("{path}: not a validation record: {source}")]
+    NotARecord { path: PathBuf, source: serde_json::Error },
     #[error("{tool} output: {why}")]
     Parse { tool: &'static str, why: String },
 }
 
-/// The coverage a check's interval aims for.
-pub const LEVEL: f64 = 0.90;
-
-/// One comparison over `rounds` rounds; in each round both sides ran back to back (taking
-/// turns at going first), so a round's ratio sees the same state of a shared host on both.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Check {
-    /// `cpu`, `fileio`, `net` or `inference`.
-    pub area: String,
-    /// What was run: `1 thread`, `seqwr 1M`, `stream 4096 B`, …
-    pub case: String,
-    /// The tool and its version.
-    pub tool: String,
-    pub unit: String,
-    /// The tool's median over the rounds.
-    pub tool_value: f64,
-    /// sandbench's median over the rounds.
-    pub sandbench_value: f64,
-    /// The median of the rounds' ratios (sandbench / tool).
-    pub ratio: f64,
-    pub rounds: u32,
-    /// Each round's sandbench / tool.
-    #[serde(default)]
-    pub round_ratios: Vec<f64>,
-    /// The sign-test interval of the median ratio (`stats::median_ci`) and its coverage.
-    #[serde(default)]
-    pub interval: Option<(f64, f64)>,
-    #[serde(default)]
-    pub level: f64,
-}
-
-/// What a check's interval says about ±[`TOLERANCE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The whole interval is within ±10 %.
-    Agrees,
-    /// The whole interval is outside ±10 %.
-    Differs,
-    /// The interval reaches both sides of the bound, or its coverage is below [`LEVEL`]: this
-    /// run cannot say (more rounds, or a quieter host).
-    Undecided,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Agrees => "agrees",
-            Verdict::Differs => "differs",
-            Verdict::Undecided => "undecided",
-        }
-    }
-}
-
-impl Check {
-    /// A check from each round's (sandbench, tool) values.
-    pub fn from_rounds(area: &str, case: String, tool: String, unit: &str, rounds: &[(f64, f64)]) -> Check {
-        let median = |v: Vec<f64>| sandbench_stats::summarize(&v).map_or(f64::NAN, |s| s.median);
-        let ratios: Vec<f64> = rounds.iter().map(|(o, t)| if *t > 0.0 { o / t } else { f64::NAN }).collect();
-        let ci = sandbench_stats::median_ci(&ratios, LEVEL);
-        Check {
-            area: area.into(),
-            case,
-            tool,
-            unit: unit.into(),
-            tool_value: median(rounds.iter().map(|r| r.1).collect()),
-            sandbench_value: median(rounds.iter().map(|r| r.0).collect()),
-            ratio: median(ratios.clone()),
-            rounds: rounds.len() as u32,
-            round_ratios: ratios,
-            interval: ci.map(|(lo, hi, _)| (lo, hi)),
-            level: ci.map_or(0.0, |c| c.2),
-        }
-    }
-
-    pub fn verdict(&self) -> Verdict {
-        let within = |r: f64| (r - 1.0).abs() <= TOLERANCE;
-        match self.interval.filter(|_| self.level >= LEVEL - 1e-9) {
-            Some((lo, hi)) if within(lo) && within(hi) => Verdict::Agrees,
-            Some((lo, hi)) if hi < 1.0 - TOLERANCE || lo > 1.0 + TOLERANCE => Verdict::Differs,
-            _ => Verdict::Undecided,
-        }
-    }
-
-    /// `net stream 512 B ×1.32 [0.21–4.10, 94 %] undecided (iperf 3.12)`.
-    pub fn describe(&self) -> String {
-        let interval = match self.interval {
-            Some((lo, hi)) => format!(" [{lo:.2}–{hi:.2}, {:.0} %]", self.level * 100.0),
-            None => String::new(),
-        };
-        format!("{} {} ×{:.2}{interval} {} ({})", self.area, self.case, self.ratio, self.verdict().as_str(), self.tool)
-    }
-}
-
-/// The whole record.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Validation {
-    /// Unix seconds when it ended.
-    pub measured_at: u64,
-    pub sandbench_version: String,
-    pub cpu_model: String,
-    pub checks: Vec<Check>,
-    /// Areas not checked, each `area: unsupported: why` (a tool not installed, not root, …).
-    pub missing: Vec<String>,
-}
-
-impl Validation {
-    /// The checks this run could not place within ±10 % (they differ, or are undecided).
-    pub fn not_agreeing(&self) -> Vec<&Check> {
-        self.checks.iter().filter(|c| c.verdict() != Verdict::Agrees).collect()
-    }
-
-    /// One line per area: the ratios' range, the verdicts, and the tool; then what was not
-    /// checked.
-    pub fn summary(&self) -> String {
-        let mut parts = Vec::new();
-        for area in ["cpu", "fileio", "net", "inference"] {
-            let rows: Vec<&Check> = self.checks.iter().filter(|c| c.area == area).collect();
-            let Some(first) = rows.first() else { continue };
-            let lo = rows.iter().map(|c| c.ratio).fold(f64::MAX, f64::min);
-            let hi = rows.iter().map(|c| c.ratio).fold(f64::MIN, f64::max);
-            let range = if (hi - lo).abs() < 0.005 { format!("{lo:.2}") } else { format!("{lo:.2}–{hi:.2}") };
-            let verdicts: Vec<String> = [Verdict::Agrees, Verdict::Differs, Verdict::Undecided]
-                .into_iter()
-                .filter_map(|v| {
-                    let n = rows.iter().filter(|c| c.verdict() == v).count();
-                    (n > 0).then(|| format!("{n} {}", v.as_str()))
-                })
-                .collect();
-            parts.push(format!("{area} ×{range} of {} ({})", first.tool, verdicts.join(", ")));
-        }
-        parts.extend(self.missing.iter().cloned());
-        format!("{} (sandbench validate, unix time {})", parts.join("; "), self.measured_at)
+/// A check from each round's (sandbench, tool) values.
+pub fn check_from_rounds(area: Area, case: String, tool: String, unit: &str, rounds: &[(f64, f64)]) -> Check {
+    let median = |v: Vec<f64>| sandbench_stats::summarize(&v).map_or(f64::NAN, |s| s.median);
+    let ratios: Vec<f64> = rounds.iter().map(|(o, t)| if *t > 0.0 { o / t } else { f64::NAN }).collect();
+    let ci = sandbench_stats::median_ci(&ratios, LEVEL);
+    Check {
+        area,
+        case,
+        tool,
+        unit: unit.into(),
+        tool_value: median(rounds.iter().map(|r| r.1).collect()),
+        sandbench_value: median(rounds.iter().map(|r| r.0).collect()),
+        ratio: median(ratios.clone()),
+        rounds: rounds.len() as u32,
+        round_ratios: ratios,
+        interval: ci.map(|(lo, hi, _)| (lo, hi)),
+        level: ci.map_or(0.0, |c| c.2),
     }
 }
 
@@ -164,13 +51,25 @@ pub fn path() -> PathBuf {
 
 /// Reads a record (at most 1 MiB).
 pub fn load(path: &Path) -> Result<Validation, ValidationError> {
-    let err = |why: String| ValidationError::File { path: path.to_path_buf(), why };
-    let len = std::fs::metadata(path).map_err(|e| err(e.to_string()))?.len();
+    let read = |source| ValidationError::Read { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(read)?.len();
     if len > MAX_BYTES {
-        return Err(err(format!("{len} bytes, more than a validation record can be")));
+        return Err(ValidationError::TooLarge { path: path.to_path_buf(), len });
     }
-    let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    serde_json::from_slice(&text).map_err(|e| err(format!("not a validation record: {e}")))
+    let text = std::fs::read(path).map_err(read)?;
+    serde_json::from_slice(&text).map_err(|source| ValidationError::NotARecord { path: path.to_path_buf(), source })
+}
+
+/// What a run on this host (whose CPU is `host_cpu_model`) knows of its record.
+pub fn on_this_host(host_cpu_model: &str) -> HostValidation {
+    let file = path();
+    match load(&file) {
+        Ok(record) => HostValidation::Measured { file, host_cpu_model: host_cpu_model.into(), record },
+        Err(_) if !file.exists() => HostValidation::NotMeasured {
+            why: format!("not measured: no record at {} (run `sandbench validate` on this host)", file.display()),
+        },
+        Err(e) => HostValidation::NotMeasured { why: format!("not measured: {e}") },
+    }
 }
 
 /// fio's `--output-format=json`: the first job's read or write bandwidth, MiB/s.
@@ -225,7 +124,7 @@ mod tests {
     fn verdicts_follow_the_interval_of_the_rounds_ratios() {
         let check = |r: &[f64]| {
             let rounds: Vec<(f64, f64)> = r.iter().map(|x| (x * 100.0, 100.0)).collect();
-            Check::from_rounds("net", "x".into(), "t".into(), "u", &rounds)
+            check_from_rounds(Area::Net, "x".into(), "t".into(), "u", &rounds)
         };
         let c = check(&[1.02, 0.95, 1.08, 0.99, 1.01]);
         assert_eq!((c.verdict(), c.interval), (Verdict::Agrees, Some((0.95, 1.08))));
@@ -247,14 +146,14 @@ mod tests {
 
     #[test]
     fn summary_gives_each_areas_range_verdicts_and_what_is_missing() {
-        let c = |area: &str, ratio: f64| {
-            Check::from_rounds(area, "x".into(), format!("{area}-tool 1"), "u", &[(ratio, 1.0); 5])
+        let c = |area: Area, ratio: f64| {
+            check_from_rounds(area, "x".into(), format!("{area}-tool 1"), "u", &[(ratio, 1.0); 5])
         };
         let v = Validation {
             measured_at: 1,
             sandbench_version: "0".into(),
             cpu_model: "cpu".into(),
-            checks: vec![c("cpu", 0.99), c("cpu", 1.0), c("net", 0.8)],
+            checks: vec![c(Area::Cpu, 0.99), c(Area::Cpu, 1.0), c(Area::Net, 0.8)],
             missing: vec!["fileio: unsupported: fio is not installed".into()],
         };
         let s = v.summary();

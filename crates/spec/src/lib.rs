@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod power;
 pub mod record;
 pub mod trials;
+pub mod validation;
 
 pub use campaign::{
     Accel, Arch, Campaign, CampaignError, DiskCache, Driver, Environment, Machine, Mode, Order, UnknownOverrideEnv,

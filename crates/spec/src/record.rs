@@ -373,6 +373,10 @@ pub struct Manifest {
     /// [`Manifest::power_facts`] reads those from `host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power: Option<PowerFacts>,
+    /// What the run knew of its host's `sandbench validate` record (absent in runs made
+    /// before this field: [`Manifest::validation_rows`] reads those from `host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::validation::HostValidation>,
 }
 
 /// What a run measured energy with, and the host's idle power around it.
@@ -413,6 +417,29 @@ impl PowerFacts {
 }
 
 impl Manifest {
+    /// The host's validation as rows of the system table (`validation`,
+    /// `validation_outside`, `validation_file`): from the typed field, or for a run made before
+    /// it, the `host` rows it wrote instead.
+    pub fn validation_rows(&self) -> Vec<(&'static str, String)> {
+        match &self.validation {
+            Some(v) => v.rows(),
+            None => ["validation", "validation_outside", "validation_file"]
+                .into_iter()
+                .filter_map(|k| self.host.get(k).map(|v| (k, v.clone())))
+                .collect(),
+        }
+    }
+
+    /// The checks the host's record could not place within ±10 %, described, or `None` when
+    /// it placed them all (or there is no record).
+    pub fn validation_outside(&self) -> Option<String> {
+        let outside = match &self.validation {
+            Some(v) => v.not_agreeing().iter().map(|c| c.describe()).collect::<Vec<_>>().join("; "),
+            None => self.host.get("validation_outside").cloned().unwrap_or_default(),
+        };
+        (!outside.is_empty() && outside != "none").then_some(outside)
+    }
+
     /// The run's power facts: the typed field, or for a run made before it, the `host` rows
     /// it wrote instead (the one place they are parsed).
     pub fn power_facts(&self) -> Option<PowerFacts> {
@@ -498,6 +525,34 @@ impl<'de> Deserialize<'de> for RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_comes_typed_or_from_an_older_runs_host_rows() {
+        let legacy: BTreeMap<String, String> = [
+            ("validation", "cpu ×1.00 of sysbench (1 agrees)"),
+            ("validation_outside", "none"),
+            ("validation_file", "/v.json"),
+            ("kernel", "6.1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "schema": 1, "run_id": "r", "created_unix_ms": 0, "sandbench_version": "0", "campaign_path": "c",
+            "campaign_text": "", "host": legacy, "versions": {}, "image": {}, "git_revision": null, "plan": [],
+            "state": "complete"
+        }))
+        .unwrap();
+        let rows = m.validation_rows();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0], ("validation", "cpu ×1.00 of sysbench (1 agrees)".to_string()));
+        assert_eq!(m.validation_outside(), None, "`none` is no warning");
+        m.host.insert("validation_outside".into(), "net stream 4096 B ×0.80 differs".into());
+        assert_eq!(m.validation_outside().as_deref(), Some("net stream 4096 B ×0.80 differs"));
+        m.validation = Some(crate::validation::HostValidation::NotMeasured { why: "not measured: x".into() });
+        assert_eq!(m.validation_rows(), vec![("validation", "not measured: x".to_string())]);
+        assert_eq!(m.validation_outside(), None, "the typed field wins over the old rows");
+    }
 
     #[test]
     fn power_facts_come_typed_or_from_an_older_runs_host_rows_and_print_as_those_rows() {

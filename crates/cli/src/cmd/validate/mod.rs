@@ -8,7 +8,7 @@
 mod tools;
 
 use anyhow::{Context, Result};
-use sandbench_runner::validation::{self, Check, Validation};
+use sandbench_runner::validation::{self, Area, Validation};
 use sandbench_workloads::Kind;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -26,8 +26,9 @@ pub struct Args {
     /// Folder for the fileio and fio file (on a disk: O_DIRECT does not work on tmpfs).
     #[arg(long, default_value = "/var/tmp")]
     dir: PathBuf,
-    /// Only these areas (comma-separated).
-    #[arg(long, value_delimiter = ',', value_enum)]
+    /// Only these areas (comma-separated): cpu (sysbench cpu), fileio (fio), net (iperf3),
+    /// inference (onnxruntime in Python).
+    #[arg(long, value_delimiter = ',', value_parser = area_parser())]
     only: Vec<Area>,
     /// Where the record goes (default: $SANDBENCH_VALIDATION or /var/lib/sandbench/validation.json).
     #[arg(long)]
@@ -37,22 +38,17 @@ pub struct Args {
     agent: Option<PathBuf>,
 }
 
-/// What `validate` compares with a reference tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::EnumIter)]
-enum Area {
-    /// sysbench cpu
-    Cpu,
-    /// fio
-    Fileio,
-    /// iperf3
-    Net,
-    /// onnxruntime in Python
-    Inference,
+/// `--only`'s values: the record's own area names, the valid ones listed on a typo.
+fn area_parser() -> impl clap::builder::TypedValueParser<Value = Area> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = Area::all().map(Area::as_str).collect();
+    clap::builder::PossibleValuesParser::new(names)
+        .try_map(|name| Area::all().find(|a| a.as_str() == name).ok_or(format!("no area `{name}`")))
 }
 
 /// What one comparison needs: its name, the tool, the unit, and a run of each side.
 struct Pair<'a> {
-    area: &'static str,
+    area: Area,
     case: String,
     tool: String,
     unit: &'static str,
@@ -70,7 +66,7 @@ pub fn run(a: Args) -> Result<i32> {
         missing: Vec::new(),
     };
     let scratch = tempfile::Builder::new().prefix("sandbench-validate-").tempdir_in(&a.dir)?;
-    for area in <Area as strum::IntoEnumIterator>::iter().filter(wanted) {
+    for area in Area::all().filter(wanted) {
         let outcome = match area {
             Area::Cpu => cpu(&a, &mut record),
             Area::Fileio => fileio(&a, scratch.path(), &mut record),
@@ -78,8 +74,7 @@ pub fn run(a: Args) -> Result<i32> {
             Area::Inference => inference(&a, &mut record),
         };
         if let Err(e) = outcome {
-            let name = clap::ValueEnum::to_possible_value(&area).map(|v| v.get_name().to_string()).unwrap_or_default();
-            record.missing.push(format!("{name}: failed: {e:#}"));
+            record.missing.push(format!("{area}: failed: {e:#}"));
         }
     }
     drop(scratch);
@@ -111,7 +106,7 @@ fn compare(a: &Args, mut p: Pair, record: &mut Validation) -> Result<()> {
             ((p.ours)()?, t)
         });
     }
-    let check = Check::from_rounds(p.area, p.case, p.tool, p.unit, &rounds);
+    let check = validation::check_from_rounds(p.area, p.case, p.tool, p.unit, &rounds);
     let interval = check.interval.map_or(String::new(), |(lo, hi)| format!("{lo:.2}–{hi:.2}"));
     println!(
         "{:<10}{:<16}{:>12.1}{:>12.1} {:<9}{:>7.2} {:>11} {:>4.0} %  {:<10} ({})",
@@ -156,7 +151,7 @@ fn cpu(a: &Args, record: &mut Validation) -> Result<()> {
     header("cpu vs sysbench cpu (max prime 10000, events/s)", a);
     for threads in [1u32, 2] {
         let pair = Pair {
-            area: "cpu",
+            area: Area::Cpu,
             case: format!("{threads} thread{}", if threads > 1 { "s" } else { "" }),
             tool: version.clone(),
             unit: "events/s",
@@ -181,7 +176,7 @@ fn fileio(a: &Args, dir: &std::path::Path, record: &mut Validation) -> Result<()
             let params = json!({"mode": mode, "block_size": bs, "file_size": "256M", "direct": true,
                                 "io_size": 0, "time_s": a.time, "dir": dir.display().to_string()});
             let pair = Pair {
-                area: "fileio",
+                area: Area::Fileio,
                 case: format!("{mode} {bs}"),
                 tool: version.clone(),
                 unit: "MiB/s",
@@ -213,7 +208,7 @@ fn net(a: &Args, record: &mut Validation) -> Result<()> {
     header(&format!("net stream vs iperf3 (veth into a namespace, 1 stream, {placement}, Mb/s)"), a);
     for size in [64u32, 512, 4096, 131072] {
         let pair = Pair {
-            area: "net",
+            area: Area::Net,
             case: format!("stream {size} B"),
             tool: version.clone(),
             unit: "Mb/s",
@@ -252,7 +247,7 @@ fn inference(a: &Args, record: &mut Validation) -> Result<()> {
     let reps = 20u32;
     header("classify inference vs Python onnxruntime (MobileNetV2, 1 thread, 224², median ms of 20 passes after a warm-up)", a);
     let pair = Pair {
-        area: "inference",
+        area: Area::Inference,
         case: "classify 1 thread".into(),
         tool: version,
         unit: "ms",
