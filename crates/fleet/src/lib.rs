@@ -28,11 +28,12 @@ pub enum FleetError {
     Inventory { path: String, detail: String },
     #[error("inventory {path}: ansible-inventory printed no JSON: {source}")]
     InventoryJson { path: String, source: serde_json::Error },
-    #[error("{path}: {detail}")]
-    Manifest { path: String, detail: String },
-    /// A host's results archive is unsafe or not a results folder.
-    #[error("results of {host}: {detail}")]
-    Results { host: String, detail: String },
+    #[error("{path}: {source}")]
+    Manifest { path: String, source: serde_json::Error },
+    /// A host's results archive is unsafe or not a results folder (the cause is in the
+    /// message, and kept typed).
+    #[error("results of {host}: {cause}")]
+    Results { host: String, cause: crate::unpack::UnpackError },
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> FleetError {

@@ -97,7 +97,7 @@ impl FleetManifest {
         let path = dir.join(FILE);
         let bytes = std::fs::read(&path).map_err(io(format!("read {}", path.display())))?;
         serde_json::from_slice(&bytes)
-            .map_err(|e| FleetError::Manifest { path: path.display().to_string(), detail: e.to_string() })
+            .map_err(|source| FleetError::Manifest { path: path.display().to_string(), source })
     }
 
     /// Writes the manifest atomically.
@@ -105,7 +105,7 @@ impl FleetManifest {
         let path = dir.join(FILE);
         let tmp = dir.join(format!(".{FILE}.tmp-{}", std::process::id()));
         let text = serde_json::to_vec_pretty(self)
-            .map_err(|e| FleetError::Manifest { path: path.display().to_string(), detail: e.to_string() })?;
+            .map_err(|source| FleetError::Manifest { path: path.display().to_string(), source })?;
         std::fs::write(&tmp, text).map_err(io(format!("write {}", tmp.display())))?;
         std::fs::rename(&tmp, &path).map_err(io(format!("rename {} to {}", tmp.display(), path.display())))
     }

@@ -15,30 +15,48 @@ pub const MAX_FILES: usize = 100_000;
 /// Most bytes it may unpack to.
 pub const MAX_BYTES: u64 = 4 << 30;
 
+/// Why a host's results archive was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("open {path}: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("not a tar archive: {0}")]
+    NotTar(std::io::Error),
+    #[error("more than {MAX_FILES} entries")]
+    TooManyEntries,
+    #[error("entry {index}: {source}")]
+    Entry { index: usize, source: std::io::Error },
+    #[error("entry `{}` leaves its folder", path.display())]
+    Leaves { path: PathBuf },
+    #[error("entry `{}` is a {kind:?}, not a file or folder", path.display())]
+    NotFileOrFolder { path: PathBuf, kind: tar::EntryType },
+    #[error("unpacks to more than {} MiB", MAX_BYTES >> 20)]
+    TooLarge,
+    #[error(transparent)]
+    Refused(#[from] sandbench_hostfs::HostFsError),
+    #[error("write {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("no manifest.json: {0}")]
+    NoManifest(std::io::Error),
+    #[error("manifest.json: {0}")]
+    ManifestJson(serde_json::Error),
+    #[error("run id `{0}` is not a folder name")]
+    RunId(String),
+    #[error("the run there is {0}, not complete")]
+    NotComplete(RunState),
+}
+
 /// Unpacks `archive` into `dest/<run id>/` and returns that folder and its manifest. `dest`
 /// must not hold that folder yet (a resumed host's older copy is replaced).
 pub fn results(host: &str, archive: &Path, dest: &Path) -> Result<(PathBuf, Manifest), FleetError> {
-    let bad = |detail: String| FleetError::Results { host: host.to_string(), detail };
     let staging = dest.join(format!(".unpack-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io(format!("create {}", staging.display())))?;
-    let unpacked = unpack_into(archive, &staging).map_err(bad);
-    let checked = unpacked.and_then(|_| {
-        let bytes = std::fs::read(staging.join("manifest.json")).map_err(|e| bad(format!("no manifest.json: {e}")))?;
-        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(format!("manifest.json: {e}")))?;
-        if !safe_name(&m.run_id) {
-            return Err(bad(format!("run id `{}` is not a folder name", m.run_id)));
-        }
-        if m.state != RunState::Complete {
-            return Err(bad(format!("the run there is {}, not complete", m.state)));
-        }
-        Ok(m)
-    });
-    let m = match checked {
+    let m = match unpack_into(archive, &staging).and_then(|_| complete_run(&staging)) {
         Ok(m) => m,
-        Err(e) => {
+        Err(cause) => {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
+            return Err(FleetError::Results { host: host.to_string(), cause });
         }
     };
     let dir = dest.join(&m.run_id);
@@ -56,39 +74,53 @@ fn safe_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn unpack_into(archive: &Path, dest: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(archive).map_err(|e| format!("open {}: {e}", archive.display()))?;
+/// The manifest of the unpacked folder, if it is a complete run with a folder-safe id.
+fn complete_run(dir: &Path) -> Result<Manifest, UnpackError> {
+    let bytes = std::fs::read(dir.join("manifest.json")).map_err(UnpackError::NoManifest)?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(UnpackError::ManifestJson)?;
+    if !safe_name(&m.run_id) {
+        return Err(UnpackError::RunId(m.run_id));
+    }
+    if m.state != RunState::Complete {
+        return Err(UnpackError::NotComplete(m.state));
+    }
+    Ok(m)
+}
+
+fn unpack_into(archive: &Path, dest: &Path) -> Result<(), UnpackError> {
+    let file =
+        std::fs::File::open(archive).map_err(|source| UnpackError::Open { path: archive.to_path_buf(), source })?;
     let gz = flate2::read::GzDecoder::new(file).take(MAX_BYTES + 1);
     let mut tar = tar::Archive::new(gz);
-    let root = Beneath::open(dest, Links::Refuse).map_err(|e| e.to_string())?;
+    let root = Beneath::open(dest, Links::Refuse)?;
     let mut total: u64 = 0;
-    let entries = tar.entries().map_err(|e| format!("not a tar archive: {e}"))?;
-    for (n, entry) in entries.enumerate() {
-        if n >= MAX_FILES {
-            return Err(format!("more than {MAX_FILES} entries"));
+    let entries = tar.entries().map_err(UnpackError::NotTar)?;
+    for (index, entry) in entries.enumerate() {
+        if index >= MAX_FILES {
+            return Err(UnpackError::TooManyEntries);
         }
-        let mut entry = entry.map_err(|e| format!("entry {n}: {e}"))?;
-        let path = entry.path().map_err(|e| format!("entry {n}: {e}"))?.into_owned();
-        let rel = inside(&path).ok_or_else(|| format!("entry `{}` leaves its folder", path.display()))?;
+        let mut entry = entry.map_err(|source| UnpackError::Entry { index, source })?;
+        let path = entry.path().map_err(|source| UnpackError::Entry { index, source })?.into_owned();
+        let rel = inside(&path).ok_or_else(|| UnpackError::Leaves { path: path.clone() })?;
         let kind = entry.header().entry_type();
         if kind.is_dir() {
             if !rel.as_os_str().is_empty() {
-                root.create_dir_all(&rel).map_err(|e| e.to_string())?;
+                root.create_dir_all(&rel)?;
             }
             continue;
         }
         if !kind.is_file() {
-            return Err(format!("entry `{}` is a {kind:?}, not a file or folder", path.display()));
+            return Err(UnpackError::NotFileOrFolder { path, kind });
         }
         total += entry.size();
         if total > MAX_BYTES {
-            return Err(format!("unpacks to more than {} MiB", MAX_BYTES >> 20));
+            return Err(UnpackError::TooLarge);
         }
         if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-            root.create_dir_all(parent).map_err(|e| e.to_string())?;
+            root.create_dir_all(parent)?;
         }
-        let mut out = root.create(&rel, 0o644).map_err(|e| e.to_string())?;
-        std::io::copy(&mut entry, &mut out).map_err(|e| format!("write {}: {e}", rel.display()))?;
+        let mut out = root.create(&rel, 0o644)?;
+        std::io::copy(&mut entry, &mut out).map_err(|source| UnpackError::Write { path: rel.clone(), source })?;
     }
     Ok(())
 }

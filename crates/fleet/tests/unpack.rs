@@ -87,4 +87,12 @@ fn escapes_links_and_unfinished_runs_are_refused_and_leave_nothing() {
         assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0, "{name}: nothing is left behind");
         assert!(!dir.path().join("evil").exists(), "{name}");
     }
+    // The cause is kept typed, not only as text.
+    let dir = tempfile::tempdir().unwrap();
+    let a = archive(dir.path(), &[("../evil", tar::EntryType::Regular, "", b"x")]);
+    let e = unpack::results("h1", &a, dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, sandbench_fleet::FleetError::Results { cause: unpack::UnpackError::Leaves { .. }, .. }),
+        "{e:?}"
+    );
 }
