@@ -40,8 +40,9 @@ impl Area {
 }
 
 impl std::fmt::Display for Area {
+    /// The name, padded as the format asks (`validate`'s table aligns it).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -250,6 +251,7 @@ mod tests {
         assert_eq!(v.rows()[1].1, "none");
         let none = HostValidation::NotMeasured { why: "not measured: no record at /v.json".into() };
         assert_eq!(none.rows(), vec![("validation", "not measured: no record at /v.json".to_string())]);
+        assert_eq!(format!("{:<8}|", Area::Net), "net     |", "the table pads it");
         // The record's areas keep the names older records wrote.
         let json = serde_json::to_value(check(Area::Fileio, 1.0, (1.0, 1.0))).unwrap();
         assert_eq!(json["area"], "fileio");
