@@ -9,9 +9,16 @@
 const LZ4_LEGACY_MAGIC: [u8; 4] = [0x02, 0x21, 0x4c, 0x18];
 const BLOCK_MAX: usize = 8 << 20;
 
+/// A `vmlinuz` without an LZ4-compressed ELF kernel in it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "no LZ4 (legacy frame) compressed ELF kernel found; give an uncompressed vmlinux or a kernel compressed with LZ4"
+)]
+pub struct NoCompressedElf;
+
 /// Finds the LZ4 payload in `vmlinuz` and returns the ELF image it holds, trimmed to the ELF's
-/// own length. Errors say what was not found.
-pub fn extract_vmlinux(vmlinuz: &[u8]) -> Result<Vec<u8>, String> {
+/// own length.
+pub fn extract_vmlinux(vmlinuz: &[u8]) -> Result<Vec<u8>, NoCompressedElf> {
     let mut search = 0;
     while let Some(off) = find(&vmlinuz[search..], &LZ4_LEGACY_MAGIC).map(|o| o + search) {
         if let Some(elf) = decompress_legacy(&vmlinuz[off..]) {
@@ -21,7 +28,7 @@ pub fn extract_vmlinux(vmlinuz: &[u8]) -> Result<Vec<u8>, String> {
         }
         search = off + 1;
     }
-    Err("no LZ4 (legacy frame) compressed ELF kernel found; give an uncompressed vmlinux or a kernel compressed with LZ4".into())
+    Err(NoCompressedElf)
 }
 
 /// Whether `kernel` is an arm64 `Image` (the boot header's magic `ARM\x64` at byte 56), which
@@ -126,6 +133,6 @@ mod tests {
 
     #[test]
     fn no_payload_is_a_clear_error() {
-        assert!(extract_vmlinux(b"not a kernel").unwrap_err().contains("LZ4"));
+        assert!(extract_vmlinux(b"not a kernel").unwrap_err().to_string().contains("LZ4"));
     }
 }

@@ -98,11 +98,8 @@ pub fn build_with(
     let latest = latest(records);
     let envs = first_order(records, |r| r.key.environment.clone());
     let workloads = first_order(records, |r| r.key.workload.clone());
-    let baseline = opts
-        .baseline
-        .clone()
-        .or_else(|| envs.iter().find(|e| *e == "native").cloned())
-        .or_else(|| envs.first().cloned());
+    let baseline =
+        opts.baseline.clone().or_else(|| native_environment(records, &envs)).or_else(|| envs.first().cloned());
     let (mut series, mut host) = (Vec::new(), Vec::new());
     let mut seed = opts.seed;
     for wl in &workloads {
@@ -383,6 +380,14 @@ fn run_warnings(m: &ReportModel, manifest: &Manifest, campaign: Option<&sandbenc
     w
 }
 
+/// The default baseline: the first environment (in record order) whose driver is `native`,
+/// whatever the campaign named it.
+fn native_environment(records: &[TrialRecord], envs: &[String]) -> Option<String> {
+    let native =
+        |e: &String| records.iter().any(|r| &r.key.environment == e && r.dims.driver == sandbench_spec::Driver::Native);
+    envs.iter().find(|e| native(e)).cloned()
+}
+
 /// The system table: the host's facts, with the typed power and validation facts as the rows
 /// older runs wrote into `host` (so a report reads the same either way).
 fn system_rows(manifest: &Manifest) -> std::collections::BTreeMap<String, String> {
@@ -440,6 +445,20 @@ mod tests {
         let reads = cache_caveat(&k(Kind::Filemix), "q", Some(DiskCache::Writethrough)).unwrap();
         assert!(reads.contains("reads may be served"), "{reads}");
         assert!(cache_caveat(&RecordedKind::Unknown("fileio2".into()), "q", Some(DiskCache::Unsafe)).is_none());
+    }
+
+    #[test]
+    fn the_default_baseline_is_the_native_driver_whatever_its_name() {
+        let text = include_str!("../tests/fixtures/quick-run/trials.jsonl");
+        let mut records: Vec<TrialRecord> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let envs = |r: &[TrialRecord]| first_order(r, |r| r.key.environment.clone());
+        assert_eq!(native_environment(&records, &envs(&records)).as_deref(), Some("native"));
+        for r in records.iter_mut().filter(|r| r.key.environment == "native") {
+            r.key.environment = "bare-metal".into();
+        }
+        assert_eq!(native_environment(&records, &envs(&records)).as_deref(), Some("bare-metal"));
+        records.retain(|r| r.dims.driver != sandbench_spec::Driver::Native);
+        assert_eq!(native_environment(&records, &envs(&records)), None, "then the first environment is");
     }
 
     #[test]
