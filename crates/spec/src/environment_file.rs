@@ -80,25 +80,41 @@ impl EnvironmentFile {
 impl TryFrom<EnvironmentFile> for Environment {
     type Error = EnvironmentError;
 
+    /// Every key the table leaves out takes its config type's `Default`: the one place each
+    /// driver's defaults are written.
     fn try_from(f: EnvironmentFile) -> Result<Environment, EnvironmentError> {
         f.check()?;
-        let pids_max = f.pids_max.unwrap_or(DEFAULT_PIDS_MAX);
-        let runtime = f.runtime.unwrap_or(Runtime::Runc);
         let config = match f.driver {
-            Driver::Native => DriverConfig::Native(NativeConfig { pids_max }),
-            Driver::Oci => DriverConfig::Oci(OciConfig {
-                runtime,
-                runtime_args: f.runtime_args.clone(),
-                pids_max,
-                seccomp: f.seccomp.unwrap_or(Seccomp::Default),
-                user_namespace: f.user_namespace.unwrap_or(false),
-            }),
-            Driver::Docker => DriverConfig::Docker(DockerConfig { runtime, socket: f.socket.clone(), pids_max }),
-            Driver::Containerd => DriverConfig::Containerd(ContainerdConfig {
-                shim: f.shim.clone().unwrap_or_else(|| DEFAULT_SHIM.into()),
-                socket: f.socket.clone(),
-                pids_max,
-            }),
+            Driver::Native => {
+                let d = NativeConfig::default();
+                DriverConfig::Native(NativeConfig { pids_max: f.pids_max.unwrap_or(d.pids_max) })
+            }
+            Driver::Oci => {
+                let d = OciConfig::default();
+                DriverConfig::Oci(OciConfig {
+                    runtime: f.runtime.unwrap_or(d.runtime),
+                    runtime_args: f.runtime_args.clone().or(d.runtime_args),
+                    pids_max: f.pids_max.unwrap_or(d.pids_max),
+                    seccomp: f.seccomp.unwrap_or(d.seccomp),
+                    user_namespace: f.user_namespace.unwrap_or(d.user_namespace),
+                })
+            }
+            Driver::Docker => {
+                let d = DockerConfig::default();
+                DriverConfig::Docker(DockerConfig {
+                    runtime: f.runtime.unwrap_or(d.runtime),
+                    socket: f.socket.clone().or(d.socket),
+                    pids_max: f.pids_max.unwrap_or(d.pids_max),
+                })
+            }
+            Driver::Containerd => {
+                let d = ContainerdConfig::default();
+                DriverConfig::Containerd(ContainerdConfig {
+                    shim: f.shim.clone().unwrap_or(d.shim),
+                    socket: f.socket.clone().or(d.socket),
+                    pids_max: f.pids_max.unwrap_or(d.pids_max),
+                })
+            }
             Driver::Qemu => DriverConfig::Qemu(QemuConfig {
                 vm: f.vm(),
                 qemu_binary: f.qemu_binary.clone(),
@@ -107,7 +123,7 @@ impl TryFrom<EnvironmentFile> for Environment {
             }),
             Driver::Firecracker => DriverConfig::Firecracker(FirecrackerConfig {
                 vm: f.vm(),
-                binary: f.binary.clone().unwrap_or_else(|| "firecracker".into()),
+                binary: f.binary.clone().unwrap_or(FirecrackerConfig::default().binary),
                 jailer: f.jailer.clone().map(|binary| JailerConfig {
                     binary,
                     uid: f.jailer_uid.unwrap_or(DEFAULT_JAILER_ID),
@@ -116,7 +132,7 @@ impl TryFrom<EnvironmentFile> for Environment {
             }),
             Driver::CloudHypervisor => DriverConfig::CloudHypervisor(CloudHypervisorConfig {
                 vm: f.vm(),
-                binary: f.binary.clone().unwrap_or_else(|| "cloud-hypervisor".into()),
+                binary: f.binary.clone().unwrap_or(CloudHypervisorConfig::default().binary),
             }),
         };
         Ok(Environment { name: f.name, vcpus: f.vcpus, memory_mib: f.memory_mib, config })
@@ -169,25 +185,32 @@ impl From<Environment> for EnvironmentFile {
         match e.config {
             DriverConfig::Native(_) => {}
             DriverConfig::Oci(c) => {
-                f.runtime = unless_default(c.runtime, Runtime::Runc);
+                let d = OciConfig::default();
+                f.runtime = unless_default(c.runtime, d.runtime);
                 f.runtime_args = c.runtime_args;
-                f.seccomp = unless_default(c.seccomp, Seccomp::Default);
-                f.user_namespace = unless_default(c.user_namespace, false);
+                f.seccomp = unless_default(c.seccomp, d.seccomp);
+                f.user_namespace = unless_default(c.user_namespace, d.user_namespace);
             }
-            DriverConfig::Docker(c) => (f.runtime, f.socket) = (unless_default(c.runtime, Runtime::Runc), c.socket),
-            DriverConfig::Containerd(c) => (f.shim, f.socket) = (unless_default(c.shim, DEFAULT_SHIM.into()), c.socket),
+            DriverConfig::Docker(c) => {
+                (f.runtime, f.socket) = (unless_default(c.runtime, DockerConfig::default().runtime), c.socket);
+            }
+            DriverConfig::Containerd(c) => {
+                (f.shim, f.socket) = (unless_default(c.shim, ContainerdConfig::default().shim), c.socket);
+            }
             DriverConfig::Qemu(c) => {
                 (f.qemu_binary, f.cpu_model, f.extra_args) = (c.qemu_binary, c.cpu_model, non_empty(c.extra_args));
             }
             DriverConfig::Firecracker(c) => {
-                f.binary = unless_default(c.binary, "firecracker".into());
+                f.binary = unless_default(c.binary, FirecrackerConfig::default().binary);
                 if let Some(j) = c.jailer {
                     f.jailer = Some(j.binary);
                     f.jailer_uid = unless_default(j.uid, DEFAULT_JAILER_ID);
                     f.jailer_gid = unless_default(j.gid, DEFAULT_JAILER_ID);
                 }
             }
-            DriverConfig::CloudHypervisor(c) => f.binary = unless_default(c.binary, "cloud-hypervisor".into()),
+            DriverConfig::CloudHypervisor(c) => {
+                f.binary = unless_default(c.binary, CloudHypervisorConfig::default().binary);
+            }
         }
         f
     }

@@ -150,7 +150,6 @@ impl super::Technology for Tech {
 
 /// A `cloud-hypervisor` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a Environment,
     pub cfg: &'a CloudHypervisorConfig,
 }
 

@@ -214,7 +214,6 @@ impl super::Technology for Tech {
 
 /// A `containerd` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a sandbench_spec::Environment,
     pub cfg: &'a ContainerdConfig,
 }
 

@@ -182,7 +182,6 @@ impl super::Technology for Tech {
 
 /// A `docker` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a sandbench_spec::Environment,
     pub cfg: &'a DockerConfig,
 }
 

@@ -325,7 +325,6 @@ impl super::Technology for Tech {
 
 /// A `firecracker` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a Environment,
     pub cfg: &'a FirecrackerConfig,
 }
 

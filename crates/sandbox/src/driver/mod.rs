@@ -57,8 +57,8 @@ pub trait Technology: Sync {
     }
 }
 
-/// What a driver does with one environment of its own: each module's implementation holds the
-/// environment and its own config type, so no driver reads another's keys.
+/// What a driver does with one environment of its own: each module's implementation holds its
+/// own config type, so no driver reads another's keys.
 pub trait ForEnvironment {
     /// A fresh, unlaunched sandbox.
     fn sandbox(&self) -> Box<dyn Sandbox>;
@@ -75,13 +75,13 @@ pub trait ForEnvironment {
 /// config's variants.
 pub fn for_environment(env: &Environment) -> Box<dyn ForEnvironment + '_> {
     match &env.config {
-        DriverConfig::Native(cfg) => Box::new(native::ForEnv { env, cfg }),
-        DriverConfig::Oci(cfg) => Box::new(oci::ForEnv { env, cfg }),
-        DriverConfig::Docker(cfg) => Box::new(docker::ForEnv { env, cfg }),
-        DriverConfig::Containerd(cfg) => Box::new(containerd::ForEnv { env, cfg }),
-        DriverConfig::Qemu(cfg) => Box::new(qemu::ForEnv { env, cfg }),
-        DriverConfig::Firecracker(cfg) => Box::new(firecracker::ForEnv { env, cfg }),
-        DriverConfig::CloudHypervisor(cfg) => Box::new(cloud_hypervisor::ForEnv { env, cfg }),
+        DriverConfig::Native(cfg) => Box::new(native::ForEnv { cfg }),
+        DriverConfig::Oci(cfg) => Box::new(oci::ForEnv { cfg }),
+        DriverConfig::Docker(cfg) => Box::new(docker::ForEnv { cfg }),
+        DriverConfig::Containerd(cfg) => Box::new(containerd::ForEnv { cfg }),
+        DriverConfig::Qemu(cfg) => Box::new(qemu::ForEnv { cfg }),
+        DriverConfig::Firecracker(cfg) => Box::new(firecracker::ForEnv { cfg }),
+        DriverConfig::CloudHypervisor(cfg) => Box::new(cloud_hypervisor::ForEnv { cfg }),
     }
 }
 

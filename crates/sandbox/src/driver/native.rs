@@ -175,7 +175,6 @@ impl super::Technology for Tech {
 
 /// A `native` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a sandbench_spec::Environment,
     pub cfg: &'a NativeConfig,
 }
 

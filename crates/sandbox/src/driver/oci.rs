@@ -412,7 +412,6 @@ impl super::Technology for Tech {
 
 /// An `oci` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a sandbench_spec::Environment,
     pub cfg: &'a OciConfig,
 }
 

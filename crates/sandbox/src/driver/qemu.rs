@@ -365,7 +365,6 @@ impl super::Technology for Tech {
 
 /// A `qemu` environment.
 pub struct ForEnv<'a> {
-    pub env: &'a Environment,
     pub cfg: &'a QemuConfig,
 }
 
