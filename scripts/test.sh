@@ -33,7 +33,8 @@ tier1='(kind(lib) & not package(sandbench-vision) & not package(sandbench-speech
 | (package(sandbench-sampler) & (binary(=parsers) | binary(=board)))
 | (package(sandbench-fleet) & binary(=unpack))
 | (package(sandbench-hostfs) & binary(=confined))
-| (package(sandbench-sandbox) & binary(=vmm_specs))'
+| (package(sandbench-sandbox) & binary(=vmm_specs))
+| (package(sandbench-workloads) & binary(=accept_backoff))'
 
 if [ "$only_tier1" = 1 ]; then
   # No packages, no root: the shared target directory if it is ours to write, else the clone's.

@@ -161,7 +161,13 @@ fn cut_expired(live: &mut [Live]) {
     }
 }
 
-/// Accepts every connection waiting; those beyond the bound are closed unanswered.
+/// How long the loop rests after `accept` failed for a reason other than an empty queue (out
+/// of descriptors, say): the listener stays readable then, and `poll` would return at once.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Accepts every connection waiting; those beyond the bound are closed unanswered. Rests
+/// [`ACCEPT_BACKOFF`] if `accept` fails for another reason than an empty queue, so a host out
+/// of descriptors is not also spun at full CPU.
 fn accept_waiting(
     listener: &TcpListener,
     live: &mut Vec<Live>,
@@ -170,9 +176,14 @@ fn accept_waiting(
     handle: &Arc<dyn Fn(TcpStream) + Send + Sync>,
     signal: &Arc<Signal>,
 ) {
-    while let Ok((conn, _)) = listener.accept() {
-        if live.len() < limits.connections {
-            live.extend(serve(conn, conn_name, handle.clone(), limits.session, signal.clone()));
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) if live.len() < limits.connections => {
+                live.extend(serve(conn, conn_name, handle.clone(), limits.session, signal.clone()))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(_) => return std::thread::sleep(ACCEPT_BACKOFF),
         }
     }
 }
