@@ -25,7 +25,7 @@ pub struct Limits {
 ///
 /// The accept loop sleeps in `poll(2)` until a client connects, a session reaches its limit,
 /// a handler finishes or the server is dropped: it wakes on no timer of its own (but for a
-/// 20 ms rest after `accept` fails). An idle peer that polled every 20 ms took 10–22 % off a
+/// 20 ms rest after `accept` fails). An idle peer that polled every 20 ms took 10–23 % off a
 /// pinned 4 KiB stream on a 2-core host, iperf3's as much as sandbench's (issue 29,
 /// docs/BENCHMARKS.md); the peer lives beside every `net` and `transfer` trial.
 pub struct Server {
