@@ -58,11 +58,11 @@ impl Signal {
     }
 }
 
-/// A live connection the accept loop watches: when it must end, a handle to shut it down,
-/// whether it has been cut, and whether its handler has finished.
+/// A live connection the accept loop watches: when it must end (none once it has been cut, or
+/// for a session limit too far off to add to now), a handle to shut it down, and whether its
+/// handler has finished.
 struct Live {
-    deadline: Instant,
-    cut: bool,
+    deadline: Option<Instant>,
     conn: TcpStream,
     done: Arc<AtomicBool>,
 }
@@ -150,15 +150,15 @@ fn wait(listener: &TcpListener, signal: &Signal, deadline: Option<Instant>) -> W
 
 /// The earliest session limit among connections not cut yet.
 fn next_deadline(live: &[Live]) -> Option<Instant> {
-    live.iter().filter(|l| !l.cut).map(|l| l.deadline).min()
+    live.iter().filter_map(|l| l.deadline).min()
 }
 
 /// Shuts down every connection whose session limit has passed, once.
 fn cut_expired(live: &mut [Live]) {
     let now = Instant::now();
-    for l in live.iter_mut().filter(|l| !l.cut && l.deadline <= now) {
+    for l in live.iter_mut().filter(|l| l.deadline.is_some_and(|d| d <= now)) {
         let _ = l.conn.shutdown(Shutdown::Both);
-        l.cut = true;
+        l.deadline = None;
     }
 }
 
@@ -211,13 +211,7 @@ fn serve(
             signal.ring();
         })
         .ok()?;
-    let deadline = Instant::now().checked_add(session).unwrap_or_else(far_future);
-    Some(Live { deadline, cut: false, conn: watch, done })
-}
-
-/// A deadline no session reaches (a session limit too large to add to now).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+    Some(Live { deadline: Instant::now().checked_add(session), conn: watch, done })
 }
 
 impl Drop for Server {
